@@ -1,0 +1,16 @@
+"""Skeleton graphs and their adjacency mathematics."""
+
+from skelgraph.graph.adjacency import UNREACHABLE, normalize_adjacency
+from skelgraph.graph.analysis import hop_weight_mass
+from skelgraph.graph.layouts import LAYOUTS, Layout
+from skelgraph.graph.skeleton import GraphLike, SkeletonGraph
+
+__all__ = [
+    "LAYOUTS",
+    "UNREACHABLE",
+    "GraphLike",
+    "Layout",
+    "SkeletonGraph",
+    "hop_weight_mass",
+    "normalize_adjacency",
+]

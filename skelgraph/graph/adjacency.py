@@ -1,0 +1,140 @@
+"""Array-level adjacency mathematics: normalisation and multi-scale stacks.
+
+These functions take plain matrices; :class:`~skelgraph.SkeletonGraph` calls them with its
+cached adjacency and hop distances. Notation follows the MS-G3D paper (Liu et al., 2020):
+``A`` is the 0/1 bone adjacency, ``Ã = A + I`` and ``d(i, j)`` the hop distance.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Literal, TypeVar
+
+import numpy as np
+import torch
+
+__all__ = [
+    "UNREACHABLE",
+    "Aggregation",
+    "Normalization",
+    "check_int",
+    "disentangled_stack",
+    "k_adjacency_from_hops",
+    "normalize_adjacency",
+    "powering_stack",
+]
+
+UNREACHABLE = -1
+"""Hop distance recorded for a pair of joints with no path between them."""
+
+Aggregation = Literal["disentangled", "powering"]
+Normalization = Literal["sym", "rw", "none"]
+_NORMALIZATIONS = ("sym", "rw", "none")
+_AGGREGATIONS = ("disentangled", "powering")
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+
+def check_int(name: str, value: object, minimum: int) -> int:
+    """Return ``value`` as an ``int`` or raise ``ValueError``/``TypeError`` naming it.
+
+    Booleans and floats are refused even when integral (``2.0``), since they are almost
+    always a mistake in a scale count or window size.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise ``ValueError`` listing them."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def normalize_adjacency(matrix: ArrayT, normalization: Normalization = "sym") -> ArrayT:
+    r"""Normalise a (stack of) adjacency matrices by their degrees.
+
+    .. math::
+
+        \text{sym}: D^{-1/2} M D^{-1/2}, \qquad \text{rw}: D^{-1} M, \qquad
+        D = \operatorname{diag}\Big(\sum_j M_{ij}\Big)
+
+    ``"sym"`` is the GCN normalisation of Eq. 1 and Eq. 4 and the MS-G3D authors' choice;
+    ``"rw"`` makes every row sum to one; ``"none"`` returns ``M`` unchanged.
+    A node of degree zero keeps a zero row (and column) instead of producing ``inf`` or
+    ``NaN``.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray or torch.Tensor, shape (..., V, V)
+        Non-negative weights; rows index the receiving node.
+    normalization : {"sym", "rw", "none"}
+
+    Returns
+    -------
+    Same type and shape as ``matrix`` (floating point).
+    """
+    check_choice("normalization", normalization, _NORMALIZATIONS)
+    is_numpy = isinstance(matrix, np.ndarray)
+    # Copy numpy input: it may be a read-only cached array, which torch refuses to wrap.
+    m = torch.from_numpy(np.array(matrix)) if is_numpy else torch.as_tensor(matrix)
+    if not m.is_floating_point():
+        m = m.to(torch.float64)
+    if m.ndim < 2 or m.shape[-1] != m.shape[-2]:
+        raise ValueError(f"expected a square matrix (..., V, V), got shape {tuple(m.shape)}")
+    if normalization != "none":
+        degree = m.sum(-1)
+        positive = degree > 0
+        safe = torch.where(positive, degree, torch.ones_like(degree))
+        if normalization == "sym":
+            scale = torch.where(positive, safe.rsqrt(), torch.zeros_like(degree))
+            m = scale.unsqueeze(-1) * m * scale.unsqueeze(-2)
+        else:
+            m = torch.where(positive, safe.reciprocal(), torch.zeros_like(degree)).unsqueeze(-1) * m
+    return m.numpy() if is_numpy else m
+
+
+def k_adjacency_from_hops(hops: np.ndarray, k: int) -> np.ndarray:
+    r"""The k-adjacency :math:`\tilde A_{(k)}` of Eq. 3 from a hop-distance matrix.
+
+    .. math::
+
+        [\tilde A_{(k)}]_{ij} = 1 \text{ if } d(v_i, v_j) = k \text{ or } i = j,
+        \text{ else } 0
+
+    Unreachable pairs (marked :data:`UNREACHABLE`) belong to no ``k``.
+    """
+    k = check_int("k", k, 0)
+    return ((hops == k) | np.eye(len(hops), dtype=bool)).astype(np.float64)
+
+
+def disentangled_stack(
+    hops: np.ndarray, num_scales: int, normalization: Normalization = "sym"
+) -> np.ndarray:
+    r"""Scales :math:`\operatorname{norm}(\tilde A_{(k)})`, k = 0..K-1 (Eq. 3-4).
+
+    Returns an array of shape (K, V, V).
+    """
+    stack = np.stack([k_adjacency_from_hops(hops, k) for k in range(num_scales)])
+    return normalize_adjacency(stack, normalization)
+
+
+def powering_stack(
+    adjacency: np.ndarray, num_scales: int, normalization: Normalization = "sym"
+) -> np.ndarray:
+    r"""Scales :math:`\operatorname{norm}(\tilde A)^k`, k = 0..K-1 (Eq. 2), shape (K, V, V).
+
+    ``adjacency`` is the 0/1 matrix ``A`` without self-loops; ``Ã = A + I`` is formed here.
+    """
+    base = normalize_adjacency(adjacency + np.eye(len(adjacency)), normalization)
+    stack = np.stack([np.linalg.matrix_power(base, k) for k in range(num_scales)])
+    if not np.isfinite(stack).all():
+        raise OverflowError(
+            f"norm(Ã)^k overflows float64 for k < {num_scales} with normalization="
+            f"{normalization!r}; use a normalisation or fewer scales"
+        )
+    return stack
