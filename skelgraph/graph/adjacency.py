@@ -21,6 +21,7 @@ __all__ = [
     "disentangled_stack",
     "k_adjacency_from_hops",
     "normalize_adjacency",
+    "normalize_adjacency_tensor",
     "powering_stack",
 ]
 
@@ -65,13 +66,13 @@ def normalize_adjacency(matrix: ArrayT, normalization: Normalization = "sym") ->
 
     ``"sym"`` is the GCN normalisation of Eq. 1 and Eq. 4 and the MS-G3D authors' choice;
     ``"rw"`` makes every row sum to one; ``"none"`` returns ``M`` unchanged.
-    A node of degree zero keeps a zero row (and column) instead of producing ``inf`` or
-    ``NaN``.
+    A node of non-positive degree keeps a zero row (and column) instead of producing
+    ``inf`` or ``NaN``.
 
     Parameters
     ----------
     matrix : numpy.ndarray or torch.Tensor, shape (..., V, V)
-        Non-negative weights; rows index the receiving node.
+        Weights; rows index the receiving node.
     normalization : {"sym", "rw", "none"}
 
     Returns
@@ -86,16 +87,22 @@ def normalize_adjacency(matrix: ArrayT, normalization: Normalization = "sym") ->
         m = m.to(torch.float64)
     if m.ndim < 2 or m.shape[-1] != m.shape[-2]:
         raise ValueError(f"expected a square matrix (..., V, V), got shape {tuple(m.shape)}")
-    if normalization != "none":
-        degree = m.sum(-1)
-        positive = degree > 0
-        safe = torch.where(positive, degree, torch.ones_like(degree))
-        if normalization == "sym":
-            scale = torch.where(positive, safe.rsqrt(), torch.zeros_like(degree))
-            m = scale.unsqueeze(-1) * m * scale.unsqueeze(-2)
-        else:
-            m = torch.where(positive, safe.reciprocal(), torch.zeros_like(degree)).unsqueeze(-1) * m
+    m = normalize_adjacency_tensor(m, normalization)
     return m.numpy() if is_numpy else m
+
+
+def normalize_adjacency_tensor(m: torch.Tensor, normalization: str) -> torch.Tensor:
+    """Tensor-only core of :func:`normalize_adjacency` (TorchScript-friendly, no checks)."""
+    if normalization == "none":
+        return m
+    degree = m.sum(-1)
+    positive = degree > 0
+    safe = torch.where(positive, degree, torch.ones_like(degree))
+    zero = torch.zeros_like(degree)
+    if normalization == "sym":
+        scale = torch.where(positive, safe.rsqrt(), zero)
+        return scale.unsqueeze(-1) * m * scale.unsqueeze(-2)
+    return torch.where(positive, safe.reciprocal(), zero).unsqueeze(-1) * m
 
 
 def k_adjacency_from_hops(hops: np.ndarray, k: int) -> np.ndarray:

@@ -1,0 +1,95 @@
+"""Weight mapping between the MS-G3D authors' modules and skelgraph's layers.
+
+The authors' reference implementation (``kenziyuliu/ms-g3d``) names its parameters
+differently and stores the residual masks flattened as (K·V, V). Each mapping below is a
+list of ``(their prefix, our prefix)`` rules; :func:`from_authors` and :func:`to_authors`
+apply them to one layer's ``state_dict``. The MS-G3D checkpoint converter in
+``examples/msg3d`` composes these per layer.
+
+Only the layouts of the released configurations are covered (no dropout inside the
+authors' ``MLP``, which would shift its layer indices).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["G3D_KEYS", "MSGCN_KEYS", "MSTCN_KEYS", "from_authors", "to_authors"]
+
+Rules = Sequence[tuple[str, str]]
+
+MSGCN_KEYS: Rules = (
+    ("A_res", "aggregate.mask"),
+    ("mlp.layers.0.", "proj."),
+    ("mlp.layers.1.", "bn."),
+)
+"""Authors' ``MS_GCN`` to :class:`~skelgraph.DisentangledGraphConv`."""
+
+G3D_KEYS: Rules = (
+    ("gcn3d.1.A_res", "aggregate.mask"),
+    ("gcn3d.1.mlp.layers.0.", "proj."),
+    ("gcn3d.1.mlp.layers.1.", "bn."),
+    ("out_conv.", "collapse."),
+    ("out_bn.", "out_bn."),
+)
+"""Authors' ``MS_G3D`` (one window pathway) to :class:`~skelgraph.G3DConv`."""
+
+MSTCN_KEYS: Rules = (("", ""),)
+"""Authors' ``MultiScale_TemporalConv`` to :class:`~skelgraph.MSTemporalConv` (same keys)."""
+
+
+def _rename(key: str, rules: Rules, source: int) -> str | None:
+    for rule in rules:
+        if key.startswith(rule[source]):
+            return rule[1 - source] + key[len(rule[source]) :]
+    return None
+
+
+def from_authors(
+    state_dict: Mapping[str, torch.Tensor], rules: Rules, module: nn.Module
+) -> dict[str, torch.Tensor]:
+    """Convert one authors' layer ``state_dict`` into ``module``'s key names and shapes.
+
+    Raises
+    ------
+    KeyError
+        Keys that no rule maps, or keys of ``module`` left without a value, all listed.
+    ValueError
+        A tensor whose size does not fit ``module``'s parameter (e.g. another layout).
+    """
+    target = module.state_dict()
+    out: dict[str, torch.Tensor] = {}
+    unknown = []
+    for key, value in state_dict.items():
+        ours = _rename(key, rules, 0)
+        if ours is None or ours not in target:
+            unknown.append(key)
+            continue
+        expected = target[ours].shape
+        if value.numel() != target[ours].numel():
+            raise ValueError(
+                f"{key!r} has shape {tuple(value.shape)} but {type(module).__name__}.{ours} "
+                f"expects {tuple(expected)} (another layout, width or number of scales?)"
+            )
+        out[ours] = value.reshape(expected)
+    missing = sorted(set(target) - set(out))
+    if unknown or missing:
+        raise KeyError(
+            f"unmapped authors' keys: {unknown}; missing {type(module).__name__} keys: {missing}"
+        )
+    return out
+
+
+def to_authors(state_dict: Mapping[str, torch.Tensor], rules: Rules) -> dict[str, torch.Tensor]:
+    """Convert one skelgraph layer ``state_dict`` into the authors' names and shapes."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state_dict.items():
+        theirs = _rename(key, rules, 1)
+        if theirs is None:
+            raise KeyError(f"no rule maps {key!r} to the authors' names")
+        # The authors keep each (K, V, V) mask flattened as (K·V, V).
+        out[theirs] = value.flatten(0, 1) if key.endswith("aggregate.mask") else value
+    return out

@@ -1,0 +1,178 @@
+"""MS-TCN: the multi-scale temporal convolution of MS-G3D (Fig. 3c)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from skelgraph.graph.adjacency import check_int
+from skelgraph.nn._utils import ActivationLike, check_input, make_activation
+
+__all__ = ["MSTemporalConv", "TemporalConv"]
+
+
+class TemporalConv(nn.Module):
+    r"""A temporal convolution over frames followed by batch norm.
+
+    .. math::
+
+        Y = \operatorname{BN}\big(W *_{t,\,d} X\big)
+
+    with a (kernel_size × 1) kernel, dilation d over T and zero padding that keeps
+    ``ceil(T / stride)`` frames. Shapes: (N, C, T, V) to (N, C', ceil(T / stride), V).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        dilation: int = 1,
+    ) -> None:
+        super().__init__()
+        kernel_size = check_int("kernel_size", kernel_size, 1)
+        dilation = check_int("dilation", dilation, 1)
+        padding = (kernel_size + (kernel_size - 1) * (dilation - 1) - 1) // 2
+        self.conv = nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size=(kernel_size, 1),
+            padding=(padding, 0),
+            stride=(check_int("stride", stride, 1), 1),
+            dilation=(dilation, 1),
+        )
+        self.bn = nn.BatchNorm2d(out_channels)
+
+    def reset_parameters(self) -> None:
+        """Re-initialise the convolution and batch norm."""
+        self.conv.reset_parameters()
+        self.bn.reset_parameters()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.conv(x))
+
+
+class MSTemporalConv(nn.Module):
+    r"""Multi-scale temporal convolution (MS-TCN, Fig. 3c of Liu et al., 2020).
+
+    ``len(dilations) + 2`` parallel branches, each with ``out_channels / branches``
+    channels, concatenated, plus a residual, then the activation:
+
+    .. math::
+
+        Y = \sigma\Big(\big[\,B_{d_1}(X) \,\|\, \cdots \,\|\, B_{d_n}(X) \,\|\,
+        B_{\max}(X) \,\|\, B_{1\times1}(X)\,\big] + \operatorname{res}(X)\Big)
+
+    - :math:`B_d`: 1×1 conv → BN → ReLU → (kernel_size × 1) temporal conv with dilation d
+      and the stride → BN;
+    - :math:`B_{\max}`: 1×1 conv → BN → ReLU → 3×1 max-pool with the stride → BN;
+    - :math:`B_{1\times1}`: 1×1 conv with the stride → BN;
+    - res: identity when the shapes allow, otherwise a strided
+      (residual_kernel_size × 1) :class:`TemporalConv`; zero when ``residual=False``.
+
+    The module's ``state_dict`` keys are those of the authors' ``MultiScale_TemporalConv``
+    (``branches.0.0.weight``, ..., ``residual.conv.weight``), so their weights load as is.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        ``out_channels`` must be divisible by ``len(dilations) + 2``.
+    kernel_size : int
+        Temporal kernel of the dilated branches.
+    stride : int
+        Temporal stride: T frames become ceil(T / stride).
+    dilations : sequence of int
+        One branch per dilation.
+    residual : bool
+    residual_kernel_size : int
+    activation : str, nn.Module or None
+        The final σ (``"relu"``; the model's factorised pathway uses ``None`` on its last
+        MS-TCN).
+
+    Shapes
+    ------
+    Input (N, C, T, V), output (N, C', ceil(T / stride), V).
+
+    Examples
+    --------
+    >>> import torch
+    >>> tcn = MSTemporalConv(96, 96, stride=2)
+    >>> tcn(torch.randn(2, 96, 30, 25)).shape
+    torch.Size([2, 96, 15, 25])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int = 3,
+        stride: int = 1,
+        dilations: Sequence[int] = (1, 2, 3, 4),
+        residual: bool = True,
+        residual_kernel_size: int = 1,
+        activation: ActivationLike = "relu",
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_int("in_channels", in_channels, 1)
+        self.out_channels = check_int("out_channels", out_channels, 1)
+        self.stride = check_int("stride", stride, 1)
+        self.dilations = tuple(check_int("dilation", d, 1) for d in dilations)
+        num_branches = len(self.dilations) + 2
+        if out_channels % num_branches:
+            raise ValueError(
+                f"out_channels={out_channels} must be divisible by the {num_branches} branches "
+                f"(len(dilations)={len(self.dilations)} dilated + max-pool + 1x1)"
+            )
+        width = out_channels // num_branches
+
+        def bottleneck() -> list[nn.Module]:
+            return [nn.Conv2d(in_channels, width, 1), nn.BatchNorm2d(width), nn.ReLU()]
+
+        branches = [
+            nn.Sequential(*bottleneck(), TemporalConv(width, width, kernel_size, stride, d))
+            for d in self.dilations
+        ]
+        branches.append(
+            nn.Sequential(
+                *bottleneck(),
+                nn.MaxPool2d(kernel_size=(3, 1), stride=(stride, 1), padding=(1, 0)),
+                nn.BatchNorm2d(width),
+            )
+        )
+        branches.append(
+            nn.Sequential(
+                nn.Conv2d(in_channels, width, 1, stride=(stride, 1)), nn.BatchNorm2d(width)
+            )
+        )
+        self.branches = nn.ModuleList(branches)
+        self.has_residual = bool(residual)
+        if residual and (in_channels != out_channels or stride != 1):
+            self.residual: nn.Module = TemporalConv(
+                in_channels, out_channels, residual_kernel_size, stride
+            )
+        else:
+            self.residual = nn.Identity()
+        self.act = make_activation(activation)
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every convolution and batch norm."""
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.in_channels, -1, "MSTemporalConv")
+        out = torch.cat([branch(x) for branch in self.branches], dim=1)
+        if self.has_residual:
+            out = out + self.residual(x)
+        return self.act(out)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, stride={self.stride}, "
+            f"dilations={self.dilations}, residual={self.has_residual}"
+        )
