@@ -29,8 +29,10 @@ def unfold_windows(x: torch.Tensor, window_size: int, dilation: int, stride: int
     n, c, t, v = x.shape
     span = dilation * (window_size - 1)
     x = F.pad(x, (0, 0, span // 2, span - span // 2))
-    windows = x.unfold(2, span + 1, stride)[..., ::dilation]  # (N, C, T', V, τ)
-    return windows.transpose(3, 4).reshape(n, c, windows.shape[2], window_size * v)
+    # Position i of every window: the T frames from i·d on, keeping every stride-th.
+    # (narrow, then step: symbolic shapes stay provable under torch.export.)
+    frames = [x.narrow(2, i * dilation, t)[:, :, ::stride] for i in range(window_size)]
+    return torch.stack(frames, dim=3).reshape(n, c, -1, window_size * v)
 
 
 class G3DConv(nn.Module):
