@@ -77,8 +77,10 @@ class MultiScaleAggregation(nn.Module):
         self.num_nodes = graph.num_nodes
         stack = graph.multiscale_adjacency(num_scales, aggregation, normalization)
         self.register_buffer("scales", torch.tensor(stack, dtype=torch.float32), persistent=False)
-        unnormalized = graph.multiscale_adjacency(num_scales, aggregation, "none")
-        base = torch.tensor(unnormalized, dtype=torch.float32) if self.in_norm else None
+        base = None
+        if self.in_norm:
+            unnormalized = graph.multiscale_adjacency(num_scales, aggregation, "none")
+            base = torch.tensor(unnormalized, dtype=torch.float32)
         self.register_buffer("base", base, persistent=False)
         if residual_mask:
             self.mask = nn.Parameter(torch.empty(num_scales, graph.num_nodes, graph.num_nodes))
