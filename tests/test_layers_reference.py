@@ -77,7 +77,7 @@ def test_mapping_errors_list_the_problem(reference):
         authors.from_authors({**theirs, "extra": torch.zeros(1)}, authors.MSGCN_KEYS, layer)
     del theirs["A_res"]
     with pytest.raises(
-        KeyError, match="missing DisentangledGraphConv keys: \\['aggregate.mask'\\]"
+        KeyError, match=r"missing DisentangledGraphConv keys: \['aggregate\.mask'\]"
     ):
         authors.from_authors(theirs, authors.MSGCN_KEYS, layer)
 
