@@ -7,6 +7,7 @@ from skelgraph.nn import (
     MSTemporalConv,
     MultiScaleAggregation,
     MultiWindowG3D,
+    STGCBlock,
     TemporalConv,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "MSTemporalConv",
     "MultiScaleAggregation",
     "MultiWindowG3D",
+    "STGCBlock",
     "SkeletonGraph",
     "TemporalConv",
     "__version__",

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-__all__ = ["G3D_KEYS", "MSGCN_KEYS", "MSTCN_KEYS", "from_authors", "to_authors"]
+__all__ = ["G3D_KEYS", "MSGCN_KEYS", "MSTCN_KEYS", "KeyMismatch", "from_authors", "to_authors"]
 
 Rules = Sequence[tuple[str, str]]
 
@@ -41,6 +41,15 @@ MSTCN_KEYS: Rules = (("", ""),)
 """Authors' ``MultiScale_TemporalConv`` to :class:`~skelgraph.MSTemporalConv` (same keys)."""
 
 
+class KeyMismatch(KeyError):
+    """A checkpoint's keys do not fit the layer: ``unmapped`` (theirs, no rule or no
+    matching parameter) and ``missing`` (ours, no value) list them."""
+
+    def __init__(self, layer: str, unmapped: list[str], missing: list[str]) -> None:
+        self.unmapped, self.missing = unmapped, missing
+        super().__init__(f"unmapped authors' keys: {unmapped}; missing {layer} keys: {missing}")
+
+
 def _rename(key: str, rules: Rules, source: int) -> str | None:
     for rule in rules:
         if key.startswith(rule[source]):
@@ -55,7 +64,7 @@ def from_authors(
 
     Raises
     ------
-    KeyError
+    KeyMismatch
         Keys that no rule maps, or keys of ``module`` left without a value, all listed.
     ValueError
         A tensor whose size does not fit ``module``'s parameter (e.g. another layout).
@@ -77,9 +86,7 @@ def from_authors(
         out[ours] = value.reshape(expected)
     missing = sorted(set(target) - set(out))
     if unknown or missing:
-        raise KeyError(
-            f"unmapped authors' keys: {unknown}; missing {type(module).__name__} keys: {missing}"
-        )
+        raise KeyMismatch(type(module).__name__, unknown, missing)
     return out
 
 

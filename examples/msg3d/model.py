@@ -1,0 +1,137 @@
+"""MS-G3D Net (Fig. 3a of Liu et al., CVPR 2020), assembled from skelgraph's layers.
+
+    input (N, C, T, V, M) → data BN over M·V·C → STGC block ×3 (96, 192, 384 channels;
+    blocks 2 and 3 stride 2) → global average pool over T, V → mean over persons → linear
+
+Presets give the paper's configurations (and a small one that trains on a CPU); the
+state_dict converts to and from the authors' checkpoints with ``convert_checkpoint.py``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from skelgraph import SkeletonGraph, STGCBlock
+from skelgraph.graph.skeleton import GraphLike
+
+__all__ = ["PRESETS", "MSG3DNet", "two_stream_scores"]
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The authors' configurations (config/*.yaml in their repository).
+    "ntu60": {"num_classes": 60, "graph": "ntu-rgbd"},
+    "ntu120": {"num_classes": 120, "graph": "ntu-rgbd"},
+    "kinetics400": {
+        "num_classes": 400,
+        "graph": "openpose-18",
+        "num_gcn_scales": 8,
+        "num_g3d_scales": 8,
+    },
+    # Small enough to train on a 2-core CPU: N-UCLA, 20 joints (diameter 10), one person.
+    "nw-ucla-small": {
+        "num_classes": 10,
+        "graph": "kinect-v1-20",
+        "num_persons": 1,
+        "num_gcn_scales": 8,
+        "num_g3d_scales": 4,
+        "windows": ((3, 1),),
+        "channels": (24, 48, 96),
+    },
+}
+
+
+class MSG3DNet(nn.Module):
+    """MS-G3D Net: the paper's full model, composed of :class:`skelgraph.STGCBlock`.
+
+    Parameters
+    ----------
+    num_classes : int
+    graph : GraphLike
+        Layout of the joints (``"ntu-rgbd"`` for NTU RGB+D).
+    num_persons : int
+        M, persons per sample (2 for NTU RGB+D and Kinetics-Skeleton).
+    in_channels : int
+        C of the input (3: xyz, or x, y, score).
+    num_gcn_scales, num_g3d_scales : int
+        K of the factorised MS-GCNs and of the G3D windows.
+    windows : sequence of (window_size, window_dilation)
+        The G3D pathways of every block.
+    channels : sequence of int
+        Width of each STGC block; blocks after the first have stride 2.
+
+    Shapes
+    ------
+    Input (N, C, T, V, M), output logits (N, num_classes).
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        graph: GraphLike,
+        *,
+        num_persons: int = 2,
+        in_channels: int = 3,
+        num_gcn_scales: int = 13,
+        num_g3d_scales: int = 6,
+        windows: Sequence[tuple[int, int]] = ((3, 1), (5, 1)),
+        channels: Sequence[int] = (96, 192, 384),
+    ) -> None:
+        super().__init__()
+        self.graph = SkeletonGraph.coerce(graph)
+        self.num_persons, self.in_channels = num_persons, in_channels
+        self.data_bn = nn.BatchNorm1d(num_persons * self.graph.num_nodes * in_channels)
+        widths = [in_channels, *channels]
+        self.blocks = nn.ModuleList(
+            STGCBlock(
+                c_in,
+                c_out,
+                self.graph,
+                stride=1 if i == 0 else 2,
+                num_gcn_scales=num_gcn_scales,
+                num_g3d_scales=num_g3d_scales,
+                windows=windows,
+                embed_channels=c_out if i == 0 else c_in,  # the authors' choice
+            )
+            for i, (c_in, c_out) in enumerate(itertools.pairwise(widths))
+        )
+        self.fc = nn.Linear(widths[-1], num_classes)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> MSG3DNet:
+        """A model of a named configuration (:data:`PRESETS`), with keyword overrides."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v, m, c = self.graph.num_nodes, self.num_persons, self.in_channels
+        if x.dim() != 5 or x.shape[1] != c or x.shape[3] != v or x.shape[4] != m:
+            raise ValueError(
+                f"MSG3DNet expects input (N, C={c}, T, V={v}, M={m}) for graph "
+                f"{self.graph.name!r}, got {list(x.shape)}"
+            )
+        n, t = x.shape[0], x.shape[2]
+        # Data BN normalises each (person, joint, channel) over the batch and time.
+        x = self.data_bn(x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t))
+        x = x.view(n * m, v, c, t).permute(0, 2, 3, 1)  # (N·M, C, T, V)
+        for block in self.blocks:
+            x = block(x)
+        x = x.reshape(n, m, x.shape[1], -1).mean(3).mean(1)  # pool T and V, then persons
+        return self.fc(x)
+
+
+def two_stream_scores(joint_logits: torch.Tensor, bone_logits: torch.Tensor) -> torch.Tensor:
+    """Fuse the joint and bone streams (Section 3.4): the sum of their softmax scores.
+
+    Shapes: (N, num_classes) each, returns (N, num_classes).
+    """
+    if joint_logits.shape != bone_logits.shape:
+        raise ValueError(
+            "stream logits differ in shape: "
+            f"{list(joint_logits.shape)} vs {list(bone_logits.shape)}"
+        )
+    return joint_logits.softmax(-1) + bone_logits.softmax(-1)

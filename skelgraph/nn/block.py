@@ -1,0 +1,106 @@
+"""The STGC block of MS-G3D (Fig. 3b): a G3D pathway and a factorised pathway, summed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from skelgraph.graph.adjacency import check_int
+from skelgraph.graph.skeleton import GraphLike, SkeletonGraph
+from skelgraph.nn.g3d import MultiWindowG3D
+from skelgraph.nn.graph_conv import DisentangledGraphConv
+from skelgraph.nn.temporal import MSTemporalConv
+
+__all__ = ["STGCBlock"]
+
+
+class STGCBlock(nn.Module):
+    r"""Spatial-temporal graph convolutional block of MS-G3D (Fig. 3b of Liu et al., 2020).
+
+    .. math::
+
+        Y = \operatorname{TCN}\Big(\operatorname{ReLU}\big(
+        \textstyle\sum_{(\tau, d)} \operatorname{G3D}_{\tau, d}(X)
+        + \operatorname{TCN}'(\operatorname{TCN}(\operatorname{GCN}(X)))\big)\Big)
+
+    - G3D pathways: :class:`~skelgraph.MultiWindowG3D`, one :class:`~skelgraph.G3DConv` per
+      window (τ, d), K = ``num_g3d_scales``;
+    - factorised pathway: :class:`~skelgraph.DisentangledGraphConv` (K =
+      ``num_gcn_scales``) → :class:`~skelgraph.MSTemporalConv` (with the stride) →
+      :class:`~skelgraph.MSTemporalConv` without its final activation;
+    - after the sum and ReLU, one more :class:`~skelgraph.MSTemporalConv`.
+
+    This block lives in the library, not in the example model, because it is the unit
+    people reuse: it is MS-G3D's answer to "one spatial-temporal layer", and any layout
+    or width works. Its submodules have the structure of the authors' code, so their
+    weights map onto it one to one (``examples/msg3d/convert_checkpoint.py``).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    graph : GraphLike
+    stride : int
+        Temporal stride of the block (the paper's blocks 2 and 3 use 2).
+    num_gcn_scales, num_g3d_scales : int
+        K of the factorised MS-GCN and of the G3D windows (13 and 6 on NTU RGB+D).
+    windows : sequence of (window_size, window_dilation)
+        G3D pathways, summed; the paper uses (3, 1) and (5, 1).
+    embed_channels : int, optional
+        Width of the graph convolutions (MS-GCN output and G3D window features) before
+        the channel change; default ``in_channels``. The authors' first block, whose input
+        is 3-D coordinates, uses ``out_channels``.
+
+    Shapes
+    ------
+    Input (N, C, T, V), output (N, C', ceil(T / stride), V).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        graph: GraphLike,
+        *,
+        stride: int = 1,
+        num_gcn_scales: int = 13,
+        num_g3d_scales: int = 6,
+        windows: Sequence[tuple[int, int]] = ((3, 1), (5, 1)),
+        embed_channels: int | None = None,
+    ) -> None:
+        super().__init__()
+        graph = SkeletonGraph.coerce(graph)
+        self.in_channels = check_int("in_channels", in_channels, 1)
+        self.out_channels = check_int("out_channels", out_channels, 1)
+        self.stride = check_int("stride", stride, 1)
+        embed = in_channels if embed_channels is None else embed_channels
+        self.g3d = MultiWindowG3D(
+            in_channels,
+            out_channels,
+            graph,
+            windows,
+            num_scales=num_g3d_scales,
+            stride=stride,
+            embed_channels=embed,
+        )
+        self.factorized = nn.Sequential(
+            DisentangledGraphConv(in_channels, embed, graph, num_gcn_scales),
+            MSTemporalConv(embed, out_channels, stride=stride),
+            MSTemporalConv(out_channels, out_channels, activation=None),
+        )
+        self.tcn = MSTemporalConv(out_channels, out_channels)
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every layer of the block."""
+        self.g3d.reset_parameters()
+        for layer in self.factorized:
+            layer.reset_parameters()
+        self.tcn.reset_parameters()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tcn(F.relu(self.factorized(x) + self.g3d(x)))
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"

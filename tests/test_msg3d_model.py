@@ -1,0 +1,150 @@
+"""MS-G3D Net (examples/msg3d): architecture, the authors' checkpoint, presets, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from examples.msg3d.convert_checkpoint import (
+    from_authors,
+    load_authors_checkpoint,
+    main,
+    to_authors,
+)
+from examples.msg3d.model import PRESETS, MSG3DNet, two_stream_scores
+from tests.conftest import fixture_path
+
+
+def num_trainable(model):
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return torch.load(fixture_path("msg3d-reference", "msg3d-ntu60-joint.pt"), weights_only=True)
+
+
+def test_parameter_counts_equal_the_authors():
+    assert num_trainable(MSG3DNet.from_preset("ntu60")) == 3_194_595
+    # Counted on the authors' Model with the Kinetics config (num_gcn_scales = num_g3d_scales = 8).
+    assert num_trainable(MSG3DNet.from_preset("kinetics400")) == 3_144_328
+
+
+def test_parameter_count_matches_the_fixture(reference):
+    assert num_trainable(MSG3DNet.from_preset("ntu60")) == int(reference["num_trainable_params"])
+
+
+def test_logits_equal_the_authors_and_round_trip_is_lossless(reference, tmp_path):
+    path = tmp_path / "theirs.pt"
+    torch.save({"state_dict": reference["state_dict"]}, path)
+    model = load_authors_checkpoint(path, MSG3DNet.from_preset("ntu60")).eval()
+    with torch.no_grad():
+        logits = model(reference["input"])
+    assert (logits - reference["logits"]).abs().max().item() <= 1e-4
+    back = to_authors(model.state_dict(), model)
+    assert list(back) == list(reference["state_dict"])
+    for key, value in reference["state_dict"].items():
+        assert torch.equal(back[key], value), key
+    again = from_authors(back, model)
+    assert all(torch.equal(again[k], v) for k, v in model.state_dict().items())
+
+
+def test_data_parallel_prefix_is_accepted(reference):
+    model = MSG3DNet.from_preset("ntu60")
+    prefixed = {"module." + k: v for k, v in reference["state_dict"].items()}
+    model.load_state_dict(from_authors(prefixed, model))
+
+
+def test_forward_backward_at_the_papers_input_layout():
+    torch.manual_seed(0)
+    model = MSG3DNet.from_preset("ntu60")
+    x = torch.randn(2, 3, 64, 25, 2)
+    logits = model(x)
+    assert logits.shape == (2, 60)
+    logits.logsumexp(-1).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("preset", "joints", "persons"), [("kinetics400", 18, 2), ("nw-ucla-small", 20, 1)]
+)
+def test_other_layouts_by_changing_only_the_preset(preset, joints, persons):
+    model = MSG3DNet.from_preset(preset)
+    logits = model(torch.randn(2, 3, 12, joints, persons))
+    assert logits.shape == (2, PRESETS[preset]["num_classes"])
+    logits.sum().backward()
+
+
+def test_under_torch_compile():
+    torch.manual_seed(0)
+    model = MSG3DNet.from_preset("nw-ucla-small").eval()
+    x = torch.randn(2, 3, 10, 20, 1)
+    torch.testing.assert_close(torch.compile(model)(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("shape", "match"),
+    [
+        ((2, 3, 16, 18, 2), r"V=25.*got \[2, 3, 16, 18, 2\]"),
+        ((2, 3, 16, 25, 1), r"M=2.*got \[2, 3, 16, 25, 1\]"),
+        ((2, 3, 16, 25), r"\(N, C=3, T, V=25, M=2\)"),
+        ((2, 2, 16, 25, 2), "C=3"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(shape, match):
+    with pytest.raises(ValueError, match=match):
+        MSG3DNet.from_preset("ntu60")(torch.randn(*shape))
+
+
+def test_checkpoint_for_another_layout_is_refused():
+    kinetics = MSG3DNet.from_preset("kinetics400", num_gcn_scales=13, num_g3d_scales=6)
+    theirs = to_authors(kinetics.state_dict(), kinetics)
+    with pytest.raises(ValueError, match=r"data_bn\.\*.*\(108,\).*\(150,\)"):
+        from_authors(theirs, MSG3DNet.from_preset("ntu60"))
+
+
+def test_missing_and_unknown_keys_are_listed(reference):
+    theirs = dict(reference["state_dict"])
+    del theirs["fc.bias"]
+    theirs["gcn3d1.gcn3d.2.out_bn.weight"] = torch.ones(96)
+    with pytest.raises(KeyError) as info:
+        from_authors(theirs, MSG3DNet.from_preset("ntu60"))
+    message = info.value.args[0]
+    assert "lacks: ['fc.bias']" in message
+    assert "does not take: ['gcn3d1.gcn3d.2.out_bn.weight']" in message
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match=r"unknown preset 'ntu'.*ntu60"):
+        MSG3DNet.from_preset("ntu")
+
+
+def test_two_stream_fusion_sums_softmax_scores():
+    joint, bone = torch.randn(4, 7), torch.randn(4, 7)
+    fused = two_stream_scores(joint, bone)
+    torch.testing.assert_close(fused.sum(-1), torch.full((4,), 2.0))
+    torch.testing.assert_close(fused, joint.softmax(-1) + bone.softmax(-1))
+    with pytest.raises(ValueError, match="differ in shape"):
+        two_stream_scores(joint, bone[:, :3])
+
+
+def test_command_line_round_trip(reference, tmp_path, capsys):
+    theirs, ours, back = tmp_path / "theirs.pt", tmp_path / "ours.pt", tmp_path / "back.pt"
+    torch.save(reference["state_dict"], theirs)
+    main([str(theirs), str(ours), "--preset", "ntu60"])
+    main([str(ours), str(back), "--preset", "ntu60", "--to-authors"])
+    assert "wrote 810 tensors" in capsys.readouterr().out
+    restored = torch.load(back, weights_only=True)
+    assert all(torch.equal(restored[k], v) for k, v in reference["state_dict"].items())
+    with pytest.raises(SystemExit) as info:
+        main([str(theirs), str(ours), "--preset", "kinetics400"])
+    assert info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_help_explains_itself(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "weights_only" in out and "--preset" in out and "--to-authors" in out
