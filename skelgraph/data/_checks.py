@@ -1,0 +1,27 @@
+"""Argument checks shared by the array functions of :mod:`skelgraph.data`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["as_sequence", "joint_position"]
+
+
+def as_sequence(data: np.ndarray, name: str = "data") -> np.ndarray:
+    """``data`` as a float array of shape (C, T, V, M), or a ``ValueError``."""
+    array = np.asarray(data)
+    if array.ndim != 4:
+        raise ValueError(f"{name} must have shape (C, T, V, M), got {array.shape}")
+    if not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float32)
+    return array
+
+
+def joint_position(data: np.ndarray, joint: int | tuple[int, ...]) -> np.ndarray:
+    """Position of a joint, or the mean of several, shape (C, T, M)."""
+    joints = (joint,) if isinstance(joint, (int, np.integer)) else tuple(joint)
+    v = data.shape[2]
+    for j in joints:
+        if not 0 <= j < v:
+            raise ValueError(f"joint {j} is out of range for V = {v}")
+    return data[:, :, list(joints)].mean(axis=2)

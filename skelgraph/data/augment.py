@@ -1,0 +1,136 @@
+r"""Random augmentations: rotation, scaling and translation, seeded by a NumPy Generator.
+
+Each takes a (C, T, V, M) array, a :class:`numpy.random.Generator` (or a seed) and
+returns a new array; absent joints (all coordinates zero) stay zero. One random draw per
+call applies to the whole sequence, all persons alike, so the scene stays rigid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skelgraph.data._checks import as_sequence
+
+__all__ = ["as_generator", "random_rotate", "random_scale", "random_shift", "rotation_matrix_xyz"]
+
+SeedLike = int | np.random.Generator | None
+
+
+def as_generator(seed: SeedLike) -> np.random.Generator:
+    """A Generator from an int seed, ``None`` (fresh entropy), or a Generator (as is)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+def _coords(data: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    if not 1 <= dims <= data.shape[0]:
+        raise ValueError(f"dims must be in 1..{data.shape[0]}, got {dims}")
+    coords = data[:dims].astype(np.float64)
+    return coords, coords.any(axis=0, keepdims=True)
+
+
+def rotation_matrix_xyz(angles: np.ndarray) -> np.ndarray:
+    r"""Rotation :math:`R = R_z(\gamma) R_y(\beta) R_x(\alpha)` for angles (α, β, γ) in radians.
+
+    Returns
+    -------
+    numpy.ndarray
+        (3, 3) float64.
+    """
+    a, b, g = (float(x) for x in angles)
+    rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+    rz = np.array([[np.cos(g), -np.sin(g), 0], [np.sin(g), np.cos(g), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def random_rotate(
+    data: np.ndarray, rng: SeedLike = None, *, max_degrees: float = 17.0, dims: int = 3
+) -> np.ndarray:
+    r"""Rotate the coordinates by random angles, uniform in ±``max_degrees``.
+
+    3-D (``dims=3``): :math:`p' = R_z(\gamma) R_y(\beta) R_x(\alpha)\, p` with α, β, γ
+    drawn independently. 2-D (``dims=2``): an in-plane rotation by one angle. Channels
+    from ``dims`` on (e.g. a confidence score) are copied.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Shape (C, T, V, M).
+    rng : Generator or int or None
+    max_degrees : float
+    dims : {2, 3}
+        Number of leading coordinate channels.
+
+    Returns
+    -------
+    numpy.ndarray
+        New array, same shape and dtype.
+    """
+    data = as_sequence(data)
+    if dims not in (2, 3):
+        raise ValueError(f"dims must be 2 or 3, got {dims}")
+    rng = as_generator(rng)
+    limit = np.deg2rad(max_degrees)
+    if dims == 3:
+        rotation = rotation_matrix_xyz(rng.uniform(-limit, limit, size=3))
+    else:
+        angle = rng.uniform(-limit, limit)
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    coords, _ = _coords(data, dims)
+    out = data.copy()
+    out[:dims] = np.einsum("ij,jtvm->itvm", rotation, coords)
+    return out
+
+
+def random_scale(
+    data: np.ndarray,
+    rng: SeedLike = None,
+    *,
+    low: float = 0.9,
+    high: float = 1.1,
+    dims: int = 3,
+    per_axis: bool = False,
+) -> np.ndarray:
+    """Scale the coordinates by a factor uniform in [``low``, ``high``).
+
+    ``per_axis`` draws one factor per coordinate channel. Zero joints stay zero.
+
+    Returns
+    -------
+    numpy.ndarray
+        New array, same shape and dtype.
+    """
+    data = as_sequence(data)
+    if not 0 < low <= high:
+        raise ValueError(f"need 0 < low <= high, got {low}, {high}")
+    rng = as_generator(rng)
+    coords, _ = _coords(data, dims)
+    factor = rng.uniform(low, high, size=dims if per_axis else 1)
+    out = data.copy()
+    out[:dims] = coords * factor[:, None, None, None]
+    return out
+
+
+def random_shift(
+    data: np.ndarray, rng: SeedLike = None, *, max_shift: float = 0.1, dims: int = 3
+) -> np.ndarray:
+    """Translate present joints by a vector uniform in ±``max_shift`` per coordinate.
+
+    Absent joints (all coordinates zero) are not moved, so they stay recognisable.
+
+    Returns
+    -------
+    numpy.ndarray
+        New array, same shape and dtype.
+    """
+    data = as_sequence(data)
+    if max_shift < 0:
+        raise ValueError(f"max_shift must be >= 0, got {max_shift}")
+    rng = as_generator(rng)
+    coords, present = _coords(data, dims)
+    shift = rng.uniform(-max_shift, max_shift, size=dims)
+    out = data.copy()
+    out[:dims] = (coords + shift[:, None, None, None]) * present
+    return out

@@ -1,0 +1,127 @@
+"""Pose estimates held in plain arrays (MediaPipe, COCO-17 estimators, lifted 3-D poses)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from skelgraph.data.errors import SkeletonFormatError
+from skelgraph.data.sample import SkeletonSample
+from skelgraph.graph import LAYOUTS
+
+__all__ = ["from_array", "read_array_file"]
+
+
+def from_array(
+    array: np.ndarray,
+    layout: str,
+    *,
+    label: int | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> SkeletonSample:
+    """Wrap a (T, V, C) or (T, M, V, C) pose array as a (C, T, V, M) sample of a layout.
+
+    This is the layout of most estimators' output stacked over frames: MediaPipe Hands
+    (V = 21, ``"mediapipe-hand-21"``, C = 3: x, y, z), MediaPipe Pose / BlazePose (V = 33,
+    ``"mediapipe-pose-33"``, C = 3 or 4 with visibility), COCO-17 estimators such as
+    HRNet, ViTPose or YOLO-pose (V = 17, ``"coco-17"``, C = 3: x, y, score), or any other
+    built-in layout. The joint order must be the layout's (its ``joint_names``);
+    BODY_25 arrays go through :func:`body25_to_openpose18` first.
+
+    NaN marks a joint the estimator did not find (MediaPipe, several trackers): such a
+    joint becomes all zeros, the convention of every reader here.
+
+    Parameters
+    ----------
+    array : array_like
+        (T, V, C) for one person or (T, M, V, C).
+    layout : str
+        A built-in layout name (:meth:`SkeletonGraph.layouts`).
+    label : int, optional
+        0-based class.
+    path : str or path, optional
+        Where the array came from, for messages and ``meta``.
+
+    Returns
+    -------
+    SkeletonSample
+        ``data`` float32 (C, T, V, M); ``meta``: ``path``.
+
+    Raises
+    ------
+    ValueError
+        An unknown layout.
+    SkeletonFormatError
+        Not 3-D or 4-D, no frames, V different from the layout's joint count (the
+        message names the layouts with that many joints), or an infinite value (with
+        its frame).
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; built-in layouts: {', '.join(LAYOUTS)}")
+    try:
+        x = np.array(array, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise SkeletonFormatError(f"not a numeric array ({error})", path) from None
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4:
+        raise SkeletonFormatError(
+            f"expected a (T, V, C) or (T, M, V, C) array, got shape {x.shape}", path
+        )
+    t, _, v, c = x.shape
+    if t == 0 or c == 0:
+        raise SkeletonFormatError(f"the array has no frames or no channels: {x.shape}", path)
+    expected = len(LAYOUTS[layout].joint_names)
+    if v != expected:
+        same = [name for name, lay in LAYOUTS.items() if len(lay.joint_names) == v]
+        hint = f"; layouts with {v} joints: {', '.join(same)}" if same else ""
+        if v == 25 and layout == "openpose-18":
+            hint = "; BODY_25 data: map it with body25_to_openpose18 first"
+        raise SkeletonFormatError(
+            f"layout {layout!r} has {expected} joints but the array has V = {v} "
+            f"(shape {x.shape}, read as (T, M, V, C)){hint}",
+            path,
+        )
+    infinite = np.isinf(x)
+    if infinite.any():
+        frame = int(np.argwhere(infinite)[0, 0])
+        raise SkeletonFormatError("infinite value", path, frame=frame)
+    missing = np.isnan(x).any(axis=-1, keepdims=True)
+    x = np.where(missing, 0.0, x)
+    data = np.ascontiguousarray(x.transpose(3, 0, 2, 1), dtype=np.float32)
+    meta = {"path": None if path is None else os.fspath(path)}
+    return SkeletonSample(data, label, layout, meta)
+
+
+def read_array_file(
+    path: str | os.PathLike[str], layout: str, *, label: int | None = None
+) -> SkeletonSample:
+    """Read a ``.npy`` (or text ``.csv``/``.txt`` with V·C columns and one row a frame)
+    pose array and pass it to :func:`from_array`.
+
+    A text file is (T, V·C): give it through ``np.loadtxt`` yourself if its channel count
+    is not 3; here C = 3 is assumed. ``.npy`` files are loaded without pickles.
+
+    Raises
+    ------
+    SkeletonFormatError
+        An unreadable file, or any error of :func:`from_array`.
+    """
+    path = Path(path)
+    try:
+        if path.suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        else:
+            flat = np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=2)
+            if flat.shape[1] % 3:
+                raise SkeletonFormatError(
+                    f"{flat.shape[1]} columns is not a multiple of 3 (x, y, z per joint)", path
+                )
+            array = flat.reshape(len(flat), -1, 3)
+    except SkeletonFormatError:
+        raise
+    except (OSError, ValueError) as error:
+        raise SkeletonFormatError(f"cannot read the array: {error}", path) from None
+    return from_array(array, layout, label=label, path=path)

@@ -1,0 +1,235 @@
+"""Callable transforms over (C, T, V, M) arrays, composable with :class:`Compose`.
+
+Each class wraps one function of :mod:`skelgraph.data.preprocess`,
+:mod:`skelgraph.data.features` or :mod:`skelgraph.data.augment`; ``transform(x)`` equals
+the function with the stored arguments. The random ones own a
+:class:`numpy.random.Generator` made from their ``seed``, so a seeded pipeline gives the
+same sequence of draws on every run (give each data-loader worker its own seed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from skelgraph.data import augment, features, preprocess
+from skelgraph.data.augment import SeedLike, as_generator
+from skelgraph.data.preprocess import JointRef, PreprocessSpec
+from skelgraph.graph import GraphLike
+
+__all__ = [
+    "AlignToAxes",
+    "BoneFeatures",
+    "CenterJoints",
+    "Compose",
+    "FillEmptyFrames",
+    "MotionFeatures",
+    "PadToLength",
+    "PaperPreprocess",
+    "RandomRotate",
+    "RandomScale",
+    "RandomShift",
+    "ResampleFrames",
+    "Transform",
+]
+
+Transform = Callable[[np.ndarray], np.ndarray]
+"""Anything that maps a (C, T, V, M) array to another."""
+
+
+class _Repr:
+    def _args(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._args().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Compose(_Repr):
+    """Apply transforms in order: ``Compose([f, g])(x) == g(f(x))``.
+
+    Parameters
+    ----------
+    transforms : sequence of callables
+        Each maps a (C, T, V, M) array to an array.
+    """
+
+    def __init__(self, transforms: Sequence[Transform]) -> None:
+        self.transforms = list(transforms)
+        for t in self.transforms:
+            if not callable(t):
+                raise TypeError(f"{t!r} is not callable")
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        for t in self.transforms:
+            data = t(data)
+        return data
+
+    def __len__(self) -> int:
+        return len(self.transforms)
+
+
+class FillEmptyFrames(_Repr):
+    """:func:`~skelgraph.data.preprocess.fill_empty_frames`."""
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return preprocess.fill_empty_frames(data)
+
+
+class CenterJoints(_Repr):
+    """:func:`~skelgraph.data.preprocess.center_joints` on ``joint``."""
+
+    def __init__(self, joint: JointRef, *, dims: int | None = None) -> None:
+        self.joint = joint
+        self.dims = dims
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return preprocess.center_joints(data, self.joint, dims=self.dims)
+
+
+class AlignToAxes(_Repr):
+    """:func:`~skelgraph.data.preprocess.align_to_axes`: spine to +z, shoulders to +x."""
+
+    def __init__(
+        self,
+        z_axis: tuple[JointRef, JointRef],
+        x_axis: tuple[JointRef, JointRef],
+        *,
+        method: Literal["authors", "orthonormal"] = "authors",
+    ) -> None:
+        self.z_axis = z_axis
+        self.x_axis = x_axis
+        self.method = method
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return preprocess.align_to_axes(data, self.z_axis, self.x_axis, method=self.method)
+
+
+class PadToLength(_Repr):
+    """:func:`~skelgraph.data.preprocess.pad_to_length`."""
+
+    def __init__(self, length: int, *, mode: Literal["replay", "zero"] = "replay") -> None:
+        self.length = length
+        self.mode = mode
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return preprocess.pad_to_length(data, self.length, mode=self.mode)
+
+
+class PaperPreprocess(_Repr):
+    """:func:`~skelgraph.data.preprocess.paper_preprocess` for a layout (default NTU)."""
+
+    def __init__(
+        self,
+        layout: str | PreprocessSpec = "ntu-rgbd",
+        *,
+        length: int | None = 300,
+        dims: int = 3,
+        rotate: bool | None = None,
+        method: Literal["authors", "orthonormal"] = "authors",
+    ) -> None:
+        self.layout = layout
+        self.length = length
+        self.dims = dims
+        self.rotate = rotate
+        self.method = method
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return preprocess.paper_preprocess(
+            data,
+            self.layout,
+            length=self.length,
+            dims=self.dims,
+            rotate=self.rotate,
+            method=self.method,
+        )
+
+
+class ResampleFrames(_Repr):
+    """:func:`~skelgraph.data.features.resample_frames` to ``length`` frames."""
+
+    def __init__(self, length: int, *, mode: Literal["linear", "nearest"] = "linear") -> None:
+        self.length = length
+        self.mode = mode
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return features.resample_frames(data, self.length, mode=self.mode)
+
+
+class BoneFeatures(_Repr):
+    """:func:`~skelgraph.data.features.bone_features` on a graph or layout name."""
+
+    def __init__(self, graph: GraphLike) -> None:
+        self.graph = graph
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return features.bone_features(data, self.graph)
+
+
+class MotionFeatures(_Repr):
+    """:func:`~skelgraph.data.features.motion_features`."""
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return features.motion_features(data)
+
+
+class _Random(_Repr):
+    def __init__(self, seed: SeedLike) -> None:
+        self.seed = seed
+        self._rng = as_generator(seed)
+
+    def reseed(self, seed: SeedLike) -> None:
+        """Restart the draws from ``seed`` (e.g. in a data-loader ``worker_init_fn``)."""
+        self.seed = seed
+        self._rng = as_generator(seed)
+
+
+class RandomRotate(_Random):
+    """:func:`~skelgraph.data.augment.random_rotate`, angles uniform in ±``max_degrees``."""
+
+    def __init__(self, max_degrees: float = 17.0, *, dims: int = 3, seed: SeedLike = None):
+        super().__init__(seed)
+        self.max_degrees = max_degrees
+        self.dims = dims
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return augment.random_rotate(data, self._rng, max_degrees=self.max_degrees, dims=self.dims)
+
+
+class RandomScale(_Random):
+    """:func:`~skelgraph.data.augment.random_scale`, factor uniform in [low, high)."""
+
+    def __init__(
+        self,
+        low: float = 0.9,
+        high: float = 1.1,
+        *,
+        dims: int = 3,
+        per_axis: bool = False,
+        seed: SeedLike = None,
+    ) -> None:
+        super().__init__(seed)
+        self.low = low
+        self.high = high
+        self.dims = dims
+        self.per_axis = per_axis
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return augment.random_scale(
+            data, self._rng, low=self.low, high=self.high, dims=self.dims, per_axis=self.per_axis
+        )
+
+
+class RandomShift(_Random):
+    """:func:`~skelgraph.data.augment.random_shift`, shift uniform in ±``max_shift``."""
+
+    def __init__(self, max_shift: float = 0.1, *, dims: int = 3, seed: SeedLike = None) -> None:
+        super().__init__(seed)
+        self.max_shift = max_shift
+        self.dims = dims
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return augment.random_shift(data, self._rng, max_shift=self.max_shift, dims=self.dims)
