@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from skelgraph import SkeletonGraph, STGCBlock
+from skelgraph.graph.adjacency import Aggregation
 from skelgraph.graph.skeleton import GraphLike
 
 __all__ = ["PRESETS", "MSG3DNet", "two_stream_scores"]
@@ -62,6 +63,8 @@ class MSG3DNet(nn.Module):
         The G3D pathways of every block.
     channels : sequence of int
         Width of each STGC block; blocks after the first have stride 2.
+    aggregation : {"disentangled", "powering"}
+        Multi-scale scheme of every graph convolution (``"powering"`` for ablations).
 
     Shapes
     ------
@@ -79,6 +82,7 @@ class MSG3DNet(nn.Module):
         num_g3d_scales: int = 6,
         windows: Sequence[tuple[int, int]] = ((3, 1), (5, 1)),
         channels: Sequence[int] = (96, 192, 384),
+        aggregation: Aggregation = "disentangled",
     ) -> None:
         super().__init__()
         self.graph = SkeletonGraph.coerce(graph)
@@ -95,6 +99,7 @@ class MSG3DNet(nn.Module):
                 num_g3d_scales=num_g3d_scales,
                 windows=windows,
                 embed_channels=c_out if i == 0 else c_in,  # the authors' choice
+                aggregation=aggregation,
             )
             for i, (c_in, c_out) in enumerate(itertools.pairwise(widths))
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 import numpy as np
@@ -32,10 +32,6 @@ __all__ = ["GraphLike", "SkeletonGraph", "WindowVariant"]
 
 WindowVariant = Literal["cross-spacetime", "grid", "grid-dense-self"]
 _WINDOW_VARIANTS = ("cross-spacetime", "grid", "grid-dense-self")
-
-GraphLike = Union["SkeletonGraph", str, nx.Graph, np.ndarray, torch.Tensor]
-"""Anything :meth:`SkeletonGraph.coerce` turns into a graph: a graph, a layout name, a
-networkx graph or a (V, V) 0/1 adjacency matrix."""
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -546,6 +542,11 @@ class SkeletonGraph:
             value = build()
             cache[key] = _readonly(value) if isinstance(value, np.ndarray) else value
         return cache[key]
+
+
+GraphLike = SkeletonGraph | str | nx.Graph | np.ndarray | torch.Tensor
+"""Anything :meth:`SkeletonGraph.coerce` turns into a graph: a graph, a layout name, a
+networkx graph or a (V, V) 0/1 adjacency matrix."""
 
 
 def _rebuild(edges: tuple[tuple[int, int], ...], num_nodes: int, kwargs: dict) -> SkeletonGraph:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skelgraph.graph.adjacency import check_int
+from skelgraph.graph.adjacency import Aggregation, check_int
 from skelgraph.graph.skeleton import GraphLike, SkeletonGraph
 from skelgraph.nn.g3d import MultiWindowG3D
 from skelgraph.nn.graph_conv import DisentangledGraphConv
@@ -52,6 +52,8 @@ class STGCBlock(nn.Module):
         Width of the graph convolutions (MS-GCN output and G3D window features) before
         the channel change; default ``in_channels``. The authors' first block, whose input
         is 3-D coordinates, uses ``out_channels``.
+    aggregation : {"disentangled", "powering"}
+        Multi-scale scheme of every graph convolution in the block (Table 1's -D and -E).
 
     Shapes
     ------
@@ -69,6 +71,7 @@ class STGCBlock(nn.Module):
         num_g3d_scales: int = 6,
         windows: Sequence[tuple[int, int]] = ((3, 1), (5, 1)),
         embed_channels: int | None = None,
+        aggregation: Aggregation = "disentangled",
     ) -> None:
         super().__init__()
         graph = SkeletonGraph.coerce(graph)
@@ -84,9 +87,12 @@ class STGCBlock(nn.Module):
             num_scales=num_g3d_scales,
             stride=stride,
             embed_channels=embed,
+            aggregation=aggregation,
         )
         self.factorized = nn.Sequential(
-            DisentangledGraphConv(in_channels, embed, graph, num_gcn_scales),
+            DisentangledGraphConv(
+                in_channels, embed, graph, num_gcn_scales, aggregation=aggregation
+            ),
             MSTemporalConv(embed, out_channels, stride=stride),
             MSTemporalConv(out_channels, out_channels, activation=None),
         )

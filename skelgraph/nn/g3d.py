@@ -20,9 +20,9 @@ __all__ = ["G3DConv", "MultiWindowG3D", "unfold_windows"]
 def unfold_windows(x: torch.Tensor, window_size: int, dilation: int, stride: int) -> torch.Tensor:
     r"""Gather a window of τ frames around every output frame, nodes frame-major.
 
-    Window t takes frames :math:`s t + d\,(i - \lfloor (\tau - 1)/2 \rfloor)`,
-    i = 0..τ-1, zero-padded at both ends, so stride 1 keeps T windows and stride s gives
-    ceil(T / s).
+    Window t takes frames :math:`s t + d\,i - \lfloor d (\tau - 1)/2 \rfloor`,
+    i = 0..τ-1 (centred on frame :math:`s t` for odd τ), zero-padded at both ends, so
+    stride 1 keeps T windows and stride s gives ceil(T / s).
 
     Shapes: (N, C, T, V) to (N, C, ceil(T / s), τ·V), node ``(i, v)`` at ``i·V + v``.
     """

@@ -1,0 +1,254 @@
+"""Speed and memory of skelgraph's layers and MS-G3D Net, against a baseline in the same run.
+
+Every measurement runs in a fresh subprocess, so peak memory is that of one configuration:
+
+- time: median over ``--repeats`` timed runs after one warm-up, of inference (``eval()``,
+  ``no_grad``) and of a training step (``train()``, forward + backward);
+- memory: peak resident set size of the worker above its size just before the first
+  step (CPU), or ``torch.cuda.max_memory_allocated`` (CUDA).
+
+Cases, at the paper's shapes (T = 300, V = 25, M = 2; batch sizes ``--batch``): the MS-GCN,
+the two G3D pathways and the MS-TCN of STGC block 2, and the whole NTU-60 model, each with
+disentangled and powering aggregation. With ``--reference PATH`` (a local clone of the
+authors' repository, never vendored here) their modules join as the baseline; otherwise the
+baseline is skelgraph's disentangled path. Results go to ``benchmarks/results/speed.md``
+and ``speed.json``.
+
+    python benchmarks/speed.py --reference ~/src/MS-G3D      # full run (tens of minutes)
+    python benchmarks/speed.py --quick                        # tiny shapes, seconds (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CASES = {
+    "ms-gcn": "MS-GCN 96→96, K=13 (block 2)",
+    "g3d-3": "G3D τ=3 96→192, stride 2 (block 2)",
+    "g3d-5": "G3D τ=5 96→192, stride 2 (block 2)",
+    "ms-tcn": "MS-TCN 192→192 (block 2)",
+    "msg3d": "MS-G3D Net, NTU-60",
+}
+
+
+def build(case: str, impl: str, aggregation: str, batch: int, frames: int, reference: str | None):
+    """The module and its input for one configuration."""
+    m = 2
+    shapes = {
+        "ms-gcn": (batch * m, 96, frames // 2, 25),
+        "g3d-3": (batch * m, 96, frames // 2, 25),
+        "g3d-5": (batch * m, 96, frames // 2, 25),
+        "ms-tcn": (batch * m, 192, frames // 4, 25),
+        "msg3d": (batch, 3, frames, 25, m),
+    }
+    x = torch.randn(*shapes[case])
+    disentangled = aggregation == "disentangled"
+    if impl == "authors":
+        sys.path.insert(0, reference)
+        from graph.ntu_rgb_d import AdjMatrixGraph
+        from model.ms_gcn import MultiScale_GraphConv
+        from model.ms_tcn import MultiScale_TemporalConv
+        from model.msg3d import MS_G3D, Model
+
+        a = AdjMatrixGraph().A_binary
+        if case == "msg3d":
+            if not disentangled:
+                raise ValueError("the authors' Model has no powering switch")
+            module = Model(60, 25, 2, 13, 6, "graph.ntu_rgb_d.AdjMatrixGraph")
+        elif case == "ms-gcn":
+            module = MultiScale_GraphConv(13, 96, 96, a, disentangled_agg=disentangled)
+        elif case.startswith("g3d"):
+            if not disentangled:
+                raise ValueError("the authors' MS_G3D has no powering switch")
+            module = MS_G3D(96, 192, a, 6, int(case[-1]), 2, 1)
+        else:
+            module = MultiScale_TemporalConv(192, 192)
+        return module, x
+    from examples.msg3d.model import MSG3DNet
+    from skelgraph import DisentangledGraphConv, G3DConv, MSTemporalConv
+
+    if case == "msg3d":
+        module = MSG3DNet.from_preset("ntu60", aggregation=aggregation)
+    elif case == "ms-gcn":
+        module = DisentangledGraphConv(96, 96, "ntu-rgbd", 13, aggregation=aggregation)
+    elif case.startswith("g3d"):
+        module = G3DConv(
+            96, 192, "ntu-rgbd", window_size=int(case[-1]), stride=2, aggregation=aggregation
+        )
+    else:
+        module = MSTemporalConv(192, 192)
+    if impl == "skelgraph-compiled":
+        module = torch.compile(module)
+    return module, x
+
+
+def worker(spec: dict) -> dict:
+    """Measure one configuration (runs in its own process)."""
+    torch.manual_seed(0)
+    torch.set_num_threads(spec["threads"])
+    device = torch.device(spec["device"])
+    keys = ("case", "impl", "aggregation", "batch", "frames", "reference")
+    module, x = build(*(spec[k] for k in keys))
+    module, x = module.to(device), x.to(device)
+    train = spec["phase"] == "train"
+    module.train(train)
+
+    def step():
+        if train:
+            module.zero_grad(set_to_none=True)
+            module(x).sum().backward()
+        else:
+            with torch.no_grad():
+                module(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    step()  # warm-up (and compilation, for the compiled path)
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(spec["repeats"]):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before
+    median = statistics.median(times)
+    return {**spec, "median_s": median, "times_s": times, "first_s": first, "peak_mib": peak}
+
+
+def run_worker(spec: dict) -> dict | None:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr else proc.returncode
+        print(f"  failed: {reason}")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs"
+
+
+def table(results: list[dict]) -> list[str]:
+    lines = [
+        "| case | batch | phase | implementation | aggregation | median time (s) | "
+        "speed-up vs baseline | peak memory (MiB) | memory vs baseline |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    key = lambda r: (r["case"], r["batch"], r["phase"], r["device"])  # noqa: E731
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault(key(r), []).append(r)
+    for (case, batch, phase, _), rows in groups.items():
+        base = next((r for r in rows if r["impl"] == "authors"), None) or next(
+            r for r in rows if r["impl"] == "skelgraph" and r["aggregation"] == "disentangled"
+        )
+        for r in rows:
+            speed = base["median_s"] / r["median_s"]
+            memory = r["peak_mib"] / base["peak_mib"] if base["peak_mib"] > 0 else float("nan")
+            lines.append(
+                f"| {CASES[case]} | {batch} | {phase} | {r['impl']} | {r['aggregation']} | "
+                f"{r['median_s']:.3f} | {speed:.2f}× | {r['peak_mib']:.0f} | {memory:.2f}× |"
+            )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reference", help="local clone of the authors' MS-G3D repository")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--compile", action="store_true", help="add a torch.compile'd path")
+    parser.add_argument("--quick", action="store_true", help="tiny shapes for a smoke test")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    if args.quick:
+        args.batch, args.frames, args.repeats = [1], 16, 1
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    impls = ["skelgraph"] + (["skelgraph-compiled"] if args.compile else [])
+    impls += ["authors"] if args.reference else []
+    results = []
+    for device in devices:
+        for case in args.cases:
+            for batch in args.batch:
+                for phase in ("infer", "train"):
+                    for impl in impls:
+                        for aggregation in ("disentangled", "powering"):
+                            no_powering = case == "ms-tcn" or (
+                                impl == "authors" and case != "ms-gcn"
+                            )
+                            if aggregation == "powering" and no_powering:
+                                continue
+                            spec = dict(
+                                case=case, impl=impl, aggregation=aggregation, batch=batch,
+                                frames=args.frames, phase=phase, repeats=args.repeats,
+                                threads=args.threads, device=device, reference=args.reference,
+                            )  # fmt: skip
+                            print(f"{device} {case} B={batch} {phase} {impl} {aggregation} ...")
+                            result = run_worker(spec)
+                            if result:
+                                print(f"  {result['median_s']:.3f} s, {result['peak_mib']:.0f} MiB")
+                                results.append(result)
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = "python benchmarks/speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    header = [
+        "# Speed and memory (benchmarks/speed.py)",
+        "",
+        f"- command: `{command.strip()}`",
+        f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
+        f"- torch {torch.__version__}, {args.threads} threads, T = {args.frames}",
+        f"- machine: {machine()}",
+        "- time: median of the timed runs after one warm-up; memory: peak RSS growth of a fresh "
+        "process (CPU) or peak CUDA allocation; baseline: the authors' code where run, else "
+        "skelgraph's disentangled path",
+        "",
+    ]
+    name = "speed-quick" if args.quick else "speed"
+    (args.out / f"{name}.md").write_text("\n".join(header + table(results)) + "\n")
+    (args.out / f"{name}.json").write_text(json.dumps(results, indent=1))
+    print("\n".join(table(results)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Sphinx configuration for the skelgraph documentation.
+
+Build (from the repository root; warnings are errors)::
+
+    sphinx-build -W --keep-going -b html docs docs/_build/html
+    sphinx-build -W --keep-going -b doctest docs docs/_build/doctest
+"""
+
+from __future__ import annotations
+
+import doctest as _doctest
+import os
+import sys
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the package, even without an editable install
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import skelgraph  # noqa: E402
+
+# sphinx-autodoc-typehints 3.x on Sphinx 9 emits an upstream deprecation notice per page.
+warnings.filterwarnings("ignore", message=r".*_RstSnippetParser\.set_application")
+
+# -- Project -------------------------------------------------------------------------
+project = "skelgraph"
+author = "skelgraph developers"
+copyright = "skelgraph developers, BSD 3-Clause"
+release = skelgraph.__version__
+version = ".".join(release.split(".")[:2])
+
+# -- Extensions ----------------------------------------------------------------------
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",  # before sphinx_autodoc_typehints
+    "sphinx_autodoc_typehints",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.doctest",
+    "sphinx.ext.viewcode",
+    "matplotlib.sphinxext.plot_directive",
+    "myst_parser",  # only to include CHANGELOG.md
+]
+
+source_suffix = {".rst": "restructuredtext"}  # Markdown only through the include
+exclude_patterns = ["_build", "README.md", "Thumbs.db", ".DS_Store"]
+templates_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+
+# No network at build time: no intersphinx, and nothing is fetched.
+# (MathJax is loaded by the reader's browser from its default CDN.)
+
+# -- autodoc / napoleon / typehints --------------------------------------------------
+autodoc_default_options = {
+    "members": True,
+    "member-order": "bysource",
+    "show-inheritance": True,
+    "special-members": "",
+}
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_class_signature = "mixed"
+autoclass_content = "class"
+autodoc_inherit_docstrings = False  # nn.Module's generic docstrings are noise here
+autodoc_preserve_defaults = True
+
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = False
+napoleon_use_ivar = True
+napoleon_custom_sections = ["Shapes"]
+
+typehints_defaults = "comma"
+typehints_use_signature = False
+always_document_param_types = False
+typehints_document_rtype = True
+
+# -- doctest -------------------------------------------------------------------------
+doctest_global_setup = """
+import warnings
+import numpy as np
+import torch
+from skelgraph import *  # noqa: F403
+torch.manual_seed(0)
+"""
+doctest_default_flags = (
+    _doctest.ELLIPSIS | _doctest.NORMALIZE_WHITESPACE | _doctest.DONT_ACCEPT_TRUE_FOR_1
+)
+
+# -- plot directive: figures are drawn at build time, none are committed ------------
+plot_include_source = True
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 110)]
+plot_rcparams = {"figure.dpi": 110, "savefig.bbox": "tight", "font.size": 9}
+plot_apply_rcparams = True
+plot_pre_code = "import numpy as np\nimport matplotlib.pyplot as plt\n"
+
+# -- HTML ----------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"skelgraph {release}"
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_sidebars = {"index": [], "changelog": []}
+html_show_sourcelink = False
+
+# MyST, for the changelog include only.
+myst_heading_anchors = 3
+suppress_warnings = ["myst.header"]

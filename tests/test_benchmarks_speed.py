@@ -1,0 +1,26 @@
+"""benchmarks/speed.py runs end to end in its quick mode and writes its table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
+
+
+def test_speed_quick_writes_ratios(tmp_path):
+    spec = importlib.util.spec_from_file_location("speed", SCRIPT)
+    speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(speed)
+    speed.main(["--quick", "--cases", "ms-gcn", "ms-tcn", "--threads", "1", "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "speed-quick.json").read_text())
+    # ms-gcn: 2 phases x 2 aggregations; ms-tcn: 2 phases (no aggregation to vary)
+    assert len(results) == 6
+    assert all(r["median_s"] > 0 and len(r["times_s"]) == 1 for r in results)
+    table = (tmp_path / "speed-quick.md").read_text()
+    assert "torch " in table and "threads" in table
+    baselines = [
+        line for line in table.splitlines() if "disentangled" in line and "| 1.00× |" in line
+    ]
+    assert len(baselines) == 4  # each group's baseline row

@@ -1,0 +1,212 @@
+"""The documentation's code runs as written, and the site builds without warnings.
+
+Two kinds of tests:
+
+- fast ones, with no Sphinx needed: every ``.. testcode::`` (with its ``.. testoutput::``)
+  and ``.. doctest::`` block of the narrative pages (``docs/**/*.rst`` outside ``api/``),
+  run in page order with one namespace per page, as ``sphinx-build -b doctest`` runs them,
+  plus the ``>>>`` examples of the library's docstrings;
+- the full ``sphinx-build -W --keep-going -b html`` build, only where Sphinx and the
+  ``docs`` extra are installed (skipped, saying which package is missing, otherwise); it
+  also checks that every public name has an entry in the rendered API reference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import doctest
+import importlib
+import importlib.util
+import io
+import os
+import pkgutil
+import re
+import subprocess
+import sys
+import textwrap
+import warnings
+import zlib
+from pathlib import Path
+
+import pytest
+
+import skelgraph
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = sorted(p for p in DOCS.rglob("*.rst") if "_build" not in p.parts and "api" not in p.parts)
+
+DIRECTIVE = re.compile(r"^(?P<indent> *)\.\. (?P<kind>testcode|testoutput|doctest)::")
+FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE | doctest.DONT_ACCEPT_TRUE_FOR_1
+
+
+def _conf() -> dict:
+    """docs/conf.py's settings, read the way Sphinx reads them."""
+    namespace = {"__file__": str(DOCS / "conf.py"), "__name__": "conf"}
+    exec(compile((DOCS / "conf.py").read_text(), str(DOCS / "conf.py"), "exec"), namespace)
+    return namespace
+
+
+def _blocks(path: Path) -> list[tuple[str, int, str]]:
+    """(kind, line number, dedented body) of each test block of a page, in order."""
+    lines = path.read_text().splitlines()
+    blocks = []
+    i = 0
+    while i < len(lines):
+        match = DIRECTIVE.match(lines[i])
+        if not match:
+            i += 1
+            continue
+        indent = len(match["indent"])
+        start = i + 1
+        i += 1
+        # Options (":hide:", ...), then the indented body up to the first line that is
+        # indented no deeper than the directive.
+        while i < len(lines) and lines[i].strip().startswith(":"):
+            i += 1
+        body = []
+        while i < len(lines) and (
+            not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent
+        ):
+            body.append(lines[i])
+            i += 1
+        blocks.append((match["kind"], start, textwrap.dedent("\n".join(body)).strip("\n")))
+    return blocks
+
+
+def test_docs_pages_found():
+    assert {p.name for p in PAGES} >= {
+        "index.rst",
+        "getting_started.rst",
+        "custom_layout.rst",
+        "custom_model.rst",
+    }
+    assert all(_blocks(p) for p in PAGES if p.parent.name == "tutorials" and p.stem != "index")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(DOCS)))
+def test_docs_page_code_runs(page, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    globs: dict = {"__name__": "__docs__"}
+    exec(_conf()["doctest_global_setup"], globs)
+    checker = doctest.OutputChecker()
+    last_output: str | None = None
+    name = str(page.relative_to(ROOT))
+    with warnings.catch_warnings():
+        # A page's code must run without warnings (e.g. too many scales for a layout).
+        warnings.simplefilter("error", UserWarning)
+        for kind, line, body in _blocks(page):
+            where = f"{name}:{line}"
+            if kind == "testcode":
+                out = io.StringIO()
+                with contextlib.redirect_stdout(out):
+                    exec(compile(body + "\n", where, "exec"), globs)
+                last_output = out.getvalue()
+            elif kind == "testoutput":
+                assert last_output is not None, f"{where}: testoutput without testcode"
+                want = body + "\n"
+                assert checker.check_output(want, last_output, FLAGS), (
+                    f"{where}: expected\n{want}got\n{last_output}"
+                )
+                last_output = None
+            else:
+                test = doctest.DocTestParser().get_doctest(body, globs, where, name, line)
+                runner = doctest.DocTestRunner(optionflags=FLAGS)
+                report = io.StringIO()
+                result = runner.run(test, out=report.write, clear_globs=False)
+                assert result.failed == 0, report.getvalue()
+                globs.update(test.globs)  # DocTest works on a copy of the namespace
+
+
+# The packages the API reference covers (docs/api/*.rst); a new public package gets a
+# page there and its name here.
+DOCUMENTED = ("skelgraph", "skelgraph.graph", "skelgraph.nn", "skelgraph.data", "skelgraph.plot")
+
+
+def _public_modules() -> list[str]:
+    names = ["skelgraph"]
+    for info in pkgutil.walk_packages(skelgraph.__path__, "skelgraph."):
+        parts = info.name.split(".")
+        if any(part.startswith("_") for part in parts):
+            continue
+        if ".".join(parts[:2]) in DOCUMENTED:
+            names.append(info.name)
+    return names
+
+
+@pytest.mark.parametrize("module", _public_modules())
+def test_docstring_examples_run(module):
+    if module == "skelgraph.plot" and importlib.util.find_spec("matplotlib") is None:
+        pytest.skip("skelgraph.plot needs matplotlib")
+    mod = importlib.import_module(module)
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    report = io.StringIO()
+    for test in finder.find(mod):
+        if test.name.split(".")[-1].startswith("_"):
+            continue
+        runner.run(test, out=report.write)
+    assert runner.failures == 0, report.getvalue()
+
+
+DOCS_PACKAGES = ("sphinx", "pydata_sphinx_theme", "sphinx_autodoc_typehints", "myst_parser")
+
+
+def _missing_docs_packages() -> list[str]:
+    wanted = (*DOCS_PACKAGES, "matplotlib")
+    return [name for name in wanted if importlib.util.find_spec(name) is None]
+
+
+@pytest.fixture(scope="module")
+def html_build(tmp_path_factory):
+    missing = _missing_docs_packages()
+    if missing:
+        pytest.skip(f"the docs extra is not installed (missing: {', '.join(missing)})")
+    out = tmp_path_factory.mktemp("html")
+    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    result = subprocess.run(
+        [*command, str(DOCS), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, f"sphinx-build failed:\n{result.stdout}\n{result.stderr}"
+    return out
+
+
+def test_docs_build_without_warnings(html_build):
+    for page in ("index", "getting_started", "concepts/multiscale", "api/layers", "changelog"):
+        assert (html_build / f"{page}.html").is_file()
+    # Figures are drawn at build time by the plot directive.
+    assert list((html_build / "_images").glob("*.png")) or list(html_build.rglob("*.png"))
+
+
+def _inventory_names(path: Path) -> set[str]:
+    """Names of the Python objects in a Sphinx ``objects.inv`` (format version 2)."""
+    data = path.read_bytes()
+    header_end = 0
+    for _ in range(4):  # four text lines, then the zlib-compressed entries
+        header_end = data.index(b"\n", header_end) + 1
+    assert data.startswith(b"# Sphinx inventory version 2"), data[:40]
+    names = set()
+    for line in zlib.decompress(data[header_end:]).decode().splitlines():
+        match = re.match(r"(.+?)\s+(py:\w+)\s+-?\d+\s", line)
+        if match:
+            names.add(match[1])
+    return names
+
+
+def test_every_public_name_has_an_api_entry(html_build):
+    documented = _inventory_names(html_build / "objects.inv")
+    assert "skelgraph.SkeletonGraph" in documented
+    missing = []
+    for module in _public_modules():
+        for name in getattr(importlib.import_module(module), "__all__", ()):
+            if f"{module}.{name}" in documented:
+                continue
+            if not any(entry.endswith(f".{name}") for entry in documented):
+                missing.append(f"{module}.{name}")
+    assert not missing, f"public names without an API entry: {missing}"
