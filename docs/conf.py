@@ -83,6 +83,7 @@ import warnings
 import numpy as np
 import torch
 from skelgraph import *  # noqa: F403
+from skelgraph.data import *  # noqa: F403  (the data docstrings' examples use these)
 torch.manual_seed(0)
 """
 doctest_default_flags = (
