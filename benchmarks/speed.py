@@ -195,6 +195,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument(
+        "--aggregations", nargs="+", default=["disentangled", "powering"],
+        choices=["disentangled", "powering"],
+    )  # fmt: skip
     parser.add_argument("--compile", action="store_true", help="add a torch.compile'd path")
     parser.add_argument("--quick", action="store_true", help="tiny shapes for a smoke test")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -214,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
             for batch in args.batch:
                 for phase in ("infer", "train"):
                     for impl in impls:
-                        for aggregation in ("disentangled", "powering"):
+                        for aggregation in args.aggregations:
                             no_powering = case == "ms-tcn" or (
                                 impl == "authors" and case != "ms-gcn"
                             )
