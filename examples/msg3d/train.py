@@ -1,0 +1,732 @@
+"""Train MS-G3D Net on skeleton data with the paper's recipe, on CPU, one GPU or many.
+
+Recipe (Liu et al., CVPR 2020; the authors' configs): SGD with momentum 0.9 and Nesterov,
+weight decay 5e-4 on every parameter, cross-entropy, learning rate 0.05 for a batch of 32
+scaled linearly with the (global) batch size, ``lr = base_lr * batch_size / base_batch``,
+×0.1 step decay at the milestones (by default at 60 % and 80 % of the epochs, i.e. epochs
+30 and 40 of 50 as on NTU-60), no warm-up. Every option can come from the command line or
+from a JSON file (``--config``, keys named like the options with ``_`` for ``-``; the
+command line wins).
+
+Data:
+
+- ``--dataset nw-ucla --data-root DIR`` reads ``DIR/all_sqe/*.json`` with
+  :func:`skelgraph.data.read_nucla_json`, splits it cross-view
+  (:func:`skelgraph.data.nucla_cross_view_split`: train views 1, 2; test view 3) and
+  preprocesses every sequence once: :func:`skelgraph.data.paper_preprocess` on the
+  ``kinect-v1-20`` layout without padding (replay-fill empty frames, centre on joint 1, the
+  spine, and, with ``--align`` (default), rotate so that the first frame's hip→spine vector
+  points along +z and its left→right shoulder vector along +x), then
+  :func:`skelgraph.data.resample_frames` to ``--frames`` frames (linear). The result is
+  cached as memory-mapped ``.npy`` files in ``--cache-dir`` (default ``OUT/cache``).
+  Training items are augmented on the fly: a random rotation (±``--rotate-degrees`` about
+  each axis) and scaling (factor in 1 ± ``--scale``); test items are not.
+- ``--dataset arrays --train-data X.npy --train-labels y.npy --test-data ... --test-labels
+  ...``: arrays (N, C, T, V, M) already preprocessed (e.g. the authors' NTU or Kinetics
+  ``*_data_joint.npy``), memory-mapped; set ``--rotate-degrees 0 --scale 0`` to turn the
+  augmentation off (it assumes x, y, z channels).
+
+Outputs in ``--out``: ``last.pt`` and ``best.pt`` (model, optimizer, scheduler, epoch;
+load with ``torch.load(..., weights_only=True)``), ``metrics.json`` (per-epoch losses,
+top-1 and top-5 on the test split) and ``curves.png``. ``--resume`` continues from
+``OUT/last.pt`` (or a given checkpoint).
+
+Usage::
+
+    python examples/msg3d/train.py --dataset nw-ucla --data-root ../shared/fixtures/nw-ucla \\
+        --out runs/nucla
+    torchrun --nproc-per-node 4 examples/msg3d/train.py ...   # DistributedDataParallel
+
+Under ``torchrun`` every process gets ``batch_size / world_size`` samples per step (so the
+global batch and hence the learning rate do not change with the number of processes), the
+backend is NCCL on GPUs and gloo on CPU, and only rank 0 writes logs and checkpoints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+
+if __package__ in (None, ""):  # run as a script: make `examples` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from examples.msg3d.model import PRESETS, MSG3DNet
+from skelgraph.data import (
+    Compose,
+    PaperPreprocess,
+    RandomRotate,
+    RandomScale,
+    ResampleFrames,
+    SkeletonDataset,
+    nucla_cross_view_split,
+    read_nucla_json,
+)
+
+__all__ = [
+    "TrainConfig",
+    "Trainer",
+    "build_datasets",
+    "build_model",
+    "evaluate",
+    "main",
+    "parse_args",
+    "plot_curves",
+    "scaled_lr",
+    "train",
+]
+
+BASE_BATCH = 32
+"""The batch size that ``--lr`` (0.05, the authors' NTU rate) is quoted for."""
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run; the command-line options, ``-`` written ``_``."""
+
+    # data
+    dataset: str = "nw-ucla"
+    data_root: str | None = None
+    train_data: str | None = None
+    train_labels: str | None = None
+    test_data: str | None = None
+    test_labels: str | None = None
+    cache_dir: str | None = None
+    frames: int = 32
+    align: bool = True
+    rotate_degrees: float = 10.0
+    scale: float = 0.1
+    subset: int | None = None
+    # model
+    preset: str = "nw-ucla-small"
+    aggregation: str = "disentangled"
+    # recipe
+    epochs: int = 50
+    batch_size: int = 32
+    forward_batch_size: int | None = None
+    test_batch_size: int = 64
+    lr: float = 0.05
+    base_batch: int = BASE_BATCH
+    scale_lr: bool = True
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    milestones: list[int] | None = None
+    gamma: float = 0.1
+    # run
+    out: str = "runs/msg3d"
+    resume: str | None = None
+    seed: int = 0
+    threads: int | None = None
+    workers: int = 0
+    device: str = "auto"
+    quiet: bool = False
+
+    def effective_lr(self) -> float:
+        """The learning rate used: scaled linearly with the batch size unless disabled."""
+        return scaled_lr(self.lr, self.batch_size, self.base_batch) if self.scale_lr else self.lr
+
+    def effective_milestones(self) -> list[int]:
+        """The epochs after which the rate drops; default 60 % and 80 % of ``epochs``."""
+        if self.milestones is not None:
+            return sorted(int(m) for m in self.milestones)
+        return sorted({max(1, round(0.6 * self.epochs)), max(1, round(0.8 * self.epochs))})
+
+
+def scaled_lr(base_lr: float, batch_size: int, base_batch: int = BASE_BATCH) -> float:
+    """Linear scaling rule: ``base_lr * batch_size / base_batch``.
+
+    >>> scaled_lr(0.05, 64)
+    0.1
+    """
+    return base_lr * batch_size / base_batch
+
+
+# --------------------------------------------------------------------------- command line
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; defaults come from :class:`TrainConfig`."""
+    d = TrainConfig()
+    p = argparse.ArgumentParser(
+        description="Train MS-G3D Net (examples/msg3d/model.py) with the paper's recipe.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--config", help="JSON file of option values (command line overrides it)")
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", choices=("nw-ucla", "arrays"), default=d.dataset)
+    g.add_argument("--data-root", help="N-UCLA folder containing all_sqe/")
+    for part in ("train", "test"):
+        g.add_argument(f"--{part}-data", help=f"{part} array (N, C, T, V, M) .npy")
+        g.add_argument(f"--{part}-labels", help=f"{part} labels (N,) .npy")
+    g.add_argument("--cache-dir", help="preprocessed-data cache (default OUT/cache)")
+    g.add_argument("--frames", type=int, default=d.frames, help="N-UCLA: frames per sequence")
+    g.add_argument(
+        "--align",
+        action=argparse.BooleanOptionalAction,
+        default=d.align,
+        help="N-UCLA: rotate each sequence to the spine/shoulder axes of its first frame",
+    )
+    g.add_argument("--rotate-degrees", type=float, default=d.rotate_degrees)
+    g.add_argument("--scale", type=float, default=d.scale, help="random scale 1 ± this")
+    g.add_argument("--subset", type=int, help="keep N evenly spaced items of each split")
+    g = p.add_argument_group("model")
+    g.add_argument("--preset", choices=sorted(PRESETS), default=d.preset)
+    g.add_argument("--aggregation", choices=("disentangled", "powering"), default=d.aggregation)
+    g = p.add_argument_group("recipe")
+    g.add_argument("--epochs", type=int, default=d.epochs)
+    g.add_argument("--batch-size", type=int, default=d.batch_size, help="global batch")
+    g.add_argument(
+        "--forward-batch-size", type=int, help="split each batch (gradient accumulation)"
+    )
+    g.add_argument("--test-batch-size", type=int, default=d.test_batch_size)
+    g.add_argument("--lr", type=float, default=d.lr, help="rate for a batch of --base-batch")
+    g.add_argument("--base-batch", type=int, default=d.base_batch)
+    g.add_argument(
+        "--scale-lr",
+        action=argparse.BooleanOptionalAction,
+        default=d.scale_lr,
+        help="lr * batch_size / base_batch",
+    )
+    g.add_argument("--momentum", type=float, default=d.momentum)
+    g.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov)
+    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    g.add_argument(
+        "--milestones", type=int, nargs="+", help="epochs of ×gamma (default 60%%, 80%%)"
+    )
+    g.add_argument("--gamma", type=float, default=d.gamma)
+    g = p.add_argument_group("run")
+    g.add_argument("--out", default=d.out, help="output folder")
+    g.add_argument(
+        "--resume", nargs="?", const="last", help="checkpoint to resume (default OUT/last.pt)"
+    )
+    g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument("--threads", type=int, help="torch.set_num_threads")
+    g.add_argument("--workers", type=int, default=d.workers, help="DataLoader workers")
+    g.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1, ...")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
+    """A :class:`TrainConfig` from command-line arguments (and ``--config``)."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first, _ = parser.parse_known_args(argv)
+    if first.config:
+        values = json.loads(Path(first.config).read_text())
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = set(values) - known
+        if unknown:
+            parser.error(f"{first.config}: unknown keys {sorted(unknown)}")
+        parser.set_defaults(**values)
+    args = vars(parser.parse_args(argv))
+    args.pop("config")
+    return TrainConfig(**args)
+
+
+# --------------------------------------------------------------------------- data
+def _spread(items: Sequence[Any], n: int | None) -> list[Any]:
+    """``n`` evenly spaced items (all when ``n`` is None or large)."""
+    if n is None or n >= len(items):
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
+
+
+def augmentation(cfg: TrainConfig) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The training-time transform: random rotation and scaling (None if both are off)."""
+    steps: list[Any] = []
+    if cfg.rotate_degrees > 0:
+        steps.append(RandomRotate(cfg.rotate_degrees, seed=cfg.seed))
+    if cfg.scale > 0:
+        steps.append(RandomScale(1 - cfg.scale, 1 + cfg.scale, seed=cfg.seed + 1))
+    return Compose(steps) if steps else None
+
+
+def reseed(transform: Any, seed: int) -> None:
+    """Reseed every random step of a (composed) transform."""
+    for i, step in enumerate(getattr(transform, "transforms", [transform])):
+        if hasattr(step, "reseed"):
+            step.reseed(seed * 1000 + i)
+
+
+def _worker_init(worker_id: int) -> None:
+    """Give each data-loader worker its own augmentation draws."""
+    info = torch.utils.data.get_worker_info()
+    base = info.dataset.dataset if isinstance(info.dataset, Subset) else info.dataset
+    reseed(getattr(base, "transform", None), info.seed % 2**31)
+
+
+def nucla_preprocess(cfg: TrainConfig) -> Compose:
+    """The deterministic per-sequence preprocessing cached for N-UCLA."""
+    return Compose(
+        [
+            PaperPreprocess("kinect-v1-20", length=None, rotate=cfg.align),
+            ResampleFrames(cfg.frames),
+        ]
+    )
+
+
+def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
+    """Train (augmented) and test :class:`SkeletonDataset` of the configured data."""
+    if cfg.dataset == "nw-ucla":
+        if not cfg.data_root:
+            raise SystemExit("--dataset nw-ucla needs --data-root (the folder with all_sqe/)")
+        folder = Path(cfg.data_root) / "all_sqe"
+        files = sorted(folder.glob("*.json"))
+        if not files:
+            raise SystemExit(f"no N-UCLA *.json files in {folder}")
+        train_files, test_files = nucla_cross_view_split(files)
+        train_files, test_files = _spread(train_files, cfg.subset), _spread(test_files, cfg.subset)
+        cache = Path(cfg.cache_dir or Path(cfg.out) / "cache")
+        tag = f"nw-ucla-T{cfg.frames}{'' if cfg.align else '-noalign'}"
+        if cfg.subset is not None:
+            tag += f"-subset{cfg.subset}"
+        pre = nucla_preprocess(cfg)
+        parts = []
+        for name, files_ in (("train", train_files), ("test", test_files)):
+            parts.append(
+                SkeletonDataset.from_files(
+                    files_, read_nucla_json, preprocess=pre, cache_dir=cache / tag / name
+                )
+            )
+        train_set, test_set = parts
+    elif cfg.dataset == "arrays":
+        missing = [
+            o
+            for o in ("train_data", "train_labels", "test_data", "test_labels")
+            if not getattr(cfg, o)
+        ]
+        if missing:
+            raise SystemExit("--dataset arrays needs " + ", ".join(f"--{m}" for m in missing))
+        train_set = SkeletonDataset.from_arrays(cfg.train_data, cfg.train_labels)
+        test_set = SkeletonDataset.from_arrays(cfg.test_data, cfg.test_labels)
+        if cfg.subset is not None:
+            train_set = Subset(train_set, _spread(range(len(train_set)), cfg.subset))
+            test_set = Subset(test_set, _spread(range(len(test_set)), cfg.subset))
+    else:
+        raise SystemExit(f"unknown dataset {cfg.dataset!r}")
+    base = train_set.dataset if isinstance(train_set, Subset) else train_set
+    base.transform = augmentation(cfg)
+    return train_set, test_set
+
+
+def build_model(cfg: TrainConfig) -> nn.Module:
+    """MS-G3D Net of the configured preset (and aggregation)."""
+    return MSG3DNet.from_preset(cfg.preset, aggregation=cfg.aggregation)
+
+
+# --------------------------------------------------------------------------- helpers
+def _tqdm(enabled: bool) -> Callable[..., Any]:
+    """``tqdm.tqdm``, or a pass-through when bars are off; tqdm is imported lazily."""
+    if not enabled:
+        return lambda iterable=None, **_: _NoBar(iterable)
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise SystemExit(
+            "progress bars need tqdm: pip install tqdm (or pass --quiet to run without)"
+        ) from error
+    return tqdm
+
+
+class _NoBar:
+    def __init__(self, iterable: Any = None) -> None:
+        self.iterable = iterable
+
+    def __iter__(self) -> Any:
+        return iter(self.iterable)
+
+    def set_postfix(self, *_: Any, **__: Any) -> None:
+        pass
+
+    def update(self, *_: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy's global state and torch (augmentation has its own Generators)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - for code that uses the global state
+    torch.manual_seed(seed)
+
+
+def _world() -> tuple[int, int, int]:
+    """(rank, world size, local rank) under torchrun, else (0, 1, 0)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0))
+    return 0, 1, 0
+
+
+def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
+    if cfg.device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank)
+        return torch.device("cpu")
+    device = torch.device(cfg.device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
+    return device
+
+
+def _all_sum(values: list[float], device: torch.device) -> list[float]:
+    if not (dist.is_available() and dist.is_initialized()):
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def _to_jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_jsonable(v) for v in obj]
+    return obj
+
+
+# --------------------------------------------------------------------------- train / test
+def evaluate(
+    model: nn.Module,
+    loader: DataLoader,
+    device: torch.device,
+    *,
+    progress: Callable[..., Any] | None = None,
+) -> dict[str, float]:
+    """Loss, top-1 and top-5 (fractions) over a loader, summed over processes."""
+    model.eval()
+    loss_sum, top1, top5, count = 0.0, 0.0, 0.0, 0.0
+    bar = (progress or _tqdm(False))(loader, desc="test", leave=False)
+    with torch.no_grad():
+        for x, y in bar:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            logits = model(x)
+            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+            best = logits.topk(min(5, logits.shape[1]), dim=1).indices
+            top1 += float((best[:, 0] == y).sum())
+            top5 += float((best == y[:, None]).any(1).sum())
+            count += len(y)
+    loss_sum, top1, top5, count = _all_sum([loss_sum, top1, top5, count], device)
+    count = max(count, 1.0)
+    return {"loss": loss_sum / count, "top1": top1 / count, "top5": top5 / count}
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    *,
+    forward_batch_size: int | None = None,
+    progress: Callable[..., Any] | None = None,
+    desc: str = "train",
+) -> dict[str, float]:
+    """One pass over ``loader``; one optimizer step per batch (chunks accumulate)."""
+    model.train()
+    loss_sum, correct, count = 0.0, 0.0, 0.0
+    bar = (progress or _tqdm(False))(loader, desc=desc, leave=False)
+    for x, y in bar:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        chunk = forward_batch_size or len(y)
+        for xs, ys in zip(x.split(chunk), y.split(chunk)):
+            logits = model(xs)
+            loss = F.cross_entropy(logits, ys)
+            (loss * len(ys) / len(y)).backward()
+            loss_sum += float(loss.detach()) * len(ys)
+            correct += float((logits.argmax(1) == ys).sum())
+        optimizer.step()
+        count += len(y)
+        bar.set_postfix(loss=f"{loss_sum / count:.3f}", acc=f"{correct / count:.3f}")
+    loss_sum, correct, count = _all_sum([loss_sum, correct, count], device)
+    count = max(count, 1.0)
+    return {"loss": loss_sum / count, "top1": correct / count}
+
+
+def plot_curves(history: list[dict[str, Any]], path: str | os.PathLike[str]) -> None:
+    """Loss and accuracy per epoch (train and test) as a PNG (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
+    ax1.plot(epochs, [h["test_loss"] for h in history], "s-", label="test")
+    ax1.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax2.plot(epochs, [100 * h["train_top1"] for h in history], "o-", label="train top-1")
+    ax2.plot(epochs, [100 * h["test_top1"] for h in history], "s-", label="test top-1")
+    ax2.plot(epochs, [100 * h["test_top5"] for h in history], "^--", label="test top-5")
+    ax2.set(xlabel="epoch", ylabel="%", title="accuracy", ylim=(0, 100))
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+class Trainer:
+    """One training run: model, data, SGD + MultiStepLR, checkpoints and logs.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    model : nn.Module, optional
+        Default :func:`build_model` ``(cfg)``; benchmarks pass their own.
+    datasets : (train, test), optional
+        Default :func:`build_datasets` ``(cfg)``.
+    write_outputs : bool
+        Write checkpoints, ``metrics.json`` and the plot (on rank 0).
+    """
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        *,
+        model: nn.Module | None = None,
+        datasets: tuple[Dataset, Dataset] | None = None,
+        write_outputs: bool = True,
+    ) -> None:
+        self.cfg = cfg
+        self.rank, self.world, local_rank = _world()
+        self.device = _device(cfg, local_rank)
+        self.out = Path(cfg.out)
+        self.write = write_outputs and self.rank == 0
+        if self.write:
+            self.out.mkdir(parents=True, exist_ok=True)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        set_seed(cfg.seed)
+        if datasets is None:
+            datasets = self._datasets()
+        self.train_set, self.test_set = datasets
+        self.model = (model if model is not None else build_model(cfg)).to(self.device)
+        self.net: nn.Module = self.model
+        if self.world > 1:
+            self.net = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        if cfg.batch_size % self.world:
+            raise SystemExit(f"--batch-size {cfg.batch_size} not divisible by {self.world}")
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(),
+            lr=cfg.effective_lr(),
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov,
+            weight_decay=cfg.weight_decay,
+        )
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            self.optimizer, cfg.effective_milestones(), gamma=cfg.gamma
+        )
+        self.start_epoch, self.best_top1, self.history = 0, -1.0, []
+        if cfg.resume:
+            self.load(self.out / "last.pt" if cfg.resume == "last" else Path(cfg.resume))
+        self.bars = not cfg.quiet and self.rank == 0 and sys.stderr.isatty()
+
+    def _datasets(self) -> tuple[Dataset, Dataset]:
+        if self.world > 1 and self.cfg.dataset == "nw-ucla":
+            # Rank 0 builds the cache, the others then memory-map it.
+            if self.rank == 0:
+                build_datasets(self.cfg)
+            dist.barrier()
+        return build_datasets(self.cfg)
+
+    # ------------------------------------------------------------------ loaders
+    def _loader(self, dataset: Dataset, *, train: bool, epoch: int) -> DataLoader:
+        cfg = self.cfg
+        if train:
+            batch = cfg.batch_size // self.world
+            if self.world > 1:
+                sampler: Any = torch.utils.data.DistributedSampler(
+                    dataset, self.world, self.rank, shuffle=True, seed=cfg.seed
+                )
+                sampler.set_epoch(epoch)
+            else:
+                generator = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+                sampler = torch.utils.data.RandomSampler(dataset, generator=generator)
+            # Augmentation draws depend on (seed, rank, epoch): a resumed run repeats them.
+            base = dataset.dataset if isinstance(dataset, Subset) else dataset
+            reseed(getattr(base, "transform", None), (cfg.seed * 1009 + epoch) * 64 + self.rank)
+        else:
+            batch = cfg.test_batch_size
+            # Each process tests a disjoint slice: exact counts, no padding duplicates.
+            sampler = list(range(self.rank, len(dataset), self.world))
+        return DataLoader(
+            dataset,
+            batch_size=batch,
+            sampler=sampler,
+            num_workers=cfg.workers,
+            worker_init_fn=_worker_init if train and cfg.workers else None,
+            drop_last=False,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+        )
+
+    # ------------------------------------------------------------------ checkpoints
+    def state(self, epoch: int) -> dict[str, Any]:
+        """What ``last.pt`` / ``best.pt`` hold: plain tensors, numbers, strings, lists."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": epoch,
+            "best_top1": self.best_top1,
+            "history": self.history,
+            "config": _to_jsonable(dataclasses.asdict(self.cfg)),
+        }
+
+    def load(self, path: Path) -> None:
+        """Restore model, optimizer, scheduler and history from a checkpoint."""
+        if not path.is_file():
+            raise SystemExit(f"--resume: no checkpoint {path}")
+        ckpt = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.start_epoch = int(ckpt["epoch"])
+        self.best_top1 = float(ckpt.get("best_top1", -1.0))
+        self.history = list(ckpt.get("history", []))
+
+    def _save(self, epoch: int, is_best: bool) -> None:
+        state = self.state(epoch)
+        tmp = self.out / "last.pt.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, self.out / "last.pt")
+        if is_best:
+            torch.save(state, tmp)
+            os.replace(tmp, self.out / "best.pt")
+
+    def _log(self) -> None:
+        cfg = self.cfg
+        best = max(self.history, key=lambda h: h["test_top1"]) if self.history else None
+        record = {
+            "config": _to_jsonable(dataclasses.asdict(cfg)),
+            "lr": cfg.effective_lr(),
+            "milestones": cfg.effective_milestones(),
+            "world_size": self.world,
+            "device": str(self.device),
+            "torch": torch.__version__,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "train_size": len(self.train_set),
+            "test_size": len(self.test_set),
+            "epochs": self.history,
+            "best": best,
+        }
+        (self.out / "metrics.json").write_text(json.dumps(record, indent=2) + "\n")
+        if self.history:
+            plot_curves(self.history, self.out / "curves.png")
+
+    # ------------------------------------------------------------------ run
+    def fit(self) -> list[dict[str, Any]]:
+        """Train from ``start_epoch`` to ``cfg.epochs``; returns the per-epoch history."""
+        cfg = self.cfg
+        tqdm = _tqdm(self.bars)
+        test_loader = self._loader(self.test_set, train=False, epoch=0)
+        epochs = tqdm(
+            range(self.start_epoch, cfg.epochs),
+            desc="epochs",
+            initial=self.start_epoch,
+            total=cfg.epochs,
+        )
+        for epoch in epochs:
+            start = time.perf_counter()
+            lr = self.optimizer.param_groups[0]["lr"]
+            train_stats = train_one_epoch(
+                self.net,
+                self._loader(self.train_set, train=True, epoch=epoch),
+                self.optimizer,
+                self.device,
+                forward_batch_size=cfg.forward_batch_size,
+                progress=tqdm,
+                desc=f"epoch {epoch + 1}",
+            )
+            self.scheduler.step()
+            # The unwrapped model: DDP's buffer broadcast would need equal batch counts.
+            test_stats = evaluate(self.model, test_loader, self.device, progress=tqdm)
+            row = {
+                "epoch": epoch + 1,
+                "lr": lr,
+                "train_loss": train_stats["loss"],
+                "train_top1": train_stats["top1"],
+                "test_loss": test_stats["loss"],
+                "test_top1": test_stats["top1"],
+                "test_top5": test_stats["top5"],
+                "seconds": time.perf_counter() - start,
+            }
+            self.history.append(row)
+            is_best = row["test_top1"] > self.best_top1
+            self.best_top1 = max(self.best_top1, row["test_top1"])
+            epochs.set_postfix(top1=f"{row['test_top1']:.3f}", best=f"{self.best_top1:.3f}")
+            if self.write:
+                self._save(epoch + 1, is_best)
+                self._log()
+                if not self.bars and not cfg.quiet:
+                    print(
+                        f"epoch {epoch + 1}/{cfg.epochs} lr {lr:.4g} "
+                        f"train loss {row['train_loss']:.3f} top-1 {row['train_top1']:.3f} | "
+                        f"test loss {row['test_loss']:.3f} top-1 {row['test_top1']:.3f} "
+                        f"top-5 {row['test_top5']:.3f} ({row['seconds']:.0f} s)",
+                        flush=True,
+                    )
+        epochs.close()
+        if self.write:
+            self._log()
+        return self.history
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    model: nn.Module | None = None,
+    datasets: tuple[Dataset, Dataset] | None = None,
+    write_outputs: bool = True,
+) -> list[dict[str, Any]]:
+    """Run :class:`Trainer` ``(cfg, ...).fit()``; the per-epoch history."""
+    return Trainer(cfg, model=model, datasets=datasets, write_outputs=write_outputs).fit()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; sets up and tears down ``torch.distributed`` under torchrun."""
+    cfg = parse_args(argv)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        use_cuda = cfg.device.startswith("cuda") or (
+            cfg.device == "auto" and torch.cuda.is_available()
+        )
+        if use_cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    try:
+        history = train(cfg)
+    finally:
+        if distributed:
+            dist.destroy_process_group()
+    if history and _world()[0] == 0 and not cfg.quiet:
+        best = max(history, key=lambda h: h["test_top1"])
+        print(
+            f"best test top-1 {best['test_top1']:.4f} (epoch {best['epoch']}), "
+            f"last {history[-1]['test_top1']:.4f}; outputs in {cfg.out}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

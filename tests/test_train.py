@@ -1,0 +1,118 @@
+"""examples/msg3d/train.py: recipe, config file, end-to-end runs, checkpoints and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from examples.msg3d import train as train_script
+from tests.conftest import fixture_path
+
+pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+
+SCRIPT = Path(train_script.__file__)
+# A tiny MS-G3D Net run: 1 epoch, 8 frames, few sequences, the nw-ucla-small preset.
+TINY = ["--frames", "8", "--batch-size", "8", "--test-batch-size", "16", "--quiet"]
+
+
+def _arrays(folder: Path, n: int = 16, seed: int = 0) -> list[str]:
+    """Synthetic (N, 3, 8, 20, 1) train and test arrays; class c is a bias of c / 10."""
+    rng = np.random.default_rng(seed)
+    args = []
+    for part in ("train", "test"):
+        labels = np.arange(n) % 10
+        data = rng.normal(size=(n, 3, 8, 20, 1)).astype(np.float32)
+        data += labels[:, None, None, None, None] / 10
+        np.save(folder / f"{part}_x.npy", data)
+        np.save(folder / f"{part}_y.npy", labels)
+        args += [f"--{part}-data", str(folder / f"{part}_x.npy")]
+        args += [f"--{part}-labels", str(folder / f"{part}_y.npy")]
+    return ["--dataset", "arrays", *args]
+
+
+def test_recipe_defaults():
+    cfg = train_script.parse_args([])
+    assert (cfg.momentum, cfg.nesterov, cfg.weight_decay, cfg.gamma) == (0.9, True, 5e-4, 0.1)
+    assert cfg.effective_lr() == pytest.approx(0.05)
+    assert cfg.effective_milestones() == [30, 40]  # 60 % and 80 % of 50 epochs
+    assert train_script.parse_args(["--batch-size", "64"]).effective_lr() == pytest.approx(0.1)
+    assert train_script.parse_args(["--batch-size", "64", "--no-scale-lr"]).effective_lr() == 0.05
+    assert train_script.parse_args(["--milestones", "7", "3"]).effective_milestones() == [3, 7]
+
+
+def test_config_file_and_override(tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"epochs": 7, "lr": 0.1, "milestones": [5]}))
+    cfg = train_script.parse_args(["--config", str(config), "--epochs", "9"])
+    assert (cfg.epochs, cfg.lr, cfg.milestones) == (9, 0.1, [5])
+    config.write_text(json.dumps({"epoch": 7}))
+    with pytest.raises(SystemExit):
+        train_script.parse_args(["--config", str(config)])
+
+
+def test_shipped_config_parses():
+    config = SCRIPT.parent / "configs" / "nw-ucla-small.json"
+    cfg = train_script.parse_args(["--config", str(config)])
+    assert cfg.preset == "nw-ucla-small" and cfg.dataset == "nw-ucla"
+
+
+def test_arrays_end_to_end_and_resume(tmp_path):
+    data = _arrays(tmp_path)
+    once = tmp_path / "once"
+    assert train_script.main([*data, *TINY, "--epochs", "2", "--out", str(once)]) == 0
+    part = tmp_path / "part"
+    assert train_script.main([*data, *TINY, "--epochs", "1", "--out", str(part)]) == 0
+    for name in ("metrics.json", "last.pt", "best.pt", "curves.png"):
+        assert (part / name).is_file(), name
+    ckpt = torch.load(part / "last.pt", weights_only=True)
+    assert {"model", "optimizer", "scheduler", "epoch"} <= set(ckpt) and ckpt["epoch"] == 1
+    metrics = json.loads((part / "metrics.json").read_text())
+    assert [e["epoch"] for e in metrics["epochs"]] == [1]
+    assert 0 <= metrics["epochs"][0]["test_top1"] <= metrics["epochs"][0]["test_top5"] <= 1
+    # Resume with the same 2-epoch schedule as the uninterrupted run: same result.
+    resume = [*data, *TINY, "--epochs", "2", "--milestones", "1", "2", "--out", str(part)]
+    assert train_script.main([*resume, "--resume"]) == 0
+    resumed = json.loads((part / "metrics.json").read_text())["epochs"]
+    straight = json.loads((once / "metrics.json").read_text())["epochs"]
+    assert [e["epoch"] for e in resumed] == [1, 2]
+    for key in ("train_loss", "test_loss", "test_top1", "lr"):
+        assert resumed[1][key] == pytest.approx(straight[1][key], rel=1e-4), key
+
+
+def test_nucla_fixture_end_to_end(tmp_path):
+    root = fixture_path("nw-ucla")
+    out = tmp_path / "run"
+    args = ["--dataset", "nw-ucla", "--data-root", str(root), "--subset", "20", *TINY]
+    assert train_script.main([*args, "--epochs", "1", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train_size"] == metrics["test_size"] == 20
+    assert (out / "cache" / "nw-ucla-T8-subset20" / "train" / "data.npy").is_file()
+    assert (out / "curves.png").is_file() and (out / "best.pt").is_file()
+    x, y = train_script.build_datasets(train_script.parse_args([*args, "--out", str(out)]))[1][0]
+    assert tuple(x.shape) == (3, 8, 20, 1) and 0 <= y < 10
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
+def test_ddp_two_processes_gloo(tmp_path):
+    """The same script under torchrun: 2 CPU processes, gloo, rank 0 writes the outputs."""
+    if shutil.which("torchrun") is None and not hasattr(torch.distributed, "run"):
+        pytest.skip("torchrun not available")
+    data = _arrays(tmp_path)
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc-per-node", "2", str(SCRIPT), *data, *TINY, "--epochs", "1"]
+    command += ["--threads", "1", "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["test_size"] == 16
+    assert (out / "last.pt").is_file()
