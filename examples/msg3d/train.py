@@ -716,6 +716,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         dist.init_process_group("nccl" if use_cuda else "gloo")
     try:
         history = train(cfg)
+        if distributed:
+            # Leave together: a gloo rank torn down while rank 0 still writes its outputs
+            # can abort ("terminate called without an active exception").
+            dist.barrier()
     finally:
         if distributed:
             dist.destroy_process_group()
