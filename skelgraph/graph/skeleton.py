@@ -233,7 +233,8 @@ class SkeletonGraph:
                 "use torch_geometric.utils.to_undirected"
             )
         return cls.from_edges(
-            [(a, b) for a, b in directed if a < b] + [(a, a) for a, b in directed if a == b],
+            # Each undirected edge once; a self-loop is passed on so the constructor rejects it.
+            [(a, b) for a, b in directed if a <= b],
             num_nodes,
             joint_names=joint_names,
             center=center,

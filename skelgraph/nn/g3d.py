@@ -209,7 +209,8 @@ class MultiWindowG3D(nn.Module):
             pathway.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros(0)
+        out = self.pathways[0](x)
         for i, pathway in enumerate(self.pathways):
-            out = pathway(x) if i == 0 else out + pathway(x)
+            if i > 0:
+                out = out + pathway(x)
         return out
