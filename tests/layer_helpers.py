@@ -29,10 +29,19 @@ def randomize(module: nn.Module, seed: int = 0) -> nn.Module:
 
 
 def tiny_layers() -> dict[str, tuple[nn.Module, tuple[int, ...]]]:
-    """One small instance of each layer with a matching input shape (N, C, T, V)."""
+    """One small instance of each layer with a matching input shape (N, C, T, V); the
+    graph convolutions by default (``"auto"``: their fast paths) and as reference."""
     return {
         "gcn": (DisentangledGraphConv(3, 4, TINY, num_scales=3), (2, 3, 5, 5)),
+        "gcn-reference": (
+            DisentangledGraphConv(3, 4, TINY, num_scales=3, implementation="reference"),
+            (2, 3, 5, 5),
+        ),
         "g3d": (G3DConv(3, 4, TINY, window_size=3, num_scales=2, stride=2), (2, 3, 5, 5)),
+        "g3d-reference": (
+            G3DConv(3, 4, TINY, window_size=3, num_scales=2, stride=2, implementation="reference"),
+            (2, 3, 5, 5),
+        ),
         "g3d-dilated": (G3DConv(2, 3, TINY, window_size=3, window_dilation=2), (2, 2, 6, 5)),
         "tcn": (MSTemporalConv(4, 6, stride=2), (2, 4, 7, 5)),
     }

@@ -28,27 +28,31 @@ def reference():
 
 
 PARITY = {
-    "sgcn1.0": (lambda: DisentangledGraphConv(3, 96, "ntu-rgbd", 13), authors.MSGCN_KEYS),
+    "sgcn1.0": (lambda i: DisentangledGraphConv(3, 96, "ntu-rgbd", 13, implementation=i),
+                authors.MSGCN_KEYS),
     "gcn3d1.gcn3d.0": (
-        lambda: G3DConv(3, 96, "ntu-rgbd", window_size=3, embed_channels=96),
+        lambda i: G3DConv(3, 96, "ntu-rgbd", window_size=3, embed_channels=96, implementation=i),
         authors.G3D_KEYS,
     ),
-    "tcn1": (lambda: MSTemporalConv(96, 96), authors.MSTCN_KEYS),
+    "tcn1": (lambda i: MSTemporalConv(96, 96), authors.MSTCN_KEYS),
     "gcn3d2.gcn3d.1": (
-        lambda: G3DConv(96, 192, "ntu-rgbd", window_size=5, stride=2),
+        lambda i: G3DConv(96, 192, "ntu-rgbd", window_size=5, stride=2, implementation=i),
         authors.G3D_KEYS,
     ),
-}
+}  # fmt: skip
+# Every implementation of a layer meets the same parity tests.
+IMPLEMENTATIONS = ["reference", "fast"]
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("name", sorted(PARITY))
-def test_layers_reproduce_the_authors_modules(reference, name):
+def test_layers_reproduce_the_authors_modules(reference, name, implementation):
     build, rules = PARITY[name]
     prefix = name + "."
     theirs = {
         k[len(prefix) :]: v for k, v in reference["state_dict"].items() if k.startswith(prefix)
     }
-    layer = build()
+    layer = build(implementation)
     layer.load_state_dict(authors.from_authors(theirs, rules, layer))
     layer.eval()
     io = reference["modules"][name]
@@ -109,10 +113,14 @@ def graph_conv_by_loops(a, x, weight, bias):
     return out
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("placement", ["after-norm", "in-norm"])
-def test_graph_conv_equals_explicit_loops(placement):
+def test_graph_conv_equals_explicit_loops(placement, implementation):
     torch.manual_seed(0)
-    layer = randomize(DisentangledGraphConv(2, 3, TINY, num_scales=4, mask_placement=placement))
+    layer = DisentangledGraphConv(
+        2, 3, TINY, num_scales=4, mask_placement=placement, implementation=implementation
+    )
+    layer = randomize(layer)
     layer.eval()
     x = torch.randn(1, 2, 3, 5)
     mask = layer.aggregate.mask.detach().numpy()
@@ -133,15 +141,16 @@ def test_graph_conv_equals_explicit_loops(placement):
     np.testing.assert_allclose(layer(x)[0].detach().numpy(), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize(
     ("tau", "dilation", "stride"), [(3, 1, 1), (3, 2, 2), (2, 1, 1), (5, 1, 3)]
 )
-def test_g3d_equals_explicit_window_loops(tau, dilation, stride):
+def test_g3d_equals_explicit_window_loops(tau, dilation, stride, implementation):
     torch.manual_seed(1)
     v_nodes, c_in, embed, c_out, t_frames, k_scales = 5, 2, 3, 2, 7, 3
     layer = randomize(
         G3DConv(c_in, c_out, TINY, window_size=tau, window_dilation=dilation, num_scales=k_scales,
-                stride=stride, embed_channels=embed)
+                stride=stride, embed_channels=embed, implementation=implementation)
     )  # fmt: skip
     layer.eval()
     x = torch.randn(1, c_in, t_frames, v_nodes)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
-__all__ = ["ActivationLike", "check_input", "make_activation"]
+__all__ = ["ActivationLike", "Implementation", "check_input", "make_activation"]
 
 ActivationLike = str | nn.Module | None
+
+# Which computation a layer runs: all give the same result up to float rounding.
+Implementation = Literal["auto", "reference", "fast"]
+IMPLEMENTATIONS = ("auto", "reference", "fast")
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,

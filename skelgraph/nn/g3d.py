@@ -9,10 +9,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skelgraph.graph.adjacency import Aggregation, Normalization, check_int
+from skelgraph.graph.adjacency import Aggregation, Normalization, check_choice, check_int
 from skelgraph.graph.skeleton import GraphLike, SkeletonGraph, WindowVariant
-from skelgraph.nn._utils import ActivationLike, check_input, make_activation
+from skelgraph.nn._utils import (
+    IMPLEMENTATIONS,
+    ActivationLike,
+    Implementation,
+    check_input,
+    make_activation,
+)
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
+from skelgraph.nn.project_first import multiply_adds, project_then_aggregate
 
 __all__ = ["G3DConv", "MultiWindowG3D", "unfold_windows"]
 
@@ -81,6 +88,17 @@ class G3DConv(nn.Module):
         As in :class:`~skelgraph.DisentangledGraphConv`.
     activation : str, nn.Module or None
         σ after the window convolution, ReLU by default.
+    implementation : {"auto", "reference", "fast"}
+        ``"reference"``: unfold the windows, aggregate K·C channels per window node, then
+        project (the authors' order). ``"fast"``: project every frame once to K·C'
+        channels, then aggregate the windows as τ matrix products over strided views
+        (:func:`~skelgraph.nn.project_first.project_then_aggregate`); no unfolded copy,
+        no K·τ-fold expanded tensor, fewer multiply-adds when C' is not much larger than
+        C. ``"auto"`` picks ``"fast"`` when it needs fewer multiply-adds
+        (:func:`~skelgraph.nn.project_first.multiply_adds`, at T = 300), so the
+        authors' first block (3 → 96 channels) keeps the reference order; TorchScript
+        always runs the reference (the fast path uses a custom autograd function).
+        Same result up to float rounding.
 
     Shapes
     ------
@@ -111,6 +129,7 @@ class G3DConv(nn.Module):
         residual_mask: bool = True,
         mask_placement: MaskPlacement = "after-norm",
         activation: ActivationLike = "relu",
+        implementation: Implementation = "auto",
     ) -> None:
         super().__init__()
         self.in_channels = check_int("in_channels", in_channels, 1)
@@ -138,6 +157,24 @@ class G3DConv(nn.Module):
             self.embed_channels, out_channels, kernel_size=(1, window_size, 1)
         )
         self.out_bn = nn.BatchNorm2d(out_channels)
+        self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
+        if implementation == "auto":
+            cost = {
+                order: multiply_adds(
+                    order,
+                    in_channels,
+                    self.embed_channels,
+                    num_scales,
+                    self.num_joints,
+                    window_size=window_size,
+                    dilation=window_dilation,
+                    stride=stride,
+                )  # fmt: skip
+                for order in ("aggregate-first", "project-first")
+            }
+            self.fast = cost["project-first"] <= cost["aggregate-first"]
+        else:
+            self.fast = implementation == "fast"
 
     def reset_parameters(self) -> None:
         """Re-initialise the mask, projection, collapse and batch norms."""
@@ -149,17 +186,33 @@ class G3DConv(nn.Module):
         check_input(x, self.in_channels, self.num_joints, "G3DConv")
         n = x.shape[0]
         v = self.num_joints
-        windows = unfold_windows(x, self.window_size, self.window_dilation, self.stride)
-        y = self.act(self.bn(self.proj(self.aggregate(windows))))  # (N, C_e, T', τV)
+        if self.fast and not torch.jit.is_scripting():
+            y = self._project_first(x)
+        else:
+            windows = unfold_windows(x, self.window_size, self.window_dilation, self.stride)
+            y = self.proj(self.aggregate(windows))
+        y = self.act(self.bn(y))  # (N, C_e, T', τV)
         y = y.view(n, self.embed_channels, -1, self.window_size, v)
         return self.out_bn(self.collapse(y).squeeze(3))
+
+    @torch.jit.unused
+    def _project_first(self, x: torch.Tensor) -> torch.Tensor:
+        adjacency = self.aggregate.adjacency()
+        weight = self.proj.weight.flatten(1)
+        y = project_then_aggregate(
+            x, adjacency, weight, self.window_size, self.window_dilation, self.stride
+        )
+        bias = self.proj.bias
+        assert bias is not None
+        return y + bias.to(y.dtype).view(1, -1, 1, 1)
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, graph={self.graph.name!r}, "
             f"window_size={self.window_size}, window_dilation={self.window_dilation}, "
             f"stride={self.stride}, embed_channels={self.embed_channels}, "
-            f"window_variant={self.window_variant!r}"
+            f"window_variant={self.window_variant!r}, implementation={self.implementation!r}"
+            f"{' (fast)' if self.fast else ''}"
         )
 
 

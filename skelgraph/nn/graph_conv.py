@@ -5,9 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from skelgraph.graph.adjacency import Aggregation, Normalization, check_int
+from skelgraph.graph.adjacency import Aggregation, Normalization, check_choice, check_int
 from skelgraph.graph.skeleton import GraphLike, SkeletonGraph
-from skelgraph.nn._utils import ActivationLike, check_input, make_activation
+from skelgraph.nn._utils import (
+    IMPLEMENTATIONS,
+    ActivationLike,
+    Implementation,
+    check_input,
+    make_activation,
+)
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
 
 __all__ = ["DisentangledGraphConv"]
@@ -55,6 +61,15 @@ class DisentangledGraphConv(nn.Module):
         Dropout on the aggregated features before the projection.
     activation : str, nn.Module or None
         σ; ``"relu"`` by default, ``None`` for none.
+    implementation : {"auto", "reference", "fast"}
+        ``"reference"`` follows the authors' layout: aggregate (N, C, T, V) into
+        (N, K·C, T, V), then a 1×1 convolution. ``"fast"`` (what ``"auto"`` picks) works
+        frame by frame, nodes before channels: one batched product
+        :math:`[\hat A_k]_{(v, k), u}\, X_t` gives each node's K·C features contiguous,
+        so the projection is a single matrix product that writes (N, C', T, V) directly,
+        with no permuted copy of the K-fold expanded features (about 2× faster on CPU,
+        ``benchmarks/speed.py``). Same result up to float rounding; dropout then draws
+        its mask in a different order.
 
     Shapes
     ------
@@ -84,6 +99,7 @@ class DisentangledGraphConv(nn.Module):
         mask_placement: MaskPlacement = "after-norm",
         dropout: float = 0.0,
         activation: ActivationLike = "relu",
+        implementation: Implementation = "auto",
     ) -> None:
         super().__init__()
         self.in_channels = check_int("in_channels", in_channels, 1)
@@ -102,6 +118,8 @@ class DisentangledGraphConv(nn.Module):
         self.proj = nn.Conv2d(num_scales * in_channels, out_channels, kernel_size=1)
         self.bn = nn.BatchNorm2d(out_channels)
         self.act = make_activation(activation)
+        self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
+        self.fast = implementation != "reference"
 
     def reset_parameters(self) -> None:
         """Re-initialise the mask, projection and batch norm."""
@@ -111,10 +129,30 @@ class DisentangledGraphConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, self.num_joints, "DisentangledGraphConv")
-        return self.act(self.bn(self.proj(self.dropout(self.aggregate(x)))))
+        if self.fast:
+            y = self._node_major(x)
+        else:
+            y = self.proj(self.dropout(self.aggregate(x)))
+        return self.act(self.bn(y))
+
+    def _node_major(self, x: torch.Tensor) -> torch.Tensor:
+        """Aggregation and projection with frames as a batch and nodes before channels."""
+        n, c, t, v = x.shape
+        k = self.aggregate.num_scales
+        # Rows (v, k) of the scales: node v's K aggregated feature vectors end up adjacent.
+        a = self.aggregate.adjacency().to(x.dtype).transpose(0, 1).reshape(v * k, v)
+        frames = x.permute(0, 2, 3, 1).reshape(n * t, v, c)
+        # An explicit expand + bmm: its backward sums the (V·K, V) gradients per frame,
+        # far smaller than a transposed copy of the K·C features.
+        y = self.dropout(torch.bmm(a.expand(n * t, v * k, v), frames))  # (N·T, V·K, C)
+        weight = self.proj.weight.reshape(self.out_channels, k * c)
+        out = torch.matmul(weight, y.view(n, t * v, k * c).transpose(1, 2))  # (N, C', T·V)
+        bias = self.proj.bias
+        assert bias is not None
+        return out.view(n, self.out_channels, t, v) + bias.to(out.dtype).view(1, -1, 1, 1)
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, graph={self.graph.name!r}, "
-            f"num_joints={self.num_joints}"
+            f"num_joints={self.num_joints}, implementation={self.implementation!r}"
         )

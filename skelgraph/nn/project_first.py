@@ -1,0 +1,198 @@
+r"""Project-first multi-scale graph convolution over sliding windows: the fast path.
+
+The layers compute :math:`\sum_k \hat A_k X \Theta_k` by aggregating first (K·C channels
+per window node) and projecting after, as the authors do. Aggregation acts on nodes and
+the projection on channels, so the two commute:
+
+.. math::
+
+    \sum_k \hat A_k\, X\, \Theta_k = \sum_k \hat A_k\, (X \Theta_k)
+
+Projecting first has two gains. A frame is projected once, not once per window that
+contains it (τ times at stride 1, τ/2 at stride 2). And with the projected frames laid
+out as (N, C', T, K, V), every window is a contiguous run of rows, so the window
+aggregation is τ plain matrix products over strided row views (one per window position),
+with no unfolded copy of the input and no K·τ-fold expanded tensor.
+:func:`sliding_window_matmul` is that product, with a backward that writes the input
+gradient in place. Results equal the aggregate-first path up to float rounding; the
+multiply-add counts of both orders are given by :func:`multiply_adds`, which the layers
+use to choose (``implementation="auto"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["multiply_adds", "project_then_aggregate", "sliding_window_matmul"]
+
+
+class _SlidingWindowMatmul(torch.autograd.Function):
+    """``y[r] = sum_j z[j·d + s·r] @ w[j]`` for rows r < ``rows`` (see the public wrapper)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, z: torch.Tensor, w: torch.Tensor, rows: int, stride: int, dilation: int
+    ) -> torch.Tensor:
+        y = torch.mm(z[::stride], w[0])  # position 0 covers every output row
+        for j in range(1, w.shape[0]):
+            zj = z[j * dilation :: stride][:rows]
+            y[: zj.shape[0]].addmm_(zj, w[j])
+        ctx.save_for_backward(z, w)
+        ctx.geometry = (rows, stride, dilation)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        z, w = ctx.saved_tensors
+        rows, stride, dilation = ctx.geometry
+        grad = grad.contiguous()
+        grad_z = torch.zeros_like(z) if ctx.needs_input_grad[0] else None
+        grad_w = []
+        for j in range(w.shape[0]):
+            zj = z[j * dilation :: stride][:rows]
+            m = zj.shape[0]
+            if grad_z is not None:  # rows of one position never overlap: write in place
+                grad_z[j * dilation :: stride][:m].addmm_(grad[:m], w[j].t())
+            if ctx.needs_input_grad[1]:
+                grad_w.append(zj.t() @ grad[:m])
+        return grad_z, torch.stack(grad_w) if grad_w else None, None, None, None
+        return grad_z, grad_w, None, None, None
+
+
+def sliding_window_matmul(
+    z: torch.Tensor, weight: torch.Tensor, rows: int, stride: int = 1, dilation: int = 1
+) -> torch.Tensor:
+    r"""Sum of matrix products over a sliding window of rows.
+
+    .. math::
+
+        Y_r = \sum_{j=0}^{\tau-1} Z_{\,j d + s r}\; W_j, \qquad r = 0, \dots, R - 1
+
+    ``z`` has exactly R·s rows; rows past its end count as zero. Equal to unfolding τ
+    rows per output row and one product with the stacked :math:`W_j`, without
+    materialising the unfold: each position j is one matrix product over a strided view
+    of ``z``, and the backward accumulates the gradient of ``z`` in place.
+
+    Parameters
+    ----------
+    z : Tensor
+        (R·s, P).
+    weight : Tensor
+        (τ, P, Q), one matrix per window position.
+    rows : int
+        R, the number of output rows.
+    stride, dilation : int
+        s and d.
+
+    Returns
+    -------
+    Tensor
+        (R, Q).
+    """
+    if z.dim() != 2 or weight.dim() != 3 or z.shape[1] != weight.shape[1]:
+        raise ValueError(
+            f"expected z (rows, P) and weight (τ, P, Q), got {tuple(z.shape)} and "
+            f"{tuple(weight.shape)}"
+        )
+    if z.shape[0] != rows * stride:
+        raise ValueError(f"expected z with rows·stride = {rows * stride} rows, got {z.shape[0]}")
+    return _SlidingWindowMatmul.apply(z, weight, rows, stride, dilation)
+
+
+def _geometry(frames: int, window_size: int, dilation: int, stride: int) -> tuple[int, int, int]:
+    """Output frames, front padding and padded length.
+
+    The padded length is a multiple of the stride, s·(T' + ⌈span / s⌉), long enough for
+    every window; no ``max``, so symbolic shapes stay simple under ``torch.export``.
+    """
+    span = dilation * (window_size - 1)
+    # Ceilings as positive floor divisions: ONNX integer division truncates toward zero.
+    out_frames = (frames + stride - 1) // stride
+    return out_frames, span // 2, stride * (out_frames + (span + stride - 1) // stride)
+
+
+def multiply_adds(
+    order: str,
+    in_channels: int,
+    out_channels: int,
+    num_scales: int,
+    num_nodes: int,
+    frames: int = 300,
+    window_size: int = 1,
+    dilation: int = 1,
+    stride: int = 1,
+) -> int:
+    """Multiply-adds per sample of the graph convolution, aggregation and projection.
+
+    ``order`` is ``"aggregate-first"`` (the reference path: aggregate K·C channels over
+    every window node, then project) or ``"project-first"`` (project every frame to
+    K·C' channels, then aggregate windows). The choice between them depends only on
+    the channel counts and the window: project-first wins when C' is not much larger
+    than C, and more so for larger windows at small strides.
+    """
+    out_frames, _, padded = _geometry(frames, window_size, dilation, stride)
+    nodes = window_size * num_nodes
+    if order == "aggregate-first":
+        per_window = nodes * num_scales * nodes * in_channels
+        per_window += nodes * num_scales * in_channels * out_channels
+        return out_frames * per_window
+    if order == "project-first":
+        projection = padded * num_nodes * in_channels * num_scales * out_channels
+        return projection + (padded // stride) * nodes * num_scales * nodes * out_channels
+    raise ValueError(f"order must be 'aggregate-first' or 'project-first', got {order!r}")
+
+
+def project_then_aggregate(
+    x: torch.Tensor,
+    adjacency: torch.Tensor,
+    weight: torch.Tensor,
+    window_size: int = 1,
+    dilation: int = 1,
+    stride: int = 1,
+) -> torch.Tensor:
+    r"""Multi-scale graph convolution over sliding windows, projecting first.
+
+    .. math::
+
+        Y_{t} = \sum_{k} \hat A_k\, \big([X_{(\tau)}]_t\, \Theta_k\big)
+
+    the same result as projecting the output of
+    :class:`~skelgraph.nn.MultiScaleAggregation` on
+    :func:`~skelgraph.nn.unfold_windows`'s windows (without the bias).
+
+    Parameters
+    ----------
+    x : Tensor
+        (N, C, T, V).
+    adjacency : Tensor
+        (K, τV, τV), the effective scales of the window graph (τ = 1: the skeleton's).
+    weight : Tensor
+        (C', K·C), the projection with scale-major input channels ``k·C + c``
+        (a 1×1 convolution's weight, flattened).
+    window_size, dilation, stride : int
+        τ, d and s of the windows.
+
+    Returns
+    -------
+    Tensor
+        (N, C', ceil(T / s), τV), window nodes frame-major.
+    """
+    n, c, t, v = x.shape
+    k = adjacency.shape[0]
+    e = weight.shape[0]
+    tau = window_size
+    out_frames, front, padded = _geometry(t, tau, dilation, stride)
+    # Θ as (K·C', C): every frame projected once, to all K scales.
+    theta = weight.reshape(e, k, c).transpose(0, 1).reshape(k * e, c)
+    z = torch.matmul(theta, x.reshape(n, c, t * v)).view(n, k, e, t, v)
+    # (N, C', T_pad, K, V): a window's τ frames are then τ·K·V consecutive values per row.
+    z = F.pad(z.permute(0, 2, 3, 1, 4), (0, 0, 0, 0, front, padded - front - t))
+    # Per window position j, the (K·U, τ·V) block of the scales: A[k, (i, v), (j, u)].
+    blocks = adjacency.reshape(k, tau, v, tau, v).permute(3, 0, 4, 1, 2)
+    blocks = blocks.reshape(tau, k * v, tau * v).to(z.dtype)  # z is bf16 under autocast
+    rows = n * e * (padded // stride)  # windows past out_frames are computed and dropped
+    y = sliding_window_matmul(z.reshape(-1, k * v), blocks, rows, stride, dilation)
+    return y.view(n, e, padded // stride, tau * v)[:, :, :out_frames]
