@@ -34,10 +34,12 @@ def test_parameter_count_matches_the_fixture(reference):
     assert num_trainable(MSG3DNet.from_preset("ntu60")) == int(reference["num_trainable_params"])
 
 
-def test_logits_equal_the_authors_and_round_trip_is_lossless(reference, tmp_path):
+@pytest.mark.parametrize("implementation", ["reference", "fast"])
+def test_logits_equal_the_authors_and_round_trip_is_lossless(reference, tmp_path, implementation):
     path = tmp_path / "theirs.pt"
     torch.save({"state_dict": reference["state_dict"]}, path)
-    model = load_authors_checkpoint(path, MSG3DNet.from_preset("ntu60")).eval()
+    model = MSG3DNet.from_preset("ntu60", implementation=implementation)
+    model = load_authors_checkpoint(path, model).eval()
     with torch.no_grad():
         logits = model(reference["input"])
     assert (logits - reference["logits"]).abs().max().item() <= 1e-4
@@ -53,6 +55,32 @@ def test_data_parallel_prefix_is_accepted(reference):
     model = MSG3DNet.from_preset("ntu60")
     prefixed = {"module." + k: v for k, v in reference["state_dict"].items()}
     model.load_state_dict(from_authors(prefixed, model))
+
+
+def test_fast_and_reference_paths_give_the_same_logits_and_gradients():
+    # float64 so that no ReLU flips between the two orders of summation; train mode, so
+    # batch statistics and every parameter (residual masks included) take part.
+    torch.manual_seed(0)
+    kwargs = dict(channels=(6, 12, 18), num_gcn_scales=4, num_g3d_scales=3)
+    fast = MSG3DNet.from_preset("ntu60", implementation="fast", **kwargs).double()
+    slow = MSG3DNet.from_preset("ntu60", implementation="reference", **kwargs).double()
+    assert all(m.fast for m in fast.modules() if hasattr(m, "fast"))
+    assert not any(m.fast for m in slow.modules() if hasattr(m, "fast"))
+    slow.load_state_dict(fast.state_dict())
+    with torch.no_grad():  # non-trivial residual masks
+        for name, p in fast.named_parameters():
+            if name.endswith("mask"):
+                p.uniform_(-0.1, 0.1)
+                slow.get_parameter(name).copy_(p)
+    x = torch.randn(2, 3, 20, 25, 2, dtype=torch.float64)
+    inputs = [x.clone().requires_grad_(), x.clone().requires_grad_()]
+    target = torch.randn(2, 60, dtype=torch.float64)
+    for model, inp in zip((fast, slow), inputs):
+        (model(inp) * target).sum().backward()
+    torch.testing.assert_close(fast(x), slow(x), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(inputs[0].grad, inputs[1].grad, rtol=1e-9, atol=1e-10)
+    for (name, a), b in zip(fast.named_parameters(), slow.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-9, atol=1e-10, msg=name)
 
 
 def test_forward_backward_at_the_papers_input_layout():

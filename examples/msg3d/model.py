@@ -19,6 +19,7 @@ from torch import nn
 from skelgraph import SkeletonGraph, STGCBlock
 from skelgraph.graph.adjacency import Aggregation
 from skelgraph.graph.skeleton import GraphLike
+from skelgraph.nn import Implementation
 
 __all__ = ["PRESETS", "MSG3DNet", "two_stream_scores"]
 
@@ -65,6 +66,9 @@ class MSG3DNet(nn.Module):
         Width of each STGC block; blocks after the first have stride 2.
     aggregation : {"disentangled", "powering"}
         Multi-scale scheme of every graph convolution (``"powering"`` for ablations).
+    implementation : {"auto", "reference", "fast"}
+        Computation of every graph convolution (:class:`skelgraph.STGCBlock`); all give
+        the same outputs up to float rounding.
 
     Shapes
     ------
@@ -83,6 +87,7 @@ class MSG3DNet(nn.Module):
         windows: Sequence[tuple[int, int]] = ((3, 1), (5, 1)),
         channels: Sequence[int] = (96, 192, 384),
         aggregation: Aggregation = "disentangled",
+        implementation: Implementation = "auto",
     ) -> None:
         super().__init__()
         self.graph = SkeletonGraph.coerce(graph)
@@ -100,6 +105,7 @@ class MSG3DNet(nn.Module):
                 windows=windows,
                 embed_channels=c_out if i == 0 else c_in,  # the authors' choice
                 aggregation=aggregation,
+                implementation=implementation,
             )
             for i, (c_in, c_out) in enumerate(itertools.pairwise(widths))
         )

@@ -11,8 +11,10 @@ __all__ = ["ActivationLike", "Implementation", "check_input", "make_activation"]
 
 ActivationLike = str | nn.Module | None
 
-# Which computation a layer runs: all give the same result up to float rounding.
 Implementation = Literal["auto", "reference", "fast"]
+"""Which computation a graph convolution runs: ``"reference"`` (the authors' order),
+``"fast"`` or ``"auto"`` (the layer's documented rule). All give the same result up to
+float rounding."""
 IMPLEMENTATIONS = ("auto", "reference", "fast")
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {

@@ -59,7 +59,6 @@ class _SlidingWindowMatmul(torch.autograd.Function):
             if ctx.needs_input_grad[1]:
                 grad_w.append(zj.t() @ grad[:m])
         return grad_z, torch.stack(grad_w) if grad_w else None, None, None, None
-        return grad_z, grad_w, None, None, None
 
 
 def sliding_window_matmul(
@@ -97,6 +96,13 @@ def sliding_window_matmul(
             f"expected z (rows, P) and weight (τ, P, Q), got {tuple(z.shape)} and "
             f"{tuple(weight.shape)}"
         )
+    if stride < 1 or dilation < 1 or weight.shape[0] < 1:
+        raise ValueError(
+            f"expected stride >= 1, dilation >= 1 and at least one window position, got "
+            f"stride={stride}, dilation={dilation}, weight {tuple(weight.shape)}"
+        )
+    if z.dtype != weight.dtype:
+        raise ValueError(f"z and weight must share a dtype, got {z.dtype} and {weight.dtype}")
     if z.shape[0] != rows * stride:
         raise ValueError(f"expected z with rows·stride = {rows * stride} rows, got {z.shape[0]}")
     return _SlidingWindowMatmul.apply(z, weight, rows, stride, dilation)
@@ -132,6 +138,10 @@ def multiply_adds(
     K·C' channels, then aggregate windows). The choice between them depends only on
     the channel counts and the window: project-first wins when C' is not much larger
     than C, and more so for larger windows at small strides.
+
+    Project-first counts every window position of all ⌈T_pad / s⌉ windows per channel;
+    the kernel skips the few products of the last sample's last windows that fall past
+    the end of the batch (fewer than τ·d/s rows per position).
     """
     out_frames, _, padded = _geometry(frames, window_size, dilation, stride)
     nodes = window_size * num_nodes
@@ -140,7 +150,7 @@ def multiply_adds(
         per_window += nodes * num_scales * in_channels * out_channels
         return out_frames * per_window
     if order == "project-first":
-        projection = padded * num_nodes * in_channels * num_scales * out_channels
+        projection = frames * num_nodes * in_channels * num_scales * out_channels
         return projection + (padded // stride) * nodes * num_scales * nodes * out_channels
     raise ValueError(f"order must be 'aggregate-first' or 'project-first', got {order!r}")
 
