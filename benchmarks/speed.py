@@ -9,10 +9,16 @@ Every measurement runs in a fresh subprocess, so peak memory is that of one conf
 
 Cases, at the paper's shapes (T = 300, V = 25, M = 2; batch sizes ``--batch``): the MS-GCN,
 the two G3D pathways and the MS-TCN of STGC block 2, and the whole NTU-60 model, each with
-disentangled and powering aggregation. With ``--reference PATH`` (a local clone of the
-authors' repository, never vendored here) their modules join as the baseline; otherwise the
-baseline is skelgraph's disentangled path. Results go to ``benchmarks/results/speed.md``
-and ``speed.json``.
+disentangled and powering aggregation. Implementations: ``skelgraph`` (the layers'
+``implementation="auto"``, i.e. the fast paths), ``skelgraph-reference`` (the authors' order
+of operations), ``skelgraph-compiled`` (``--compile``), and with ``--reference PATH`` (a
+local clone of the authors' repository, never vendored here) the authors' modules, which
+are then the baseline; otherwise the baseline is skelgraph's reference path.
+
+``--malloc tuned`` runs the workers with glibc's allocator kept from returning memory to
+the system (``MALLOC_MMAP_MAX_=0``, large trim threshold): on CPU, the page faults of
+freshly mapped large tensors otherwise cost a large share of a training step, for every
+implementation alike. Results go to ``benchmarks/results/speed.md`` and ``speed.json``.
 
     python benchmarks/speed.py --reference ~/src/MS-G3D      # full run (tens of minutes)
     python benchmarks/speed.py --quick                        # tiny shapes, seconds (CI)
@@ -21,6 +27,7 @@ and ``speed.json``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -38,11 +45,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CASES = {
-    "ms-gcn": "MS-GCN 96→96, K=13 (block 2)",
-    "g3d-3": "G3D τ=3 96→192, stride 2 (block 2)",
-    "g3d-5": "G3D τ=5 96→192, stride 2 (block 2)",
-    "ms-tcn": "MS-TCN 192→192 (block 2)",
+    "ms-gcn": "MS-GCN 96→96, K=13, T=300 (block 2)",
+    "g3d-3": "G3D τ=3 96→192, T=300, stride 2 (block 2)",
+    "g3d-5": "G3D τ=5 96→192, T=300, stride 2 (block 2)",
+    "ms-tcn": "MS-TCN 192→192, T=150 (block 2)",
     "msg3d": "MS-G3D Net, NTU-60",
+}
+IMPLEMENTATIONS = ("skelgraph", "skelgraph-reference", "skelgraph-compiled", "authors")
+# glibc malloc kept from unmapping freed memory (see the module docstring).
+TUNED_MALLOC = {
+    "MALLOC_MMAP_MAX_": "0",
+    "MALLOC_TRIM_THRESHOLD_": str(2**40),
+    "MALLOC_TOP_PAD_": str(2**30),
 }
 
 
@@ -50,9 +64,9 @@ def build(case: str, impl: str, aggregation: str, batch: int, frames: int, refer
     """The module and its input for one configuration."""
     m = 2
     shapes = {
-        "ms-gcn": (batch * m, 96, frames // 2, 25),
-        "g3d-3": (batch * m, 96, frames // 2, 25),
-        "g3d-5": (batch * m, 96, frames // 2, 25),
+        "ms-gcn": (batch * m, 96, frames, 25),
+        "g3d-3": (batch * m, 96, frames, 25),
+        "g3d-5": (batch * m, 96, frames, 25),
         "ms-tcn": (batch * m, 192, frames // 4, 25),
         "msg3d": (batch, 3, frames, 25, m),
     }
@@ -82,14 +96,15 @@ def build(case: str, impl: str, aggregation: str, batch: int, frames: int, refer
     from examples.msg3d.model import MSG3DNet
     from skelgraph import DisentangledGraphConv, G3DConv, MSTemporalConv
 
+    options = {"aggregation": aggregation}
+    if impl == "skelgraph-reference":
+        options["implementation"] = "reference"
     if case == "msg3d":
-        module = MSG3DNet.from_preset("ntu60", aggregation=aggregation)
+        module = MSG3DNet.from_preset("ntu60", **options)
     elif case == "ms-gcn":
-        module = DisentangledGraphConv(96, 96, "ntu-rgbd", 13, aggregation=aggregation)
+        module = DisentangledGraphConv(96, 96, "ntu-rgbd", 13, **options)
     elif case.startswith("g3d"):
-        module = G3DConv(
-            96, 192, "ntu-rgbd", window_size=int(case[-1]), stride=2, aggregation=aggregation
-        )
+        module = G3DConv(96, 192, "ntu-rgbd", window_size=int(case[-1]), stride=2, **options)
     else:
         module = MSTemporalConv(192, 192)
     if impl == "skelgraph-compiled":
@@ -138,11 +153,13 @@ def worker(spec: dict) -> dict:
 
 
 def run_worker(spec: dict) -> dict | None:
+    env = {**os.environ, **(TUNED_MALLOC if spec["malloc"] == "tuned" else {})}
     proc = subprocess.run(
         [sys.executable, __file__, "--worker", json.dumps(spec)],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     if proc.returncode != 0:
         reason = proc.stderr.strip().splitlines()[-1] if proc.stderr else proc.returncode
@@ -165,23 +182,24 @@ def machine() -> str:
 
 def table(results: list[dict]) -> list[str]:
     lines = [
-        "| case | batch | phase | implementation | aggregation | median time (s) | "
+        "| case | batch | phase | malloc | implementation | aggregation | median time (s) | "
         "speed-up vs baseline | peak memory (MiB) | memory vs baseline |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    key = lambda r: (r["case"], r["batch"], r["phase"], r["device"])  # noqa: E731
+    key = lambda r: (r["case"], r["batch"], r["phase"], r["device"], r["malloc"])  # noqa: E731
     groups: dict[tuple, list[dict]] = {}
     for r in results:
         groups.setdefault(key(r), []).append(r)
-    for (case, batch, phase, _), rows in groups.items():
+    for (case, batch, phase, _, malloc), rows in groups.items():
         base = next((r for r in rows if r["impl"] == "authors"), None) or next(
-            r for r in rows if r["impl"] == "skelgraph" and r["aggregation"] == "disentangled"
+            (r for r in rows if r["impl"] == "skelgraph-reference"), rows[0]
         )
         for r in rows:
             speed = base["median_s"] / r["median_s"]
             memory = r["peak_mib"] / base["peak_mib"] if base["peak_mib"] > 0 else float("nan")
             lines.append(
-                f"| {CASES[case]} | {batch} | {phase} | {r['impl']} | {r['aggregation']} | "
+                f"| {CASES[case]} | {batch} | {phase} | {malloc} | {r['impl']} | "
+                f"{r['aggregation']} | "
                 f"{r['median_s']:.3f} | {speed:.2f}× | {r['peak_mib']:.0f} | {memory:.2f}× |"
             )
     return lines
@@ -200,6 +218,14 @@ def main(argv: list[str] | None = None) -> None:
         choices=["disentangled", "powering"],
     )  # fmt: skip
     parser.add_argument("--compile", action="store_true", help="add a torch.compile'd path")
+    parser.add_argument(
+        "--implementations", nargs="+", default=["skelgraph", "skelgraph-reference"],
+        choices=IMPLEMENTATIONS[:2], help="skelgraph paths to run",
+    )  # fmt: skip
+    parser.add_argument(
+        "--malloc", nargs="+", default=["default"], choices=["default", "tuned"],
+        help="glibc allocator settings of the workers (see the module docstring)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny shapes for a smoke test")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -210,30 +236,27 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.batch, args.frames, args.repeats = [1], 16, 1
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    impls = ["skelgraph"] + (["skelgraph-compiled"] if args.compile else [])
+    impls = list(args.implementations) + (["skelgraph-compiled"] if args.compile else [])
     impls += ["authors"] if args.reference else []
     results = []
-    for device in devices:
-        for case in args.cases:
-            for batch in args.batch:
-                for phase in ("infer", "train"):
-                    for impl in impls:
-                        for aggregation in args.aggregations:
-                            no_powering = case == "ms-tcn" or (
-                                impl == "authors" and case != "ms-gcn"
-                            )
-                            if aggregation == "powering" and no_powering:
-                                continue
-                            spec = dict(
-                                case=case, impl=impl, aggregation=aggregation, batch=batch,
-                                frames=args.frames, phase=phase, repeats=args.repeats,
-                                threads=args.threads, device=device, reference=args.reference,
-                            )  # fmt: skip
-                            print(f"{device} {case} B={batch} {phase} {impl} {aggregation} ...")
-                            result = run_worker(spec)
-                            if result:
-                                print(f"  {result['median_s']:.3f} s, {result['peak_mib']:.0f} MiB")
-                                results.append(result)
+    grid = itertools.product(
+        devices, args.malloc, args.cases, args.batch, ("infer", "train"), impls, args.aggregations
+    )
+    for device, malloc, case, batch, phase, impl, aggregation in grid:
+        if case == "ms-tcn" and (impl == "skelgraph-reference" or aggregation == "powering"):
+            continue  # no graph: one implementation, no aggregation
+        if aggregation == "powering" and impl == "authors" and case != "ms-gcn":
+            continue  # the authors' G3D and Model have no powering switch
+        spec = dict(
+            case=case, impl=impl, aggregation=aggregation, batch=batch, frames=args.frames,
+            phase=phase, repeats=args.repeats, threads=args.threads, device=device,
+            reference=args.reference, malloc=malloc,
+        )  # fmt: skip
+        print(f"{device} malloc={malloc} {case} B={batch} {phase} {impl} {aggregation} ...")
+        result = run_worker(spec)
+        if result:
+            print(f"  {result['median_s']:.3f} s, {result['peak_mib']:.0f} MiB")
+            results.append(result)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
     header = [

@@ -15,12 +15,16 @@ def test_speed_quick_writes_ratios(tmp_path):
     spec.loader.exec_module(speed)
     speed.main(["--quick", "--cases", "ms-gcn", "ms-tcn", "--threads", "1", "--out", str(tmp_path)])
     results = json.loads((tmp_path / "speed-quick.json").read_text())
-    # ms-gcn: 2 phases x 2 aggregations; ms-tcn: 2 phases (no aggregation to vary)
-    assert len(results) == 6
+    # ms-gcn: 2 phases x 2 implementations x 2 aggregations; ms-tcn: 2 phases (one path)
+    assert len(results) == 10
+    assert {r["impl"] for r in results} == {"skelgraph", "skelgraph-reference"}
     assert all(r["median_s"] > 0 and len(r["times_s"]) == 1 for r in results)
     table = (tmp_path / "speed-quick.md").read_text()
     assert "torch " in table and "threads" in table
-    baselines = [
-        line for line in table.splitlines() if "disentangled" in line and "| 1.00× |" in line
-    ]
-    assert len(baselines) == 4  # each group's baseline row
+    rows = [line.strip("|").split(" | ") for line in table.splitlines() if "| 1 |" in line]
+    assert len(rows) == len(results)
+    # Each group's baseline (ms-gcn: the reference path; ms-tcn: its only path) is 1.00×.
+    for case, _, phase, malloc, impl, aggregation, _, speed, _, memory in rows:
+        baseline = impl == "skelgraph-reference" if "MS-GCN" in case else impl == "skelgraph"
+        if baseline and aggregation == "disentangled":
+            assert (speed, memory.strip()) == ("1.00×", "1.00×"), (case, phase)
