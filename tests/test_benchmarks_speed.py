@@ -24,7 +24,7 @@ def test_speed_quick_writes_ratios(tmp_path):
     rows = [line.strip("|").split(" | ") for line in table.splitlines() if "| 1 |" in line]
     assert len(rows) == len(results)
     # Each group's baseline (ms-gcn: the reference path; ms-tcn: its only path) is 1.00×.
-    for case, _, phase, malloc, impl, aggregation, _, speed, _, memory in rows:
+    for case, _, phase, _, impl, aggregation, _, speed, _, memory in rows:
         baseline = impl == "skelgraph-reference" if "MS-GCN" in case else impl == "skelgraph"
         if baseline and aggregation == "disentangled":
             assert (speed, memory.strip()) == ("1.00×", "1.00×"), (case, phase)
