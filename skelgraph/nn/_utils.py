@@ -7,7 +7,13 @@ from typing import Literal
 import torch
 from torch import nn
 
-__all__ = ["ActivationLike", "Implementation", "check_input", "make_activation"]
+__all__ = [
+    "ActivationLike",
+    "Implementation",
+    "add_channel_bias",
+    "check_input",
+    "make_activation",
+]
 
 ActivationLike = str | nn.Module | None
 
@@ -59,3 +65,10 @@ def check_input(x: torch.Tensor, channels: int, joints: int, layer: str) -> None
         raise ValueError(
             f"{layer} expects V={joints} joints, got {x.shape[3]} (input shape {list(x.shape)})"
         )
+
+
+def add_channel_bias(y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``y + bias`` over the channels of an (N, C, ...) tensor, in ``y``'s dtype (autocast)."""
+    if bias is None:
+        return y
+    return y + bias.to(y.dtype).view((1, -1) + (1,) * (y.dim() - 2))

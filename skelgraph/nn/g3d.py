@@ -15,6 +15,7 @@ from skelgraph.nn._utils import (
     IMPLEMENTATIONS,
     ActivationLike,
     Implementation,
+    add_channel_bias,
     check_input,
     make_activation,
 )
@@ -202,9 +203,7 @@ class G3DConv(nn.Module):
         y = project_then_aggregate(
             x, adjacency, weight, self.window_size, self.window_dilation, self.stride
         )
-        bias = self.proj.bias
-        assert bias is not None
-        return y + bias.to(y.dtype).view(1, -1, 1, 1)
+        return add_channel_bias(y, self.proj.bias)
 
     def extra_repr(self) -> str:
         return (

@@ -11,10 +11,12 @@ from skelgraph.nn._utils import (
     IMPLEMENTATIONS,
     ActivationLike,
     Implementation,
+    add_channel_bias,
     check_input,
     make_activation,
 )
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
+from skelgraph.nn.node_major import node_major_graph_conv
 
 __all__ = ["DisentangledGraphConv"]
 
@@ -64,12 +66,11 @@ class DisentangledGraphConv(nn.Module):
     implementation : {"auto", "reference", "fast"}
         ``"reference"`` follows the authors' layout: aggregate (N, C, T, V) into
         (N, K·C, T, V), then a 1×1 convolution. ``"fast"`` (what ``"auto"`` picks) works
-        frame by frame, nodes before channels: one batched product
-        :math:`[\hat A_k]_{(v, k), u}\, X_t` gives each node's K·C features contiguous,
-        so the projection is a single matrix product that writes (N, C', T, V) directly,
-        with no permuted copy of the K-fold expanded features (about 2× faster on CPU,
-        ``benchmarks/speed.py``). Same result up to float rounding; dropout then draws
-        its mask in a different order.
+        frame by frame, nodes before channels
+        (:func:`~skelgraph.nn.node_major.node_major_graph_conv`): no permuted copy of the
+        K-fold expanded features, which the backward recomputes instead of storing.
+        Same result up to float rounding. The reference runs instead under TorchScript
+        and while dropout is active (training with ``dropout > 0``).
 
     Shapes
     ------
@@ -129,27 +130,19 @@ class DisentangledGraphConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, self.num_joints, "DisentangledGraphConv")
-        if self.fast:
+        dropout_active = self.training and self.dropout.p > 0
+        if self.fast and not dropout_active and not torch.jit.is_scripting():
             y = self._node_major(x)
         else:
             y = self.proj(self.dropout(self.aggregate(x)))
         return self.act(self.bn(y))
 
+    @torch.jit.unused
     def _node_major(self, x: torch.Tensor) -> torch.Tensor:
-        """Aggregation and projection with frames as a batch and nodes before channels."""
-        n, c, t, v = x.shape
-        k = self.aggregate.num_scales
-        # Rows (v, k) of the scales: node v's K aggregated feature vectors end up adjacent.
-        a = self.aggregate.adjacency().to(x.dtype).transpose(0, 1).reshape(v * k, v)
-        frames = x.permute(0, 2, 3, 1).reshape(n * t, v, c)
-        # An explicit expand + bmm: its backward sums the (V·K, V) gradients per frame,
-        # far smaller than a transposed copy of the K·C features.
-        y = self.dropout(torch.bmm(a.expand(n * t, v * k, v), frames))  # (N·T, V·K, C)
-        weight = self.proj.weight.reshape(self.out_channels, k * c)
-        out = torch.matmul(weight, y.view(n, t * v, k * c).transpose(1, 2))  # (N, C', T·V)
-        bias = self.proj.bias
-        assert bias is not None
-        return out.view(n, self.out_channels, t, v) + bias.to(out.dtype).view(1, -1, 1, 1)
+        weight = self.proj.weight.flatten(1)
+        return add_channel_bias(
+            node_major_graph_conv(x, self.aggregate.adjacency(), weight), self.proj.bias
+        )
 
     def extra_repr(self) -> str:
         return (
