@@ -22,8 +22,14 @@ import torch
 __all__ = ["node_major_graph_conv"]
 
 
+# Frames per chunk: about 4 MB of expanded features, so a chunk's features are produced
+# and consumed while in cache, and every temporary stays small enough for the allocator
+# to reuse (glibc maps blocks above 32 MB afresh, page faults and all, on every call).
+CHUNK_FLOATS = 1 << 20
+
+
 def _aggregate(frames: torch.Tensor, stacked: torch.Tensor) -> torch.Tensor:
-    """(N·T, V, C) frames to (N·T, V·K, C); an expand + bmm, no copy of the scales."""
+    """(B, V, C) frames to (B, V·K, C); an expand + bmm, no copy of the scales."""
     return torch.bmm(stacked.expand(frames.shape[0], -1, -1), frames)
 
 
@@ -34,10 +40,19 @@ class _NodeMajorGraphConv(torch.autograd.Function):
         k = adjacency.shape[0]
         stacked = adjacency.transpose(0, 1).reshape(v * k, v)  # rows (v, k)
         frames = x.permute(0, 2, 3, 1).reshape(n * t, v, c)
-        y = _aggregate(frames, stacked).view(n, t * v, k * c)
-        out = torch.matmul(weight, y.transpose(1, 2))  # (N, C', T·V)
         ctx.save_for_backward(frames, stacked, weight)
         ctx.shape = (n, c, t, v, k)
+        step = max(1, CHUNK_FLOATS // (v * k * c))
+        out = None
+        for i in range(n):
+            for a in range(0, t, step):
+                b = min(a + step, t)
+                y = _aggregate(frames[i * t + a : i * t + b], stacked).view((b - a) * v, k * c)
+                chunk = torch.mm(weight.to(y.dtype), y.t())  # (C', frames·V)
+                if out is None:
+                    out = chunk.new_empty(n, weight.shape[0], t * v)
+                out[i, :, a * v : b * v] = chunk
+        assert out is not None
         return out.view(n, -1, t, v)
 
     @staticmethod
@@ -46,17 +61,30 @@ class _NodeMajorGraphConv(torch.autograd.Function):
         n, c, t, v, k = ctx.shape
         grad = grad.to(frames.dtype).reshape(n, -1, t * v)  # autocast: back to the input's
         weight = weight.to(frames.dtype)
-        grad_y = torch.matmul(grad.transpose(1, 2), weight)  # (N, T·V, K·C)
-        grad_x = grad_adjacency = grad_weight = None
-        if ctx.needs_input_grad[0]:
-            g = _aggregate(grad_y.view(n * t, v * k, c), stacked.t())  # (N·T, V, C)
-            grad_x = g.view(n, t, v, c).permute(0, 3, 1, 2)
-        if ctx.needs_input_grad[1]:
-            g = torch.bmm(grad_y.view(n * t, v * k, c), frames.transpose(1, 2)).sum(0)
-            grad_adjacency = g.view(v, k, v).transpose(0, 1)
-        if ctx.needs_input_grad[2]:
-            y = _aggregate(frames, stacked).view(n, t * v, k * c)  # recomputed, not stored
-            grad_weight = torch.bmm(grad, y).sum(0)
+        need_x, need_adjacency, need_weight = ctx.needs_input_grad
+        grad_frames = torch.empty_like(frames) if need_x else None
+        grad_stacked = torch.zeros_like(stacked) if need_adjacency else None
+        grad_weight = torch.zeros_like(weight) if need_weight else None
+        step = max(1, CHUNK_FLOATS // (v * k * c))
+        for i in range(n):
+            for a in range(0, t, step):
+                b = min(a + step, t)
+                g = grad[i, :, a * v : b * v]  # (C', frames·V)
+                grad_y = torch.mm(g.t(), weight).view(b - a, v * k, c)
+                chunk = frames[i * t + a : i * t + b]
+                if grad_frames is not None:
+                    torch.bmm(stacked.t().expand(b - a, -1, -1), grad_y,
+                              out=grad_frames[i * t + a : i * t + b])  # fmt: skip
+                if grad_stacked is not None:
+                    grad_stacked += torch.bmm(grad_y, chunk.transpose(1, 2)).sum(0)
+                if grad_weight is not None:  # the features, recomputed rather than stored
+                    y = _aggregate(chunk, stacked).view((b - a) * v, k * c)
+                    grad_weight.addmm_(g, y)
+        grad_x = grad_adjacency = None
+        if grad_frames is not None:
+            grad_x = grad_frames.view(n, t, v, c).permute(0, 3, 1, 2)
+        if grad_stacked is not None:
+            grad_adjacency = grad_stacked.view(v, k, v).transpose(0, 1)
         return grad_x, grad_adjacency, grad_weight
 
 
@@ -89,4 +117,12 @@ def node_major_graph_conv(
             f"expected x (N, C, T, V={v}) and weight (C', K·C={k}·C), got x "
             f"{tuple(x.shape)} and weight {tuple(weight.shape)}"
         )
-    return _NodeMajorGraphConv.apply(x, adjacency.to(x.dtype), weight)
+    adjacency = adjacency.to(x.dtype)
+    if torch.compiler.is_compiling() or torch.compiler.is_exporting():
+        # Whole-tensor ops that compilers trace (the chunk loops would unroll or
+        # specialise symbolic sizes); autograd then keeps the expanded features.
+        n, c, t, _ = x.shape
+        stacked = adjacency.transpose(0, 1).reshape(v * k, v)
+        y = _aggregate(x.permute(0, 2, 3, 1).reshape(n * t, v, c), stacked)
+        return torch.matmul(weight, y.view(n, t * v, k * c).transpose(1, 2)).view(n, -1, t, v)
+    return _NodeMajorGraphConv.apply(x, adjacency, weight)
