@@ -29,6 +29,30 @@ import torch.nn.functional as F
 __all__ = ["multiply_adds", "project_then_aggregate", "sliding_window_matmul"]
 
 
+def _windows(z: torch.Tensor, w: torch.Tensor, rows: int, stride: int, dilation: int):
+    """Forward of the sliding-window product (see :func:`sliding_window_matmul`)."""
+    w = w.to(z.dtype)  # under autocast z is bf16
+    y = torch.mm(z[::stride], w[0])  # position 0 covers every output row
+    for j in range(1, w.shape[0]):
+        zj = z[j * dilation :: stride][:rows]
+        y[: zj.shape[0]].addmm_(zj, w[j])
+    return y
+
+
+def _windows_backward(z, w, grad, rows, stride, dilation, need_z, need_w):
+    """Gradients of the sliding-window product for z and w (each or ``None``)."""
+    grad_z = torch.zeros_like(z) if need_z else None
+    grad_w = []
+    for j in range(w.shape[0]):
+        zj = z[j * dilation :: stride][:rows]
+        m = zj.shape[0]
+        if grad_z is not None:  # rows of one position never overlap: write in place
+            grad_z[j * dilation :: stride][:m].addmm_(grad[:m], w[j].t())
+        if need_w:
+            grad_w.append(zj.t() @ grad[:m])
+    return grad_z, torch.stack(grad_w) if grad_w else None
+
+
 class _SlidingWindowMatmul(torch.autograd.Function):
     """``y[r] = sum_j z[j·d + s·r] @ w[j]`` for rows r < ``rows`` (see the public wrapper)."""
 
@@ -36,29 +60,79 @@ class _SlidingWindowMatmul(torch.autograd.Function):
     def forward(
         ctx: Any, z: torch.Tensor, w: torch.Tensor, rows: int, stride: int, dilation: int
     ) -> torch.Tensor:
-        y = torch.mm(z[::stride], w[0])  # position 0 covers every output row
-        for j in range(1, w.shape[0]):
-            zj = z[j * dilation :: stride][:rows]
-            y[: zj.shape[0]].addmm_(zj, w[j])
         ctx.save_for_backward(z, w)
         ctx.geometry = (rows, stride, dilation)
-        return y
+        return _windows(z, w, rows, stride, dilation)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         z, w = ctx.saved_tensors
-        rows, stride, dilation = ctx.geometry
         grad = grad.contiguous()
-        grad_z = torch.zeros_like(z) if ctx.needs_input_grad[0] else None
-        grad_w = []
-        for j in range(w.shape[0]):
-            zj = z[j * dilation :: stride][:rows]
-            m = zj.shape[0]
-            if grad_z is not None:  # rows of one position never overlap: write in place
-                grad_z[j * dilation :: stride][:m].addmm_(grad[:m], w[j].t())
-            if ctx.needs_input_grad[1]:
-                grad_w.append(zj.t() @ grad[:m])
-        return grad_z, torch.stack(grad_w) if grad_w else None, None, None, None
+        need_z, need_w = ctx.needs_input_grad[:2]
+        grads = _windows_backward(z, w, grad, *ctx.geometry, need_z, need_w)
+        return *grads, None, None, None
+
+
+def _project(x: torch.Tensor, theta: torch.Tensor, k: int, front: int, padded: int):
+    """Frames of one sample (C, T, V) projected to (C'·T_pad, K·V) rows, zero-padded."""
+    c, t, v = x.shape
+    z = torch.mm(theta.to(x.dtype) if theta.dtype != x.dtype else theta, x.reshape(c, t * v))
+    z = z.view(k, -1, t, v).permute(1, 2, 0, 3)  # (C', T, K, V)
+    return F.pad(z, (0, 0, 0, 0, front, padded - front - t)).reshape(-1, k * v)
+
+
+class _ProjectThenAggregate(torch.autograd.Function):
+    """Eager path of :func:`project_then_aggregate`, one sample at a time.
+
+    The projected frames of a sample (K·C' per frame) are built, used and dropped; the
+    backward rebuilds them instead of keeping the whole batch's, which saves K·C'/C times
+    the input's memory for one more projection.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x, theta, blocks, geometry):
+        k, front, padded, stride, dilation = geometry
+        rows = theta.shape[0] // k * (padded // stride)  # per sample: C'·P
+        y = None
+        for i in range(x.shape[0]):
+            z = _project(x[i], theta, k, front, padded)
+            yi = _windows(z, blocks, rows, stride, dilation)
+            if y is None:
+                y = yi.new_empty(x.shape[0], rows, yi.shape[1])
+            y[i] = yi
+        ctx.save_for_backward(x, theta, blocks)
+        ctx.geometry = geometry
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor):
+        x, theta, blocks = ctx.saved_tensors
+        k, front, padded, stride, dilation = ctx.geometry
+        n, c, t, v = x.shape
+        rows = grad.shape[1]
+        grad = grad.to(x.dtype)  # autocast: back to the input's
+        need_x, need_theta, need_blocks = ctx.needs_input_grad[:3]
+        grad_x = x.new_empty(x.shape) if need_x else None  # contiguous, whatever x is
+        grad_theta = torch.zeros_like(theta) if need_theta else None
+        grad_blocks = torch.zeros_like(blocks) if need_blocks else None
+        theta = theta.to(x.dtype)
+        for i in range(n):
+            z = _project(x[i], theta, k, front, padded)
+            grad_z, grad_w = _windows_backward(
+                z, blocks.to(x.dtype), grad[i], rows, stride, dilation,
+                need_x or need_theta, need_blocks,
+            )  # fmt: skip
+            if grad_blocks is not None:
+                grad_blocks += grad_w
+            if grad_z is None:
+                continue
+            grad_z = grad_z.view(-1, padded, k, v)[:, front : front + t]  # (C', T, K, V)
+            grad_z = grad_z.permute(2, 0, 1, 3).reshape(theta.shape[0], t * v)
+            if grad_theta is not None:
+                grad_theta.addmm_(grad_z, x[i].reshape(c, t * v).t())
+            if grad_x is not None:
+                torch.mm(theta.t(), grad_z, out=grad_x[i].view(c, t * v))
+        return grad_x, grad_theta, grad_blocks, None
 
 
 def sliding_window_matmul(
@@ -197,12 +271,17 @@ def project_then_aggregate(
     out_frames, front, padded = _geometry(t, tau, dilation, stride)
     # Θ as (K·C', C): every frame projected once, to all K scales.
     theta = weight.reshape(e, k, c).transpose(0, 1).reshape(k * e, c)
-    z = torch.matmul(theta, x.reshape(n, c, t * v)).view(n, k, e, t, v)
-    # (N, C', T_pad, K, V): a window's τ frames are then τ·K·V consecutive values per row.
-    z = F.pad(z.permute(0, 2, 3, 1, 4), (0, 0, 0, 0, front, padded - front - t))
     # Per window position j, the (K·U, τ·V) block of the scales: A[k, (i, v), (j, u)].
     blocks = adjacency.reshape(k, tau, v, tau, v).permute(3, 0, 4, 1, 2)
-    blocks = blocks.reshape(tau, k * v, tau * v).to(z.dtype)  # z is bf16 under autocast
-    rows = n * e * (padded // stride)  # windows past out_frames are computed and dropped
-    y = sliding_window_matmul(z.reshape(-1, k * v), blocks, rows, stride, dilation)
+    blocks = blocks.reshape(tau, k * v, tau * v)
+    if torch.compiler.is_compiling() or torch.compiler.is_exporting():
+        # Whole-batch ops for compilers (no loop over a symbolic batch size).
+        z = torch.matmul(theta, x.reshape(n, c, t * v)).view(n, k, e, t, v)
+        # (N, C', T_pad, K, V): a window's τ frames are τ·K·V consecutive values per row.
+        z = F.pad(z.permute(0, 2, 3, 1, 4), (0, 0, 0, 0, front, padded - front - t))
+        rows = n * e * (padded // stride)  # windows past out_frames: computed, dropped
+        y = sliding_window_matmul(z.reshape(-1, k * v), blocks.to(z.dtype), rows, stride, dilation)
+    else:
+        geometry = (k, front, padded, stride, dilation)
+        y = _ProjectThenAggregate.apply(x, theta, blocks, geometry)
     return y.view(n, e, padded // stride, tau * v)[:, :, :out_frames]
