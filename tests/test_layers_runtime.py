@@ -220,3 +220,22 @@ def test_graph_like_arguments():
     by_nx = DisentangledGraphConv(3, 4, nx.path_graph(6), 2)
     by_matrix = DisentangledGraphConv(3, 4, torch.tensor(TINY.adjacency), 2)
     assert (by_name.num_joints, by_nx.num_joints, by_matrix.num_joints) == (17, 6, 5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_grad_inference_equals_inference_with_autograd(name):
+    # Under no_grad the fast paths fold bias, batch norm and ReLU into one in-place step.
+    layer, x = instance(name)
+    with torch.no_grad():
+        folded = layer(x)
+    torch.testing.assert_close(folded, layer(x).detach())
+
+
+def test_folding_keeps_other_activations_and_a_norm_without_affine():
+    layer = DisentangledGraphConv(3, 4, TINY, num_scales=3, activation="gelu").eval()
+    layer.bn = torch.nn.BatchNorm2d(4, affine=False).eval()
+    x = torch.randn(2, 3, 5, 5)
+    with torch.no_grad():
+        folded = layer(x)
+    torch.testing.assert_close(folded, layer(x).detach())
+    assert (folded < 0).any()  # GELU, not clamped like ReLU

@@ -10,7 +10,7 @@ from torch import nn
 __all__ = [
     "ActivationLike",
     "Implementation",
-    "add_channel_bias",
+    "bias_norm_act",
     "check_input",
     "make_activation",
 ]
@@ -67,8 +67,27 @@ def check_input(x: torch.Tensor, channels: int, joints: int, layer: str) -> None
         )
 
 
-def add_channel_bias(y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``y + bias`` over the channels of an (N, C, ...) tensor, in ``y``'s dtype (autocast)."""
-    if bias is None:
-        return y
-    return y + bias.to(y.dtype).view((1, -1) + (1,) * (y.dim() - 2))
+def bias_norm_act(y: torch.Tensor, bias: torch.Tensor | None, bn: nn.Module, act: nn.Module):
+    """``act(bn(y + bias))`` over the channels of an (N, C, ...) tensor.
+
+    For inference (no gradients needed, batch norm in eval mode, ReLU or no activation)
+    the three steps run in place on ``y`` as one affine map and a clamp, saving two full
+    passes and allocations; otherwise, the modules as they are. ``y`` must be a fresh
+    tensor the caller owns.
+    """
+    fusable = isinstance(bn, nn.BatchNorm2d) and not bn.training and bn.track_running_stats
+    if fusable and isinstance(act, nn.ReLU | nn.Identity) and not torch.is_grad_enabled():
+        assert bn.running_var is not None and bn.running_mean is not None
+        shape = (1, -1) + (1,) * (y.dim() - 2)
+        scale = torch.rsqrt(bn.running_var + bn.eps)
+        if bn.weight is not None:
+            scale = scale * bn.weight
+        shift = -bn.running_mean if bias is None else bias - bn.running_mean
+        shift = shift * scale
+        if bn.bias is not None:
+            shift = shift + bn.bias
+        y = y.mul_(scale.to(y.dtype).view(shape)).add_(shift.to(y.dtype).view(shape))
+        return y.clamp_(min=0) if isinstance(act, nn.ReLU) else y
+    if bias is not None:
+        y = y + bias.to(y.dtype).view((1, -1) + (1,) * (y.dim() - 2))  # y's dtype: autocast
+    return act(bn(y))

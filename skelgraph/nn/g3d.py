@@ -15,7 +15,7 @@ from skelgraph.nn._utils import (
     IMPLEMENTATIONS,
     ActivationLike,
     Implementation,
-    add_channel_bias,
+    bias_norm_act,
     check_input,
     make_activation,
 )
@@ -191,8 +191,7 @@ class G3DConv(nn.Module):
             y = self._project_first(x)
         else:
             windows = unfold_windows(x, self.window_size, self.window_dilation, self.stride)
-            y = self.proj(self.aggregate(windows))
-        y = self.act(self.bn(y))  # (N, C_e, T', τV)
+            y = self.act(self.bn(self.proj(self.aggregate(windows))))  # (N, C_e, T', τV)
         y = y.view(n, self.embed_channels, -1, self.window_size, v)
         return self.out_bn(self.collapse(y).squeeze(3))
 
@@ -203,7 +202,7 @@ class G3DConv(nn.Module):
         y = project_then_aggregate(
             x, adjacency, weight, self.window_size, self.window_dilation, self.stride
         )
-        return add_channel_bias(y, self.proj.bias)
+        return bias_norm_act(y, self.proj.bias, self.bn, self.act)
 
     def extra_repr(self) -> str:
         return (

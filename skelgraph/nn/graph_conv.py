@@ -11,7 +11,7 @@ from skelgraph.nn._utils import (
     IMPLEMENTATIONS,
     ActivationLike,
     Implementation,
-    add_channel_bias,
+    bias_norm_act,
     check_input,
     make_activation,
 )
@@ -132,17 +132,13 @@ class DisentangledGraphConv(nn.Module):
         check_input(x, self.in_channels, self.num_joints, "DisentangledGraphConv")
         dropout_active = self.training and self.dropout.p > 0
         if self.fast and not dropout_active and not torch.jit.is_scripting():
-            y = self._node_major(x)
-        else:
-            y = self.proj(self.dropout(self.aggregate(x)))
-        return self.act(self.bn(y))
+            return self._node_major(x)
+        return self.act(self.bn(self.proj(self.dropout(self.aggregate(x)))))
 
     @torch.jit.unused
     def _node_major(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.proj.weight.flatten(1)
-        return add_channel_bias(
-            node_major_graph_conv(x, self.aggregate.adjacency(), weight), self.proj.bias
-        )
+        y = node_major_graph_conv(x, self.aggregate.adjacency(), self.proj.weight.flatten(1))
+        return bias_norm_act(y, self.proj.bias, self.bn, self.act)
 
     def extra_repr(self) -> str:
         return (
