@@ -121,3 +121,16 @@ def test_active_dropout_runs_the_reference_path():
     torch.testing.assert_close(a, b, rtol=0, atol=0)  # same dropout mask: same path
     fast.eval(), slow.eval()  # dropout off: the fast path, equal up to rounding
     torch.testing.assert_close(fast(x), slow(x))
+
+
+def test_non_contiguous_input_and_its_gradient():
+    gen = torch.Generator().manual_seed(3)
+    base = torch.randn(2, 5, 4, 3, generator=gen, dtype=torch.float64)
+    x = base.permute(0, 3, 2, 1).requires_grad_()  # (N, C=3, T=4, V=5), not contiguous
+    adjacency = torch.randn(2, 5, 5, generator=gen, dtype=torch.float64)
+    weight = torch.randn(4, 6, generator=gen, dtype=torch.float64)
+    out = node_major_graph_conv(x, adjacency, weight)
+    torch.testing.assert_close(out, einsum_reference(x, adjacency, weight))
+    (g,) = torch.autograd.grad(out.sum(), x)
+    (expected,) = torch.autograd.grad(einsum_reference(x, adjacency, weight).sum(), x)
+    torch.testing.assert_close(g, expected)

@@ -277,3 +277,19 @@ def test_autocast_bfloat16_is_close_to_float32():
     ex, ew = torch.autograd.grad(expected.sum(), (x, weight))
     torch.testing.assert_close(gx, ex, rtol=0.1, atol=0.1)
     torch.testing.assert_close(gw, ew, rtol=0.1, atol=0.1)
+
+
+def test_project_then_aggregate_takes_non_contiguous_input():
+    gen = torch.Generator().manual_seed(4)
+    tau, v = 3, TINY.num_nodes
+    base = torch.randn(2, v, 7, 3, generator=gen, dtype=torch.float64)
+    x = base.permute(0, 3, 2, 1).requires_grad_()  # (N, C=3, T=7, V), not contiguous
+    adjacency = torch.randn(2, tau * v, tau * v, generator=gen, dtype=torch.float64)
+    weight = torch.randn(4, 6, generator=gen, dtype=torch.float64)
+    x_ref = x.detach().contiguous().requires_grad_()
+    out = project_then_aggregate(x, adjacency, weight, tau, 1, 2)
+    ref = project_then_aggregate(x_ref, adjacency, weight, tau, 1, 2)
+    torch.testing.assert_close(out, ref)
+    out.sum().backward()
+    ref.sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad)
