@@ -27,4 +27,6 @@ def test_speed_quick_writes_ratios(tmp_path):
     for case, _, phase, _, impl, aggregation, _, speed, _, memory in rows:
         baseline = impl == "skelgraph-reference" if "MS-GCN" in case else impl == "skelgraph"
         if baseline and aggregation == "disentangled":
-            assert (speed, memory.strip()) == ("1.00×", "1.00×"), (case, phase)
+            assert speed == "1.00×", (case, phase)
+            # nan when the tiny case did not grow the process's peak RSS at all
+            assert memory.strip() in ("1.00×", "nan×"), (case, phase)
