@@ -170,6 +170,8 @@ def test_training_updates_the_residual_mask():
         ("g3d", (2, 3, 5, 6), "G3DConv expects V=5 joints, got 6"),
         ("g3d", (2, 3, 5, 5, 2), "got 5 dimensions"),
         ("tcn", (2, 3, 7, 5), "MSTemporalConv expects C=4 input channels, got 3"),
+        ("gcn", (0, 3, 5, 5), r"at least one sample and one frame, got input shape \[0, 3,"),
+        ("g3d", (2, 3, 0, 5), r"G3DConv expects at least one sample and one frame"),
     ],
 )
 def test_bad_input_shapes_raise_value_errors(name, shape, match):

@@ -50,7 +50,8 @@ def make_activation(activation: ActivationLike) -> nn.Module:
 
 
 def check_input(x: torch.Tensor, channels: int, joints: int, layer: str) -> None:
-    """Raise ``ValueError`` unless ``x`` is (N, channels, T, joints); ``joints=-1``: any V."""
+    """Raise ``ValueError`` unless ``x`` is (N, channels, T, joints) with N, T >= 1;
+    ``joints=-1``: any V."""
     if x.dim() != 4:
         raise ValueError(
             f"{layer} expects input of shape (N, C, T, V), got {x.dim()} dimensions: "
@@ -60,6 +61,10 @@ def check_input(x: torch.Tensor, channels: int, joints: int, layer: str) -> None
         raise ValueError(
             f"{layer} expects C={channels} input channels, got {x.shape[1]} "
             f"(input shape {list(x.shape)})"
+        )
+    if x.shape[0] == 0 or x.shape[2] == 0:
+        raise ValueError(
+            f"{layer} expects at least one sample and one frame, got input shape {list(x.shape)}"
         )
     if joints >= 0 and x.shape[3] != joints:
         raise ValueError(
