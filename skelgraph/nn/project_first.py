@@ -76,7 +76,7 @@ class _SlidingWindowMatmul(torch.autograd.Function):
 def _project(x: torch.Tensor, theta: torch.Tensor, k: int, front: int, padded: int):
     """Frames of one sample (C, T, V) projected to (C'·T_pad, K·V) rows, zero-padded."""
     c, t, v = x.shape
-    z = torch.mm(theta.to(x.dtype) if theta.dtype != x.dtype else theta, x.reshape(c, t * v))
+    z = torch.mm(theta.to(x.dtype), x.reshape(c, t * v))
     z = z.view(k, -1, t, v).permute(1, 2, 0, 3)  # (C', T, K, V)
     return F.pad(z, (0, 0, 0, 0, front, padded - front - t)).reshape(-1, k * v)
 
