@@ -80,10 +80,10 @@ def bias_norm_act(y: torch.Tensor, bias: torch.Tensor | None, bn: nn.Module, act
     passes and allocations; otherwise, the modules as they are. ``y`` must be a fresh
     tensor the caller owns.
     """
+    shape = (1, -1) + (1,) * (y.dim() - 2)  # broadcast over channels
     fusable = isinstance(bn, nn.BatchNorm2d) and not bn.training and bn.track_running_stats
     if fusable and isinstance(act, nn.ReLU | nn.Identity) and not torch.is_grad_enabled():
         assert bn.running_var is not None and bn.running_mean is not None
-        shape = (1, -1) + (1,) * (y.dim() - 2)
         scale = torch.rsqrt(bn.running_var + bn.eps)
         if bn.weight is not None:
             scale = scale * bn.weight
@@ -94,5 +94,5 @@ def bias_norm_act(y: torch.Tensor, bias: torch.Tensor | None, bn: nn.Module, act
         y = y.mul_(scale.to(y.dtype).view(shape)).add_(shift.to(y.dtype).view(shape))
         return y.clamp_(min=0) if isinstance(act, nn.ReLU) else y
     if bias is not None:
-        y = y + bias.to(y.dtype).view((1, -1) + (1,) * (y.dim() - 2))  # y's dtype: autocast
+        y = y + bias.to(y.dtype).view(shape)  # in y's dtype (autocast)
     return act(bn(y))

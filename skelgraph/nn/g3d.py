@@ -170,7 +170,7 @@ class G3DConv(nn.Module):
                     window_size=window_size,
                     dilation=window_dilation,
                     stride=stride,
-                )  # fmt: skip
+                )
                 for order in ("aggregate-first", "project-first")
             }
             self.fast = cost["project-first"] <= cost["aggregate-first"]

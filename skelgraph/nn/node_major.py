@@ -33,25 +33,35 @@ def _aggregate(frames: torch.Tensor, stacked: torch.Tensor) -> torch.Tensor:
     return torch.bmm(stacked.expand(frames.shape[0], -1, -1), frames)
 
 
+def _operands(x: torch.Tensor, adjacency: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N·T, V, C) frames of (N, C, T, V) input and the (V·K, V) scales stacked node-major."""
+    n, c, t, v = x.shape
+    stacked = adjacency.transpose(0, 1).reshape(-1, v)  # rows (v, k)
+    return x.permute(0, 2, 3, 1).reshape(n * t, v, c), stacked
+
+
+def _chunks(n: int, t: int, step: int):
+    """(sample, first frame, end frame) of every chunk of at most ``step`` frames."""
+    for i in range(n):
+        for a in range(0, t, step):
+            yield i, a, min(a + step, t)
+
+
 class _NodeMajorGraphConv(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, adjacency: torch.Tensor, weight: torch.Tensor):
         n, c, t, v = x.shape
         k = adjacency.shape[0]
-        stacked = adjacency.transpose(0, 1).reshape(v * k, v)  # rows (v, k)
-        frames = x.permute(0, 2, 3, 1).reshape(n * t, v, c)
+        frames, stacked = _operands(x, adjacency)
         ctx.save_for_backward(frames, stacked, weight)
         ctx.shape = (n, c, t, v, k)
-        step = max(1, CHUNK_FLOATS // (v * k * c))
         out = None
-        for i in range(n):
-            for a in range(0, t, step):
-                b = min(a + step, t)
-                y = _aggregate(frames[i * t + a : i * t + b], stacked).view((b - a) * v, k * c)
-                chunk = torch.mm(weight.to(y.dtype), y.t())  # (C', frames·V)
-                if out is None:
-                    out = chunk.new_empty(n, weight.shape[0], t * v)
-                out[i, :, a * v : b * v] = chunk
+        for i, a, b in _chunks(n, t, max(1, CHUNK_FLOATS // (v * k * c))):
+            y = _aggregate(frames[i * t + a : i * t + b], stacked).view((b - a) * v, k * c)
+            chunk = torch.mm(weight, y.t())  # (C', frames·V); autocast casts both
+            if out is None:
+                out = chunk.new_empty(n, weight.shape[0], t * v)
+            out[i, :, a * v : b * v] = chunk
         assert out is not None
         return out.view(n, -1, t, v)
 
@@ -65,21 +75,18 @@ class _NodeMajorGraphConv(torch.autograd.Function):
         grad_frames = torch.empty_like(frames) if need_x else None
         grad_stacked = torch.zeros_like(stacked) if need_adjacency else None
         grad_weight = torch.zeros_like(weight) if need_weight else None
-        step = max(1, CHUNK_FLOATS // (v * k * c))
-        for i in range(n):
-            for a in range(0, t, step):
-                b = min(a + step, t)
-                g = grad[i, :, a * v : b * v]  # (C', frames·V)
-                grad_y = torch.mm(g.t(), weight).view(b - a, v * k, c)
-                chunk = frames[i * t + a : i * t + b]
-                if grad_frames is not None:
-                    torch.bmm(stacked.t().expand(b - a, -1, -1), grad_y,
-                              out=grad_frames[i * t + a : i * t + b])  # fmt: skip
-                if grad_stacked is not None:
-                    grad_stacked += torch.bmm(grad_y, chunk.transpose(1, 2)).sum(0)
-                if grad_weight is not None:  # the features, recomputed rather than stored
-                    y = _aggregate(chunk, stacked).view((b - a) * v, k * c)
-                    grad_weight.addmm_(g, y)
+        for i, a, b in _chunks(n, t, max(1, CHUNK_FLOATS // (v * k * c))):
+            g = grad[i, :, a * v : b * v]  # (C', frames·V)
+            grad_y = torch.mm(g.t(), weight).view(b - a, v * k, c)
+            chunk = frames[i * t + a : i * t + b]
+            if grad_frames is not None:
+                torch.bmm(stacked.t().expand(b - a, -1, -1), grad_y,
+                          out=grad_frames[i * t + a : i * t + b])  # fmt: skip
+            if grad_stacked is not None:
+                grad_stacked += torch.bmm(grad_y, chunk.transpose(1, 2)).sum(0)
+            if grad_weight is not None:  # the features, recomputed rather than stored
+                y = _aggregate(chunk, stacked).view((b - a) * v, k * c)
+                grad_weight.addmm_(g, y)
         grad_x = grad_adjacency = None
         if grad_frames is not None:
             grad_x = grad_frames.view(n, t, v, c).permute(0, 3, 1, 2)
@@ -92,6 +99,10 @@ def node_major_graph_conv(
     x: torch.Tensor, adjacency: torch.Tensor, weight: torch.Tensor
 ) -> torch.Tensor:
     r"""Multi-scale graph convolution of every frame, node-major, without a bias.
+
+    .. math::
+
+        Y_t = \sum_{k=0}^{K-1} \hat A_k\, X_t\, \Theta_k
 
     Equal to projecting :class:`~skelgraph.nn.MultiScaleAggregation`'s output with a 1×1
     convolution of weight ``weight``; the backward stores only the input, not the
@@ -122,7 +133,6 @@ def node_major_graph_conv(
         # Whole-tensor ops that compilers trace (the chunk loops would unroll or
         # specialise symbolic sizes); autograd then keeps the expanded features.
         n, c, t, _ = x.shape
-        stacked = adjacency.transpose(0, 1).reshape(v * k, v)
-        y = _aggregate(x.permute(0, 2, 3, 1).reshape(n * t, v, c), stacked)
+        y = _aggregate(*_operands(x, adjacency))
         return torch.matmul(weight, y.view(n, t * v, k * c).transpose(1, 2)).view(n, -1, t, v)
     return _NodeMajorGraphConv.apply(x, adjacency, weight)

@@ -74,10 +74,12 @@ class _SlidingWindowMatmul(torch.autograd.Function):
 
 
 def _project(x: torch.Tensor, theta: torch.Tensor, k: int, front: int, padded: int):
-    """Frames of one sample (C, T, V) projected to (C'·T_pad, K·V) rows, zero-padded."""
-    c, t, v = x.shape
-    z = torch.mm(theta.to(x.dtype), x.reshape(c, t * v))
-    z = z.view(k, -1, t, v).permute(1, 2, 0, 3)  # (C', T, K, V)
+    """Frames (..., C, T, V) of one sample or a batch, projected to K·C' channels and laid
+    out (..., C', T_pad, K, V), zero-padded, as (…·C'·T_pad, K·V) rows: a window's τ
+    frames are then τ·K·V consecutive values of a row run."""
+    *lead, c, t, v = x.shape
+    z = torch.matmul(theta.to(x.dtype), x.reshape(*lead, c, t * v))
+    z = z.view(*lead, k, -1, t, v).movedim(-4, -2)  # (..., C', T, K, V)
     return F.pad(z, (0, 0, 0, 0, front, padded - front - t)).reshape(-1, k * v)
 
 
@@ -115,13 +117,12 @@ class _ProjectThenAggregate(torch.autograd.Function):
         grad_x = x.new_empty(x.shape) if need_x else None  # contiguous, whatever x is
         grad_theta = torch.zeros_like(theta) if need_theta else None
         grad_blocks = torch.zeros_like(blocks) if need_blocks else None
-        theta = theta.to(x.dtype)
+        theta, blocks = theta.to(x.dtype), blocks.to(x.dtype)
         for i in range(n):
             z = _project(x[i], theta, k, front, padded)
             grad_z, grad_w = _windows_backward(
-                z, blocks.to(x.dtype), grad[i], rows, stride, dilation,
-                need_x or need_theta, need_blocks,
-            )  # fmt: skip
+                z, blocks, grad[i], rows, stride, dilation, need_x or need_theta, need_blocks
+            )
             if grad_blocks is not None:
                 grad_blocks += grad_w
             if grad_z is None:
@@ -276,11 +277,9 @@ def project_then_aggregate(
     blocks = blocks.reshape(tau, k * v, tau * v)
     if torch.compiler.is_compiling() or torch.compiler.is_exporting():
         # Whole-batch ops for compilers (no loop over a symbolic batch size).
-        z = torch.matmul(theta, x.reshape(n, c, t * v)).view(n, k, e, t, v)
-        # (N, C', T_pad, K, V): a window's τ frames are τ·K·V consecutive values per row.
-        z = F.pad(z.permute(0, 2, 3, 1, 4), (0, 0, 0, 0, front, padded - front - t))
+        z = _project(x, theta, k, front, padded)
         rows = n * e * (padded // stride)  # windows past out_frames: computed, dropped
-        y = sliding_window_matmul(z.reshape(-1, k * v), blocks.to(z.dtype), rows, stride, dilation)
+        y = sliding_window_matmul(z, blocks.to(z.dtype), rows, stride, dilation)
     else:
         geometry = (k, front, padded, stride, dilation)
         y = _ProjectThenAggregate.apply(x, theta, blocks, geometry)
