@@ -293,3 +293,13 @@ def test_project_then_aggregate_takes_non_contiguous_input():
     out.sum().backward()
     ref.sum().backward()
     torch.testing.assert_close(x.grad, x_ref.grad)
+
+
+def test_project_then_aggregate_names_expected_and_received_shapes():
+    x = torch.randn(2, 3, 7, 5)
+    with pytest.raises(ValueError, match=r"expected x \(N, C, T, V\), got shape \(3, 7, 5\)"):
+        project_then_aggregate(x[0], torch.randn(2, 15, 15), torch.randn(4, 6), 3)
+    with pytest.raises(ValueError, match=r"\(K, 15, 15\).*got adjacency \(2, 10, 10\)"):
+        project_then_aggregate(x, torch.randn(2, 10, 10), torch.randn(4, 6), 3)
+    with pytest.raises(ValueError, match=r"C=3, got adjacency \(2, 15, 15\) and weight \(4, 8\)"):
+        project_then_aggregate(x, torch.randn(2, 15, 15), torch.randn(4, 8), 3)

@@ -265,10 +265,18 @@ def project_then_aggregate(
     Tensor
         (N, C', ceil(T / s), τV), window nodes frame-major.
     """
+    if x.dim() != 4:
+        raise ValueError(f"expected x (N, C, T, V), got shape {tuple(x.shape)}")
     n, c, t, v = x.shape
     k = adjacency.shape[0]
     e = weight.shape[0]
     tau = window_size
+    if adjacency.shape != (k, tau * v, tau * v) or weight.shape != (e, k * c):
+        raise ValueError(
+            f"expected adjacency (K, τV, τV) = (K, {tau * v}, {tau * v}) and weight "
+            f"(C', K·C) with C={c}, got adjacency {tuple(adjacency.shape)} and weight "
+            f"{tuple(weight.shape)}"
+        )
     out_frames, front, padded = _geometry(t, tau, dilation, stride)
     # Θ as (K·C', C): every frame projected once, to all K scales.
     theta = weight.reshape(e, k, c).transpose(0, 1).reshape(k * e, c)
