@@ -24,10 +24,10 @@ and the table says so. Every cell uses the same data, epochs, width and recipe
 
 Run from the repository root (the data folder defaults to ``../shared/fixtures/nw-ucla``)::
 
-    python benchmarks/accuracy.py                  # the full grid (about an hour, 2 CPUs)
-    python benchmarks/accuracy.py --families gcn --masks on --scales 1 8 --seeds 0 1 2
-    python benchmarks/accuracy.py --quick          # one cell: GCN-D, mask, K = 4, 1 seed
-    python benchmarks/accuracy.py --families g3d --resume   # add runs to the existing table
+    python -m benchmarks.accuracy                  # the full grid (about an hour, 2 CPUs)
+    python -m benchmarks.accuracy --families gcn --masks on --scales 1 8 --seeds 0 1 2
+    python -m benchmarks.accuracy --quick          # one cell: GCN-D, mask, K = 4, 1 seed
+    python -m benchmarks.accuracy --families g3d --resume   # add runs to the existing table
 
 Outputs in ``--out`` (default ``benchmarks/results``; ``--quick`` without ``--out`` writes
 to a new temporary folder): ``accuracy.md`` (run header and table), ``accuracy.csv`` (one
@@ -58,13 +58,11 @@ import numpy as np
 import torch
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `examples` is importable from the repository root
-    sys.path.insert(0, str(ROOT))
+import skelgraph
+from examples.msg3d.train import TrainConfig, build_datasets, set_seed, train
+from skelgraph import DisentangledGraphConv, G3DConv, MSTemporalConv, SkeletonGraph
 
-import skelgraph  # noqa: E402
-from examples.msg3d.train import TrainConfig, build_datasets, set_seed, train  # noqa: E402
-from skelgraph import DisentangledGraphConv, G3DConv, MSTemporalConv, SkeletonGraph  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 LAYOUT = "kinect-v1-20"
 NUM_CLASSES = 10
@@ -151,7 +149,7 @@ def run_header(argv: Sequence[str], threads: int) -> list[str]:
     return [
         "# Table 1 design on N-UCLA cross-view: single-pathway models, -E vs -D, masks",
         "",
-        f"- command: `{' '.join(['python benchmarks/accuracy.py', *argv])}`",
+        f"- command: `{' '.join(['python -m benchmarks.accuracy', *argv])}`",
         f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- skelgraph {skelgraph.__version__}, torch {torch.__version__}, "
         f"numpy {np.__version__}, Python {platform.python_version()}",

@@ -18,7 +18,7 @@ share of a joint's weight at each hop distance) of
 
 It needs no data and runs in seconds::
 
-    python benchmarks/bias.py [--out benchmarks/results] [--quick]
+    python -m benchmarks.bias [--out benchmarks/results] [--quick]
 
 Outputs, in ``--out``: ``bias.md`` (the Markdown tables, also printed), ``bias.csv`` (the
 full sweep) and three PNG figures. ``--quick`` does the ``ntu-rgbd`` layout only and, without
@@ -453,7 +453,7 @@ def run_header(argv: Sequence[str]) -> list[str]:
     return [
         "# Biased weighting: weight mass by hop distance",
         "",
-        f"- command: `{' '.join(['python benchmarks/bias.py', *argv])}`",
+        f"- command: `{' '.join(['python -m benchmarks.bias', *argv])}`",
         f"- date: {now}",
         f"- skelgraph {skelgraph.__version__}, torch {torch.__version__}, "
         f"numpy {np.__version__}, Python {platform.python_version()}",

@@ -20,8 +20,8 @@ the system (``MALLOC_MMAP_MAX_=0``, large trim threshold): on CPU, the page faul
 freshly mapped large tensors otherwise cost a large share of a training step, for every
 implementation alike. Results go to ``benchmarks/results/speed.md`` and ``speed.json``.
 
-    python benchmarks/speed.py --reference ~/src/MS-G3D      # full run (tens of minutes)
-    python benchmarks/speed.py --quick                        # tiny shapes, seconds (CI)
+    python -m benchmarks.speed --reference ~/src/MS-G3D      # full run (tens of minutes)
+    python -m benchmarks.speed --quick                        # tiny shapes, seconds (CI)
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 CASES = {
     "ms-gcn": "MS-GCN 96→96, K=13, T=300 (block 2)",
@@ -73,7 +72,7 @@ def build(case: str, impl: str, aggregation: str, batch: int, frames: int, refer
     x = torch.randn(*shapes[case])
     disentangled = aggregation == "disentangled"
     if impl == "authors":
-        sys.path.insert(0, reference)
+        # The authors' top-level packages, importable through PYTHONPATH (run_worker).
         from graph.ntu_rgb_d import AdjMatrixGraph
         from model.ms_gcn import MultiScale_GraphConv
         from model.ms_tcn import MultiScale_TemporalConv
@@ -154,12 +153,16 @@ def worker(spec: dict) -> dict:
 
 def run_worker(spec: dict) -> dict | None:
     env = {**os.environ, **(TUNED_MALLOC if spec["malloc"] == "tuned" else {})}
+    if spec["impl"] == "authors":
+        paths = [spec["reference"], env.get("PYTHONPATH")]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     proc = subprocess.run(
-        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        [sys.executable, "-m", "benchmarks.speed", "--worker", json.dumps(spec)],
         capture_output=True,
         text=True,
         check=False,
         env=env,
+        cwd=ROOT,
     )
     if proc.returncode != 0:
         reason = proc.stderr.strip().splitlines()[-1] if proc.stderr else proc.returncode
@@ -258,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {result['median_s']:.3f} s, {result['peak_mib']:.0f} MiB")
             results.append(result)
     args.out.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.speed " + " ".join(argv if argv is not None else sys.argv[1:])
     header = [
         "# Speed and memory (benchmarks/speed.py)",
         "",

@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import doctest as _doctest
 import os
-import sys
 import warnings
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the package, even without an editable install
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import skelgraph  # noqa: E402
+import skelgraph
 
 # sphinx-autodoc-typehints 3.x on Sphinx 9 emits an upstream deprecation notice per page.
 warnings.filterwarnings("ignore", message=r".*_RstSnippetParser\.set_application")

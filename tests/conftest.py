@@ -8,7 +8,8 @@ import networkx as nx
 import pytest
 from hypothesis import strategies as st
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]  # the repository (or unpacked sdist)
+FIXTURES = ROOT.parent / "shared" / "fixtures"
 
 
 def fixture_path(*parts: str) -> Path:

@@ -31,8 +31,8 @@ from pathlib import Path
 import pytest
 
 import skelgraph
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.rst") if "_build" not in p.parts and "api" not in p.parts)
 

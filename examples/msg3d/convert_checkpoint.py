@@ -7,22 +7,18 @@ module maps the model's structure onto them.
 
 Usage::
 
-    python examples/msg3d/convert_checkpoint.py their.pt ours.pt --preset ntu60
-    python examples/msg3d/convert_checkpoint.py ours.pt their.pt --preset ntu60 --to-authors
+    python -m examples.msg3d.convert_checkpoint their.pt ours.pt --preset ntu60
+    python -m examples.msg3d.convert_checkpoint ours.pt their.pt --preset ntu60 --to-authors
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
-
-if __package__ in (None, ""):  # run as a script: make `examples` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from examples.msg3d.model import PRESETS, MSG3DNet
 from skelgraph.nn import authors

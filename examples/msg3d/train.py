@@ -33,9 +33,9 @@ top-1 and top-5 on the test split) and ``curves.png``. ``--resume`` continues fr
 
 Usage::
 
-    python examples/msg3d/train.py --dataset nw-ucla --data-root ../shared/fixtures/nw-ucla \\
+    python -m examples.msg3d.train --dataset nw-ucla --data-root ../shared/fixtures/nw-ucla \\
         --out runs/nucla
-    torchrun --nproc-per-node 4 examples/msg3d/train.py ...   # DistributedDataParallel
+    torchrun --nproc-per-node 4 -m examples.msg3d.train ...   # DistributedDataParallel
 
 Under ``torchrun`` every process gets ``batch_size / world_size`` samples per step (so the
 global batch and hence the learning rate do not change with the number of processes), the
@@ -62,9 +62,6 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
-
-if __package__ in (None, ""):  # run as a script: make `examples` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from examples.msg3d.model import PRESETS, MSG3DNet
 from skelgraph.data import (

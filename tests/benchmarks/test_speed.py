@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
+from benchmarks import speed as script
 
 
 def test_speed_quick_writes_ratios(tmp_path):
-    spec = importlib.util.spec_from_file_location("speed", SCRIPT)
-    speed = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(speed)
-    speed.main(["--quick", "--cases", "ms-gcn", "ms-tcn", "--threads", "1", "--out", str(tmp_path)])
+    args = ["--quick", "--cases", "ms-gcn", "ms-tcn", "--threads", "1"]
+    script.main([*args, "--out", str(tmp_path)])
     results = json.loads((tmp_path / "speed-quick.json").read_text())
     # ms-gcn: 2 phases x 2 implementations x 2 aggregations; ms-tcn: 2 phases (one path)
     assert len(results) == 10

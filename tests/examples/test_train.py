@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from examples.msg3d import train as train_script
-from tests.conftest import fixture_path
+from tests.conftest import ROOT, fixture_path
 
 pytest.importorskip("matplotlib", reason="the plot extra is not installed")
 
@@ -108,10 +108,11 @@ def test_ddp_two_processes_gloo(tmp_path):
     data = _arrays(tmp_path)
     out = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    command += ["--nproc-per-node", "2", str(SCRIPT), *data, *TINY, "--epochs", "1"]
+    command += ["--nproc-per-node", "2", "-m", "examples.msg3d.train"]
+    command += [*data, *TINY, "--epochs", "1"]
     command += ["--threads", "1", "--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["test_size"] == 16

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,16 +11,12 @@ from tests.conftest import fixture_path
 
 pytest.importorskip("matplotlib", reason="the plot extra is not installed")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy.py"
-
 
 @pytest.fixture
-def script(monkeypatch):
-    spec = importlib.util.spec_from_file_location("benchmarks_accuracy", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
-    return module
+def script():
+    from benchmarks import accuracy
+
+    return accuracy
 
 
 def test_scales_bounded_by_diameter(script):
@@ -51,7 +44,7 @@ def test_quick_writes_table(script, tmp_path):
     argv += ["--cache-dir", str(tmp_path / "cache"), "--subset", "20", "--frames", "8"]
     assert script.main(argv) == 0
     text = (out / "accuracy.md").read_text()
-    assert "python benchmarks/accuracy.py --quick" in text and "torch " in text
+    assert "python -m benchmarks.accuracy --quick" in text and "torch " in text
     assert "| model | masks | K = 4 |" in text
     assert "| GCN-D | yes |" in text and "(n=1)" in text
     with open(out / "accuracy.csv") as f:

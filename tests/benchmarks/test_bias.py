@@ -8,27 +8,16 @@ skelgraph's stacks and of the script's own numbers.
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmarks import bias
 from skelgraph.graph.layouts import LAYOUTS
 
 pytest.importorskip("matplotlib", reason="the plot extra is not installed")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bias.py"
 FAR = 4
-
-
-def _load_script(monkeypatch):
-    spec = importlib.util.spec_from_file_location("benchmarks_bias", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look it up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def _sym(m: np.ndarray) -> np.ndarray:
@@ -65,7 +54,7 @@ def _expected_far_mass(layout: str) -> dict[str, float]:
 
 
 def test_quick_run_writes_outputs_and_shows_powering_bias(tmp_path, capsys, monkeypatch):
-    assert _load_script(monkeypatch).main(["--quick", "--out", str(tmp_path)]) == 0
+    assert bias.main(["--quick", "--out", str(tmp_path)]) == 0
     assert "ntu-rgbd" in capsys.readouterr().out
     names = ["bias.md", "bias.csv", "bias_heatmaps_ntu-rgbd.png"]
     names += ["bias_far_mass_spatial.png", "bias_far_mass_windows.png"]
@@ -75,7 +64,7 @@ def test_quick_run_writes_outputs_and_shows_powering_bias(tmp_path, capsys, monk
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     table = (tmp_path / "bias.md").read_text(encoding="utf-8")
-    assert "python benchmarks/bias.py --quick" in table
+    assert "python -m benchmarks.bias --quick" in table
     header = next(line for line in table.splitlines() if line.startswith("| layout | graph | K |"))
     columns = [c.strip() for c in header.strip("|").split("|")]
     far_column = columns.index("hops ≥ 4")
