@@ -9,9 +9,9 @@ Every measurement runs in a fresh subprocess, so peak memory is that of one conf
 
 Cases, at the paper's shapes (T = 300, V = 25, M = 2; batch sizes ``--batch``): the MS-GCN,
 the two G3D pathways and the MS-TCN of STGC block 2, and the whole NTU-60 model, each with
-disentangled and powering aggregation. Implementations: ``skelgraph`` (the layers'
-``implementation="auto"``, i.e. the fast paths), ``skelgraph-reference`` (the authors' order
-of operations), ``skelgraph-compiled`` (``--compile``), and with ``--reference PATH`` (a
+disentangled and powering aggregation. Implementations: ``skelgraph`` (the default
+setting of :mod:`skelgraph.nn.backend`, ``"auto"``: the fast kernels), ``skelgraph-reference``
+(``backend.set_implementation("reference")``: the authors' order of operations), ``skelgraph-compiled`` (``--compile``), and with ``--reference PATH`` (a
 local clone of the authors' repository, never vendored here) the authors' modules, which
 are then the baseline; otherwise the baseline is skelgraph's reference path.
 
@@ -96,8 +96,6 @@ def build(case: str, impl: str, aggregation: str, batch: int, frames: int, refer
     from skelgraph import DisentangledGraphConv, G3DConv, MSTemporalConv
 
     options = {"aggregation": aggregation}
-    if impl == "skelgraph-reference":
-        options["implementation"] = "reference"
     if case == "msg3d":
         module = MSG3DNet.from_preset("ntu60", **options)
     elif case == "ms-gcn":
@@ -118,6 +116,10 @@ def worker(spec: dict) -> dict:
     device = torch.device(spec["device"])
     keys = ("case", "impl", "aggregation", "batch", "frames", "reference")
     module, x = build(*(spec[k] for k in keys))
+    if spec["impl"] == "skelgraph-reference":  # one process per configuration: set it globally
+        from skelgraph.nn import backend
+
+        backend.set_implementation("reference")
     module, x = module.to(device), x.to(device)
     train = spec["phase"] == "train"
     module.train(train)

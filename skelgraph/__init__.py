@@ -1,5 +1,6 @@
 """skelgraph: skeleton-graph layers for skeleton-based action recognition (MS-G3D)."""
 
+from skelgraph.fusion import fuse_streams
 from skelgraph.graph import SkeletonGraph, hop_weight_mass, normalize_adjacency
 from skelgraph.nn import (
     DisentangledGraphConv,
@@ -23,6 +24,7 @@ __all__ = [
     "SkeletonGraph",
     "TemporalConv",
     "__version__",
+    "fuse_streams",
     "hop_weight_mass",
     "normalize_adjacency",
 ]

@@ -42,3 +42,13 @@ def random_graphs(draw, max_nodes: int = 12) -> nx.Graph:
 
 
 any_graphs = st.one_of(random_trees(), random_graphs())
+
+
+@pytest.fixture(params=["reference", "fast"])
+def implementation(request):
+    """Run the test under each global setting of skelgraph.nn.backend: both kernels of
+    every graph convolution meet the same tests."""
+    from skelgraph.nn import backend
+
+    with backend.implementation(request.param):
+        yield request.param

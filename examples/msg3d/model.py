@@ -19,9 +19,8 @@ from torch import nn
 from skelgraph import SkeletonGraph, STGCBlock
 from skelgraph.graph.adjacency import Aggregation
 from skelgraph.graph.skeleton import GraphLike
-from skelgraph.nn import Implementation
 
-__all__ = ["PRESETS", "MSG3DNet", "two_stream_scores"]
+__all__ = ["PRESETS", "MSG3DNet"]
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The authors' configurations (config/*.yaml in their repository).
@@ -66,9 +65,6 @@ class MSG3DNet(nn.Module):
         Width of each STGC block; blocks after the first have stride 2.
     aggregation : {"disentangled", "powering"}
         Multi-scale scheme of every graph convolution (``"powering"`` for ablations).
-    implementation : {"auto", "reference", "fast"}
-        Computation of every graph convolution (:class:`skelgraph.STGCBlock`); all give
-        the same outputs up to float rounding.
 
     Shapes
     ------
@@ -87,7 +83,6 @@ class MSG3DNet(nn.Module):
         windows: Sequence[tuple[int, int]] = ((3, 1), (5, 1)),
         channels: Sequence[int] = (96, 192, 384),
         aggregation: Aggregation = "disentangled",
-        implementation: Implementation = "auto",
     ) -> None:
         super().__init__()
         self.graph = SkeletonGraph.coerce(graph)
@@ -105,7 +100,6 @@ class MSG3DNet(nn.Module):
                 windows=windows,
                 embed_channels=c_out if i == 0 else c_in,  # the authors' choice
                 aggregation=aggregation,
-                implementation=implementation,
             )
             for i, (c_in, c_out) in enumerate(itertools.pairwise(widths))
         )
@@ -133,16 +127,3 @@ class MSG3DNet(nn.Module):
             x = block(x)
         x = x.reshape(n, m, x.shape[1], -1).mean(3).mean(1)  # pool T and V, then persons
         return self.fc(x)
-
-
-def two_stream_scores(joint_logits: torch.Tensor, bone_logits: torch.Tensor) -> torch.Tensor:
-    """Fuse the joint and bone streams (Section 3.4): the sum of their softmax scores.
-
-    Shapes: (N, num_classes) each, returns (N, num_classes).
-    """
-    if joint_logits.shape != bone_logits.shape:
-        raise ValueError(
-            "stream logits differ in shape: "
-            f"{list(joint_logits.shape)} vs {list(bone_logits.shape)}"
-        )
-    return joint_logits.softmax(-1) + bone_logits.softmax(-1)

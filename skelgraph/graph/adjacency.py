@@ -7,17 +7,17 @@ cached adjacency and hop distances. Notation follows the MS-G3D paper (Liu et al
 
 from __future__ import annotations
 
-from numbers import Integral
 from typing import Literal, TypeVar
 
 import numpy as np
 import torch
 
+from skelgraph._validation import check_choice, check_int
+
 __all__ = [
     "UNREACHABLE",
     "Aggregation",
     "Normalization",
-    "check_int",
     "disentangled_stack",
     "k_adjacency_from_hops",
     "normalize_adjacency",
@@ -30,30 +30,8 @@ UNREACHABLE = -1
 
 Aggregation = Literal["disentangled", "powering"]
 Normalization = Literal["sym", "rw", "none"]
-_NORMALIZATIONS = ("sym", "rw", "none")
-_AGGREGATIONS = ("disentangled", "powering")
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
-
-
-def check_int(name: str, value: object, minimum: int) -> int:
-    """Return ``value`` as an ``int`` or raise ``ValueError``/``TypeError`` naming it.
-
-    Booleans and floats are refused even when integral (``2.0``), since they are almost
-    always a mistake in a scale count or window size.
-    """
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
-    """Return ``value`` if it is one of ``choices``, else raise ``ValueError`` listing them."""
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
 
 
 def normalize_adjacency(matrix: ArrayT, normalization: Normalization = "sym") -> ArrayT:
@@ -79,7 +57,7 @@ def normalize_adjacency(matrix: ArrayT, normalization: Normalization = "sym") ->
     -------
     Same type and shape as ``matrix`` (floating point).
     """
-    check_choice("normalization", normalization, _NORMALIZATIONS)
+    check_choice("normalization", normalization, Normalization)
     is_numpy = isinstance(matrix, np.ndarray)
     # Copy numpy input: it may be a read-only cached array, which torch refuses to wrap.
     m = torch.from_numpy(np.array(matrix)) if is_numpy else torch.as_tensor(matrix)

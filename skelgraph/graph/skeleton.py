@@ -11,13 +11,11 @@ import networkx as nx
 import numpy as np
 import torch
 
+from skelgraph._validation import check_choice, check_int
 from skelgraph.graph.adjacency import (
-    _AGGREGATIONS,
     UNREACHABLE,
     Aggregation,
     Normalization,
-    check_choice,
-    check_int,
     disentangled_stack,
     k_adjacency_from_hops,
     powering_stack,
@@ -31,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["GraphLike", "SkeletonGraph", "WindowVariant"]
 
 WindowVariant = Literal["cross-spacetime", "grid", "grid-dense-self"]
-_WINDOW_VARIANTS = ("cross-spacetime", "grid", "grid-dense-self")
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -445,7 +442,7 @@ class SkeletonGraph:
         authors' code) but warns, since they add parameters and no information.
         """
         num_scales = check_int("num_scales", num_scales, 1)
-        check_choice("aggregation", aggregation, _AGGREGATIONS)
+        check_choice("aggregation", aggregation, Aggregation)
 
         def build() -> np.ndarray:
             if aggregation == "powering":
@@ -487,7 +484,7 @@ class SkeletonGraph:
         frames fill it. The centre is the centre joint of the middle frame.
         """
         tau = check_int("tau", tau, 1)
-        check_choice("variant", variant, _WINDOW_VARIANTS)
+        check_choice("variant", variant, WindowVariant)
 
         def build() -> SkeletonGraph:
             v = self._num_nodes

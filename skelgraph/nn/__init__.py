@@ -1,9 +1,16 @@
-"""Skeleton-graph layers: MS-GCN, MS-G3D and MS-TCN."""
+"""Skeleton-graph layers: MS-GCN, MS-G3D and MS-TCN.
 
-from skelgraph.nn._utils import Implementation
+The layers call the functional operations of :mod:`skelgraph.nn.functional`, which pick
+the reference or the fast kernels from the one global setting of
+:mod:`skelgraph.nn.backend`.
+"""
+
+from skelgraph.nn import backend, functional
 from skelgraph.nn.aggregation import MultiScaleAggregation
+from skelgraph.nn.backend import Implementation
 from skelgraph.nn.block import STGCBlock
-from skelgraph.nn.g3d import G3DConv, MultiWindowG3D, unfold_windows
+from skelgraph.nn.functional import unfold_windows
+from skelgraph.nn.g3d import G3DConv, MultiWindowG3D
 from skelgraph.nn.graph_conv import DisentangledGraphConv
 from skelgraph.nn.temporal import MSTemporalConv, TemporalConv
 
@@ -16,5 +23,7 @@ __all__ = [
     "MultiWindowG3D",
     "STGCBlock",
     "TemporalConv",
+    "backend",
+    "functional",
     "unfold_windows",
 ]

@@ -7,21 +7,14 @@ from typing import Literal
 import torch
 from torch import nn
 
-from skelgraph.graph.adjacency import (
-    _AGGREGATIONS,
-    _NORMALIZATIONS,
-    Aggregation,
-    Normalization,
-    check_choice,
-    check_int,
-    normalize_adjacency_tensor,
-)
+from skelgraph._validation import check_choice, check_input, check_int
+from skelgraph.graph.adjacency import Aggregation, Normalization, normalize_adjacency_tensor
 from skelgraph.graph.skeleton import SkeletonGraph
+from skelgraph.nn import functional
 
 __all__ = ["MaskPlacement", "MultiScaleAggregation"]
 
 MaskPlacement = Literal["after-norm", "in-norm"]
-_MASK_PLACEMENTS = ("after-norm", "in-norm")
 MASK_INIT = 1e-6  # the authors' residual-mask initialisation, uniform in ±1e-6
 
 
@@ -65,9 +58,9 @@ class MultiScaleAggregation(nn.Module):
     ) -> None:
         super().__init__()
         self.num_scales = check_int("num_scales", num_scales, 1)
-        self.aggregation = check_choice("aggregation", aggregation, _AGGREGATIONS)
-        self.normalization = check_choice("normalization", normalization, _NORMALIZATIONS)
-        self.mask_placement = check_choice("mask_placement", mask_placement, _MASK_PLACEMENTS)
+        self.aggregation = check_choice("aggregation", aggregation, Aggregation)
+        self.normalization = check_choice("normalization", normalization, Normalization)
+        self.mask_placement = check_choice("mask_placement", mask_placement, MaskPlacement)
         self.in_norm = residual_mask and mask_placement == "in-norm"
         if self.in_norm and aggregation != "disentangled":
             raise ValueError(
@@ -105,11 +98,9 @@ class MultiScaleAggregation(nn.Module):
         return self.scales + mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a = self.adjacency().to(x.dtype)
-        n, c, t, v = x.shape
-        # One matrix product for all K scales: (N·C·T, V) @ (V, K·V).
-        y = torch.matmul(x.reshape(n * c * t, v), a.reshape(-1, v).t())
-        return y.view(n, c, t, self.num_scales, v).permute(0, 3, 1, 2, 4).reshape(n, -1, t, v)
+        """(N, C, T, V) to (N, K·C, T, V) (:func:`skelgraph.nn.functional.multiscale_aggregate`)."""
+        check_input(x, -1, self.num_nodes, "MultiScaleAggregation")
+        return functional.multiscale_aggregate(x, self.adjacency())
 
     def extra_repr(self) -> str:
         mask = f"mask={self.mask_placement}" if self.mask is not None else "mask=None"

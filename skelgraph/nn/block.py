@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skelgraph.graph.adjacency import Aggregation, check_int
+from skelgraph._validation import check_int
+from skelgraph.graph.adjacency import Aggregation
 from skelgraph.graph.skeleton import GraphLike, SkeletonGraph
-from skelgraph.nn._utils import Implementation
 from skelgraph.nn.g3d import MultiWindowG3D
 from skelgraph.nn.graph_conv import DisentangledGraphConv
 from skelgraph.nn.temporal import MSTemporalConv
@@ -55,9 +55,6 @@ class STGCBlock(nn.Module):
         is 3-D coordinates, uses ``out_channels``.
     aggregation : {"disentangled", "powering"}
         Multi-scale scheme of every graph convolution in the block (Table 1's -D and -E).
-    implementation : {"auto", "reference", "fast"}
-        Computation of the graph convolutions (see :class:`~skelgraph.G3DConv` and
-        :class:`~skelgraph.DisentangledGraphConv`); same outputs up to float rounding.
 
     Shapes
     ------
@@ -76,7 +73,6 @@ class STGCBlock(nn.Module):
         windows: Sequence[tuple[int, int]] = ((3, 1), (5, 1)),
         embed_channels: int | None = None,
         aggregation: Aggregation = "disentangled",
-        implementation: Implementation = "auto",
     ) -> None:
         super().__init__()
         graph = SkeletonGraph.coerce(graph)
@@ -93,7 +89,6 @@ class STGCBlock(nn.Module):
             stride=stride,
             embed_channels=embed,
             aggregation=aggregation,
-            implementation=implementation,
         )
         self.factorized = nn.Sequential(
             DisentangledGraphConv(
@@ -102,7 +97,6 @@ class STGCBlock(nn.Module):
                 graph,
                 num_gcn_scales,
                 aggregation=aggregation,
-                implementation=implementation,
             ),
             MSTemporalConv(embed, out_channels, stride=stride),
             MSTemporalConv(out_channels, out_channels, activation=None),

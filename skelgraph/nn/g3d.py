@@ -6,41 +6,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from skelgraph.graph.adjacency import Aggregation, Normalization, check_choice, check_int
+from skelgraph._validation import check_choice, check_input, check_int
+from skelgraph.graph.adjacency import Aggregation, Normalization
 from skelgraph.graph.skeleton import GraphLike, SkeletonGraph, WindowVariant
-from skelgraph.nn._utils import (
-    IMPLEMENTATIONS,
-    ActivationLike,
-    Implementation,
-    bias_norm_act,
-    check_input,
-    make_activation,
-)
+from skelgraph.nn import functional
+from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
-from skelgraph.nn.project_first import multiply_adds, project_then_aggregate
 
-__all__ = ["G3DConv", "MultiWindowG3D", "unfold_windows"]
-
-
-def unfold_windows(x: torch.Tensor, window_size: int, dilation: int, stride: int) -> torch.Tensor:
-    r"""Gather a window of τ frames around every output frame, nodes frame-major.
-
-    Window t takes frames :math:`s t + d\,i - \lfloor d (\tau - 1)/2 \rfloor`,
-    i = 0..τ-1 (centred on frame :math:`s t` for odd τ), zero-padded at both ends, so
-    stride 1 keeps T windows and stride s gives ceil(T / s).
-
-    Shapes: (N, C, T, V) to (N, C, ceil(T / s), τ·V), node ``(i, v)`` at ``i·V + v``.
-    """
-    n, c, t, v = x.shape
-    span = dilation * (window_size - 1)
-    x = F.pad(x, (0, 0, span // 2, span - span // 2))
-    # Position i of every window: the T frames from i·d on, keeping every stride-th.
-    # (narrow, then step: symbolic shapes stay provable under torch.export.)
-    frames = [x.narrow(2, i * dilation, t)[:, :, ::stride] for i in range(window_size)]
-    return torch.stack(frames, dim=3).reshape(n, c, -1, window_size * v)
+__all__ = ["G3DConv", "MultiWindowG3D"]
 
 
 class G3DConv(nn.Module):
@@ -64,7 +39,10 @@ class G3DConv(nn.Module):
         + b\Big)
 
     The output has no activation (the STGC block applies it after summing pathways).
-    This matches the authors' ``MS_G3D`` module weight for weight.
+    This matches the authors' ``MS_G3D`` module weight for weight. The window
+    convolution is computed by :func:`skelgraph.nn.functional.window_graph_conv`, which
+    picks the reference (unfold, aggregate, project) or the fast project-first kernel
+    (:mod:`skelgraph.nn.backend`).
 
     Parameters
     ----------
@@ -89,17 +67,6 @@ class G3DConv(nn.Module):
         As in :class:`~skelgraph.DisentangledGraphConv`.
     activation : str, nn.Module or None
         σ after the window convolution, ReLU by default.
-    implementation : {"auto", "reference", "fast"}
-        ``"reference"``: unfold the windows, aggregate K·C channels per window node, then
-        project (the authors' order). ``"fast"``: project every frame once to K·C'
-        channels, then aggregate the windows as τ matrix products over strided views
-        (:func:`~skelgraph.nn.project_first.project_then_aggregate`); no unfolded copy,
-        no K·τ-fold expanded tensor, fewer multiply-adds when C' is not much larger than
-        C. ``"auto"`` picks ``"fast"`` when it needs fewer multiply-adds
-        (:func:`~skelgraph.nn.project_first.multiply_adds`, at T = 300), so the
-        authors' first block (3 → 96 channels) keeps the reference order; TorchScript
-        always runs the reference (the fast path uses a custom autograd function).
-        Same result up to float rounding.
 
     Shapes
     ------
@@ -130,7 +97,6 @@ class G3DConv(nn.Module):
         residual_mask: bool = True,
         mask_placement: MaskPlacement = "after-norm",
         activation: ActivationLike = "relu",
-        implementation: Implementation = "auto",
     ) -> None:
         super().__init__()
         self.in_channels = check_int("in_channels", in_channels, 1)
@@ -142,7 +108,7 @@ class G3DConv(nn.Module):
         self.embed_channels = check_int("embed_channels", embed, 1)
         self.graph = SkeletonGraph.coerce(graph)
         self.num_joints = self.graph.num_nodes
-        self.window_variant = window_variant
+        self.window_variant = check_choice("window_variant", window_variant, WindowVariant)
         self.aggregate = MultiScaleAggregation(
             self.graph.window(window_size, window_variant),
             num_scales,
@@ -158,24 +124,6 @@ class G3DConv(nn.Module):
             self.embed_channels, out_channels, kernel_size=(1, window_size, 1)
         )
         self.out_bn = nn.BatchNorm2d(out_channels)
-        self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
-        if implementation == "auto":
-            cost = {
-                order: multiply_adds(
-                    order,
-                    in_channels,
-                    self.embed_channels,
-                    num_scales,
-                    self.num_joints,
-                    window_size=window_size,
-                    dilation=window_dilation,
-                    stride=stride,
-                )
-                for order in ("aggregate-first", "project-first")
-            }
-            self.fast = cost["project-first"] <= cost["aggregate-first"]
-        else:
-            self.fast = implementation == "fast"
 
     def reset_parameters(self) -> None:
         """Re-initialise the mask, projection, collapse and batch norms."""
@@ -184,33 +132,27 @@ class G3DConv(nn.Module):
             module.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, V) to (N, C', ceil(T / stride), V)."""
         check_input(x, self.in_channels, self.num_joints, "G3DConv")
-        n = x.shape[0]
-        v = self.num_joints
-        if self.fast and not torch.jit.is_scripting():
-            y = self._project_first(x)
-        else:
-            windows = unfold_windows(x, self.window_size, self.window_dilation, self.stride)
-            y = self.act(self.bn(self.proj(self.aggregate(windows))))  # (N, C_e, T', τV)
-        y = y.view(n, self.embed_channels, -1, self.window_size, v)
-        return self.out_bn(self.collapse(y).squeeze(3))
-
-    @torch.jit.unused
-    def _project_first(self, x: torch.Tensor) -> torch.Tensor:
-        adjacency = self.aggregate.adjacency()
-        weight = self.proj.weight.flatten(1)
-        y = project_then_aggregate(
-            x, adjacency, weight, self.window_size, self.window_dilation, self.stride
+        tau = self.window_size
+        y = functional.window_graph_conv(
+            x,
+            self.aggregate.adjacency(),
+            self.proj.weight.flatten(1),
+            tau,
+            self.window_dilation,
+            self.stride,
         )
-        return bias_norm_act(y, self.proj.bias, self.bn, self.act)
+        y = functional.bias_norm_act(y, self.proj.bias, self.bn, self.act)  # (N, C_e, T', τV)
+        y = y.view(x.shape[0], self.embed_channels, -1, tau, self.num_joints)
+        return self.out_bn(self.collapse(y).squeeze(3))
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, graph={self.graph.name!r}, "
             f"window_size={self.window_size}, window_dilation={self.window_dilation}, "
             f"stride={self.stride}, embed_channels={self.embed_channels}, "
-            f"window_variant={self.window_variant!r}, implementation={self.implementation!r}"
-            f"{' (fast)' if self.fast else ''}"
+            f"window_variant={self.window_variant!r}"
         )
 
 

@@ -5,18 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from skelgraph.graph.adjacency import Aggregation, Normalization, check_choice, check_int
+from skelgraph._validation import check_input, check_int
+from skelgraph.graph.adjacency import Aggregation, Normalization
 from skelgraph.graph.skeleton import GraphLike, SkeletonGraph
-from skelgraph.nn._utils import (
-    IMPLEMENTATIONS,
-    ActivationLike,
-    Implementation,
-    bias_norm_act,
-    check_input,
-    make_activation,
-)
+from skelgraph.nn import functional
+from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
-from skelgraph.nn.node_major import node_major_graph_conv
 
 __all__ = ["DisentangledGraphConv"]
 
@@ -37,10 +31,11 @@ class DisentangledGraphConv(nn.Module):
     residual mask. With ``aggregation="powering"`` the scales are
     :math:`\operatorname{norm}(\tilde A)^k` instead (Eq. 2, the biased baseline).
 
-    Computed as one aggregation over all K scales
-    (:class:`~skelgraph.nn.MultiScaleAggregation`), then a 1×1 convolution of the
-    K·C stacked channels (the :math:`\Theta_k`, with a bias), batch norm and the
-    activation, as in the authors' ``MS_GCN``.
+    The parameters are those of the authors' ``MS_GCN``: the scales and residual mask
+    (:class:`~skelgraph.nn.MultiScaleAggregation`), a 1×1 convolution of the K·C stacked
+    channels (the :math:`\Theta_k`, with a bias), batch norm and the activation. The
+    sum is computed by :func:`skelgraph.nn.functional.multiscale_graph_conv`, which picks
+    the reference or the fast kernel (:mod:`skelgraph.nn.backend`).
 
     Parameters
     ----------
@@ -60,17 +55,9 @@ class DisentangledGraphConv(nn.Module):
         code (default; their checkpoints load). ``"in-norm"``:
         :math:`\operatorname{norm}(\tilde A_{(k)} + R_k)`, the paper's Eq. 8.
     dropout : float
-        Dropout on the aggregated features before the projection.
+        Dropout probability on the aggregated features before the projection.
     activation : str, nn.Module or None
         σ; ``"relu"`` by default, ``None`` for none.
-    implementation : {"auto", "reference", "fast"}
-        ``"reference"`` follows the authors' layout: aggregate (N, C, T, V) into
-        (N, K·C, T, V), then a 1×1 convolution. ``"fast"`` (what ``"auto"`` picks) works
-        frame by frame, nodes before channels
-        (:func:`~skelgraph.nn.node_major.node_major_graph_conv`): no permuted copy of the
-        K-fold expanded features, which the backward recomputes instead of storing.
-        Same result up to float rounding. The reference runs instead under TorchScript
-        and while dropout is active (training with ``dropout > 0``).
 
     Shapes
     ------
@@ -100,7 +87,6 @@ class DisentangledGraphConv(nn.Module):
         mask_placement: MaskPlacement = "after-norm",
         dropout: float = 0.0,
         activation: ActivationLike = "relu",
-        implementation: Implementation = "auto",
     ) -> None:
         super().__init__()
         self.in_channels = check_int("in_channels", in_channels, 1)
@@ -115,12 +101,12 @@ class DisentangledGraphConv(nn.Module):
             residual_mask=residual_mask,
             mask_placement=mask_placement,
         )
-        self.dropout = nn.Dropout(dropout)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
         self.proj = nn.Conv2d(num_scales * in_channels, out_channels, kernel_size=1)
         self.bn = nn.BatchNorm2d(out_channels)
         self.act = make_activation(activation)
-        self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
-        self.fast = implementation != "reference"
 
     def reset_parameters(self) -> None:
         """Re-initialise the mask, projection and batch norm."""
@@ -129,19 +115,17 @@ class DisentangledGraphConv(nn.Module):
         self.bn.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, V) to (N, C', T, V)."""
         check_input(x, self.in_channels, self.num_joints, "DisentangledGraphConv")
-        dropout_active = self.training and self.dropout.p > 0
-        if self.fast and not dropout_active and not torch.jit.is_scripting():
-            return self._node_major(x)
-        return self.act(self.bn(self.proj(self.dropout(self.aggregate(x)))))
-
-    @torch.jit.unused
-    def _node_major(self, x: torch.Tensor) -> torch.Tensor:
-        y = node_major_graph_conv(x, self.aggregate.adjacency(), self.proj.weight.flatten(1))
-        return bias_norm_act(y, self.proj.bias, self.bn, self.act)
+        weight = self.proj.weight.flatten(1)
+        y = functional.multiscale_graph_conv(
+            x, self.aggregate.adjacency(), weight, dropout=self.dropout, training=self.training
+        )
+        return functional.bias_norm_act(y, self.proj.bias, self.bn, self.act)
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, graph={self.graph.name!r}, "
-            f"num_joints={self.num_joints}, implementation={self.implementation!r}"
+            f"num_joints={self.num_joints}, num_scales={self.aggregate.num_scales}"
+            + (f", dropout={self.dropout}" if self.dropout else "")
         )

@@ -96,7 +96,7 @@ class _NodeMajorGraphConv(torch.autograd.Function):
 
 
 def node_major_graph_conv(
-    x: torch.Tensor, adjacency: torch.Tensor, weight: torch.Tensor
+    x: torch.Tensor, adjacency: torch.Tensor, weight: torch.Tensor, *, whole_tensor: bool = False
 ) -> torch.Tensor:
     r"""Multi-scale graph convolution of every frame, node-major, without a bias.
 
@@ -116,6 +116,11 @@ def node_major_graph_conv(
         (K, V, V), the effective scales.
     weight : Tensor
         (C', K·C), scale-major input channels ``k·C + c``.
+    whole_tensor : bool
+        Whole-tensor operations that compilers record (:func:`torch.compile`,
+        :func:`torch.export.export`; chunk loops would unroll or specialise symbolic
+        sizes), with autograd keeping the expanded features, instead of the chunked
+        custom autograd function.
 
     Returns
     -------
@@ -129,9 +134,7 @@ def node_major_graph_conv(
             f"{tuple(x.shape)} and weight {tuple(weight.shape)}"
         )
     adjacency = adjacency.to(x.dtype)
-    if torch.compiler.is_compiling() or torch.compiler.is_exporting():
-        # Whole-tensor ops that compilers trace (the chunk loops would unroll or
-        # specialise symbolic sizes); autograd then keeps the expanded features.
+    if whole_tensor:
         n, c, t, _ = x.shape
         y = _aggregate(*_operands(x, adjacency))
         return torch.matmul(weight, y.view(n, t * v, k * c).transpose(1, 2)).view(n, -1, t, v)

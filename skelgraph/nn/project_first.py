@@ -15,8 +15,8 @@ aggregation is τ plain matrix products over strided row views (one per window p
 with no unfolded copy of the input and no K·τ-fold expanded tensor.
 :func:`sliding_window_matmul` is that product, with a backward that writes the input
 gradient in place. Results equal the aggregate-first path up to float rounding; the
-multiply-add counts of both orders are given by :func:`multiply_adds`, which the layers
-use to choose (``implementation="auto"``).
+multiply-add counts of both orders are given by :func:`multiply_adds`, from which
+:func:`skelgraph.nn.functional.window_graph_conv` chooses (:mod:`skelgraph.nn.backend`).
 """
 
 from __future__ import annotations
@@ -237,6 +237,8 @@ def project_then_aggregate(
     window_size: int = 1,
     dilation: int = 1,
     stride: int = 1,
+    *,
+    whole_tensor: bool = False,
 ) -> torch.Tensor:
     r"""Multi-scale graph convolution over sliding windows, projecting first.
 
@@ -259,6 +261,10 @@ def project_then_aggregate(
         (a 1×1 convolution's weight, flattened).
     window_size, dilation, stride : int
         τ, d and s of the windows.
+    whole_tensor : bool
+        Whole-batch operations that compilers record (:func:`torch.compile`,
+        :func:`torch.export.export`; a loop over a symbolic batch would unroll or
+        specialise it) instead of the per-sample custom autograd function.
 
     Returns
     -------
@@ -283,8 +289,7 @@ def project_then_aggregate(
     # Per window position j, the (K·U, τ·V) block of the scales: A[k, (i, v), (j, u)].
     blocks = adjacency.reshape(k, tau, v, tau, v).permute(3, 0, 4, 1, 2)
     blocks = blocks.reshape(tau, k * v, tau * v)
-    if torch.compiler.is_compiling() or torch.compiler.is_exporting():
-        # Whole-batch ops for compilers (no loop over a symbolic batch size).
+    if whole_tensor:
         z = _project(x, theta, k, front, padded)
         rows = n * e * (padded // stride)  # windows past out_frames: computed, dropped
         y = sliding_window_matmul(z, blocks.to(z.dtype), rows, stride, dilation)

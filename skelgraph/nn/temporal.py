@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from skelgraph.graph.adjacency import check_int
-from skelgraph.nn._utils import ActivationLike, check_input, make_activation
+from skelgraph._validation import check_input, check_int
+from skelgraph.nn.activation import ActivationLike, make_activation
 
 __all__ = ["MSTemporalConv", "TemporalConv"]
 

@@ -11,7 +11,8 @@ from examples.msg3d.convert_checkpoint import (
     main,
     to_authors,
 )
-from examples.msg3d.model import PRESETS, MSG3DNet, two_stream_scores
+from examples.msg3d.model import PRESETS, MSG3DNet
+from skelgraph.nn import backend
 from tests.conftest import fixture_path
 
 
@@ -34,11 +35,10 @@ def test_parameter_count_matches_the_fixture(reference):
     assert num_trainable(MSG3DNet.from_preset("ntu60")) == int(reference["num_trainable_params"])
 
 
-@pytest.mark.parametrize("implementation", ["reference", "fast"])
 def test_logits_equal_the_authors_and_round_trip_is_lossless(reference, tmp_path, implementation):
     path = tmp_path / "theirs.pt"
     torch.save({"state_dict": reference["state_dict"]}, path)
-    model = MSG3DNet.from_preset("ntu60", implementation=implementation)
+    model = MSG3DNet.from_preset("ntu60")
     model = load_authors_checkpoint(path, model).eval()
     with torch.no_grad():
         logits = model(reference["input"])
@@ -62,25 +62,27 @@ def test_fast_and_reference_paths_give_the_same_logits_and_gradients():
     # batch statistics and every parameter (residual masks included) take part.
     torch.manual_seed(0)
     kwargs = dict(channels=(6, 12, 18), num_gcn_scales=4, num_g3d_scales=3)
-    fast = MSG3DNet.from_preset("ntu60", implementation="fast", **kwargs).double()
-    slow = MSG3DNet.from_preset("ntu60", implementation="reference", **kwargs).double()
-    assert all(m.fast for m in fast.modules() if hasattr(m, "fast"))
-    assert not any(m.fast for m in slow.modules() if hasattr(m, "fast"))
-    slow.load_state_dict(fast.state_dict())
+    model = MSG3DNet.from_preset("ntu60", **kwargs).double()
     with torch.no_grad():  # non-trivial residual masks
-        for name, p in fast.named_parameters():
+        for name, p in model.named_parameters():
             if name.endswith("mask"):
                 p.uniform_(-0.1, 0.1)
-                slow.get_parameter(name).copy_(p)
     x = torch.randn(2, 3, 20, 25, 2, dtype=torch.float64)
-    inputs = [x.clone().requires_grad_(), x.clone().requires_grad_()]
     target = torch.randn(2, 60, dtype=torch.float64)
-    for model, inp in zip((fast, slow), inputs):
-        (model(inp) * target).sum().backward()
-    torch.testing.assert_close(fast(x), slow(x), rtol=1e-10, atol=1e-10)
-    torch.testing.assert_close(inputs[0].grad, inputs[1].grad, rtol=1e-9, atol=1e-10)
-    for (name, a), b in zip(fast.named_parameters(), slow.parameters()):
-        torch.testing.assert_close(a.grad, b.grad, rtol=1e-9, atol=1e-10, msg=name)
+    results = {}
+    for setting in ("fast", "reference"):
+        model.zero_grad()
+        inp = x.clone().requires_grad_()
+        with backend.implementation(setting):
+            logits = model(inp)
+            (logits * target).sum().backward()
+        grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+        results[setting] = logits.detach(), inp.grad, grads
+    (fast, fast_x, fast_grads), (slow, slow_x, slow_grads) = results.values()
+    torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(fast_x, slow_x, rtol=1e-9, atol=1e-10)
+    for name, grad in fast_grads.items():
+        torch.testing.assert_close(grad, slow_grads[name], rtol=1e-9, atol=1e-10, msg=name)
 
 
 def test_forward_backward_at_the_papers_input_layout():
@@ -145,15 +147,6 @@ def test_missing_and_unknown_keys_are_listed(reference):
 def test_unknown_preset():
     with pytest.raises(ValueError, match=r"unknown preset 'ntu'.*ntu60"):
         MSG3DNet.from_preset("ntu")
-
-
-def test_two_stream_fusion_sums_softmax_scores():
-    joint, bone = torch.randn(4, 7), torch.randn(4, 7)
-    fused = two_stream_scores(joint, bone)
-    torch.testing.assert_close(fused.sum(-1), torch.full((4,), 2.0))
-    torch.testing.assert_close(fused, joint.softmax(-1) + bone.softmax(-1))
-    with pytest.raises(ValueError, match="differ in shape"):
-        two_stream_scores(joint, bone[:, :3])
 
 
 def test_command_line_round_trip(reference, tmp_path, capsys):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 from skelgraph import G3DConv
-from skelgraph.nn.g3d import unfold_windows
+from skelgraph.nn.functional import unfold_windows
 from skelgraph.nn.project_first import (
     multiply_adds,
     project_then_aggregate,
@@ -189,7 +189,7 @@ FLOP_SHAPES = [(2, 3, 2, 3, 1, 1, 6), (3, 2, 3, 5, 2, 2, 7), (2, 4, 1, 2, 1, 3, 
 def test_multiply_adds_match_the_flop_counter(c, e, k, tau, dilation, stride, t):
     v = TINY.num_nodes
     layer = G3DConv(c, 4, TINY, window_size=tau, window_dilation=dilation, num_scales=k,
-                    stride=stride, embed_channels=e, implementation="reference")  # fmt: skip
+                    stride=stride, embed_channels=e)  # fmt: skip
     x = torch.randn(1, c, t, v)
     macs = {
         order: multiply_adds(
@@ -231,33 +231,6 @@ def test_multiply_adds_match_the_flop_counter(c, e, k, tau, dilation, stride, t)
 def test_multiply_adds_rejects_unknown_order():
     with pytest.raises(ValueError, match="'aggregate-first' or 'project-first', got 'fast'"):
         multiply_adds("fast", 3, 4, 2, 5)
-
-
-# ---------------------------------------------------------------- the layers' choice
-def test_auto_keeps_aggregate_first_for_the_authors_first_block():
-    assert G3DConv(3, 96, "ntu-rgbd", window_size=3, embed_channels=96).fast is False
-
-
-def test_auto_projects_first_for_a_wide_strided_block():
-    layer = G3DConv(96, 192, "ntu-rgbd", window_size=5, stride=2)
-    assert layer.fast is True
-    assert "implementation='auto' (fast)" in repr(layer)
-
-
-@pytest.mark.parametrize(("implementation", "fast"), [("reference", False), ("fast", True)])
-def test_explicit_implementation_overrides_auto(implementation, fast):
-    layer = G3DConv(3, 96, "ntu-rgbd", window_size=3, embed_channels=96,
-                    implementation=implementation)  # fmt: skip
-    assert layer.fast is fast
-    assert f"implementation={implementation!r}" in repr(layer)
-    assert ("(fast)" in repr(layer)) is fast
-
-
-def test_unknown_implementation_lists_the_choices():
-    with pytest.raises(
-        ValueError, match="implementation must be one of 'auto', 'reference', 'fast', got 'quick'"
-    ):
-        G3DConv(2, 3, TINY, num_scales=2, implementation="quick")
 
 
 # ---------------------------------------------------------------- autocast

@@ -1,0 +1,130 @@
+r"""Which computation the graph convolutions run: one global switch, one rule.
+
+skelgraph's graph convolutions have two sibling implementations that give the same result
+up to float rounding:
+
+- ``"reference"``: the authors' order of operations (aggregate the K scales into K·C
+  channels, then a 1×1 convolution; for G3D, on unfolded windows);
+- ``"fast"``: kernels that do the same sums with less memory traffic and, for G3D, fewer
+  multiply-adds (:mod:`skelgraph.nn.node_major`, :mod:`skelgraph.nn.project_first`), and
+  a no-grad inference epilogue that folds bias, batch norm and ReLU into one in-place step.
+
+The setting is global (:func:`set_implementation`, or the :func:`implementation` context
+manager), and the functional operations of :mod:`skelgraph.nn.functional` read it through
+:func:`use_fast`, the one place where the choice is made:
+
+- ``"auto"`` (default): the fast kernel when it needs no more multiply-adds than the
+  reference (:func:`~skelgraph.nn.project_first.multiply_adds`). Node-major MS-GCN does
+  the reference's products in a cheaper memory order, so it is always chosen; project-first
+  G3D is chosen unless the projection widens the channels a lot (the authors' first block,
+  3 → 96 channels, keeps the reference order).
+- ``"reference"`` or ``"fast"``: always that one, where the fast kernel applies.
+- Whatever the setting, the reference runs where a fast kernel cannot: while dropout acts
+  on the aggregated features (which the fast MS-GCN never forms), and under
+  :func:`torch.jit.trace` and the TorchScript-based ONNX exporter (``dynamo=False``),
+  which cannot record custom autograd functions. Under :func:`torch.compile` and
+  :func:`torch.export.export` (and the default ONNX exporter, which uses it) the fast
+  kernels run as whole-tensor operations that those tools record
+  (:func:`recording_tool`).
+
+Examples
+--------
+>>> import torch
+>>> from skelgraph.nn import G3DConv, backend
+>>> layer = G3DConv(32, 32, "ntu-rgbd").eval()
+>>> x = torch.randn(1, 32, 8, 25)
+>>> with backend.implementation("reference"):
+...     slow = layer(x)
+>>> torch.allclose(layer(x), slow, atol=1e-5)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+import torch
+
+from skelgraph._validation import check_choice
+
+__all__ = [
+    "Implementation",
+    "get_implementation",
+    "implementation",
+    "recording_tool",
+    "set_implementation",
+    "use_fast",
+]
+
+Implementation = Literal["auto", "reference", "fast"]
+"""The global setting: ``"auto"`` (the rule of :func:`use_fast`), ``"reference"`` or
+``"fast"``."""
+
+_implementation: Implementation = "auto"
+
+
+def get_implementation() -> Implementation:
+    """The current global setting."""
+    return _implementation
+
+
+def set_implementation(value: Implementation) -> None:
+    """Set the global setting (``"auto"``, ``"reference"`` or ``"fast"``)."""
+    global _implementation
+    _implementation = check_choice("implementation", value, Implementation)
+
+
+@contextmanager
+def implementation(value: Implementation) -> Iterator[None]:
+    """Run a block under another setting, restoring the previous one afterwards.
+
+    >>> from skelgraph.nn import backend
+    >>> with backend.implementation("reference"):
+    ...     backend.get_implementation()
+    'reference'
+    >>> backend.get_implementation()
+    'auto'
+    """
+    previous = get_implementation()
+    set_implementation(value)
+    try:
+        yield
+    finally:
+        set_implementation(previous)
+
+
+def recording_tool() -> Literal["trace", "compile"] | None:
+    """Which tool, if any, is recording the computation now.
+
+    ``"trace"``: :func:`torch.jit.trace` or the TorchScript-based ONNX exporter, which
+    record tensor operations but not custom autograd functions; ``"compile"``:
+    :func:`torch.compile` or :func:`torch.export.export`, which record whole-tensor
+    operations (Python loops over a symbolic batch would unroll or specialise it);
+    ``None``: eager mode.
+    """
+    if torch.jit.is_tracing():
+        return "trace"
+    if torch.compiler.is_compiling() or torch.compiler.is_exporting():
+        return "compile"
+    return None
+
+
+def use_fast(reference_cost: int, fast_cost: int, *, applicable: bool = True) -> bool:
+    """Whether a functional operation runs its fast kernel: the rule, in one place.
+
+    Parameters
+    ----------
+    reference_cost, fast_cost : int
+        Multiply-adds of the two implementations for the call at hand.
+    applicable : bool
+        ``False`` where the fast kernel does not compute this call (e.g. dropout on
+        features it never forms).
+    """
+    if not applicable or recording_tool() == "trace":
+        return False
+    setting = get_implementation()
+    if setting == "auto":
+        return fast_cost <= reference_cost
+    return setting == "fast"

@@ -1,0 +1,41 @@
+"""TemporalConv and MSTemporalConv (MS-TCN) against a functional recomposition."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from skelgraph import (
+    MSTemporalConv,
+)
+from tests.layer_helpers import (
+    randomize,
+)
+
+
+def test_temporal_conv_branches_equal_functional_recomposition():
+    torch.manual_seed(2)
+    layer = randomize(MSTemporalConv(4, 12, stride=2, dilations=(1, 3))).eval()
+    x = torch.randn(2, 4, 9, 5)
+
+    def bn(m, y):
+        return F.batch_norm(y, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps)
+
+    def bottleneck(seq):
+        return F.relu(bn(seq[1], F.conv2d(x, seq[0].weight, seq[0].bias)))
+
+    outs = []
+    for seq, d in zip(layer.branches[:2], (1, 3)):
+        conv = seq[3].conv
+        y = F.conv2d(
+            bottleneck(seq), conv.weight, conv.bias, stride=(2, 1), padding=(d, 0), dilation=(d, 1)
+        )
+        outs.append(bn(seq[3].bn, y))
+    pooled = F.max_pool2d(bottleneck(layer.branches[2]), (3, 1), (2, 1), (1, 0))
+    outs.append(bn(layer.branches[2][4], pooled))
+    one = layer.branches[3]
+    outs.append(bn(one[1], F.conv2d(x, one[0].weight, one[0].bias, stride=(2, 1))))
+    res = layer.residual
+    residual = bn(res.bn, F.conv2d(x, res.conv.weight, res.conv.bias, stride=(2, 1)))
+    expected = F.relu(torch.cat(outs, 1) + residual)
+    torch.testing.assert_close(layer(x), expected)

@@ -1,0 +1,283 @@
+"""Cross-cutting runtime checks of every layer and the block, on both kernels (the global
+setting of skelgraph.nn.backend): gradients, compilers, tracing and both ONNX exporters,
+dtypes and autocast, persistence, DDP and clear errors. All on tiny shapes so the suite
+stays fast."""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import pickle
+import warnings
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from skelgraph import DisentangledGraphConv, G3DConv, MSTemporalConv
+from skelgraph.nn import backend
+from tests.layer_helpers import LAYERS, TINY, instance
+
+NAMES = sorted(LAYERS)
+# (layer, global setting): both kernels of every layer with a graph convolution.
+CASES = [(n, i) for n in NAMES for i in ("reference", "fast") if n != "tcn" or i == "fast"]
+SMALL = [(n, i) for n, i in CASES if n in ("gcn", "g3d", "tcn", "block")]
+
+
+@pytest.fixture
+def case(request):
+    """The layer and input of a (name, setting) case, run under that setting."""
+    name, setting = request.param
+    with backend.implementation(setting):
+        yield instance(name)
+
+
+@pytest.mark.parametrize("case", CASES, indirect=True)
+def test_gradcheck_in_float64(case):
+    layer, x = case
+    layer = layer.double().train()
+    x = x.double().requires_grad_()
+    params = [p for p in layer.parameters()]
+    # Check the input and every parameter, as explicit inputs of a pure function.
+    names = [n for n, _ in layer.named_parameters()]
+
+    def fn(inp, *weights):
+        return torch.func.functional_call(layer, dict(zip(names, weights)), (inp,))
+
+    inputs = (x, *[p.detach().clone().requires_grad_() for p in params])
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5)
+
+
+def dynamic_shapes():
+    return {
+        "x": {
+            0: torch.export.Dim("batch", min=1, max=64),
+            2: torch.export.Dim("frames", min=4, max=512),
+        }
+    }
+
+
+@pytest.mark.parametrize("case", CASES, indirect=True)
+def test_torch_export_with_dynamic_batch_and_frames(case):
+    layer, x = case
+    program = torch.export.export(layer, (x,), dynamic_shapes=dynamic_shapes())
+    for shape in (x.shape, (5, x.shape[1], 11, x.shape[3])):
+        other = torch.randn(*shape)
+        torch.testing.assert_close(program.module()(other), layer(other))
+
+
+@pytest.mark.parametrize("case", SMALL, indirect=True)
+def test_torch_compile(case):
+    layer, x = case
+    compiled = torch.compile(layer)
+    torch.testing.assert_close(compiled(x), layer(x), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", SMALL, indirect=True)
+@pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "torchscript"])
+def test_onnx_export_matches_onnxruntime(case, dynamo, tmp_path):
+    """Both exporters: the default (torch.export) and the TorchScript-based one that
+    TensorRT pipelines use, with dynamic batch and frames."""
+    layer, x = case
+    assert_onnx_export_matches(layer, x, (3, x.shape[1], 13, x.shape[3]), tmp_path, dynamo)
+
+
+def assert_onnx_export_matches(layer, x, other_shape, tmp_path, dynamo):
+    """Export ``layer`` on ``x`` and compare onnxruntime with eager on x and another shape."""
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime (dev extra) not installed")
+    pytest.importorskip("onnxscript", reason="onnxscript (dev extra) not installed")
+    path = tmp_path / "layer.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if dynamo:
+            shapes = {"x": {0: torch.export.Dim("batch"), 2: torch.export.Dim("frames")}}
+            torch.onnx.export(layer, (x,), str(path), dynamo=True, dynamic_shapes=shapes)
+        else:  # output_names given: the exporter otherwise reads `layer.graph` as its own
+            axes = {"x": {0: "batch", 2: "frames"}}
+            torch.onnx.export(layer, (x,), str(path), dynamo=False, input_names=["x"],
+                              output_names=["y"], dynamic_axes=axes)  # fmt: skip
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for shape in (x.shape, other_shape):
+        other = torch.randn(*shape)
+        (out,) = session.run(None, {session.get_inputs()[0].name: other.numpy()})
+        with torch.no_grad():
+            expected = layer(other)
+        torch.testing.assert_close(torch.from_numpy(out), expected, rtol=1e-4, atol=1e-5)
+
+
+def assert_trace_matches(layer, x, other_shape):
+    """torch.jit.trace on ``x``, then the traced module on another batch size and length."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated in 2.13
+        traced = torch.jit.trace(layer, (x,))
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer)
+    buffer.seek(0)
+    loaded = torch.jit.load(buffer)
+    for shape in (x.shape, other_shape):
+        other = torch.randn(*shape)
+        with torch.no_grad():
+            expected = layer(other)
+        torch.testing.assert_close(traced(other), expected)
+        torch.testing.assert_close(loaded(other), expected)
+
+
+@pytest.mark.parametrize("case", CASES, indirect=True)
+def test_torch_jit_trace_with_other_batch_and_frames(case):
+    layer, x = case
+    assert_trace_matches(layer, x, (3, x.shape[1], 11, x.shape[3]))
+
+
+@pytest.mark.parametrize("case", CASES, indirect=True)
+def test_autocast_bfloat16_on_cpu(case):
+    layer, x = case
+    reference = layer(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), reference, rtol=0.1, atol=0.1)
+
+
+@pytest.mark.parametrize("case", CASES, indirect=True)
+def test_float64_and_buffers_move_with_to(case):
+    layer, x = case
+    reference = layer(x)
+    layer = layer.to(torch.float64)
+    for buffer in layer.buffers():
+        assert buffer.dtype in (torch.float64, torch.int64)
+    out = layer(x.double())
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out.float(), reference, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", CASES, indirect=True)
+def test_state_dict_round_trip_deepcopy_and_pickle(case):
+    layer, x = case
+    state = layer.state_dict()
+    assert not any(k.endswith(("scales", "base")) for k in state)  # rebuilt from the graph
+    fresh = copy.deepcopy(layer).eval()
+    fresh.reset_parameters()
+    fresh.load_state_dict(state)
+    torch.testing.assert_close(fresh(x), layer(x))
+    torch.testing.assert_close(copy.deepcopy(layer)(x), layer(x))
+    torch.testing.assert_close(pickle.loads(pickle.dumps(layer))(x), layer(x))
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    fresh.load_state_dict(torch.load(buffer, weights_only=True))
+    torch.testing.assert_close(fresh(x), layer(x))
+
+
+@pytest.mark.parametrize("case", CASES, indirect=True)
+def test_reset_parameters_and_repr(case):
+    layer, _ = case
+    before = {k: v.clone() for k, v in layer.state_dict().items()}
+    layer.reset_parameters()
+    after = layer.state_dict()
+    changed = [k for k in before if k.endswith("weight") and not torch.equal(before[k], after[k])]
+    assert changed
+    for key, value in after.items():
+        if key.endswith("mask"):
+            assert value.abs().max() <= 1e-6
+        if key.endswith("running_var"):
+            assert torch.equal(value, torch.ones_like(value))
+    text = repr(layer)
+    assert str(layer.in_channels) in text and str(layer.out_channels) in text
+
+
+# ---------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    ("name", "shape", "match"),
+    [
+        ("gcn", (3, 5, 5), r"shape \(N, C, T, V\), got 3 dimensions"),
+        ("gcn", (2, 4, 5, 5), "expects C=3 input channels, got 4"),
+        ("gcn", (2, 3, 5, 25), "expects V=5 joints, got 25"),
+        ("g3d", (2, 3, 5, 6), "G3DConv expects V=5 joints, got 6"),
+        ("g3d", (2, 3, 5, 5, 2), "got 5 dimensions"),
+        ("tcn", (2, 3, 7, 5), "MSTemporalConv expects C=4 input channels, got 3"),
+        ("gcn", (0, 3, 5, 5), r"at least one sample and one frame, got input shape \[0, 3,"),
+        ("g3d", (2, 3, 0, 5), r"G3DConv expects at least one sample and one frame"),
+    ],
+)
+def test_bad_input_shapes_raise_value_errors(name, shape, match, implementation):
+    layer, _ = instance(name)
+    with pytest.raises(ValueError, match=match):
+        layer(torch.randn(*shape))
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "match"),
+    [
+        (lambda: MSTemporalConv(4, 10), ValueError, "out_channels=10 must be divisible by the 6"),
+        (lambda: MSTemporalConv(4, 6, dilations=(0,)), ValueError, "dilation must be >= 1"),
+        (lambda: DisentangledGraphConv(3, 4, "nope", 3), ValueError, "unknown layout 'nope'"),
+        (lambda: DisentangledGraphConv(3, 4, TINY, 0), ValueError, "num_scales must be >= 1"),
+        (lambda: DisentangledGraphConv(0, 4, TINY, 2), ValueError, "in_channels must be >= 1"),
+        (
+            lambda: DisentangledGraphConv(3, 4, TINY, 2, activation="swish!"),
+            ValueError,
+            "activation",
+        ),
+        (
+            lambda: DisentangledGraphConv(
+                3, 4, TINY, 2, aggregation="powering", mask_placement="in-norm"
+            ),
+            ValueError,
+            "in-norm",
+        ),
+        (
+            lambda: DisentangledGraphConv(3, 4, TINY, 2, mask_placement="inside"),
+            ValueError,
+            "mask_placement",
+        ),
+        (lambda: G3DConv(3, 4, TINY, window_size=0), ValueError, "window_size must be >= 1"),
+        (lambda: G3DConv(3, 4, TINY, window_variant="dense"), ValueError, "variant must be one of"),
+        (lambda: G3DConv(3, 4, TINY, stride=1.5), TypeError, "stride must be an integer"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(build, error, match):
+    with pytest.raises(error, match=match):
+        build()
+
+
+@pytest.mark.parametrize("case", CASES, indirect=True)
+def test_no_grad_inference_equals_inference_with_autograd(case):
+    # Under no_grad the fast paths fold bias, batch norm and ReLU into one in-place step.
+    layer, x = case
+    with torch.no_grad():
+        folded = layer(x)
+    torch.testing.assert_close(folded, layer(x).detach())
+
+
+# ---------------------------------------------------------------- DDP (two CPU processes, gloo)
+def _run(rank: int, world: int, init_file: str, setting: str, results: dict) -> None:
+    backend.set_implementation(setting)  # a fresh process: the parent's setting is not inherited
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)  # same initial weights on every rank
+        model = nn.Sequential(
+            DisentangledGraphConv(3, 6, TINY, num_scales=3),
+            G3DConv(6, 6, TINY, window_size=3, num_scales=2),
+            MSTemporalConv(6, 6),
+        )
+        ddp = nn.parallel.DistributedDataParallel(model)
+        torch.manual_seed(100 + rank)  # different data on every rank
+        ddp(torch.randn(2, 3, 6, 5)).pow(2).mean().backward()
+        grads = torch.cat([p.grad.flatten() for p in model.parameters()])
+        gathered = [torch.empty_like(grads) for _ in range(world)]
+        dist.all_gather(gathered, grads)
+        results[rank] = bool(all(torch.allclose(g, gathered[0]) for g in gathered))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+@pytest.mark.parametrize("setting", ["reference", "fast"])
+def test_ddp_gradients_are_synchronised_across_processes(tmp_path, setting):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    results = mp.Manager().dict()
+    mp.spawn(_run, args=(2, str(tmp_path / "init"), setting, results), nprocs=2, join=True)
+    assert dict(results) == {0: True, 1: True}
