@@ -10,10 +10,12 @@ Every measurement runs in a fresh subprocess, so peak memory is that of one conf
 Cases, at the paper's shapes (T = 300, V = 25, M = 2; batch sizes ``--batch``): the MS-GCN,
 the two G3D pathways and the MS-TCN of STGC block 2, and the whole NTU-60 model, each with
 disentangled and powering aggregation. Implementations: ``skelgraph`` (the default
-setting of :mod:`skelgraph.nn.backend`, ``"auto"``: the fast kernels), ``skelgraph-reference``
-(``backend.set_implementation("reference")``: the authors' order of operations), ``skelgraph-compiled`` (``--compile``), and with ``--reference PATH`` (a
-local clone of the authors' repository, never vendored here) the authors' modules, which
-are then the baseline; otherwise the baseline is skelgraph's reference path.
+setting of :mod:`skelgraph.nn.backend`, ``"auto"``: the fast kernels),
+``skelgraph-reference`` (``backend.set_implementation("reference")``: the authors' order
+of operations), ``skelgraph-compiled`` (``--compile``), and with ``--reference PATH`` (a
+local clone of the authors' repository, never vendored here; the workers import it
+through ``PYTHONPATH``) the authors' modules, which are then the baseline; otherwise the
+baseline is skelgraph's reference path.
 
 ``--malloc tuned`` runs the workers with glibc's allocator kept from returning memory to
 the system (``MALLOC_MMAP_MAX_=0``, large trim threshold): on CPU, the page faults of
