@@ -48,6 +48,15 @@ class _Repr:
         return f"{type(self).__name__}({args})"
 
 
+class _ScoreChannel(_Repr):
+    def _args(self) -> dict[str, Any]:
+        # Without a score channel the repr stays what it was before the option existed.
+        args = super()._args()
+        if args.get("score_channel") is None:
+            args.pop("score_channel", None)
+        return args
+
+
 class Compose(_Repr):
     """Apply transforms in order: ``Compose([f, g])(x) == g(f(x))``.
 
@@ -159,21 +168,25 @@ class ResampleFrames(_Repr):
         return features.resample_frames(data, self.length, mode=self.mode)
 
 
-class BoneFeatures(_Repr):
+class BoneFeatures(_ScoreChannel):
     """:func:`~skelgraph.data.features.bone_features` on a graph or layout name."""
 
-    def __init__(self, graph: GraphLike) -> None:
+    def __init__(self, graph: GraphLike, *, score_channel: int | None = None) -> None:
         self.graph = graph
+        self.score_channel = score_channel
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
-        return features.bone_features(data, self.graph)
+        return features.bone_features(data, self.graph, score_channel=self.score_channel)
 
 
-class MotionFeatures(_Repr):
+class MotionFeatures(_ScoreChannel):
     """:func:`~skelgraph.data.features.motion_features`."""
 
+    def __init__(self, *, score_channel: int | None = None) -> None:
+        self.score_channel = score_channel
+
     def __call__(self, data: np.ndarray) -> np.ndarray:
-        return features.motion_features(data)
+        return features.motion_features(data, score_channel=self.score_channel)
 
 
 class _Random(_Repr):
