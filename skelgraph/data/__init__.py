@@ -16,6 +16,7 @@ from skelgraph.data.augment import (
 from skelgraph.data.dataset import SkeletonDataset
 from skelgraph.data.errors import SkeletonFormatError
 from skelgraph.data.features import bone_features, motion_features, resample_frames
+from skelgraph.data.keypoints2d import normalize_2d, threshold_scores
 from skelgraph.data.preprocess import (
     PREPROCESS_SPECS,
     PreprocessSpec,
@@ -58,12 +59,14 @@ from skelgraph.data.transforms import (
     Compose,
     FillEmptyFrames,
     MotionFeatures,
+    Normalize2D,
     PadToLength,
     PaperPreprocess,
     RandomRotate,
     RandomScale,
     RandomShift,
     ResampleFrames,
+    ThresholdScores,
 )
 
 __all__ = [
@@ -80,6 +83,7 @@ __all__ = [
     "MotionFeatures",
     "NTUName",
     "NUCLAName",
+    "Normalize2D",
     "PadToLength",
     "PaperPreprocess",
     "PreprocessSpec",
@@ -90,6 +94,7 @@ __all__ = [
     "SkeletonDataset",
     "SkeletonFormatError",
     "SkeletonSample",
+    "ThresholdScores",
     "align_to_axes",
     "alignment_rotation",
     "as_generator",
@@ -102,6 +107,7 @@ __all__ = [
     "load_kinetics_labels",
     "load_label_names",
     "motion_features",
+    "normalize_2d",
     "ntu_split",
     "nucla_cross_view_split",
     "pad_to_length",
@@ -120,4 +126,5 @@ __all__ = [
     "rotation_about_axis",
     "rotation_matrix_xyz",
     "select_people_by_score",
+    "threshold_scores",
 ]

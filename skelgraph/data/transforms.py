@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from skelgraph.data import augment, features, preprocess
+from skelgraph.data import augment, features, keypoints2d, preprocess
 from skelgraph.data.augment import SeedLike, as_generator
 from skelgraph.data.preprocess import JointRef, PreprocessSpec
 from skelgraph.graph import GraphLike
@@ -26,12 +26,14 @@ __all__ = [
     "Compose",
     "FillEmptyFrames",
     "MotionFeatures",
+    "Normalize2D",
     "PadToLength",
     "PaperPreprocess",
     "RandomRotate",
     "RandomScale",
     "RandomShift",
     "ResampleFrames",
+    "ThresholdScores",
     "Transform",
 ]
 
@@ -187,6 +189,32 @@ class MotionFeatures(_ScoreChannel):
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
         return features.motion_features(data, score_channel=self.score_channel)
+
+
+class Normalize2D(_Repr):
+    """:func:`~skelgraph.data.keypoints2d.normalize_2d` for frames of ``img_shape`` (h, w).
+
+    The default is pyskl's ``PreNormalize2D`` default, 1080 x 1920; where each sample has
+    its own size (``sample.meta["img_shape"]`` of a pose pickle), call the function.
+    """
+
+    def __init__(self, img_shape: tuple[float, float] = (1080, 1920)) -> None:
+        keypoints2d._image_shape(img_shape)  # fail at construction, not on the first item
+        self.img_shape = tuple(img_shape)
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return keypoints2d.normalize_2d(data, self.img_shape)
+
+
+class ThresholdScores(_Repr):
+    """:func:`~skelgraph.data.keypoints2d.threshold_scores`: joints below ``threshold`` zeroed."""
+
+    def __init__(self, threshold: float = 0.01, *, score_channel: int = 2) -> None:
+        self.threshold = threshold
+        self.score_channel = score_channel
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return keypoints2d.threshold_scores(data, self.threshold, score_channel=self.score_channel)
 
 
 class _Random(_Repr):
