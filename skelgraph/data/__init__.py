@@ -52,6 +52,7 @@ from skelgraph.data.readers import (
     select_people_by_score,
 )
 from skelgraph.data.sample import SkeletonSample
+from skelgraph.data.sampling import PYSKL_TEST_SEED, average_clip_scores, uniform_sample_indices
 from skelgraph.data.transforms import (
     AlignToAxes,
     BoneFeatures,
@@ -67,6 +68,7 @@ from skelgraph.data.transforms import (
     RandomShift,
     ResampleFrames,
     ThresholdScores,
+    UniformSampleFrames,
 )
 
 __all__ = [
@@ -75,6 +77,7 @@ __all__ = [
     "NTU_XSUB_TRAIN_SUBJECTS",
     "NTU_XVIEW_TRAIN_CAMERAS",
     "PREPROCESS_SPECS",
+    "PYSKL_TEST_SEED",
     "AlignToAxes",
     "BoneFeatures",
     "CenterJoints",
@@ -95,9 +98,11 @@ __all__ = [
     "SkeletonFormatError",
     "SkeletonSample",
     "ThresholdScores",
+    "UniformSampleFrames",
     "align_to_axes",
     "alignment_rotation",
     "as_generator",
+    "average_clip_scores",
     "body25_to_openpose18",
     "body_energy",
     "bone_features",
@@ -127,4 +132,5 @@ __all__ = [
     "rotation_matrix_xyz",
     "select_people_by_score",
     "threshold_scores",
+    "uniform_sample_indices",
 ]

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from skelgraph.data import augment, features, keypoints2d, preprocess
+from skelgraph.data import augment, features, keypoints2d, preprocess, sampling
 from skelgraph.data.augment import SeedLike, as_generator
 from skelgraph.data.preprocess import JointRef, PreprocessSpec
 from skelgraph.graph import GraphLike
@@ -35,6 +35,7 @@ __all__ = [
     "ResampleFrames",
     "ThresholdScores",
     "Transform",
+    "UniformSampleFrames",
 ]
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -274,3 +275,43 @@ class RandomShift(_Random):
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
         return augment.random_shift(data, self._rng, max_shift=self.max_shift, dims=self.dims)
+
+
+class UniformSampleFrames(_Random):
+    """:func:`~skelgraph.data.sampling.uniform_sample_indices`: clips of ``clip_len`` frames.
+
+    Returns (C, num_clips · clip_len, V, M), the clips one after another in time;
+    ``x.reshape(C, num_clips, clip_len, V, M)`` separates them. Training draws come from
+    the transform's own generator (``seed``); with ``test_mode`` every call gives pyskl's
+    fixed test clips (``test_seed``, 255).
+    """
+
+    def __init__(
+        self,
+        clip_len: int,
+        *,
+        num_clips: int = 1,
+        p_interval: sampling.Interval = 1.0,
+        test_mode: bool = False,
+        seed: SeedLike = None,
+        test_seed: int = sampling.PYSKL_TEST_SEED,
+    ) -> None:
+        super().__init__(seed)
+        self.clip_len = clip_len
+        self.num_clips = num_clips
+        self.p_interval = p_interval
+        self.test_mode = test_mode
+        self.test_seed = test_seed
+        sampling._interval(p_interval)  # fail at construction, not on the first item
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        inds = sampling.uniform_sample_indices(
+            data.shape[1],
+            self.clip_len,
+            num_clips=self.num_clips,
+            p_interval=self.p_interval,
+            test_mode=self.test_mode,
+            rng=self._rng,
+            seed=self.test_seed,
+        )
+        return np.ascontiguousarray(data[:, inds.ravel()])
