@@ -30,6 +30,7 @@ from skelgraph.data.preprocess import (
 )
 from skelgraph.data.readers import (
     BODY25_TO_OPENPOSE18,
+    MAX_PICKLE_BYTES,
     NTU_XSUB120_TRAIN_SUBJECTS,
     NTU_XSUB_TRAIN_SUBJECTS,
     NTU_XVIEW_TRAIN_CAMERAS,
@@ -49,7 +50,9 @@ from skelgraph.data.readers import (
     read_ntu_skeleton,
     read_nucla_json,
     read_openpose_folder,
+    read_pose_pickle,
     select_people_by_score,
+    write_pose_pickle,
 )
 from skelgraph.data.sample import SkeletonSample
 from skelgraph.data.sampling import PYSKL_TEST_SEED, average_clip_scores, uniform_sample_indices
@@ -73,6 +76,7 @@ from skelgraph.data.transforms import (
 
 __all__ = [
     "BODY25_TO_OPENPOSE18",
+    "MAX_PICKLE_BYTES",
     "NTU_XSUB120_TRAIN_SUBJECTS",
     "NTU_XSUB_TRAIN_SUBJECTS",
     "NTU_XVIEW_TRAIN_CAMERAS",
@@ -127,10 +131,12 @@ __all__ = [
     "read_ntu_skeleton",
     "read_nucla_json",
     "read_openpose_folder",
+    "read_pose_pickle",
     "resample_frames",
     "rotation_about_axis",
     "rotation_matrix_xyz",
     "select_people_by_score",
     "threshold_scores",
     "uniform_sample_indices",
+    "write_pose_pickle",
 ]
