@@ -16,6 +16,7 @@ from skelgraph.data.augment import (
 from skelgraph.data.dataset import SkeletonDataset
 from skelgraph.data.errors import SkeletonFormatError
 from skelgraph.data.features import bone_features, motion_features, resample_frames
+from skelgraph.data.keypoints2d import normalize_2d, threshold_scores
 from skelgraph.data.preprocess import (
     PREPROCESS_SPECS,
     PreprocessSpec,
@@ -29,6 +30,7 @@ from skelgraph.data.preprocess import (
 )
 from skelgraph.data.readers import (
     BODY25_TO_OPENPOSE18,
+    MAX_PICKLE_BYTES,
     NTU_XSUB120_TRAIN_SUBJECTS,
     NTU_XSUB_TRAIN_SUBJECTS,
     NTU_XVIEW_TRAIN_CAMERAS,
@@ -48,9 +50,12 @@ from skelgraph.data.readers import (
     read_ntu_skeleton,
     read_nucla_json,
     read_openpose_folder,
+    read_pose_pickle,
     select_people_by_score,
+    write_pose_pickle,
 )
 from skelgraph.data.sample import SkeletonSample
+from skelgraph.data.sampling import PYSKL_TEST_SEED, average_clip_scores, uniform_sample_indices
 from skelgraph.data.transforms import (
     AlignToAxes,
     BoneFeatures,
@@ -58,20 +63,25 @@ from skelgraph.data.transforms import (
     Compose,
     FillEmptyFrames,
     MotionFeatures,
+    Normalize2D,
     PadToLength,
     PaperPreprocess,
     RandomRotate,
     RandomScale,
     RandomShift,
     ResampleFrames,
+    ThresholdScores,
+    UniformSampleFrames,
 )
 
 __all__ = [
     "BODY25_TO_OPENPOSE18",
+    "MAX_PICKLE_BYTES",
     "NTU_XSUB120_TRAIN_SUBJECTS",
     "NTU_XSUB_TRAIN_SUBJECTS",
     "NTU_XVIEW_TRAIN_CAMERAS",
     "PREPROCESS_SPECS",
+    "PYSKL_TEST_SEED",
     "AlignToAxes",
     "BoneFeatures",
     "CenterJoints",
@@ -80,6 +90,7 @@ __all__ = [
     "MotionFeatures",
     "NTUName",
     "NUCLAName",
+    "Normalize2D",
     "PadToLength",
     "PaperPreprocess",
     "PreprocessSpec",
@@ -90,9 +101,12 @@ __all__ = [
     "SkeletonDataset",
     "SkeletonFormatError",
     "SkeletonSample",
+    "ThresholdScores",
+    "UniformSampleFrames",
     "align_to_axes",
     "alignment_rotation",
     "as_generator",
+    "average_clip_scores",
     "body25_to_openpose18",
     "body_energy",
     "bone_features",
@@ -102,6 +116,7 @@ __all__ = [
     "load_kinetics_labels",
     "load_label_names",
     "motion_features",
+    "normalize_2d",
     "ntu_split",
     "nucla_cross_view_split",
     "pad_to_length",
@@ -116,8 +131,12 @@ __all__ = [
     "read_ntu_skeleton",
     "read_nucla_json",
     "read_openpose_folder",
+    "read_pose_pickle",
     "resample_frames",
     "rotation_about_axis",
     "rotation_matrix_xyz",
     "select_people_by_score",
+    "threshold_scores",
+    "uniform_sample_indices",
+    "write_pose_pickle",
 ]

@@ -12,7 +12,9 @@ from skelgraph.graph import GraphLike, SkeletonGraph
 __all__ = ["bone_features", "motion_features", "resample_frames"]
 
 
-def bone_features(data: np.ndarray, graph: GraphLike) -> np.ndarray:
+def bone_features(
+    data: np.ndarray, graph: GraphLike, *, score_channel: int | None = None
+) -> np.ndarray:
     r"""The bone stream of Section 3.4: each joint minus its parent.
 
     .. math::
@@ -20,9 +22,21 @@ def bone_features(data: np.ndarray, graph: GraphLike) -> np.ndarray:
         b_{c,t,v,m} = x_{c,t,v,m} - x_{c,t,p(v),m}
 
     with :math:`(v, p(v))` the graph's :attr:`~SkeletonGraph.bone_pairs` (bones directed
-    away from the centre), so the centre joint's bone is zero. Every channel is
-    differenced, the confidence channel of 2-D data included, as in the authors'
+    away from the centre), so the centre joint's bone is zero. By default every channel
+    is differenced, the confidence channel of 2-D data included, as in the authors'
     ``gen_bone_data.py``; for ``"ntu-rgbd"`` the result equals their bone data.
+
+    With ``score_channel`` (2 for (x, y, score) data) that channel is not differenced but
+    holds the mean confidence of the bone's two joints, as pyskl's ``JointToBone`` does
+    for its 2-D layouts (``pyskl/datasets/pipelines/pose_related.py``):
+
+    .. math::
+
+        b_{s,t,v,m} = \tfrac12 \left(x_{s,t,v,m} + x_{s,t,p(v),m}\right)
+
+    so the centre keeps its own score. (pyskl's ``JointToBone`` pairs each joint with a
+    parent from a list of its own, which for ``coco`` and ``openpose`` differs from its
+    graph's tree; the parents here are always the graph's.)
 
     Parameters
     ----------
@@ -30,6 +44,8 @@ def bone_features(data: np.ndarray, graph: GraphLike) -> np.ndarray:
         Shape (C, T, V, M).
     graph : SkeletonGraph or layout name or any GraphLike
         Its V must match the data's.
+    score_channel : int, optional
+        The confidence channel, averaged instead of differenced.
 
     Returns
     -------
@@ -43,13 +59,17 @@ def bone_features(data: np.ndarray, graph: GraphLike) -> np.ndarray:
             f"graph {graph.name!r} has {graph.num_nodes} joints but the data has V = "
             f"{data.shape[2]}"
         )
+    _check_score_channel(score_channel, data.shape[0])
     children, parents = (list(i) for i in zip(*graph.bone_pairs))
     out = np.empty_like(data)
     out[:, :, children] = data[:, :, children] - data[:, :, parents]
+    if score_channel is not None:
+        score = data[score_channel]
+        out[score_channel][:, children] = (score[:, children] + score[:, parents]) / 2
     return out
 
 
-def motion_features(data: np.ndarray) -> np.ndarray:
+def motion_features(data: np.ndarray, *, score_channel: int | None = None) -> np.ndarray:
     r"""Frame differences, the motion stream; the last frame is zero.
 
     .. math::
@@ -57,10 +77,17 @@ def motion_features(data: np.ndarray) -> np.ndarray:
         \dot x_{c,t,v,m} = x_{c,t+1,v,m} - x_{c,t,v,m}, \quad t < T - 1; \qquad
         \dot x_{c,T-1,v,m} = 0
 
+    With ``score_channel`` that channel holds the mean confidence of the two frames
+    instead, :math:`\tfrac12 (x_{s,t,v,m} + x_{s,t+1,v,m})`, still zero in the last frame,
+    as pyskl's ``ToMotion`` does for its ``coco`` and ``openpose`` data
+    (``pyskl/datasets/pipelines/pose_related.py``).
+
     Parameters
     ----------
     data : numpy.ndarray
         Shape (C, T, V, M); joints or bones.
+    score_channel : int, optional
+        The confidence channel, averaged instead of differenced.
 
     Returns
     -------
@@ -68,9 +95,18 @@ def motion_features(data: np.ndarray) -> np.ndarray:
         Shape (C, T, V, M), same dtype.
     """
     data = as_sequence(data)
+    _check_score_channel(score_channel, data.shape[0])
     out = np.zeros_like(data)
     out[:, :-1] = data[:, 1:] - data[:, :-1]
+    if score_channel is not None:
+        score = data[score_channel]
+        out[score_channel, :-1] = (score[1:] + score[:-1]) / 2
     return out
+
+
+def _check_score_channel(score_channel: int | None, channels: int) -> None:
+    if score_channel is not None and not 0 <= score_channel < channels:
+        raise ValueError(f"score_channel must be in 0..{channels - 1}, got {score_channel}")
 
 
 def resample_frames(

@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 
 from skelgraph.data._checks import as_sequence, joint_position
+from skelgraph.graph import LAYOUT_ALIASES
 
 __all__ = [
     "PREPROCESS_SPECS",
@@ -366,7 +367,8 @@ def paper_preprocess(
     data : numpy.ndarray
         Shape (C, T, V, M).
     layout : str or PreprocessSpec
-        A key of :data:`PREPROCESS_SPECS`, or a spec for a custom layout.
+        A key of :data:`PREPROCESS_SPECS` (or its pyskl alias, e.g. ``"coco"``), or a
+        spec for a custom layout.
     length : int or None
         T of the result; ``None`` keeps T.
     dims : int
@@ -384,6 +386,8 @@ def paper_preprocess(
     """
     data = as_sequence(data)
     if isinstance(layout, str):
+        if layout in LAYOUT_ALIASES:
+            layout = LAYOUT_ALIASES[layout]
         if layout not in PREPROCESS_SPECS:
             raise ValueError(
                 f"no preprocessing joints for layout {layout!r}; known: "

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from skelgraph.data import augment, features, preprocess
+from skelgraph.data import augment, features, keypoints2d, preprocess, sampling
 from skelgraph.data.augment import SeedLike, as_generator
 from skelgraph.data.preprocess import JointRef, PreprocessSpec
 from skelgraph.graph import GraphLike
@@ -26,13 +26,16 @@ __all__ = [
     "Compose",
     "FillEmptyFrames",
     "MotionFeatures",
+    "Normalize2D",
     "PadToLength",
     "PaperPreprocess",
     "RandomRotate",
     "RandomScale",
     "RandomShift",
     "ResampleFrames",
+    "ThresholdScores",
     "Transform",
+    "UniformSampleFrames",
 ]
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -46,6 +49,15 @@ class _Repr:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._args().items())
         return f"{type(self).__name__}({args})"
+
+
+class _ScoreChannel(_Repr):
+    def _args(self) -> dict[str, Any]:
+        # Without a score channel the repr stays what it was before the option existed.
+        args = super()._args()
+        if args.get("score_channel") is None:
+            args.pop("score_channel", None)
+        return args
 
 
 class Compose(_Repr):
@@ -159,21 +171,51 @@ class ResampleFrames(_Repr):
         return features.resample_frames(data, self.length, mode=self.mode)
 
 
-class BoneFeatures(_Repr):
+class BoneFeatures(_ScoreChannel):
     """:func:`~skelgraph.data.features.bone_features` on a graph or layout name."""
 
-    def __init__(self, graph: GraphLike) -> None:
+    def __init__(self, graph: GraphLike, *, score_channel: int | None = None) -> None:
         self.graph = graph
+        self.score_channel = score_channel
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
-        return features.bone_features(data, self.graph)
+        return features.bone_features(data, self.graph, score_channel=self.score_channel)
 
 
-class MotionFeatures(_Repr):
+class MotionFeatures(_ScoreChannel):
     """:func:`~skelgraph.data.features.motion_features`."""
 
+    def __init__(self, *, score_channel: int | None = None) -> None:
+        self.score_channel = score_channel
+
     def __call__(self, data: np.ndarray) -> np.ndarray:
-        return features.motion_features(data)
+        return features.motion_features(data, score_channel=self.score_channel)
+
+
+class Normalize2D(_Repr):
+    """:func:`~skelgraph.data.keypoints2d.normalize_2d` for frames of ``img_shape`` (h, w).
+
+    The default is pyskl's ``PreNormalize2D`` default, 1080 x 1920; where each sample has
+    its own size (``sample.meta["img_shape"]`` of a pose pickle), call the function.
+    """
+
+    def __init__(self, img_shape: tuple[float, float] = (1080, 1920)) -> None:
+        keypoints2d._image_shape(img_shape)  # fail at construction, not on the first item
+        self.img_shape = tuple(img_shape)
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return keypoints2d.normalize_2d(data, self.img_shape)
+
+
+class ThresholdScores(_Repr):
+    """:func:`~skelgraph.data.keypoints2d.threshold_scores`: joints below ``threshold`` zeroed."""
+
+    def __init__(self, threshold: float = 0.01, *, score_channel: int = 2) -> None:
+        self.threshold = threshold
+        self.score_channel = score_channel
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return keypoints2d.threshold_scores(data, self.threshold, score_channel=self.score_channel)
 
 
 class _Random(_Repr):
@@ -233,3 +275,43 @@ class RandomShift(_Random):
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
         return augment.random_shift(data, self._rng, max_shift=self.max_shift, dims=self.dims)
+
+
+class UniformSampleFrames(_Random):
+    """:func:`~skelgraph.data.sampling.uniform_sample_indices`: clips of ``clip_len`` frames.
+
+    Returns (C, num_clips · clip_len, V, M), the clips one after another in time;
+    ``x.reshape(C, num_clips, clip_len, V, M)`` separates them. Training draws come from
+    the transform's own generator (``seed``); with ``test_mode`` every call gives pyskl's
+    fixed test clips (``test_seed``, 255).
+    """
+
+    def __init__(
+        self,
+        clip_len: int,
+        *,
+        num_clips: int = 1,
+        p_interval: sampling.Interval = 1.0,
+        test_mode: bool = False,
+        seed: SeedLike = None,
+        test_seed: int = sampling.PYSKL_TEST_SEED,
+    ) -> None:
+        super().__init__(seed)
+        self.clip_len = clip_len
+        self.num_clips = num_clips
+        self.p_interval = p_interval
+        self.test_mode = test_mode
+        self.test_seed = test_seed
+        sampling._interval(p_interval)  # fail at construction, not on the first item
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        inds = sampling.uniform_sample_indices(
+            data.shape[1],
+            self.clip_len,
+            num_clips=self.num_clips,
+            p_interval=self.p_interval,
+            test_mode=self.test_mode,
+            rng=self._rng,
+            seed=self.test_seed,
+        )
+        return np.ascontiguousarray(data[:, inds.ravel()])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["LAYOUTS", "Layout"]
+__all__ = ["LAYOUTS", "LAYOUT_ALIASES", "Layout", "resolve_layout"]
 
 
 @dataclass(frozen=True)
@@ -289,3 +289,36 @@ _LAYOUT_LIST = [
 
 LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in _LAYOUT_LIST}
 """The built-in layouts, by name."""
+
+LAYOUT_ALIASES: dict[str, str] = {
+    # Same joint order and bones as pyskl's graph of that name.
+    "nturgb+d": "ntu-rgbd-pyskl",
+    "coco": "coco-17",
+    "openpose": "openpose-18",
+    # Same joint order (MediaPipe's); pyskl's graph is a tree without the palm edges.
+    "handmp": "mediapipe-hand-21",
+}
+"""pyskl's layout names (``pyskl/utils/graph.py``), accepted wherever a layout name is."""
+
+
+def resolve_layout(name: str) -> str:
+    """The built-in layout name for ``name``, itself or a pyskl alias (:data:`LAYOUT_ALIASES`).
+
+    Raises
+    ------
+    ValueError
+        Neither a built-in layout nor an alias; the message lists both.
+
+    Examples
+    --------
+    >>> resolve_layout("coco"), resolve_layout("ntu-rgbd")
+    ('coco-17', 'ntu-rgbd')
+    """
+    if name in LAYOUTS:
+        return name
+    if isinstance(name, str) and name in LAYOUT_ALIASES:
+        return LAYOUT_ALIASES[name]
+    raise ValueError(
+        f"unknown layout {name!r}; built-in layouts: {', '.join(LAYOUTS)}; "
+        f"pyskl aliases: {', '.join(LAYOUT_ALIASES)}"
+    )

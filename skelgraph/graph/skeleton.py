@@ -21,7 +21,7 @@ from skelgraph.graph.adjacency import (
     powering_stack,
 )
 from skelgraph.graph.analysis import hop_weight_mass
-from skelgraph.graph.layouts import LAYOUTS
+from skelgraph.graph.layouts import LAYOUTS, resolve_layout
 
 if TYPE_CHECKING:
     from torch_geometric.data import Data
@@ -131,16 +131,18 @@ class SkeletonGraph:
 
     @classmethod
     def from_layout(cls, name: str) -> SkeletonGraph:
-        """A built-in layout by name (see :meth:`layouts`).
+        """A built-in layout by name (see :meth:`layouts`) or pyskl alias.
+
+        pyskl's names (``"nturgb+d"``, ``"coco"``, ``"openpose"``, ``"handmp"``) are
+        accepted as aliases (:data:`~skelgraph.graph.LAYOUT_ALIASES`); the graph keeps the
+        built-in name.
 
         Raises
         ------
         ValueError
             Unknown name; the message lists the known ones.
         """
-        if name not in LAYOUTS:
-            raise ValueError(f"unknown layout {name!r}; built-in layouts: {', '.join(LAYOUTS)}")
-        layout = LAYOUTS[name]
+        layout = LAYOUTS[resolve_layout(name)]
         return cls(
             layout.edges,
             len(layout.joint_names),

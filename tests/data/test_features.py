@@ -165,3 +165,48 @@ def test_random_transforms_reproduce_and_reseed():
     a = rotate(data)
     rotate.reseed(9)
     np.testing.assert_array_equal(rotate(data), a)
+
+
+# ---------------------------------------------------------------- 2-D score channel
+def _chain_2d() -> tuple[SkeletonGraph, np.ndarray]:
+    """A 3-joint chain 0 - 1 - 2 rooted at 0, two frames, channels (x, y, score)."""
+    graph = SkeletonGraph.from_edges([(0, 1), (1, 2)], center=0)
+    data = np.zeros((3, 2, 3, 1), np.float32)
+    data[0, :, :, 0] = [[1, 4, 9], [2, 6, 7]]  # x
+    data[1, :, :, 0] = [[0, 2, 3], [1, 1, 5]]  # y
+    data[2, :, :, 0] = [[0.9, 0.5, 0.3], [0.7, 0.1, 0.5]]  # score
+    return graph, data
+
+
+def test_bones_keep_scores_as_the_mean_of_the_two_joints():
+    graph, data = _chain_2d()
+    assert graph.bone_pairs == ((0, 0), (1, 0), (2, 1))
+    bones = bone_features(data, graph, score_channel=2)
+    # by hand: x, y of (0, 1 - 0, 2 - 1); score (s0, (s1 + s0) / 2, (s2 + s1) / 2)
+    np.testing.assert_allclose(bones[0, :, :, 0], [[0, 3, 5], [0, 4, 1]])
+    np.testing.assert_allclose(bones[1, :, :, 0], [[0, 2, 1], [0, 0, 4]])
+    np.testing.assert_allclose(bones[2, :, :, 0], [[0.9, 0.7, 0.4], [0.7, 0.4, 0.3]], atol=1e-6)
+    # without score_channel the score is differenced like any channel (the authors' way)
+    np.testing.assert_allclose(
+        bone_features(data, graph)[2, :, :, 0], [[0, -0.4, -0.2], [0, -0.6, 0.4]], atol=1e-6
+    )
+    np.testing.assert_array_equal(BoneFeatures(graph, score_channel=2)(data), bones)
+
+
+def test_motion_keeps_scores_as_the_mean_of_the_two_frames():
+    _, data = _chain_2d()
+    motion = motion_features(data, score_channel=2)
+    np.testing.assert_allclose(motion[0, :, :, 0], [[1, 2, -2], [0, 0, 0]])
+    np.testing.assert_allclose(motion[1, :, :, 0], [[1, -1, 2], [0, 0, 0]])
+    np.testing.assert_allclose(motion[2, :, :, 0], [[0.8, 0.3, 0.4], [0, 0, 0]], atol=1e-6)
+    np.testing.assert_array_equal(MotionFeatures(score_channel=2)(data), motion)
+
+
+def test_score_channel_checks_and_repr():
+    _, data = _chain_2d()
+    with pytest.raises(ValueError, match=r"score_channel must be in 0\.\.2, got 3"):
+        motion_features(data, score_channel=3)
+    with pytest.raises(ValueError, match=r"score_channel must be in 0\.\.2, got -1"):
+        bone_features(data, SkeletonGraph.from_edges([(0, 1), (1, 2)]), score_channel=-1)
+    assert repr(BoneFeatures("coco-17")) == "BoneFeatures(graph='coco-17')"
+    assert repr(MotionFeatures(score_channel=2)) == "MotionFeatures(score_channel=2)"

@@ -82,3 +82,41 @@ def test_kinect_v1_matches_the_nw_ucla_readme():
     }
     assert len(bones) == 19
     assert set(SkeletonGraph.from_layout("kinect-v1-20").edges) == bones
+
+
+def test_pyskl_aliases_resolve_everywhere_a_layout_name_is_accepted():
+    import numpy as np
+
+    from skelgraph.data import from_array, paper_preprocess
+    from skelgraph.graph import LAYOUT_ALIASES, resolve_layout
+
+    assert LAYOUT_ALIASES == {
+        "nturgb+d": "ntu-rgbd-pyskl",
+        "coco": "coco-17",
+        "openpose": "openpose-18",
+        "handmp": "mediapipe-hand-21",
+    }
+    for alias, name in LAYOUT_ALIASES.items():
+        assert resolve_layout(alias) == resolve_layout(name) == name
+        g = SkeletonGraph.from_layout(alias)
+        assert g.name == name and g.edges == SkeletonGraph.from_layout(name).edges
+        assert SkeletonGraph.coerce(alias).name == name
+        v = g.num_nodes
+        assert from_array(np.ones((2, v, 3)), alias).layout == name
+        data = np.random.default_rng(0).standard_normal((3, 4, v, 1))
+        np.testing.assert_array_equal(
+            paper_preprocess(data, alias, length=None), paper_preprocess(data, name, length=None)
+        )
+    with pytest.raises(ValueError, match="pyskl aliases: nturgb"):
+        SkeletonGraph.from_layout("ntu")
+
+
+def test_pyskl_ntu_alias_has_pyskl_bones():
+    # pyskl/utils/graph.py, 'nturgb+d': its inward pairs, 1-based.
+    pyskl_inward = [
+        (1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9),
+        (11, 10), (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17),
+        (19, 18), (20, 19), (22, 8), (23, 8), (24, 12), (25, 12),
+    ]  # fmt: skip
+    g = SkeletonGraph.from_layout("nturgb+d")
+    assert set(g.edges) == {tuple(sorted((a - 1, b - 1))) for a, b in pyskl_inward}

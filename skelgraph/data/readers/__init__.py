@@ -28,9 +28,15 @@ from skelgraph.data.readers.openpose import (
     body25_to_openpose18,
     read_openpose_folder,
 )
+from skelgraph.data.readers.pose_pickle import (
+    MAX_PICKLE_BYTES,
+    read_pose_pickle,
+    write_pose_pickle,
+)
 
 __all__ = [
     "BODY25_TO_OPENPOSE18",
+    "MAX_PICKLE_BYTES",
     "NTU_XSUB120_TRAIN_SUBJECTS",
     "NTU_XSUB_TRAIN_SUBJECTS",
     "NTU_XVIEW_TRAIN_CAMERAS",
@@ -50,5 +56,7 @@ __all__ = [
     "read_ntu_skeleton",
     "read_nucla_json",
     "read_openpose_folder",
+    "read_pose_pickle",
     "select_people_by_score",
+    "write_pose_pickle",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 
 from skelgraph.data.errors import SkeletonFormatError
 from skelgraph.data.sample import SkeletonSample
-from skelgraph.graph import LAYOUTS
+from skelgraph.graph import LAYOUTS, resolve_layout
 
 __all__ = ["from_array", "read_array_file"]
 
@@ -38,7 +38,8 @@ def from_array(
     array : array_like
         (T, V, C) for one person or (T, M, V, C).
     layout : str
-        A built-in layout name (:meth:`SkeletonGraph.layouts`).
+        A built-in layout name (:meth:`SkeletonGraph.layouts`) or pyskl alias
+        (:data:`~skelgraph.graph.LAYOUT_ALIASES`).
     label : int, optional
         0-based class.
     path : str or path, optional
@@ -58,8 +59,7 @@ def from_array(
         message names the layouts with that many joints), or an infinite value (with
         its frame).
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; built-in layouts: {', '.join(LAYOUTS)}")
+    layout = resolve_layout(layout)
     try:
         x = np.array(array, dtype=np.float64)
     except (TypeError, ValueError) as error:

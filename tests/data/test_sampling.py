@@ -1,0 +1,148 @@
+"""Clip sampling (pyskl's UniformSampleFrames) against a brute-force segment rule."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skelgraph.data import (
+    Compose,
+    UniformSampleFrames,
+    average_clip_scores,
+    uniform_sample_indices,
+)
+
+
+def _allowed_clips(n: int, clip_len: int) -> set[tuple[int, ...]]:
+    """Every clip the rule can give for n frames (whole sequence, p_interval = 1)."""
+    if n < clip_len:  # consecutive frames from any start, wrapping round
+        return {tuple((s + j) % n for j in range(clip_len)) for s in range(n)}
+    if n < 2 * clip_len:  # increasing, at most one frame skipped in each gap
+        out = set()
+        for clip in itertools.combinations(range(n), clip_len):
+            gaps = np.diff((-1, *clip, n)) - 1
+            if gaps.max() <= 1:
+                out.add(clip)
+        return out
+    bounds = [i * n // clip_len for i in range(clip_len + 1)]  # one frame per segment
+    return set(itertools.product(*(range(a, b) for a, b in itertools.pairwise(bounds))))
+
+
+@pytest.mark.parametrize("n, clip_len", [(2, 3), (4, 4), (5, 3), (6, 4), (7, 3), (9, 2), (10, 4)])
+def test_training_clips_are_exactly_the_segment_rule(n, clip_len):
+    allowed = _allowed_clips(n, clip_len)
+    rng = np.random.default_rng(0)
+    seen = {tuple(uniform_sample_indices(n, clip_len, rng=rng)[0].tolist()) for _ in range(3000)}
+    assert seen == allowed  # nothing outside the rule, and every allowed clip drawn
+
+
+def test_training_segments_are_uniform():
+    # n = 12, clip_len = 3: segments [0, 4), [4, 8), [8, 12), one frame each, uniformly
+    inds = np.stack([uniform_sample_indices(12, 3, rng=s)[0] for s in range(4000)])
+    for j in range(3):
+        counts = np.bincount(inds[:, j] - 4 * j, minlength=4)
+        assert counts.min() > 850 and counts.max() < 1150
+
+
+# Indices of pyskl's UniformSampleFrames(clip_len, num_clips, p_interval)._get_test_clips
+# (seed 255), modulo T, computed once by running pyskl's class.
+PYSKL_TEST_CLIPS = [
+    ((10, 4, 2, 1.0), [1, 3, 5, 8, 1, 3, 5, 7]),
+    ((20, 4, 1, (0.5, 1)), [3, 5, 8, 12]),
+    (
+        (5, 8, 3, 1.0),
+        [0, 1, 2, 3, 4, 0, 1, 2, 1, 2, 3, 4, 0, 1, 2, 3, 3, 4, 0, 1, 2, 3, 4, 0],
+    ),
+]
+
+
+@pytest.mark.parametrize("args, expected", PYSKL_TEST_CLIPS)
+def test_test_mode_equals_pyskl(args, expected):
+    n, clip_len, num_clips, p_interval = args
+    out = uniform_sample_indices(
+        n, clip_len, num_clips=num_clips, p_interval=p_interval, test_mode=True, rng=123
+    )
+    assert out.shape == (num_clips, clip_len) and out.dtype == np.int64
+    assert out.ravel().tolist() == expected
+
+
+def test_test_mode_is_fixed_and_training_is_seeded():
+    a = uniform_sample_indices(300, 64, num_clips=10, test_mode=True)
+    b = uniform_sample_indices(300, 64, num_clips=10, test_mode=True, rng=np.random.default_rng())
+    np.testing.assert_array_equal(a, b)
+    c = uniform_sample_indices(300, 64, num_clips=10, rng=7)
+    np.testing.assert_array_equal(c, uniform_sample_indices(300, 64, num_clips=10, rng=7))
+    assert not np.array_equal(c, uniform_sample_indices(300, 64, num_clips=10, rng=8))
+    other = uniform_sample_indices(300, 64, num_clips=10, test_mode=True, seed=1)
+    assert not np.array_equal(a, other)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 200),
+    clip_len=st.integers(1, 40),
+    num_clips=st.integers(1, 4),
+    low=st.floats(0.05, 1.0),
+    test_mode=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_p_interval_clips_stay_inside_one_window(n, clip_len, num_clips, low, test_mode, seed):
+    out = uniform_sample_indices(
+        n, clip_len, num_clips=num_clips, p_interval=(low, 1.0), test_mode=test_mode, rng=seed
+    )
+    assert out.shape == (num_clips, clip_len)
+    assert out.min() >= 0 and out.max() < n
+    for clip in out:
+        if clip_len <= max(1, int(low * n)):  # long enough: increasing, no wrap
+            assert (np.diff(clip) > 0).all()
+
+
+def test_argument_checks():
+    for kwargs, message in [
+        (dict(num_frames=0, clip_len=3), "num_frames must be >= 1"),
+        (dict(num_frames=5, clip_len=0), "clip_len must be >= 1"),
+        (dict(num_frames=5, clip_len=2, num_clips=0), "num_clips must be >= 1"),
+        (dict(num_frames=5, clip_len=2, p_interval=(0.8, 0.5)), "0 < low <= high <= 1"),
+        (dict(num_frames=5, clip_len=2, p_interval=0.0), "0 < low <= high <= 1"),
+        (dict(num_frames=5, clip_len=2, p_interval=(0.1, 0.2, 0.3)), "float or"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            uniform_sample_indices(**kwargs)
+
+
+def test_transform_stacks_clips_in_time():
+    data = np.arange(30, dtype=np.float32)[None, :, None, None] * np.ones((3, 1, 5, 2))
+    t = UniformSampleFrames(8, num_clips=3, test_mode=True)
+    out = Compose([t])(data)
+    assert out.shape == (3, 24, 5, 2)
+    expected = uniform_sample_indices(30, 8, num_clips=3, test_mode=True).ravel()
+    np.testing.assert_array_equal(out[0, :, 0, 0], expected)
+    train = UniformSampleFrames(8, seed=0)
+    first = train(data)[0, :, 0, 0]
+    train.reseed(0)
+    np.testing.assert_array_equal(train(data)[0, :, 0, 0], first)
+    with pytest.raises(ValueError, match="p_interval"):
+        UniformSampleFrames(8, p_interval=2.0)
+
+
+def test_average_clip_scores_prob_and_score():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((4, 5, 7))
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    np.testing.assert_allclose(average_clip_scores(logits), probs.mean(1), rtol=1e-12)
+    np.testing.assert_allclose(average_clip_scores(logits, mode="score"), logits.mean(1))
+    flat = logits.reshape(20, 7)  # each sample's five clips consecutive
+    np.testing.assert_allclose(average_clip_scores(flat, num_clips=5), probs.mean(1))
+    tensor = average_clip_scores(torch.from_numpy(flat), num_clips=5)
+    assert isinstance(tensor, torch.Tensor)
+    np.testing.assert_allclose(tensor.numpy(), probs.mean(1), rtol=1e-12)
+    np.testing.assert_allclose(average_clip_scores(1000 * logits).sum(-1), 1.0)  # stable
+    with pytest.raises(ValueError, match=r"must be \(N \* 3, K\)"):
+        average_clip_scores(flat, num_clips=3)
+    with pytest.raises(ValueError, match="mode must be"):
+        average_clip_scores(logits, mode="max")
