@@ -32,6 +32,9 @@ extensions = [
     "sphinx.ext.napoleon",  # before sphinx_autodoc_typehints
     "sphinx_autodoc_typehints",
     "sphinx.ext.mathjax",
+    # MathJax 3.2.2 (scripts and fonts) copied into _static/mathjax, and mathjax_path
+    # pointed at it: equations render without the internet (docs extra).
+    "sphinx-mathjax-offline",
     "sphinx.ext.doctest",
     "sphinx.ext.viewcode",
     "matplotlib.sphinxext.plot_directive",
@@ -44,8 +47,9 @@ templates_path: list[str] = []
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 
-# No network at build time: no intersphinx, and nothing is fetched.
-# (MathJax is loaded by the reader's browser from its default CDN.)
+# Nothing is fetched, at build time or by the reader's browser: MathJax ships with the
+# site (above), and there is no intersphinx, whose inventories (PyTorch, NumPy, networkx,
+# Python) would have to be downloaded; no installed package provides them.
 
 # -- autodoc / napoleon / typehints --------------------------------------------------
 autodoc_default_options = {
@@ -110,3 +114,4 @@ html_show_sourcelink = False
 # MyST, for the changelog include only.
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header"]
+

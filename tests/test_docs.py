@@ -26,6 +26,7 @@ import sys
 import textwrap
 import warnings
 import zlib
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -149,7 +150,13 @@ def test_docstring_examples_run(module):
     assert runner.failures == 0, report.getvalue()
 
 
-DOCS_PACKAGES = ("sphinx", "pydata_sphinx_theme", "sphinx_autodoc_typehints", "myst_parser")
+DOCS_PACKAGES = (
+    "sphinx",
+    "pydata_sphinx_theme",
+    "sphinx_autodoc_typehints",
+    "myst_parser",
+    "sphinx-mathjax-offline",  # its import name has hyphens
+)
 
 
 def _missing_docs_packages() -> list[str]:
@@ -210,3 +217,57 @@ def test_every_public_name_has_an_api_entry(html_build):
             if not any(entry.endswith(f".{name}") for entry in documented):
                 missing.append(f"{module}.{name}")
     assert not missing, f"public names without an API entry: {missing}"
+
+
+class _Resources(HTMLParser):
+    """What a page makes the browser load: scripts, stylesheets, fonts, icons, images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("script", "img", "iframe", "source", "audio", "video") and attrs.get("src"):
+            self.loaded.append(attrs["src"])
+        elif tag == "link" and attrs.get("href"):
+            # rel="stylesheet", "preload" (fonts), "icon", ...; not plain hyperlinks.
+            self.loaded.append(attrs["href"])
+
+
+def _remote(url: str) -> bool:
+    return bool(re.match(r"^([a-z][a-z0-9+.-]*:)?//", url.strip(), re.IGNORECASE))
+
+
+def test_docs_load_nothing_from_another_host(html_build):
+    """The site works offline: no page loads a script, stylesheet or font from elsewhere."""
+    remote = []
+    for page in html_build.rglob("*.html"):
+        parser = _Resources()
+        parser.feed(page.read_text(encoding="utf-8"))
+        where = page.relative_to(html_build)
+        remote += [f"{where}: {url}" for url in parser.loaded if _remote(url)]
+    for sheet in html_build.rglob("*.css"):
+        text = sheet.read_text(encoding="utf-8", errors="replace")
+        for url in re.findall(r"""url\(\s*['"]?([^'")]+)|@import\s+['"]([^'"]+)""", text):
+            url = "".join(url)
+            if _remote(url):
+                remote.append(f"{sheet.relative_to(html_build)}: {url}")
+    assert not remote, "resources from another host:\n" + "\n".join(remote)
+
+
+def test_docs_mathjax_ships_with_the_site(html_build):
+    """Every page with equations loads a MathJax that is in the build, fonts included."""
+    pages = [p for p in html_build.rglob("*.html") if 'class="math' in p.read_text("utf-8")]
+    assert len(pages) >= 5, pages  # concepts, benchmarks, API pages
+    for page in pages:
+        parser = _Resources()
+        parser.feed(page.read_text(encoding="utf-8"))
+        scripts = [url for url in parser.loaded if "mathjax" in url.lower()]
+        assert scripts, f"{page.relative_to(html_build)} has equations but loads no MathJax"
+        for url in scripts:
+            assert not _remote(url), url
+            assert (page.parent / url.split("?")[0]).resolve().is_file(), url
+    fonts = list((html_build / "_static" / "mathjax").rglob("*.woff"))
+    assert any("MathJax_Main-Regular" in f.name for f in fonts), "MathJax's fonts are missing"
+
