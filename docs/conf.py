@@ -75,6 +75,7 @@ typehints_defaults = "comma"
 typehints_use_signature = False
 always_document_param_types = False
 typehints_document_rtype = True
+typehints_document_rtype_none = False  # (see also _drop_none_rtype in setup below)
 
 # -- doctest -------------------------------------------------------------------------
 doctest_global_setup = """
@@ -108,10 +109,33 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"index": [], "changelog": []}
+# No left sidebar on the top-level pages that have no sub-pages (it would be an empty
+# "Section Navigation").
+html_sidebars = {page: [] for page in ("index", "getting_started", "benchmarks", "changelog")}
 html_show_sourcelink = False
 
 # MyST, for the changelog include only.
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header"]
 
+
+# -- Local hooks ---------------------------------------------------------------------
+def _drop_none_rtype(app, domain, objtype, contentnode) -> None:
+    """Drop the "Return type: None" field that Sphinx's ``autodoc_typehints =
+    "description"`` adds to every procedure (``reset_parameters()`` ...): it says nothing."""
+    from docutils import nodes
+
+    for field_list in list(contentnode.findall(nodes.field_list)):
+        for field in list(field_list.children):
+            name, body = field.children[0].astext().strip(), field.children[1].astext().strip()
+            # "rtype" from a docstring field (sphinx-autodoc-typehints writes one for an
+            # exception's __init__), before the domain renames it "Return type".
+            if name in ("rtype", "Return type") and body == "None":
+                field_list.remove(field)
+        if not field_list.children:
+            field_list.parent.remove(field_list)
+
+
+def setup(app):
+    # After sphinx.ext.autodoc.typehints' merge (default priority 500).
+    app.connect("object-description-transform", _drop_none_rtype, priority=900)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import doctest
+import html
 import importlib
 import importlib.util
 import io
@@ -270,4 +271,17 @@ def test_docs_mathjax_ships_with_the_site(html_build):
             assert (page.parent / url.split("?")[0]).resolve().is_file(), url
     fonts = list((html_build / "_static" / "mathjax").rglob("*.woff"))
     assert any("MathJax_Main-Regular" in f.name for f in fonts), "MathJax's fonts are missing"
+
+
+def test_docs_api_signatures_are_short(html_build):
+    """Constants do not print their values in the signature line, and procedures have
+    no "Return type: None" field."""
+    for page in (html_build / "api").glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        for match in re.finditer(r'<dl class="py data">\s*<dt[^>]*>(.*?)</dt>', text, re.S):
+            signature = " ".join(html.unescape(re.sub(r"<[^>]+>", "", match[1])).split())
+            assert len(signature) < 100, f"{page.name}: {signature}"
+        assert not re.search(r"Return type<span[^>]*>:</span></dt>\s*<dd[^>]*><p>None</p>", text), (
+            f"{page.name} has a 'Return type: None' field"
+        )
 
