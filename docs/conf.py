@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import doctest as _doctest
 import os
+import sys
 import warnings
+from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import skelgraph
+
+# Local extensions (docs/_ext): the benchmark page's tables.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
 # sphinx-autodoc-typehints 3.x on Sphinx 9 emits an upstream deprecation notice per page.
 warnings.filterwarnings("ignore", message=r".*_RstSnippetParser\.set_application")
@@ -39,6 +44,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "matplotlib.sphinxext.plot_directive",
     "myst_parser",  # only to include CHANGELOG.md
+    "benchmark_tables",  # docs/_ext: compact tables of benchmarks/results/
 ]
 
 source_suffix = {".rst": "restructuredtext"}  # Markdown only through the include

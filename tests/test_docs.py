@@ -285,3 +285,17 @@ def test_docs_api_signatures_are_short(html_build):
             f"{page.name} has a 'Return type: None' field"
         )
 
+
+def test_docs_benchmark_tables_fit(html_build):
+    """The benchmark page's tables have at most ten columns and link the full files."""
+    text = (html_build / "benchmarks.html").read_text(encoding="utf-8")
+    tables = re.findall(r"<table.*?</table>", text, re.S)
+    assert len(tables) >= 4, len(tables)  # bias, speed (two allocators), accuracy
+    for table in tables:
+        body = re.search(r"<tbody>.*?</tbody>", table, re.S)[0]
+        widest = max(len(re.findall(r"<td", row)) for row in re.findall(r"<tr.*?</tr>", body, re.S))
+        assert widest <= 10, widest
+    for name in ("speed.md", "speed.json", "bias.csv", "accuracy.csv"):
+        assert re.search(rf'href="_downloads/[^"]*/{re.escape(name)}"', text), name
+    # Paths of the machine that ran them are not quoted.
+    assert "../shared" not in text and "/tmp/" not in text
