@@ -18,7 +18,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import skelgraph
 
-# Local extensions (docs/_ext): the benchmark page's tables.
+# Local extensions (docs/_ext): the benchmark page's tables, a script's --help.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
 # sphinx-autodoc-typehints 3.x on Sphinx 9 emits an upstream deprecation notice per page.
@@ -45,6 +45,7 @@ extensions = [
     "matplotlib.sphinxext.plot_directive",
     "myst_parser",  # only to include CHANGELOG.md
     "benchmark_tables",  # docs/_ext: compact tables of benchmarks/results/
+    "cli_help",  # docs/_ext: a script's --help, produced at build time
 ]
 
 source_suffix = {".rst": "restructuredtext"}  # Markdown only through the include
