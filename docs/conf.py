@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import doctest as _doctest
 import os
+import sys
 import warnings
+from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import skelgraph
+
+# Local extensions (docs/_ext): the benchmark page's tables, a script's --help.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
 # sphinx-autodoc-typehints 3.x on Sphinx 9 emits an upstream deprecation notice per page.
 warnings.filterwarnings("ignore", message=r".*_RstSnippetParser\.set_application")
@@ -32,10 +37,15 @@ extensions = [
     "sphinx.ext.napoleon",  # before sphinx_autodoc_typehints
     "sphinx_autodoc_typehints",
     "sphinx.ext.mathjax",
+    # MathJax 3.2.2 (scripts and fonts) copied into _static/mathjax, and mathjax_path
+    # pointed at it: equations render without the internet (docs extra).
+    "sphinx-mathjax-offline",
     "sphinx.ext.doctest",
     "sphinx.ext.viewcode",
     "matplotlib.sphinxext.plot_directive",
     "myst_parser",  # only to include CHANGELOG.md
+    "benchmark_tables",  # docs/_ext: compact tables of benchmarks/results/
+    "cli_help",  # docs/_ext: a script's --help, produced at build time
 ]
 
 source_suffix = {".rst": "restructuredtext"}  # Markdown only through the include
@@ -44,8 +54,9 @@ templates_path: list[str] = []
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 
-# No network at build time: no intersphinx, and nothing is fetched.
-# (MathJax is loaded by the reader's browser from its default CDN.)
+# Nothing is fetched, at build time or by the reader's browser: MathJax ships with the
+# site (above), and there is no intersphinx, whose inventories (PyTorch, NumPy, networkx,
+# Python) would have to be downloaded; no installed package provides them.
 
 # -- autodoc / napoleon / typehints --------------------------------------------------
 autodoc_default_options = {
@@ -71,6 +82,7 @@ typehints_defaults = "comma"
 typehints_use_signature = False
 always_document_param_types = False
 typehints_document_rtype = True
+typehints_document_rtype_none = False  # (see also _drop_none_rtype in setup below)
 
 # -- doctest -------------------------------------------------------------------------
 doctest_global_setup = """
@@ -104,9 +116,33 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"index": [], "changelog": []}
+# No left sidebar on the top-level pages that have no sub-pages (it would be an empty
+# "Section Navigation").
+html_sidebars = {page: [] for page in ("index", "getting_started", "benchmarks", "changelog")}
 html_show_sourcelink = False
 
 # MyST, for the changelog include only.
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header"]
+
+
+# -- Local hooks ---------------------------------------------------------------------
+def _drop_none_rtype(app, domain, objtype, contentnode) -> None:
+    """Drop the "Return type: None" field that Sphinx's ``autodoc_typehints =
+    "description"`` adds to every procedure (``reset_parameters()`` ...): it says nothing."""
+    from docutils import nodes
+
+    for field_list in list(contentnode.findall(nodes.field_list)):
+        for field in list(field_list.children):
+            name, body = field.children[0].astext().strip(), field.children[1].astext().strip()
+            # "rtype" from a docstring field (sphinx-autodoc-typehints writes one for an
+            # exception's __init__), before the domain renames it "Return type".
+            if name in ("rtype", "Return type") and body == "None":
+                field_list.remove(field)
+        if not field_list.children:
+            field_list.parent.remove(field_list)
+
+
+def setup(app):
+    # After sphinx.ext.autodoc.typehints' merge (default priority 500).
+    app.connect("object-description-transform", _drop_none_rtype, priority=900)

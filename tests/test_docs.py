@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import doctest
+import html
 import importlib
 import importlib.util
 import io
@@ -26,6 +27,7 @@ import sys
 import textwrap
 import warnings
 import zlib
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -149,7 +151,13 @@ def test_docstring_examples_run(module):
     assert runner.failures == 0, report.getvalue()
 
 
-DOCS_PACKAGES = ("sphinx", "pydata_sphinx_theme", "sphinx_autodoc_typehints", "myst_parser")
+DOCS_PACKAGES = (
+    "sphinx",
+    "pydata_sphinx_theme",
+    "sphinx_autodoc_typehints",
+    "myst_parser",
+    "sphinx-mathjax-offline",  # its import name has hyphens
+)
 
 
 def _missing_docs_packages() -> list[str]:
@@ -210,3 +218,84 @@ def test_every_public_name_has_an_api_entry(html_build):
             if not any(entry.endswith(f".{name}") for entry in documented):
                 missing.append(f"{module}.{name}")
     assert not missing, f"public names without an API entry: {missing}"
+
+
+class _Resources(HTMLParser):
+    """What a page makes the browser load: scripts, stylesheets, fonts, icons, images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("script", "img", "iframe", "source", "audio", "video") and attrs.get("src"):
+            self.loaded.append(attrs["src"])
+        elif tag == "link" and attrs.get("href"):
+            # rel="stylesheet", "preload" (fonts), "icon", ...; not plain hyperlinks.
+            self.loaded.append(attrs["href"])
+
+
+def _remote(url: str) -> bool:
+    return bool(re.match(r"^([a-z][a-z0-9+.-]*:)?//", url.strip(), re.IGNORECASE))
+
+
+def test_docs_load_nothing_from_another_host(html_build):
+    """The site works offline: no page loads a script, stylesheet or font from elsewhere."""
+    remote = []
+    for page in html_build.rglob("*.html"):
+        parser = _Resources()
+        parser.feed(page.read_text(encoding="utf-8"))
+        where = page.relative_to(html_build)
+        remote += [f"{where}: {url}" for url in parser.loaded if _remote(url)]
+    for sheet in html_build.rglob("*.css"):
+        text = sheet.read_text(encoding="utf-8", errors="replace")
+        for url in re.findall(r"""url\(\s*['"]?([^'")]+)|@import\s+['"]([^'"]+)""", text):
+            url = "".join(url)
+            if _remote(url):
+                remote.append(f"{sheet.relative_to(html_build)}: {url}")
+    assert not remote, "resources from another host:\n" + "\n".join(remote)
+
+
+def test_docs_mathjax_ships_with_the_site(html_build):
+    """Every page with equations loads a MathJax that is in the build, fonts included."""
+    pages = [p for p in html_build.rglob("*.html") if 'class="math' in p.read_text("utf-8")]
+    assert len(pages) >= 5, pages  # concepts, benchmarks, API pages
+    for page in pages:
+        parser = _Resources()
+        parser.feed(page.read_text(encoding="utf-8"))
+        scripts = [url for url in parser.loaded if "mathjax" in url.lower()]
+        assert scripts, f"{page.relative_to(html_build)} has equations but loads no MathJax"
+        for url in scripts:
+            assert not _remote(url), url
+            assert (page.parent / url.split("?")[0]).resolve().is_file(), url
+    fonts = list((html_build / "_static" / "mathjax").rglob("*.woff"))
+    assert any("MathJax_Main-Regular" in f.name for f in fonts), "MathJax's fonts are missing"
+
+
+def test_docs_api_signatures_are_short(html_build):
+    """Constants do not print their values in the signature line, and procedures have
+    no "Return type: None" field."""
+    for page in (html_build / "api").glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        for match in re.finditer(r'<dl class="py data">\s*<dt[^>]*>(.*?)</dt>', text, re.S):
+            signature = " ".join(html.unescape(re.sub(r"<[^>]+>", "", match[1])).split())
+            assert len(signature) < 100, f"{page.name}: {signature}"
+        assert not re.search(r"Return type<span[^>]*>:</span></dt>\s*<dd[^>]*><p>None</p>", text), (
+            f"{page.name} has a 'Return type: None' field"
+        )
+
+
+def test_docs_benchmark_tables_fit(html_build):
+    """The benchmark page's tables have at most ten columns and link the full files."""
+    text = (html_build / "benchmarks.html").read_text(encoding="utf-8")
+    tables = re.findall(r"<table.*?</table>", text, re.S)
+    assert len(tables) >= 4, len(tables)  # bias, speed (two allocators), accuracy
+    for table in tables:
+        body = re.search(r"<tbody>.*?</tbody>", table, re.S)[0]
+        widest = max(len(re.findall(r"<td", row)) for row in re.findall(r"<tr.*?</tr>", body, re.S))
+        assert widest <= 10, widest
+    for name in ("speed.md", "speed.json", "bias.csv", "accuracy.csv"):
+        assert re.search(rf'href="_downloads/[^"]*/{re.escape(name)}"', text), name
+    # Paths of the machine that ran them are not quoted.
+    assert "../shared" not in text and "/tmp/" not in text
