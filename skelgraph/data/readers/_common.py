@@ -106,7 +106,12 @@ def read_file_bytes(path: str | os.PathLike[str], max_bytes: int | None) -> byte
         os.close(fd)
         raise
     with open(fd, "rb", closefd=True) as file:  # buffered: read(n) loops until n or EOF
-        raw = file.read() if max_bytes is None else file.read(max_bytes + 1)
+        if max_bytes is None:
+            raw = file.read()
+        else:  # read(n) allocates n bytes up front: ask for the size, not the budget
+            raw = file.read(min(info.st_size, max_bytes) + 1)
+            if len(raw) > info.st_size:  # the file grew since fstat
+                raw += file.read(max_bytes + 1 - len(raw))
     if max_bytes is not None and len(raw) > max_bytes:
         raise SkeletonFormatError(f"file grew past max_bytes={max_bytes} while read", name)
     return raw

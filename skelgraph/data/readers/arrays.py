@@ -167,6 +167,8 @@ def read_array_file(
         else:
             text = raw.decode("utf-8")
             del raw
+            if not text.strip():
+                raise SkeletonFormatError("empty file", path)
             flat = np.loadtxt(
                 io.StringIO(text), delimiter="," if path.suffix == ".csv" else None, ndmin=2
             )
