@@ -45,9 +45,9 @@ DEFAULT_MAX_ELEMENTS = 2**26
 default: an hour of 30 fps video of 2 people of 33 joints with 4 channels is 24 M. Pass
 ``max_elements=None`` to lift it."""
 
-FLOAT32_LIMIT = float(2**128 - 2**104)
-"""Magnitude from which a float64 rounds to infinity in float32 (the largest float32 plus
-half an ulp); a coordinate must be strictly smaller."""
+FLOAT32_LIMIT = float(2**128 - 2**103)
+"""Magnitude from which a float64 rounds to infinity in float32 (the largest float32,
+2**128 - 2**104, plus half an ulp); a coordinate must be strictly smaller."""
 
 MAX_LABEL = 2**31 - 1
 """Largest class index a file may give (it must also fit every integer type a loss uses)."""
