@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_sequence", "joint_position"]
+__all__ = ["as_sequence", "joint_position", "require_finite"]
 
 
 def as_sequence(data: np.ndarray, name: str = "data") -> np.ndarray:
@@ -25,3 +25,19 @@ def joint_position(data: np.ndarray, joint: int | tuple[int, ...]) -> np.ndarray
         if not 0 <= j < v:
             raise ValueError(f"joint {j} is out of range for V = {v}")
     return data[:, :, list(joints)].mean(axis=2)
+
+
+def require_finite(data: np.ndarray, name: str = "data") -> None:
+    """``ValueError`` naming the first (frame, joint, person) holding NaN or infinity.
+
+    Used where one value spreads to the whole sequence (a centre joint subtracted from
+    every joint, a rotation measured in one frame): readers mark a missing joint with
+    zeros, never NaN.
+    """
+    bad = ~np.isfinite(data)
+    if bad.any():
+        c, t, v, m = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} holds a non-finite value (NaN or inf) at channel {c}, frame {t}, joint "
+            f"{v}, person {m}; mark missing joints with 0 (as the readers and from_array do)"
+        )

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
 import os
+import re
+import secrets
+import shutil
+import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,26 +19,129 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from skelgraph.data.readers._common import MAX_LABEL
 from skelgraph.data.sample import SkeletonSample
+
+try:
+    import fcntl
+except ImportError:  # Windows: builders are not serialised
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["SkeletonDataset"]
 
 _DATA, _LABELS, _INDEX = "data.npy", "labels.npy", "index.json"
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 Reader = Callable[[str], SkeletonSample]
 ArrayTransform = Callable[[np.ndarray], np.ndarray]
 
 
-def _describe(obj: Any) -> str | None:
-    """A stable description of a reader or transform, for the cache key."""
+class _Unidentifiable(ValueError):
+    """A reader or preprocessing step whose configuration cannot be told apart reliably."""
+
+
+def _describe(obj: Any, _depth: int = 0) -> str | None:
+    """A stable description of a reader or transform: what determines its output.
+
+    A function is described by its qualified name, a fingerprint of its code, and the
+    values it captures (defaults, closure cells); a :func:`functools.partial` by its
+    function and bound arguments; a bound method by its object and name; any other object
+    by its ``repr``. Values are described recursively by :func:`_stable`. Raises
+    :class:`_Unidentifiable` where that would rest on an object's address (the default
+    ``repr``), so that two readers with different captured state cannot share a cache.
+    """
     if obj is None:
         return None
+    if _depth > 20:
+        raise _Unidentifiable("too deeply nested to describe")
     if isinstance(obj, functools.partial):
-        return f"partial({_describe(obj.func)}, {obj.args!r}, {sorted(obj.keywords.items())!r})"
-    if hasattr(obj, "__qualname__"):
+        return (
+            f"partial({_describe(obj.func, _depth + 1)}, {_stable(obj.args, _depth)}, "
+            f"{_stable(obj.keywords, _depth)})"
+        )
+    if isinstance(obj, types.MethodType):
+        return f"method({_stable(obj.__self__, _depth)}, {obj.__func__.__qualname__})"
+    if isinstance(obj, types.FunctionType):
+        closure = [c.cell_contents for c in obj.__closure__ or () if _has_contents(c)]
+        return (
+            f"function({obj.__module__}.{obj.__qualname__}, code={_code_digest(obj.__code__)}, "
+            f"defaults={_stable(obj.__defaults__, _depth)}, "
+            f"kwdefaults={_stable(obj.__kwdefaults__, _depth)}, "
+            f"closure={_stable(closure, _depth)})"
+        )
+    if isinstance(obj, (types.BuiltinFunctionType, type)):
         return f"{getattr(obj, '__module__', '?')}.{obj.__qualname__}"
-    return repr(obj)
+    return _stable(obj, _depth)
+
+
+def _describe_or_key(obj: Any, cache_key: str | None) -> str | None:
+    """:func:`_describe`, or the user's ``cache_key`` standing for what it cannot describe."""
+    try:
+        return _describe(obj)
+    except _Unidentifiable:
+        if cache_key is None:
+            raise
+        return f"key:{cache_key}"
+
+
+def _has_contents(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:  # an empty cell (a name not yet assigned)
+        return False
+    return True
+
+
+def _code_digest(code: types.CodeType) -> str:
+    """A hash of a function's code: its bytecode, constants (nested code too) and names."""
+    digest = hashlib.sha256()
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        digest.update(current.co_code)
+        digest.update(repr(current.co_names).encode())
+        for const in current.co_consts:
+            if isinstance(const, types.CodeType):
+                stack.append(const)
+            elif isinstance(const, frozenset):  # its repr's order varies with the hash seed
+                digest.update(repr(sorted(map(repr, const))).encode())
+            else:
+                digest.update(repr(const).encode())
+    return digest.hexdigest()[:16]
+
+
+def _stable(value: Any, _depth: int = 0) -> str:
+    """A repr of ``value`` that depends on its content only, never on its address."""
+    depth = _depth + 1
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        items = ", ".join(_stable(v, depth) for v in value)
+        return f"{type(value).__name__}[{items}]"
+    if isinstance(value, dict):
+        items = sorted((_stable(k, depth), _stable(v, depth)) for k, v in value.items())
+        return "dict{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
+    if isinstance(value, (set, frozenset)):
+        return "set{" + ", ".join(sorted(_stable(v, depth) for v in value)) + "}"
+    if isinstance(value, np.ndarray):  # its repr elides large arrays: hash the bytes
+        data = np.ascontiguousarray(value)
+        digest = hashlib.sha256(data.view(np.uint8).reshape(-1)).hexdigest()[:16]
+        return f"ndarray({data.dtype}, {data.shape}, {digest})"
+    if isinstance(value, os.PathLike):
+        return f"path({os.fspath(value)!r})"
+    if callable(value) and not _has_own_repr(value):
+        return _describe(value, depth)  # type: ignore[return-value]
+    text = repr(value)
+    if not _has_own_repr(value) or _ADDRESS.search(text):
+        raise _Unidentifiable(f"{text[:80]} has no repr that identifies its content")
+    return text
+
+
+def _has_own_repr(value: Any) -> bool:
+    return type(value).__repr__ is not object.__repr__
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 class SkeletonDataset(Dataset):
@@ -50,7 +159,8 @@ class SkeletonDataset(Dataset):
     data : numpy.ndarray
         Shape (N, C, T, V, M); any float dtype (items come out as float32).
     labels : array_like, optional
-        (N,) 0-based ints; -1 stands for "no label". Defaults to all -1.
+        (N,) 0-based ints up to 2**31 - 1; -1 stands for "no label". Defaults to all -1.
+        Other negative, fractional or larger values are a ``ValueError``.
     transform : callable, optional
         Applied to each item's (C, T, V, M) float32 array (a writable copy) before it
         becomes a tensor: augmentation, bone or motion features (see
@@ -77,7 +187,7 @@ class SkeletonDataset(Dataset):
     ) -> None:
         if data.ndim != 5:
             raise ValueError(f"data must have shape (N, C, T, V, M), got {data.shape}")
-        labels = np.full(len(data), -1, np.int64) if labels is None else np.asarray(labels)
+        labels = np.full(len(data), -1, np.int64) if labels is None else _check_labels(labels)
         if labels.shape != (len(data),):
             raise ValueError(f"expected {len(data)} labels, got shape {labels.shape}")
         if names is not None and len(names) != len(data):
@@ -128,6 +238,7 @@ class SkeletonDataset(Dataset):
         transform: ArrayTransform | None = None,
         labels: Sequence[int] | None = None,
         rebuild: bool = False,
+        cache_key: str | None = None,
     ) -> SkeletonDataset:
         """Read files with ``reader``, preprocess them once, and cache the result.
 
@@ -144,69 +255,120 @@ class SkeletonDataset(Dataset):
             shape; without it the files' own shapes must agree.
         cache_dir : str or path, optional
             Folder for ``data.npy``, ``labels.npy`` and ``index.json``. When it holds a
-            cache built from the same files (names, sizes, modification times), reader
-            and preprocessing, that cache is memory-mapped and no file is read. Readers
-            and plain functions are recognised by qualified name, transform objects by
-            ``repr``: after editing a function's code, pass ``rebuild=True``.
+            cache built from the same content, that cache is memory-mapped and no file
+            is read. The content is keyed by the files (paths, sizes, modification
+            times), the labels, and a description of ``reader`` and ``preprocess``:
+            for a function its qualified name, a hash of its code and the values it
+            captures (defaults, closure); for a :func:`functools.partial` its function
+            and bound arguments; for an object its ``repr``. A reader whose description
+            would rest on an object's address (a lambda capturing an object without a
+            ``repr``, for instance) is refused unless ``cache_key`` is given. Code
+            called by the reader is not part of the key: after editing it, pass
+            ``rebuild=True``. A cache that is truncated, corrupt or half-written (a
+            build that was killed) is detected and rebuilt. Builders of one folder take
+            turns (an ``flock`` on the folder, where the platform has it): a second one
+            waits, then reuses what the first built.
         transform : callable, optional
             Per-item transform at access time (augmentation, features).
         labels : sequence of int, optional
-            Labels overriding the readers' (whose ``None`` becomes -1).
+            Labels overriding the readers' (whose ``None`` becomes -1); each in
+            -1..2**31 - 1.
         rebuild : bool
             Ignore an existing cache.
+        cache_key : str, optional
+            Your name for the reader, used in the key instead of its description (the
+            files, labels and preprocessing stay in it), and for the preprocessing too if
+            that cannot be described: for readers that cannot be told apart otherwise.
+            Change it whenever they change.
 
         Raises
         ------
         SkeletonFormatError
             From the reader, naming the bad file.
         ValueError
-            No files, a labels list of the wrong length, or samples of differing shapes.
+            No files, a labels list of the wrong length, labels out of range, samples of
+            differing shapes, or (with ``cache_dir``) a reader or preprocessing that
+            cannot be identified and no ``cache_key``.
         """
         paths = [os.fspath(f) for f in files]
         if not paths:
             raise ValueError("no files given")
-        if labels is not None and len(labels) != len(paths):
-            raise ValueError(f"expected {len(paths)} labels, got {len(labels)}")
+        if labels is not None:
+            if len(labels) != len(paths):
+                raise ValueError(f"expected {len(paths)} labels, got {len(labels)}")
+            labels = _check_labels(labels).tolist()
+        if cache_dir is None:
+            out, found = cls._read_all(paths, reader, preprocess)
+            final = found if labels is None else np.asarray(labels, np.int64)
+            return cls(out, final, transform=transform, names=paths)
+
+        try:
+            described = {
+                "reader": _describe(reader) if cache_key is None else f"key:{cache_key}",
+                "preprocess": _describe_or_key(preprocess, cache_key),
+            }
+        except _Unidentifiable as error:
+            raise ValueError(
+                f"cannot key the cache by this reader or preprocessing ({error}); give it a "
+                "repr, use a module-level function or functools.partial, or pass cache_key= "
+                "(and change it whenever they change)"
+            ) from None
         key = {
             "version": _CACHE_VERSION,
-            "reader": _describe(reader),
-            "preprocess": _describe(preprocess),
+            "config": hashlib.sha256(json.dumps(described).encode()).hexdigest(),
             "files": [_stat(p) for p in paths],
-            "labels": None if labels is None else [int(x) for x in labels],
+            "labels": labels,
         }
-        if cache_dir is not None:
-            cache = Path(cache_dir)
-            if not rebuild and _cache_matches(cache, key):
-                dataset = cls.from_arrays(cache / _DATA, cache / _LABELS, transform=transform)
-                dataset.names = paths
-                return dataset
-            cache.mkdir(parents=True, exist_ok=True)
-        try:
-            out, found = cls._read_all(paths, reader, preprocess, cache_dir)
-        except BaseException:
-            if cache_dir is not None:
-                Path(cache_dir, _DATA + ".tmp").unlink(missing_ok=True)
-            raise
-        final_labels = found if labels is None else np.asarray(labels, np.int64)
-        if cache_dir is None:
-            return cls(out, final_labels, transform=transform, names=paths)
         cache = Path(cache_dir)
-        assert isinstance(out, np.memmap)
-        out.flush()
-        del out
-        os.replace(cache / (_DATA + ".tmp"), cache / _DATA)
-        np.save(cache / _LABELS, final_labels)
-        (cache / _INDEX).write_text(json.dumps(key))
-        dataset = cls.from_arrays(cache / _DATA, cache / _LABELS, transform=transform)
+        cache.mkdir(parents=True, exist_ok=True)
+        with _locked(cache):
+            if rebuild or not _cache_matches(cache, key):
+                cls._build(cache, key, paths, reader, preprocess, labels)
+            dataset = cls.from_arrays(cache / _DATA, cache / _LABELS, transform=transform)
         dataset.names = paths
         return dataset
+
+    @classmethod
+    def _build(
+        cls,
+        cache: Path,
+        key: dict[str, Any],
+        paths: list[str],
+        reader: Reader,
+        preprocess: ArrayTransform | None,
+        labels: list[int] | None,
+    ) -> None:
+        """Write data, labels and index in a temporary folder, then move them in.
+
+        ``index.json`` moves last and records the size, modification time and inode of
+        the two arrays it belongs to: until it is in place (a build killed halfway), the
+        old index does not match the new arrays, and the cache is rebuilt.
+        """
+        for stale in cache.glob(".build-*"):  # left by a killed build
+            shutil.rmtree(stale, ignore_errors=True)
+        work = cache / f".build-{os.getpid()}-{secrets.token_hex(4)}"
+        work.mkdir()
+        try:
+            out, found = cls._read_all(paths, reader, preprocess, work / _DATA)
+            assert isinstance(out, np.memmap)
+            out.flush()
+            del out
+            np.save(work / _LABELS, found if labels is None else np.asarray(labels, np.int64))
+            index = dict(key, arrays=[_fingerprint(work / _DATA), _fingerprint(work / _LABELS)])
+            (work / _INDEX).write_text(json.dumps(index))
+            (cache / _INDEX).unlink(missing_ok=True)  # from here on no stale index matches
+            os.replace(work / _DATA, cache / _DATA)
+            os.replace(work / _LABELS, cache / _LABELS)
+            os.replace(work / _INDEX, cache / _INDEX)  # the commit point
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     @staticmethod
     def _read_all(
         paths: list[str],
         reader: Reader,
         preprocess: ArrayTransform | None,
-        cache_dir: str | os.PathLike[str] | None,
+        out_path: Path | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         out: np.ndarray | None = None
         found = np.full(len(paths), -1, np.int64)
@@ -216,11 +378,11 @@ class SkeletonDataset(Dataset):
             array = np.asarray(array, dtype=np.float32)
             if out is None:
                 shape = (len(paths), *array.shape)
-                if cache_dir is None:
+                if out_path is None:
                     out = np.empty(shape, np.float32)
                 else:
                     out = np.lib.format.open_memmap(
-                        Path(cache_dir, _DATA + ".tmp"), mode="w+", dtype=np.float32, shape=shape
+                        out_path, mode="w+", dtype=np.float32, shape=shape
                     )
             if array.shape != out.shape[1:]:
                 raise ValueError(
@@ -230,7 +392,7 @@ class SkeletonDataset(Dataset):
                 )
             out[i] = array
             if sample.label is not None:
-                found[i] = sample.label
+                found[i] = _check_labels([sample.label], f"{path}: the reader's label")[0]
         assert out is not None
         return out, found
 
@@ -273,9 +435,61 @@ def _stat(path: str) -> list[Any]:
     return [os.path.abspath(path), info.st_size, info.st_mtime_ns]
 
 
+def _fingerprint(path: Path) -> list[int]:
+    info = os.stat(path)
+    return [info.st_size, info.st_mtime_ns, info.st_ino]
+
+
+def _check_labels(labels: Any, what: str = "labels") -> np.ndarray:
+    """``labels`` as int64, each in -1..MAX_LABEL (-1: no label), or a ``ValueError``."""
+    array = np.asarray(labels)
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise ValueError(f"{what} must be integers, got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.floating) and not np.array_equal(array, np.round(array)):
+        raise ValueError(f"{what} must be integers, got fractional values")
+    if array.size and (array.min() < -1 or array.max() > MAX_LABEL):
+        raise ValueError(
+            f"{what} must be in -1..{MAX_LABEL} (-1: no label), got values from "
+            f"{array.min()} to {array.max()}"
+        )
+    return array.astype(np.int64)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path):
+    """Hold an exclusive ``flock`` on ``folder`` (a no-op where there is no ``fcntl``)."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def _cache_matches(cache: Path, key: dict[str, Any]) -> bool:
+    """Whether ``cache`` holds a complete, intact build for ``key``."""
     try:
         stored = json.loads((cache / _INDEX).read_text())
-    except (OSError, ValueError):
-        return False
-    return stored == key and (cache / _DATA).is_file() and (cache / _LABELS).is_file()
+        arrays = stored.pop("arrays")
+        if stored != key:
+            return False
+        # the very arrays this index was written with (not those of a killed later build)
+        if arrays != [_fingerprint(cache / _DATA), _fingerprint(cache / _LABELS)]:
+            return False
+        data = np.load(cache / _DATA, mmap_mode="r", allow_pickle=False)
+        labels = np.load(cache / _LABELS, allow_pickle=False)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError):
+        return False  # missing, truncated or corrupt: rebuild
+    n = len(key["files"])
+    return (
+        data.dtype == np.float32
+        and data.ndim == 5
+        and data.shape[0] == n
+        and labels.shape == (n,)
+        and labels.dtype == np.int64
+    )

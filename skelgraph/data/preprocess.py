@@ -23,8 +23,8 @@ from typing import Literal
 
 import numpy as np
 
-from skelgraph.data._checks import as_sequence, joint_position
-from skelgraph.graph import LAYOUT_ALIASES
+from skelgraph.data._checks import as_sequence, joint_position, require_finite
+from skelgraph.graph import LAYOUT_ALIASES, LAYOUTS
 
 __all__ = [
     "PREPROCESS_SPECS",
@@ -160,6 +160,7 @@ def center_joints(data: np.ndarray, joint: JointRef, *, dims: int | None = None)
         A new array of the same shape and dtype.
     """
     data = as_sequence(data)
+    require_finite(data)
     dims = data.shape[0] if dims is None else dims
     if not 1 <= dims <= data.shape[0]:
         raise ValueError(f"dims must be in 1..{data.shape[0]}, got {dims}")
@@ -293,6 +294,7 @@ def align_to_axes(
         Fewer than 3 channels (2-D data cannot be rotated this way).
     """
     data = as_sequence(data)
+    require_finite(data)
     if data.shape[0] < 3:
         raise ValueError(f"align_to_axes needs 3-D coordinates, got C = {data.shape[0]}")
     if not -data.shape[1] <= frame < data.shape[1]:
@@ -383,6 +385,13 @@ def paper_preprocess(
     numpy.ndarray
         Shape (C, length, V, M), same dtype. A sequence with no skeleton at all is
         returned zero-padded and otherwise untouched.
+
+    Raises
+    ------
+    ValueError
+        An unknown layout, data whose joint count V is not the layout's, or data holding
+        NaN or infinity (one NaN in the centre joint of frame 0 would otherwise make the
+        whole sequence NaN through the rotation; mark missing joints with zeros).
     """
     data = as_sequence(data)
     if isinstance(layout, str):
@@ -394,8 +403,15 @@ def paper_preprocess(
                 f"{', '.join(PREPROCESS_SPECS)}; pass a PreprocessSpec for a custom layout"
             )
         spec = PREPROCESS_SPECS[layout]
+        expected = len(LAYOUTS[layout].joint_names)
+        if data.shape[2] != expected:  # the spec's joint indices mean nothing otherwise
+            raise ValueError(
+                f"layout {layout!r} has {expected} joints but the data has V = "
+                f"{data.shape[2]} (shape {data.shape}); pass the data's own layout"
+            )
     else:
         spec = layout
+    require_finite(data)
     rotate = dims == 3 if rotate is None else rotate
     if rotate and dims != 3:
         raise ValueError(f"rotation needs dims = 3 coordinate channels, got dims = {dims}")

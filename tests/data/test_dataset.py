@@ -53,7 +53,9 @@ def test_from_files_with_cache(tmp_path):
         return read_nucla_json(path)
 
     preprocess = PaperPreprocess("kinect-v1-20", length=64)
-    ds = SkeletonDataset.from_files(files, reader, preprocess=preprocess, cache_dir=tmp_path)
+    # the reader captures a list that its calls change: the key cannot come from it
+    kwargs = dict(preprocess=preprocess, cache_dir=tmp_path, cache_key="nucla-counting")
+    ds = SkeletonDataset.from_files(files, reader, **kwargs)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "index.json", "labels.npy"]
     assert isinstance(ds.data, np.memmap) and ds.data.shape == (len(files), 3, 64, 20, 1)
     expected = [read_nucla_json(f).label for f in files]
@@ -64,20 +66,20 @@ def test_from_files_with_cache(tmp_path):
     assert len(reader_calls) == len(files)
 
     # the cache is reused: no file is read again
-    again = SkeletonDataset.from_files(files, reader, preprocess=preprocess, cache_dir=tmp_path)
+    again = SkeletonDataset.from_files(files, reader, **kwargs)
     assert len(reader_calls) == len(files)
     torch.testing.assert_close(again[3][0], x)
     # labels are a plain int64 .npy, data a float32 .npy: no pickles
     assert np.load(tmp_path / "labels.npy", allow_pickle=False).dtype == np.int64
     assert np.load(tmp_path / "data.npy", mmap_mode="r", allow_pickle=False).dtype == np.float32
-    assert json.loads((tmp_path / "index.json").read_text())["version"] == 1
+    assert json.loads((tmp_path / "index.json").read_text())["version"] == 2
 
     # another preprocessing or file list invalidates it
     SkeletonDataset.from_files(
-        files, reader, preprocess=PaperPreprocess("kinect-v1-20", length=32), cache_dir=tmp_path
+        files, reader, **dict(kwargs, preprocess=PaperPreprocess("kinect-v1-20", length=32))
     )
     assert len(reader_calls) == 2 * len(files)
-    SkeletonDataset.from_files(files[:5], reader, preprocess=preprocess, cache_dir=tmp_path)
+    SkeletonDataset.from_files(files[:5], reader, **kwargs)
     assert len(reader_calls) == 2 * len(files) + 5
 
 
@@ -135,3 +137,141 @@ def test_from_arrays_and_partial_readers(tmp_path):
     assert loaded.labels.tolist() == ds.labels.tolist() == [129, 0, 173]
     in_memory = SkeletonDataset.from_arrays(tmp_path / "k" / "data.npy", mmap=False)
     assert not isinstance(in_memory.data, np.memmap) and in_memory[0][1] == -1
+
+
+# ---------------------------------------------------------------------- stale caches (#16)
+def _kinetics_clips(count: int = 3) -> list:
+    return sorted(fixture_path("kinetics", "val").glob("*.json"))[:count]
+
+
+def _reader_with(num_people: int):
+    return lambda path: read_kinetics_json(path, num_people=num_people)
+
+
+def test_closures_with_other_captured_values_do_not_share_a_cache(tmp_path):
+    clips = _kinetics_clips()
+    pre = ResampleFrames(20)
+    one = SkeletonDataset.from_files(clips, _reader_with(1), preprocess=pre, cache_dir=tmp_path)
+    two = SkeletonDataset.from_files(clips, _reader_with(2), preprocess=pre, cache_dir=tmp_path)
+    assert one.data.shape[-1] == 1 and two.data.shape[-1] == 2  # was 1: the old data
+    again = SkeletonDataset.from_files(clips, _reader_with(2), preprocess=pre, cache_dir=tmp_path)
+    assert again.data.shape[-1] == 2
+
+
+class _Opaque:  # no repr of its own: nothing to tell two of them apart by
+    def __init__(self, people: int) -> None:
+        self.people = people
+
+
+def test_unidentifiable_reader_needs_cache_key(tmp_path):
+    clips = _kinetics_clips(2)
+    setting = _Opaque(1)
+    reader = lambda path: read_kinetics_json(path, num_people=setting.people)  # noqa: E731
+    pre = ResampleFrames(20)
+    with pytest.raises(ValueError, match="cache_key"):
+        SkeletonDataset.from_files(clips, reader, preprocess=pre, cache_dir=tmp_path)
+    ds = SkeletonDataset.from_files(
+        clips, reader, preprocess=pre, cache_dir=tmp_path, cache_key="kinetics-1"
+    )
+    assert ds.data.shape[-1] == 1
+    # without a cache nothing needs a key
+    assert SkeletonDataset.from_files(clips, reader, preprocess=pre).data.shape[-1] == 1
+
+
+_SCALE = {"value": 1.0}
+
+
+def _scaled_reader(path):
+    """A reader whose output changes without its code or arguments changing."""
+    sample = read_kinetics_json(path)
+    sample.data = sample.data * _SCALE["value"]
+    sample.label = int(_SCALE["value"])
+    return sample
+
+
+def test_killed_rebuild_never_pairs_new_data_with_old_labels(tmp_path, monkeypatch):
+    clips = _kinetics_clips(2)
+    pre = ResampleFrames(20)
+    kwargs = dict(preprocess=pre, cache_dir=tmp_path)
+    monkeypatch.setitem(_SCALE, "value", 1.0)
+    SkeletonDataset.from_files(clips, _scaled_reader, **kwargs)
+    monkeypatch.setitem(_SCALE, "value", 2.0)
+    real_save = np.save
+
+    def killed(file, array, *args, **kw):  # the process dies while writing the labels
+        if "labels" in str(file):
+            raise KeyboardInterrupt
+        return real_save(file, array, *args, **kw)
+
+    monkeypatch.setattr(np, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        SkeletonDataset.from_files(clips, _scaled_reader, rebuild=True, **kwargs)
+    monkeypatch.setattr(np, "save", real_save)
+    ds = SkeletonDataset.from_files(clips, _scaled_reader, **kwargs)
+    scale = float(ds.labels[0])  # 1 or 2: the data must be of the same build
+    expected = pre(read_kinetics_json(clips[0]).data) * scale
+    np.testing.assert_allclose(ds.data[0], expected, rtol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "index.json", "labels.npy"]
+
+
+def test_truncated_cache_is_rebuilt(tmp_path):
+    clips = _kinetics_clips(2)
+    kwargs = dict(preprocess=ResampleFrames(20), cache_dir=tmp_path)
+    first = SkeletonDataset.from_files(clips, read_kinetics_json, **kwargs)
+    expected = np.array(first.data)
+    data_file = first._paths[0]
+    del first
+    with open(data_file, "r+b") as file:
+        file.truncate(200)  # was: "mmap length is greater than file size"
+    again = SkeletonDataset.from_files(clips, read_kinetics_json, **kwargs)
+    np.testing.assert_array_equal(again.data, expected)
+    (tmp_path / "labels.npy").write_bytes(b"garbage")
+    assert SkeletonDataset.from_files(clips, read_kinetics_json, **kwargs).labels.shape == (2,)
+
+
+def test_concurrent_builders_share_one_build(tmp_path):
+    import threading
+    import time
+
+    clips = _kinetics_clips(3)
+    calls = []
+
+    def slow_reader(path):
+        calls.append(path)
+        time.sleep(0.05)
+        return read_kinetics_json(path)
+
+    start = threading.Barrier(2)
+    results, errors = [], []
+
+    def build():
+        start.wait()
+        try:
+            results.append(
+                SkeletonDataset.from_files(
+                    clips,
+                    slow_reader,
+                    preprocess=ResampleFrames(20),
+                    cache_dir=tmp_path,
+                    cache_key="slow",
+                )
+            )
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors  # was FileNotFoundError on the .tmp rename
+    assert len(results) == 2 and len(calls) == len(clips)  # the second reused the first's
+    np.testing.assert_array_equal(results[0].data, results[1].data)
+
+
+@pytest.mark.parametrize("labels", [[-2, 0], [0, 2**31], [0, 1.5], [0, 10**20]])
+def test_labels_out_of_range(labels):
+    with pytest.raises(ValueError, match="labels"):
+        SkeletonDataset(np.zeros((2, 3, 4, 25, 1)), labels)
+    with pytest.raises(ValueError, match="labels"):
+        SkeletonDataset.from_files(_kinetics_clips(2), read_kinetics_json, labels=labels)

@@ -243,3 +243,27 @@ def test_every_spec_fits_its_layout(layout):
     spec = PREPROCESS_SPECS[layout]
     centre = np.atleast_1d(spec.center)
     assert np.abs(out[:, :, list(centre)].mean(axis=2)).max() < 1e-9
+
+
+# ---------------------------------------------------------------------- careless input (#16)
+def test_paper_preprocess_refuses_another_layouts_joint_count():
+    from skelgraph.data import paper_preprocess
+
+    openpose = np.random.default_rng(0).random((3, 10, 18, 2)).astype(np.float32)
+    with pytest.raises(ValueError, match="'ntu-rgbd' has 25 joints but the data has V = 18"):
+        paper_preprocess(openpose, "ntu-rgbd")  # NTU's joint indices all exist in 18 joints
+    assert paper_preprocess(openpose, "openpose-18", dims=2).shape == (3, 300, 18, 2)
+
+
+def test_nan_in_the_centre_joint_is_an_error_not_a_nan_sequence():
+    from skelgraph.data import align_to_axes, center_joints, paper_preprocess
+
+    data = np.random.default_rng(0).random((3, 10, 25, 2)).astype(np.float32)
+    data[1, 0, 1, 0] = np.nan  # frame 0, the centre joint (1) of person 0
+    for call in (
+        lambda: paper_preprocess(data, "ntu-rgbd"),
+        lambda: center_joints(data, 1),
+        lambda: align_to_axes(data, (0, 1), (4, 8)),
+    ):
+        with pytest.raises(ValueError, match="channel 1, frame 0, joint 1, person 0"):
+            call()

@@ -10,7 +10,20 @@ from typing import Any
 import numpy as np
 
 from skelgraph.data.errors import SkeletonFormatError
-from skelgraph.data.readers._common import load_json, numbers, select_people_by_score
+from skelgraph.data.readers._common import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ELEMENTS,
+    _show,
+    check_budgets,
+    check_elements,
+    check_finite32,
+    check_label,
+    load_json,
+    numbers,
+    place_people,
+    read_file_bytes,
+    reading,
+)
 from skelgraph.data.sample import SkeletonSample
 
 __all__ = ["load_kinetics_labels", "load_label_names", "read_kinetics_json"]
@@ -40,18 +53,22 @@ def load_kinetics_labels(path: str | os.PathLike[str]) -> dict[str, dict[str, An
         ``label_index``.
     """
     path = os.fspath(path)
-    table = load_json(path)
-    if not isinstance(table, dict):
-        raise SkeletonFormatError("a label file must hold a JSON object", path)
-    for clip, entry in table.items():
-        if not isinstance(entry, dict) or not _is_int(entry.get("label_index")):
-            raise SkeletonFormatError(f"entry {clip!r:.60} has no integer 'label_index'", path)
+    with reading(path):
+        table = load_json(path)
+        if not isinstance(table, dict):
+            raise SkeletonFormatError("a label file must hold a JSON object", path)
+        for clip, entry in table.items():
+            if not isinstance(entry, dict) or not _is_int(entry.get("label_index")):
+                raise SkeletonFormatError(f"entry {clip!r:.60} has no integer 'label_index'", path)
+            check_label(entry["label_index"], f"'label_index' of entry {clip!r:.60}", path)
     return table
 
 
 def load_label_names(path: str | os.PathLike[str]) -> list[str]:
     """Class names, one a line (``label_name.txt``): index = 0-based line number."""
-    return [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    with reading(path):
+        text = read_file_bytes(path, DEFAULT_MAX_BYTES).decode("utf-8")
+    return [line.strip() for line in text.splitlines()]
 
 
 def _is_int(value: Any) -> bool:
@@ -67,6 +84,8 @@ def read_kinetics_json(
     label_names: Sequence[str] | None = None,
     centralize: bool = True,
     num_joints: int = KINETICS_NUM_JOINTS,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    max_elements: int | None = DEFAULT_MAX_ELEMENTS,
 ) -> SkeletonSample:
     """Read one Kinetics-Skeleton clip in the ST-GCN JSON format.
 
@@ -111,6 +130,14 @@ def read_kinetics_json(
         Apply step 2 (ST-GCN's "centralization").
     num_joints : int
         Joints per person (18 for OpenPose COCO-18).
+    max_bytes : int or None
+        Largest file read (default 64 MiB); ``None`` for no limit. Only regular files
+        are read.
+    max_elements : int or None
+        Most values of the output, 3 · T · num_joints · num_people with T the largest
+        ``frame_index`` (default 2**26), checked before it is allocated; ``None`` for no
+        limit. People are kept as parsed, so frames missing from the list, and people
+        beyond ``num_people`` in a frame, cost nothing more.
 
     Returns
     -------
@@ -125,19 +152,55 @@ def read_kinetics_json(
     SkeletonFormatError
         Empty file, invalid JSON (with its line), a missing or malformed field, a pose or
         score of the wrong length, a non-numeric or non-finite value, a frame index outside
-        1..MAX_FRAMES or repeated (with its frame), a clip id missing from ``labels`` or a ``label``
-        missing from ``label_names``.
+        1..MAX_FRAMES or repeated (with its frame), a value beyond float32's range, a clip id
+        missing from ``labels``, a ``label`` missing from ``label_names``, a label outside
+        0..2**31 - 1, a file that is not a regular file or exceeds a budget, and any other
+        failure its content causes.
     """
     if num_people < 1:
         raise ValueError(f"num_people must be >= 1, got {num_people}")
     if max_people_read is not None and max_people_read < 1:
         raise ValueError(f"max_people_read must be >= 1 or None, got {max_people_read}")
+    check_budgets(max_bytes, max_elements)
     path = os.fspath(path)
-    clip = load_json(path)
+    with reading(path):
+        clip, data, listed = _parse(
+            path, num_people, max_people_read, centralize, num_joints, max_bytes, max_elements
+        )
+    num_frames = data.shape[1]
+
+    clip_id = Path(path).stem
+    meta: dict[str, Any] = {
+        "path": path,
+        "clip_id": clip_id,
+        "people_per_frame": np.array([listed.get(t, 0) for t in range(num_frames)]),
+    }
+    if isinstance(clip.get("label"), str):
+        meta["label_name"] = clip["label"]
+    if label_names is not None:
+        name = clip.get("label")
+        if name not in label_names:
+            raise SkeletonFormatError(f"label {name!r:.60} is not one of the label names", path)
+        label: int | None = list(label_names).index(name)
+    else:
+        label = _label(clip, clip_id, labels, path, meta)
+    return SkeletonSample(data, label, "openpose-18", meta)
+
+
+def _parse(
+    path: str,
+    num_people: int,
+    max_people_read: int | None,
+    centralize: bool,
+    num_joints: int,
+    max_bytes: int | None,
+    max_elements: int | None,
+) -> tuple[dict[str, Any], np.ndarray, dict[int, int]]:
+    """The clip's JSON, its (3, T, V, num_people) float32 data and people listed per frame."""
+    clip = load_json(path, max_bytes)
     if not isinstance(clip, dict) or not isinstance(clip.get("data"), list):
         raise SkeletonFormatError("expected a JSON object with a 'data' list", path)
-
-    frames: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    frames: dict[int, list[np.ndarray]] = {}
     listed: dict[int, int] = {}
     for position, frame in enumerate(clip["data"]):
         if not isinstance(frame, dict):
@@ -145,7 +208,7 @@ def read_kinetics_json(
         index = frame.get("frame_index")
         if not _is_int(index) or not 1 <= index <= MAX_FRAMES:
             raise SkeletonFormatError(
-                f"'frame_index' must be an integer in 1..{MAX_FRAMES}, got {index!r:.40}",
+                f"'frame_index' must be an integer in 1..{MAX_FRAMES}, got {_show(index)}",
                 path,
                 frame=position,
             )
@@ -167,44 +230,20 @@ def read_kinetics_json(
                 person.get("score"), num_joints, f"'score' of person {m}", path, frame=index - 1
             )
             if max_people_read is None or m < max_people_read:
-                parsed.append((pose, score))
+                xys = np.stack([pose[0::2], pose[1::2], score])  # (3, V)
+                if centralize:
+                    xys[0] -= 0.5
+                    xys[1] = 0.5 - xys[1]
+                    xys[:2, xys[2] == 0] = 0
+                parsed.append(xys)
         frames[index - 1] = parsed
         listed[index - 1] = len(people)
     if not frames:
         raise SkeletonFormatError("the clip lists no frames", path)
-
     num_frames = max(frames) + 1
-    slots = max([num_people] + [len(p) for p in frames.values()])
-    data = np.zeros((3, num_frames, num_joints, slots))
-    for t, people in frames.items():
-        for m, (pose, score) in enumerate(people):
-            data[0, t, :, m] = pose[0::2]
-            data[1, t, :, m] = pose[1::2]
-            data[2, t, :, m] = score
-    if centralize:
-        data[0:2] -= 0.5
-        data[1] = -data[1]
-        missing = data[2] == 0
-        data[0][missing] = 0
-        data[1][missing] = 0
-    data = select_people_by_score(data, num_people).astype(np.float32)
-
-    clip_id = Path(path).stem
-    meta: dict[str, Any] = {
-        "path": path,
-        "clip_id": clip_id,
-        "people_per_frame": np.array([listed.get(t, 0) for t in range(num_frames)]),
-    }
-    if isinstance(clip.get("label"), str):
-        meta["label_name"] = clip["label"]
-    if label_names is not None:
-        name = clip.get("label")
-        if name not in label_names:
-            raise SkeletonFormatError(f"label {name!r:.60} is not one of the label names", path)
-        label: int | None = list(label_names).index(name)
-    else:
-        label = _label(clip, clip_id, labels, path, meta)
-    return SkeletonSample(data, label, "openpose-18", meta)
+    check_elements((3, num_frames, num_joints, num_people), max_elements, path, "the output")
+    data = place_people(frames, num_frames, num_joints, num_people)
+    return clip, check_finite32(data, path), listed
 
 
 def _label(
@@ -218,9 +257,7 @@ def _label(
         index = clip.get("label_index")
         if index is None:
             return None
-        if not _is_int(index) or index < 0:
-            raise SkeletonFormatError(f"'label_index' must be an integer >= 0, got {index!r}", path)
-        return index
+        return check_label(index, "'label_index'", path)
     if not isinstance(labels, Mapping):
         labels = load_kinetics_labels(labels)
     if clip_id not in labels:
@@ -232,4 +269,4 @@ def _label(
         entry = entry.get("label_index")
     if not _is_int(entry):
         raise SkeletonFormatError(f"no integer label for clip {clip_id!r} in the table", path)
-    return int(entry)
+    return check_label(entry, f"the label of clip {clip_id!r}", path)

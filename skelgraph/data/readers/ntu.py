@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Iterable
@@ -12,6 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from skelgraph.data.errors import SkeletonFormatError
+from skelgraph.data.readers._common import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ELEMENTS,
+    FLOAT32_LIMIT,
+    check_budgets,
+    check_elements,
+    read_file_bytes,
+    reading,
+)
 from skelgraph.data.sample import SkeletonSample
 
 __all__ = [
@@ -159,22 +167,46 @@ def body_energy(body: np.ndarray) -> float:
 
 
 class _Lines:
-    """Cursor over the lines of a text file that raises format errors with line numbers."""
+    """Lazy cursor over the lines of a text file that raises format errors with line numbers.
+
+    Lines are cut one at a time, not listed up front: a file of millions of short lines
+    costs its text, not millions of string objects.
+    """
 
     def __init__(self, path: str, text: str) -> None:
         self.path = path
-        self.lines = text.splitlines()
-        self.pos = 0  # index of the next line; its 1-based number is pos + 1
+        self.text = text.replace("\r\n", "\n").replace("\r", "\n")
+        # the number of lines, counted as str.splitlines counts them
+        self.count = self.text.count("\n") + (bool(self.text) and not self.text.endswith("\n"))
+        self.pos = 0  # lines consumed; the next line's 1-based number is pos + 1
+        self._offset = 0
 
     def next(self, what: str) -> tuple[int, list[str]]:
-        if self.pos >= len(self.lines):
+        if self.pos >= self.count:
             raise SkeletonFormatError(
-                f"unexpected end of file after line {len(self.lines)} (expected {what})",
+                f"unexpected end of file after line {self.count} (expected {what})",
                 self.path,
-                line=len(self.lines) + 1,
+                line=self.count + 1,
             )
+        end = self.text.find("\n", self._offset)
+        end = len(self.text) if end < 0 else end
+        line = self.text[self._offset : end]
+        self._offset = end + 1
         self.pos += 1
-        return self.pos, self.lines[self.pos - 1].split()
+        if "_" in line:  # Python's int() and float() take "1_000"; the format does not
+            raise SkeletonFormatError(
+                f"'_' in a number ({what}): digit separators are not part of the format",
+                self.path,
+                line=self.pos,
+            )
+        return self.pos, line.split()
+
+    def first_text_after(self) -> int | None:
+        """1-based number of the first non-blank line not yet consumed, or ``None``."""
+        match = _NON_BLANK.search(self.text, self._offset)
+        if match is None:
+            return None
+        return self.pos + 1 + self.text.count("\n", self._offset, match.start())
 
     def integer(self, what: str, minimum: int = 0) -> tuple[int, int]:
         number, tokens = self.next(what)
@@ -184,7 +216,7 @@ class _Lines:
             )
         try:
             value = int(tokens[0])
-        except ValueError:
+        except ValueError:  # also Python's 4300-digit limit
             raise SkeletonFormatError(
                 f"expected {what} (an integer), got {tokens[0][:40]!r}", self.path, line=number
             ) from None
@@ -210,6 +242,9 @@ class _Lines:
         return number, values
 
 
+_NON_BLANK = re.compile(r"\S")
+
+
 def _is_float(token: str) -> bool:
     try:
         float(token)
@@ -228,6 +263,8 @@ def read_ntu_skeleton(
     num_bodies: int = 2,
     max_bodies_read: int = 4,
     num_joints: int = NTU_NUM_JOINTS,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    max_elements: int | None = DEFAULT_MAX_ELEMENTS,
 ) -> SkeletonSample:
     """Read an NTU RGB+D ``.skeleton`` file (NTU-60 and NTU-120 share the format).
 
@@ -255,6 +292,14 @@ def read_ntu_skeleton(
         Body slots read per frame before selection (4 in the authors' scripts).
     num_joints : int
         Joints per body the file must list (25 for Kinect v2).
+    max_bytes : int or None
+        Largest file read (:data:`~skelgraph.data.readers._common.DEFAULT_MAX_BYTES`,
+        64 MiB); ``None`` for no limit. Only regular files are read.
+    max_elements : int or None
+        Most values of the output (3 · T · num_joints · num_bodies), checked against the
+        declared frame count before anything is parsed (default 2**26); ``None`` for no
+        limit. Bodies are kept as parsed, so frames that list no body cost only their
+        share of the output.
 
     Returns
     -------
@@ -270,36 +315,85 @@ def read_ntu_skeleton(
     SkeletonFormatError
         Empty or truncated file, a count that is not a non-negative integer, a joint
         count other than ``num_joints``, a wrong number of fields, a non-numeric or
-        non-finite coordinate, or non-blank text after the last frame; the message gives
-        the 1-based line number.
+        non-finite coordinate (in float32), a ``_`` in a number, or non-blank text after
+        the last frame; the message gives the 1-based line number. Also a file that is not
+        a regular file or exceeds a budget, and any other failure its content causes.
     """
     if num_bodies < 1 or max_bodies_read < num_bodies:
         raise ValueError(
             f"need 1 <= num_bodies <= max_bodies_read, got {num_bodies} and {max_bodies_read}"
         )
+    check_budgets(max_bytes, max_elements)
     path = os.fspath(path)
-    raw = Path(path).read_bytes()
+    with reading(path):
+        xyz, bodies_per_frame = _parse(
+            path, max_bytes, max_elements, max_bodies_read, num_joints, num_bodies
+        )
+        num_frames = len(bodies_per_frame)
+        # energy from the frames each slot was listed in (body_energy skips all-zero ones)
+        energy = np.array(
+            [body_energy(np.stack([a for _, a in slot])) if slot else 0.0 for slot in xyz]
+        )
+        order = np.argsort(-energy, kind="stable")[:num_bodies]
+        data = np.zeros((3, num_frames, num_joints, num_bodies), np.float32)
+        for k, m in enumerate(order):
+            for t, joints in xyz[m]:
+                data[:, t, :, k] = joints.T
+        bodies_per_frame = np.array(bodies_per_frame, dtype=np.int64)
+
+    meta: dict = {
+        "path": path,
+        "bodies_per_frame": bodies_per_frame,
+        "body_order": order.tolist(),
+        "energy": energy.tolist(),
+    }
+    name = parse_ntu_name(path)
+    if name is not None:
+        meta.update(
+            setup=name.setup,
+            camera=name.camera,
+            subject=name.subject,
+            replication=name.replication,
+            action=name.action,
+        )
+    return SkeletonSample(data, None if name is None else name.label, "ntu-rgbd", meta)
+
+
+def _parse(
+    path: str,
+    max_bytes: int | None,
+    max_elements: int | None,
+    max_bodies_read: int,
+    num_joints: int,
+    num_bodies: int,
+) -> tuple[list[list[tuple[int, np.ndarray]]], list[int]]:
+    """Per body slot, (frame, (V, 3) xyz) of every frame it is listed in; bodies per frame."""
+    raw = read_file_bytes(path, max_bytes)
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise SkeletonFormatError("non-ASCII byte in file", path, line=line) from None
+    del raw
     if not text.strip():
         raise SkeletonFormatError("empty file", path, line=1)
     lines = _Lines(path, text)
+    del text
     _, num_frames = lines.integer("the number of frames", minimum=1)
-    if num_frames > len(lines.lines) - 1:
+    if num_frames > lines.count - 1:
         raise SkeletonFormatError(
-            f"declares {num_frames} frames but only {len(lines.lines) - 1} lines follow",
+            f"declares {num_frames} frames but only {lines.count - 1} lines follow",
             path,
             line=1,
         )
+    # the output is dense in time: refuse a declared length it cannot afford, up front
+    check_elements((3, num_frames, num_joints, num_bodies), max_elements, path, "the output")
 
-    xyz = np.zeros((max_bodies_read, num_frames, num_joints, 3))
-    bodies_per_frame = np.zeros(num_frames, dtype=np.int64)
+    slots: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(max_bodies_read)]
+    bodies_per_frame: list[int] = []
     for t in range(num_frames):
         _, count = lines.integer(f"the number of bodies of frame {t}")
-        bodies_per_frame[t] = count
+        bodies_per_frame.append(count)
         for m in range(count):
             number, tokens = lines.next(f"the info line of body {m} of frame {t}")
             if len(tokens) != _BODY_FIELDS:
@@ -322,41 +416,26 @@ def read_ntu_skeleton(
                     path,
                     line=number,
                 )
+            body = np.empty((num_joints, 3)) if m < max_bodies_read else None
             for v in range(num_joints):
                 number, values = lines.floats(f"joint {v} of body {m} in frame {t}", _JOINT_FIELDS)
-                if not all(math.isfinite(c) for c in values[:3]):
+                # a comparison: false for NaN, and refuses what float32 rounds to infinity
+                if not all(-FLOAT32_LIMIT < c < FLOAT32_LIMIT for c in values[:3]):
                     raise SkeletonFormatError(
-                        f"non-finite coordinate in joint {v} of body {m} in frame {t}",
+                        f"non-finite coordinate (or beyond float32's range) in joint {v} of "
+                        f"body {m} in frame {t}",
                         path,
                         line=number,
                     )
-                if m < max_bodies_read:
-                    xyz[m, t, v] = values[:3]
-    rest = [i for i in range(lines.pos, len(lines.lines)) if lines.lines[i].strip()]
-    if rest:
+                if body is not None:
+                    body[v] = values[:3]
+            if body is not None:
+                slots[m].append((t, body))
+    rest = lines.first_text_after()
+    if rest is not None:
         raise SkeletonFormatError(
             f"unexpected text after the last of the {num_frames} declared frames",
             path,
-            line=rest[0] + 1,
+            line=rest,
         )
-
-    energy = np.array([body_energy(body) for body in xyz])
-    order = np.argsort(-energy, kind="stable")[:num_bodies]
-    data = np.ascontiguousarray(xyz[order].transpose(3, 1, 2, 0), dtype=np.float32)
-
-    meta: dict = {
-        "path": path,
-        "bodies_per_frame": bodies_per_frame,
-        "body_order": order.tolist(),
-        "energy": energy.tolist(),
-    }
-    name = parse_ntu_name(path)
-    if name is not None:
-        meta.update(
-            setup=name.setup,
-            camera=name.camera,
-            subject=name.subject,
-            replication=name.replication,
-            action=name.action,
-        )
-    return SkeletonSample(data, None if name is None else name.label, "ntu-rgbd", meta)
+    return slots, bodies_per_frame

@@ -11,7 +11,17 @@ from pathlib import Path
 import numpy as np
 
 from skelgraph.data.errors import SkeletonFormatError
-from skelgraph.data.readers._common import load_json, numbers
+from skelgraph.data.readers._common import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ELEMENTS,
+    check_budgets,
+    check_elements,
+    check_finite32,
+    check_label,
+    load_json,
+    numbers,
+    reading,
+)
 from skelgraph.data.sample import SkeletonSample
 
 __all__ = ["NUCLAName", "nucla_cross_view_split", "parse_nucla_name", "read_nucla_json"]
@@ -89,7 +99,12 @@ def nucla_cross_view_split(
     return train, test
 
 
-def read_nucla_json(path: str | os.PathLike[str]) -> SkeletonSample:
+def read_nucla_json(
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    max_elements: int | None = DEFAULT_MAX_ELEMENTS,
+) -> SkeletonSample:
     """Read one N-UCLA sequence in the JSON form released with CTR-GCN.
 
     The format: ``{"file_name": "a01_s01_e00_v01", "skeletons": [[[x, y, z] x 20] x T],
@@ -99,6 +114,11 @@ def read_nucla_json(path: str | os.PathLike[str]) -> SkeletonSample:
     ----------
     path : str or path
         The JSON file.
+    max_bytes : int or None
+        Largest file read (default 64 MiB); ``None`` for no limit. Only regular files
+        are read.
+    max_elements : int or None
+        Most values of the output, 3 · T · 20 (default 2**26); ``None`` for no limit.
 
     Returns
     -------
@@ -113,27 +133,17 @@ def read_nucla_json(path: str | os.PathLike[str]) -> SkeletonSample:
     SkeletonFormatError
         Empty file, invalid JSON, a missing field, no frames, a frame with other than 20
         joints, a joint with other than 3 coordinates, a non-numeric or non-finite value
-        (with the frame), or a label that is not an integer >= 1.
+        (with the frame; also one beyond float32's range), a label that is not an
+        integer in 1..2**31 - 1, a file that is not a regular file or exceeds a budget,
+        and any other failure its content causes.
     """
+    check_budgets(max_bytes, max_elements)
     path = os.fspath(path)
-    record = load_json(path)
-    if not isinstance(record, dict) or not isinstance(record.get("skeletons"), list):
-        raise SkeletonFormatError("expected a JSON object with a 'skeletons' list", path)
-    frames = record["skeletons"]
-    if not frames:
-        raise SkeletonFormatError("the sequence has no frames", path)
-    data = np.zeros((len(frames), NUCLA_NUM_JOINTS, 3))
-    for t, frame in enumerate(frames):
-        if not isinstance(frame, list) or len(frame) != NUCLA_NUM_JOINTS:
-            got = len(frame) if isinstance(frame, list) else type(frame).__name__
-            raise SkeletonFormatError(
-                f"expected a list of {NUCLA_NUM_JOINTS} joints, got {got}", path, frame=t
-            )
-        for v, joint in enumerate(frame):
-            data[t, v] = numbers(joint, 3, f"joint {v}", path, frame=t)
+    with reading(path):
+        record, out = _parse(path, max_bytes, max_elements)
     label = record.get("label")
-    if label is not None and (isinstance(label, bool) or not isinstance(label, int) or label < 1):
-        raise SkeletonFormatError(f"'label' must be an integer >= 1, got {label!r:.40}", path)
+    if label is not None:
+        label = check_label(label, "'label'", path, minimum=1)
     file_name = record.get("file_name")
     meta: dict = {"path": path, "file_name": file_name if isinstance(file_name, str) else None}
     parsed = parse_nucla_name(meta["file_name"] or path)
@@ -144,5 +154,25 @@ def read_nucla_json(path: str | os.PathLike[str]) -> SkeletonSample:
             repetition=parsed.repetition,
             view=parsed.view,
         )
-    out = np.ascontiguousarray(data.transpose(2, 0, 1)[..., None], dtype=np.float32)
     return SkeletonSample(out, None if label is None else label - 1, "kinect-v1-20", meta)
+
+
+def _parse(path: str, max_bytes: int | None, max_elements: int | None) -> tuple[dict, np.ndarray]:
+    """The JSON record and its (3, T, 20, 1) float32 data."""
+    record = load_json(path, max_bytes)
+    if not isinstance(record, dict) or not isinstance(record.get("skeletons"), list):
+        raise SkeletonFormatError("expected a JSON object with a 'skeletons' list", path)
+    frames = record["skeletons"]
+    if not frames:
+        raise SkeletonFormatError("the sequence has no frames", path)
+    check_elements((3, len(frames), NUCLA_NUM_JOINTS, 1), max_elements, path, "the output")
+    parsed = []  # validated frame by frame: a malformed file fails before the allocation
+    for t, frame in enumerate(frames):
+        if not isinstance(frame, list) or len(frame) != NUCLA_NUM_JOINTS:
+            got = len(frame) if isinstance(frame, list) else type(frame).__name__
+            raise SkeletonFormatError(
+                f"expected a list of {NUCLA_NUM_JOINTS} joints, got {got}", path, frame=t
+            )
+        parsed.append([numbers(j, 3, f"joint {v}", path, frame=t) for v, j in enumerate(frame)])
+    data = np.array(parsed)  # (T, V, 3)
+    return record, check_finite32(data.transpose(2, 0, 1)[..., None], path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -11,7 +12,17 @@ from typing import Any, Literal
 import numpy as np
 
 from skelgraph.data.errors import SkeletonFormatError
-from skelgraph.data.readers._common import load_json, numbers, select_people_by_score
+from skelgraph.data.readers._common import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ELEMENTS,
+    MAX_LABEL,
+    check_budgets,
+    check_elements,
+    load_json,
+    numbers,
+    place_people,
+    reading,
+)
 from skelgraph.data.sample import SkeletonSample
 
 __all__ = ["BODY25_TO_OPENPOSE18", "body25_to_openpose18", "read_openpose_folder"]
@@ -68,6 +79,9 @@ def read_openpose_folder(
     max_people_read: int | None = None,
     image_size: tuple[float, float] | None = None,
     label: int | None = None,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    max_files: int | None = 100_000,
+    max_elements: int | None = DEFAULT_MAX_ELEMENTS,
 ) -> SkeletonSample:
     """Read OpenPose's per-frame JSON output (``--write_json``) as an ``openpose-18`` clip.
 
@@ -98,7 +112,17 @@ def read_openpose_folder(
         then :math:`x - 0.5`, :math:`0.5 - y`. Otherwise they stay in pixels. Either way
         x = y = 0 where the confidence is 0.
     label : int, optional
-        The clip's class, stored as :attr:`SkeletonSample.label`.
+        The clip's class, stored as :attr:`SkeletonSample.label` (0..2**31 - 1).
+    max_bytes : int or None
+        Largest total size of the folder's keypoint files (default 64 MiB), checked
+        before any is parsed; ``None`` for no limit. Only regular files are read.
+    max_files : int or None
+        Most keypoint files, i.e. frames (default 100,000: about an hour at 30 fps);
+        ``None`` for no limit.
+    max_elements : int or None
+        Most values of the output, 3 · T · 18 · num_people (default 2**26); ``None`` for
+        no limit. People are kept as parsed: files with nobody, and people beyond
+        ``num_people`` in a frame, cost nothing more.
 
     Returns
     -------
@@ -110,69 +134,112 @@ def read_openpose_folder(
     ------
     SkeletonFormatError
         No keypoint files, a file that is not OpenPose JSON, a keypoint list whose length
-        is not 3 × 25 or 3 × 18 (or disagrees with ``model``), a non-numeric value; the
-        message names the file and its frame.
+        is not 3 × 25 or 3 × 18 (or disagrees with ``model``), a non-numeric value or one
+        beyond float32's range (also after dividing by ``image_size``), a file that is not
+        a regular file, a folder over a budget, and any other failure a file's content
+        causes; the message names the file and, where known, its frame.
+    ValueError
+        Bad arguments, e.g. a non-positive or non-finite ``image_size`` or a negative
+        ``label``.
     """
     if model not in ("auto", "BODY_25", "COCO"):
         raise ValueError(f"model must be 'auto', 'BODY_25' or 'COCO', got {model!r}")
     if num_people < 1:
         raise ValueError(f"num_people must be >= 1, got {num_people}")
+    if image_size is not None:
+        width, height = (float(s) for s in image_size)
+        if not (math.isfinite(width) and math.isfinite(height) and width > 0 and height > 0):
+            raise ValueError(f"image_size must be two finite positive numbers, got {image_size}")
+    if label is not None and (
+        isinstance(label, bool) or not isinstance(label, (int, np.integer)) or label < 0
+    ):
+        raise ValueError(f"label must be an integer >= 0 or None, got {label!r:.40}")
+    if label is not None and label > MAX_LABEL:
+        raise ValueError(f"label must be at most {MAX_LABEL}, got {label}")
+    check_budgets(max_bytes, max_elements)
+    check_budgets(max_files, None)
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder")
     files = _frame_files(folder)
     if not files:
         raise SkeletonFormatError("no *_keypoints.json files in the folder", folder)
+    if max_files is not None and len(files) > max_files:
+        raise SkeletonFormatError(
+            f"{len(files)} keypoint files exceed max_files={max_files} (pass a larger "
+            "max_files, or None, to read them)",
+            folder,
+        )
+    check_elements((3, len(files), 18, num_people), max_elements, folder, "the output")
+    _check_total_size(files, max_bytes, folder)
     joints = {"BODY_25": 25, "COCO": 18}.get(model)
-    frames: list[list[np.ndarray]] = []
+    frames: dict[int, list[np.ndarray]] = {}
     for t, file in enumerate(files):
-        record = load_json(file)
-        people = record.get("people") if isinstance(record, dict) else None
-        if not isinstance(people, list):
-            raise SkeletonFormatError("expected a JSON object with a 'people' list", file, frame=t)
-        parsed = []
-        for m, person in enumerate(people):
-            if max_people_read is not None and m >= max_people_read:
-                break
-            values = _keypoints(person, m, file, t)
-            if joints is None:
-                if len(values) // 3 not in _MODELS or len(values) % 3:
-                    raise SkeletonFormatError(
-                        f"person {m}: {len(values)} keypoint values are neither 3 x 25 "
-                        "(BODY_25) nor 3 x 18 (COCO)",
-                        file,
-                        frame=t,
-                    )
-                joints = len(values) // 3
-                model = _MODELS[joints]  # type: ignore[assignment]
-            what = f"keypoints of person {m}"
-            parsed.append(numbers(values, 3 * joints, what, str(file), frame=t))
-        frames.append(parsed)
-
-    joints = joints or 18
-    slots = max([num_people] + [len(p) for p in frames])
-    data = np.zeros((3, len(frames), joints, slots))
-    for t, people in enumerate(frames):
-        for m, values in enumerate(people):
-            data[:, t, :, m] = values.reshape(joints, 3).T
-    if joints == 25:
-        data = body25_to_openpose18(data, joint_axis=2)
-    if image_size is not None:
-        width, height = (float(s) for s in image_size)
-        if width <= 0 or height <= 0:
-            raise ValueError(f"image_size must be positive, got {image_size}")
-        data[0] = data[0] / width - 0.5
-        data[1] = 0.5 - data[1] / height
-    missing = data[2] == 0
-    data[0][missing] = 0
-    data[1][missing] = 0
-    data = select_people_by_score(data, num_people).astype(np.float32)
+        with reading(file):
+            record = load_json(file, max_bytes)
+            people = record.get("people") if isinstance(record, dict) else None
+            if not isinstance(people, list):
+                raise SkeletonFormatError(
+                    "expected a JSON object with a 'people' list", file, frame=t
+                )
+            parsed = []
+            for m, person in enumerate(people):
+                if max_people_read is not None and m >= max_people_read:
+                    break
+                values = _keypoints(person, m, file, t)
+                if joints is None:
+                    if len(values) // 3 not in _MODELS or len(values) % 3:
+                        raise SkeletonFormatError(
+                            f"person {m}: {len(values)} keypoint values are neither 3 x 25 "
+                            "(BODY_25) nor 3 x 18 (COCO)",
+                            file,
+                            frame=t,
+                        )
+                    joints = len(values) // 3
+                    model = _MODELS[joints]  # type: ignore[assignment]
+                what = f"keypoints of person {m}"
+                xyc = numbers(values, 3 * joints, what, str(file), frame=t).reshape(joints, 3).T
+                if joints == 25:
+                    xyc = body25_to_openpose18(xyc, joint_axis=1)
+                if image_size is not None:
+                    xyc[0] = xyc[0] / width - 0.5
+                    xyc[1] = 0.5 - xyc[1] / height
+                xyc[:2, xyc[2] == 0] = 0
+                parsed.append(xyc)
+            frames[t] = parsed
+            # checked here, in float32, where the file is known (image_size may overflow)
+            with np.errstate(over="ignore", invalid="ignore"):
+                finite = not parsed or np.isfinite(np.stack(parsed).astype(np.float32)).all()
+            if not finite:
+                raise SkeletonFormatError(
+                    "non-finite value, or beyond float32's range (|x| >= 3.4e38), after "
+                    "scaling by image_size",
+                    file,
+                    frame=t,
+                )
+    data = place_people(frames, len(files), 18, num_people).astype(np.float32)
     meta: dict[str, Any] = {
         "path": os.fspath(folder),
         "model": model if model != "auto" else "COCO",
         "files": [f.name for f in files],
     }
     return SkeletonSample(data, label, "openpose-18", meta)
+
+
+def _check_total_size(files: list[Path], max_bytes: int | None, folder: Path) -> None:
+    """Refuse a folder whose keypoint files together exceed ``max_bytes``, before parsing."""
+    if max_bytes is None:
+        return
+    total = 0
+    for file in files:
+        with reading(file):
+            total += os.stat(file).st_size
+        if total > max_bytes:
+            raise SkeletonFormatError(
+                f"the keypoint files exceed max_bytes={max_bytes} in total (pass a larger "
+                "max_bytes, or None, to read them)",
+                folder,
+            )
 
 
 def _keypoints(person: Any, m: int, file: Path, t: int) -> Sequence[Any]:

@@ -213,3 +213,84 @@ def test_fuzz_parses_or_raises_format_error(data):
         else:
             assert sample.data.shape[0] == 3 and sample.data.shape[2:] == (18, 2)
             assert np.isfinite(sample.data).all()
+
+
+# ---------------------------------------------------------------------- hostile files (#16)
+def _write_raw(tmp_path: Path, clip: dict, replace: tuple[str, str] | None = None) -> Path:
+    text = json.dumps(clip)
+    if replace is not None:
+        text = text.replace(*replace, 1)
+    path = tmp_path / "clip.json"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        ("1" * 309, "float32"),  # was OverflowError (math.isfinite of a huge int)
+        ("9" * 5000, "invalid JSON"),  # was a bare ValueError (Python's 4300-digit limit)
+        ("3.5e38", "float32"),  # was silently inf in the float32 output
+        ("-1e300", "float32"),
+    ],
+)
+def test_huge_numbers_are_format_errors(tmp_path, number, message):
+    clip = _small_clip()
+    clip["data"][1]["skeleton"][0]["pose"][4] = 12345.25
+    path = _write_raw(tmp_path, clip, ("12345.25", number))
+    with pytest.raises(SkeletonFormatError, match=message) as info:
+        read_kinetics_json(path)
+    assert info.value.path == str(path)
+
+
+def test_crowd_far_in_time_costs_only_the_output(tmp_path):
+    import tracemalloc
+
+    person = {"pose": [0.5] * 36, "score": [0.9] * 18}
+    clip = {"data": [{"frame_index": 5000, "skeleton": [person] * 50}], "label_index": 3}
+    path = _write_raw(tmp_path, clip)
+    tracemalloc.start()
+    try:
+        sample = read_kinetics_json(path, max_people_read=None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sample.shape == (3, 5000, 18, 2) and sample.label == 3
+    np.testing.assert_allclose(sample.data[2, 4999], 0.9)
+    # before: a float64 (3, 5000, 18, 50) array and its copies (> 100 MB)
+    assert peak < 12 * sample.data.nbytes  # the float64 output and its float32 copy
+    with pytest.raises(SkeletonFormatError, match="max_elements"):
+        read_kinetics_json(path, max_elements=10_000)
+    with pytest.raises(SkeletonFormatError, match="max_bytes"):
+        read_kinetics_json(path, max_bytes=100)
+
+
+def test_selection_matches_dense_selection_with_negative_scores(tmp_path):
+    rng = np.random.default_rng(3)
+    frames = []
+    for index in (1, 2, 4):
+        people = [
+            {"pose": rng.random(36).tolist(), "score": (rng.random(18) - 0.7).tolist()}
+            for _ in range(int(rng.integers(1, 5)))
+        ]
+        frames.append({"frame_index": index, "skeleton": people})
+    path = _write_raw(tmp_path, {"data": frames})
+    ours = read_kinetics_json(path, max_people_read=None, num_people=3).data
+    dense = np.zeros((3, 4, 18, 4))
+    for frame in frames:
+        for m, p in enumerate(frame["skeleton"]):
+            pose = np.array(p["pose"])
+            dense[:, frame["frame_index"] - 1, :, m] = [pose[0::2], pose[1::2], p["score"]]
+    dense[0:2] -= 0.5
+    dense[1] = -dense[1]
+    dense[0][dense[2] == 0] = 0
+    dense[1][dense[2] == 0] = 0
+    np.testing.assert_array_equal(ours, select_people_by_score(dense, 3).astype(np.float32))
+
+
+@pytest.mark.parametrize("index", [-1, 2**31, 10**30])
+def test_label_out_of_range(tmp_path, index):
+    clip = _small_clip()
+    clip["label_index"] = index
+    with pytest.raises(SkeletonFormatError, match="label_index"):
+        read_kinetics_json(_write_raw(tmp_path, clip))

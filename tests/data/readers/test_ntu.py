@@ -228,3 +228,84 @@ def test_fuzz_parses_or_raises_format_error(data):
         else:
             assert sample.data.shape[0] == 3 and sample.data.shape[2:] == (25, 2)
             assert np.isfinite(sample.data).all()
+
+
+# ---------------------------------------------------------------------- hostile files (#16)
+def test_budget_refuses_declared_frames_before_allocating(tmp_path):
+    path = tmp_path / "empty.skeleton"
+    path.write_text("20000\n" + "0\n" * 20000)  # 120 KB of frames that list no body
+    with pytest.raises(SkeletonFormatError, match="max_elements=100000") as info:
+        read_ntu_skeleton(path, max_elements=100_000)
+    assert info.value.path == str(path)
+    with pytest.raises(SkeletonFormatError, match="exceeds max_bytes=1000"):
+        read_ntu_skeleton(path, max_bytes=1000)
+
+
+def test_empty_frames_cost_only_the_output(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "empty.skeleton"
+    path.write_text("20000\n" + "0\n" * 20000)
+    tracemalloc.start()
+    try:
+        sample = read_ntu_skeleton(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    output = sample.data.nbytes  # 3 * 20000 * 25 * 2 float32 = 12 MB
+    assert sample.shape == (3, 20000, 25, 2) and not sample.data.any()
+    # before: a float64 (4, T, 25, 3) array, its selection and one str per line (> 80 MB)
+    assert peak < 1.5 * output
+
+
+def test_refuses_devices_fifos_and_folders(tmp_path):
+    import os
+    import threading
+
+    zero = tmp_path / "zero.skeleton"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(SkeletonFormatError, match="character device"):
+        read_ntu_skeleton(zero)
+    with pytest.raises(SkeletonFormatError, match="directory"):
+        read_ntu_skeleton(tmp_path)
+    fifo = tmp_path / "fifo.skeleton"
+    os.mkfifo(fifo)
+    result: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            read_ntu_skeleton(fifo)
+        except BaseException as error:
+            result.append(error)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # it blocked in open(): let it go, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(10)
+        pytest.fail("reading a FIFO blocked")
+    assert isinstance(result[0], SkeletonFormatError) and "FIFO" in str(result[0])
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [("1_000", "'_' in a number"), ("3.5e38", "float32"), ("-1e300", "float32")],
+)
+def test_coordinates_python_accepts_but_the_format_does_not(tmp_path, token, message):
+    lines = _lines(E_NOTATION)
+    lines[5] = " ".join([token, *lines[5].split()[1:]])
+    path = tmp_path / "S001C002P001R001A001.skeleton"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SkeletonFormatError, match=message) as info:
+        read_ntu_skeleton(path)
+    assert info.value.line == 6 and info.value.path == str(path)
+
+
+def test_largest_float32_coordinate_is_kept(tmp_path):
+    lines = _lines(E_NOTATION)
+    lines[5] = " ".join(["3.4e38", *lines[5].split()[1:]])
+    path = tmp_path / "S001C002P001R001A001.skeleton"
+    path.write_text("\n".join(lines) + "\n")
+    sample = read_ntu_skeleton(path)
+    assert np.isfinite(sample.data).all() and sample.data.max() == np.float32(3.4e38)

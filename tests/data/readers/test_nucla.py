@@ -103,3 +103,46 @@ def test_fuzz_parses_or_raises_format_error(data):
             assert sample.data.shape[0] == 3 and sample.data.shape[2:] == (20, 1)
             if kind == "keep":
                 assert sample.label == 0
+
+
+# ---------------------------------------------------------------------- hostile files (#16)
+def _write_number(tmp_path: Path, number: str, label: str = "1") -> Path:
+    record = json.loads(fixture_path("nw-ucla", "all_sqe", "a01_s01_e00_v01.json").read_text())
+    record["skeletons"][2][5][1] = 12345.25
+    record["label"] = "LABEL"
+    text = json.dumps(record).replace("12345.25", number, 1).replace('"LABEL"', label, 1)
+    path = tmp_path / "a01_s01_e00_v01.json"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("number", ["1" * 309, "3.5e38", "-1e300"])
+def test_huge_coordinates_are_format_errors(tmp_path, number):
+    path = _write_number(tmp_path, number)
+    with pytest.raises(SkeletonFormatError, match="float32") as info:
+        read_nucla_json(path)
+    assert info.value.path == str(path) and info.value.frame == 2
+
+
+def test_digit_limit_is_a_format_error(tmp_path):
+    path = _write_number(tmp_path, "9" * 5000)
+    with pytest.raises(SkeletonFormatError, match="invalid JSON") as info:
+        read_nucla_json(path)
+    assert info.value.path == str(path)
+
+
+@pytest.mark.parametrize("label", ["0", str(2**31), "1" * 30])
+def test_label_out_of_range(tmp_path, label):
+    with pytest.raises(SkeletonFormatError, match="'label' must be"):
+        read_nucla_json(_write_number(tmp_path, "0.5", label))
+
+
+def test_budgets(tmp_path):
+    path = _write_number(tmp_path, "0.5")
+    assert read_nucla_json(path).label == 0
+    with pytest.raises(SkeletonFormatError, match="max_elements"):
+        read_nucla_json(path, max_elements=100)
+    with pytest.raises(SkeletonFormatError, match="max_bytes"):
+        read_nucla_json(path, max_bytes=100)
+    with pytest.raises(SkeletonFormatError, match="directory"):
+        read_nucla_json(tmp_path)

@@ -167,3 +167,98 @@ def test_array_files(tmp_path):
     body25 = np.random.default_rng(1).random((3, 25, 3))
     mapped = from_array(body25_to_openpose18(body25, joint_axis=1), "openpose-18")
     assert mapped.shape == (3, 3, 18, 1)
+
+
+# ---------------------------------------------------------------------- hostile input (#16)
+def test_openpose_crowd_and_empty_files_cost_only_the_output(tmp_path):
+    import tracemalloc
+
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    person = {"pose_keypoints_2d": [10.0, 20.0, 0.9] * 25}
+    (folder / "v_000000000000_keypoints.json").write_text(json.dumps({"people": [person] * 100}))
+    for t in range(1, 500):
+        (folder / f"v_{t:012d}_keypoints.json").write_text('{"people": []}')
+    tracemalloc.start()
+    try:
+        sample = read_openpose_folder(folder)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sample.shape == (3, 500, 18, 2) and not sample.data[:, 1:].any()
+    assert peak < 8_000_000  # before: a float64 (3, 500, 25, 100) array and copies (> 30 MB)
+    with pytest.raises(SkeletonFormatError, match="max_files=100"):
+        read_openpose_folder(folder, max_files=100)
+    with pytest.raises(SkeletonFormatError, match="max_bytes=1000"):
+        read_openpose_folder(folder, max_bytes=1000)
+    with pytest.raises(SkeletonFormatError, match="max_elements"):
+        read_openpose_folder(folder, max_elements=1000)
+
+
+def test_openpose_arguments_and_overflow(tmp_path):
+    _write_folder(tmp_path / "clip", 25, [1, 1])
+    for size in [(float("nan"), 1080), (1920, float("inf")), (0, 1080)]:
+        with pytest.raises(ValueError, match="image_size"):
+            read_openpose_folder(tmp_path / "clip", image_size=size)
+    for label in (-1, 2**31, 1.5):
+        with pytest.raises(ValueError, match="label"):
+            read_openpose_folder(tmp_path / "clip", label=label)
+    # dividing by a tiny frame size leaves float32's range: a format error, not inf
+    with pytest.raises(SkeletonFormatError, match="float32") as info:
+        read_openpose_folder(tmp_path / "clip", image_size=(1e-300, 1e-300))
+    assert info.value.frame == 0 and "_keypoints.json" in info.value.path
+
+
+def test_openpose_huge_value_names_file(tmp_path):
+    folder = tmp_path / "clip"
+    _write_folder(folder, 18, [1, 1])
+    file = folder / "video_000000000001_keypoints.json"
+    record = json.loads(file.read_text())
+    record["people"][0]["pose_keypoints_2d"][0] = 3.5e38
+    file.write_text(json.dumps(record))
+    with pytest.raises(SkeletonFormatError, match="float32") as info:
+        read_openpose_folder(folder)
+    assert info.value.path == str(file) and info.value.frame == 1
+
+
+def test_from_array_float32_range_budget_and_label():
+    poses = np.zeros((4, 25, 3))
+    poses[2, 3, 1] = 3.5e38
+    with pytest.raises(SkeletonFormatError, match="float32") as info:
+        from_array(poses, "ntu-rgbd")
+    assert info.value.frame == 2
+    poses[2, 3, 1] = 3.4e38
+    assert np.isfinite(from_array(poses, "ntu-rgbd").data).all()
+    with pytest.raises(SkeletonFormatError, match="max_elements"):
+        from_array(poses, "ntu-rgbd", max_elements=100)
+    with pytest.raises(SkeletonFormatError, match="label"):
+        from_array(poses, "ntu-rgbd", label=-2)
+
+
+def test_npy_files_that_lie(tmp_path):
+    import io
+
+    empty = tmp_path / "empty.npy"
+    empty.write_bytes(b"")
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 25, 3)}
+    )
+    huge = tmp_path / "huge.npy"
+    huge.write_bytes(header.getvalue())
+    truncated = tmp_path / "truncated.npy"
+    np.save(truncated, np.zeros((10, 25, 3), np.float32))
+    truncated.write_bytes(truncated.read_bytes()[:-4])
+    for path, message in [
+        (empty, "empty file"),  # was EOFError
+        (huge, "max_elements"),  # was numpy's _ArrayMemoryError
+        (truncated, "truncated"),
+    ]:
+        with pytest.raises(SkeletonFormatError, match=message) as info:
+            read_array_file(path, "ntu-rgbd")
+        assert info.value.path == str(path)
+    small = tmp_path / "small.npy"
+    np.save(small, np.zeros((10, 25, 3), np.float32))
+    assert read_array_file(small, "ntu-rgbd").shape == (3, 10, 25, 1)
+    with pytest.raises(SkeletonFormatError, match="max_bytes"):
+        read_array_file(small, "ntu-rgbd", max_bytes=100)
