@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_sequence", "joint_position", "require_finite"]
+__all__ = ["as_sequence", "joint_position", "require_finite", "sequence_and_length"]
 
 
 def as_sequence(data: np.ndarray, name: str = "data") -> np.ndarray:
@@ -15,6 +15,17 @@ def as_sequence(data: np.ndarray, name: str = "data") -> np.ndarray:
     if not np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float32)
     return array
+
+
+def sequence_and_length(data: np.ndarray, length: int, action: str) -> np.ndarray:
+    """``data`` as (C, T, V, M) with T >= 1, for a function that makes it ``length`` >= 1
+    frames long (``action``: what it does, for the message)."""
+    data = as_sequence(data)
+    if length < 1:
+        raise ValueError(f"length must be >= 1, got {length}")
+    if data.shape[1] == 0:
+        raise ValueError(f"cannot {action} a sequence with no frames")
+    return data
 
 
 def joint_position(data: np.ndarray, joint: int | tuple[int, ...]) -> np.ndarray:

@@ -6,7 +6,7 @@ from typing import Literal
 
 import numpy as np
 
-from skelgraph.data._checks import as_sequence
+from skelgraph.data._checks import as_sequence, sequence_and_length
 from skelgraph.graph import GraphLike, SkeletonGraph
 
 __all__ = ["bone_features", "motion_features", "resample_frames"]
@@ -138,12 +138,8 @@ def resample_frames(
     numpy.ndarray
         Shape (C, L, V, M), same dtype.
     """
-    data = as_sequence(data)
-    if length < 1:
-        raise ValueError(f"length must be >= 1, got {length}")
+    data = sequence_and_length(data, length, "resample")
     t = data.shape[1]
-    if t == 0:
-        raise ValueError("cannot resample a sequence with no frames")
     positions = np.linspace(0.0, t - 1, length) if length > 1 else np.zeros(1)
     if mode == "nearest":
         return data[:, np.rint(positions).astype(np.int64)].copy()

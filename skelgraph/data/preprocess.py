@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from skelgraph.data._checks import as_sequence, joint_position, require_finite
+from skelgraph.data._checks import as_sequence, joint_position, require_finite, sequence_and_length
 from skelgraph.graph import LAYOUT_ALIASES, LAYOUTS
 
 __all__ = [
@@ -331,12 +331,8 @@ def pad_to_length(
     numpy.ndarray
         Shape (C, length, V, M), a new array.
     """
-    data = as_sequence(data)
-    if length < 1:
-        raise ValueError(f"length must be >= 1, got {length}")
+    data = sequence_and_length(data, length, "pad")
     t = data.shape[1]
-    if t == 0:
-        raise ValueError("cannot pad a sequence with no frames")
     if t >= length:
         return data[:, :length].copy()
     if mode == "replay":
