@@ -27,6 +27,10 @@ CASES = [(n, i) for n in NAMES for i in ("reference", "fast") if n != "tcn" or i
 SMALL = [(n, i) for n, i in CASES if n in ("gcn", "g3d", "tcn", "block")]
 
 
+def case_id(case: tuple[str, str]) -> str:
+    return "-".join(case)
+
+
 @pytest.fixture
 def case(request):
     """The layer and input of a (name, setting) case, run under that setting."""
@@ -35,7 +39,7 @@ def case(request):
         yield instance(name)
 
 
-@pytest.mark.parametrize("case", CASES, indirect=True)
+@pytest.mark.parametrize("case", CASES, indirect=True, ids=case_id)
 def test_gradcheck_in_float64(case):
     layer, x = case
     layer = layer.double().train()
@@ -60,7 +64,7 @@ def dynamic_shapes():
     }
 
 
-@pytest.mark.parametrize("case", CASES, indirect=True)
+@pytest.mark.parametrize("case", CASES, indirect=True, ids=case_id)
 def test_torch_export_with_dynamic_batch_and_frames(case):
     layer, x = case
     program = torch.export.export(layer, (x,), dynamic_shapes=dynamic_shapes())
@@ -69,14 +73,14 @@ def test_torch_export_with_dynamic_batch_and_frames(case):
         torch.testing.assert_close(program.module()(other), layer(other))
 
 
-@pytest.mark.parametrize("case", SMALL, indirect=True)
+@pytest.mark.parametrize("case", SMALL, indirect=True, ids=case_id)
 def test_torch_compile(case):
     layer, x = case
     compiled = torch.compile(layer)
     torch.testing.assert_close(compiled(x), layer(x), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", SMALL, indirect=True)
+@pytest.mark.parametrize("case", SMALL, indirect=True, ids=case_id)
 @pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "torchscript"])
 def test_onnx_export_matches_onnxruntime(case, dynamo, tmp_path):
     """Both exporters: the default (torch.export) and the TorchScript-based one that
@@ -125,23 +129,53 @@ def assert_trace_matches(layer, x, other_shape):
         torch.testing.assert_close(loaded(other), expected)
 
 
-@pytest.mark.parametrize("case", CASES, indirect=True)
+@pytest.mark.parametrize("case", CASES, indirect=True, ids=case_id)
 def test_torch_jit_trace_with_other_batch_and_frames(case):
     layer, x = case
     assert_trace_matches(layer, x, (3, x.shape[1], 11, x.shape[3]))
 
 
-@pytest.mark.parametrize("case", CASES, indirect=True)
-def test_autocast_bfloat16_on_cpu(case):
+# Relative errors allowed under autocast, against float32 (outputs, gradients). Outputs:
+# a few roundings of 2^-9 (bfloat16) or 2^-12 (float16) each; measured up to 5e-3 and
+# 8e-4. Gradients: a pre-activation within rounding of zero flips its ReLU (or a max-pool
+# tie), which moves that gradient entry by its whole size; on these few thousand entries
+# the flips gave up to 8e-2 (bfloat16) and 5e-2 (float16) of the gradient's norm.
+AUTOCAST_TOLERANCE = {torch.bfloat16: (2e-2, 0.2), torch.float16: (5e-3, 0.1)}
+
+
+def relative_error(got: torch.Tensor, expected: torch.Tensor) -> float:
+    return float((got.float() - expected).norm() / expected.norm())
+
+
+@pytest.mark.parametrize("input_dtype", ["float32", "autocast"])
+@pytest.mark.parametrize("amp", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+@pytest.mark.parametrize("case", CASES, indirect=True, ids=case_id)
+def test_autocast_forward_and_backward_on_cpu(case, amp, input_dtype):
+    """Forward and backward of every kernel under autocast, with float32 input (the first
+    layer) and with input already in the autocast dtype (every later layer): outputs in
+    that dtype, parameter gradients in float32, both close to float32."""
     layer, x = case
-    reference = layer(x)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = layer(x)
-    assert out.dtype == torch.bfloat16
-    torch.testing.assert_close(out.float(), reference, rtol=0.1, atol=0.1)
+    x = torch.randn(4, x.shape[1], 24, x.shape[3])  # enough entries for a stable norm
+    weights = torch.randn_like(layer(x))
+    results = []
+    for enabled in (False, True):
+        layer.zero_grad()
+        inp = (x.to(amp) if enabled and input_dtype == "autocast" else x).detach()
+        inp.requires_grad_()
+        with torch.autocast("cpu", dtype=amp, enabled=enabled):
+            out = layer(inp)
+        (out.float() * weights).sum().backward()
+        grads = [inp.grad.float(), *(p.grad for p in layer.parameters())]
+        assert all(p.grad.dtype == p.dtype == torch.float32 for p in layer.parameters())
+        results.append((out, torch.cat([g.flatten() for g in grads])))
+    (out32, grad32), (out, grad) = results
+    assert out.dtype == amp
+    out_tolerance, grad_tolerance = AUTOCAST_TOLERANCE[amp]
+    assert relative_error(out, out32) <= out_tolerance
+    assert relative_error(grad, grad32) <= grad_tolerance
 
 
-@pytest.mark.parametrize("case", CASES, indirect=True)
+@pytest.mark.parametrize("case", CASES, indirect=True, ids=case_id)
 def test_float64_and_buffers_move_with_to(case):
     layer, x = case
     reference = layer(x)
@@ -153,7 +187,7 @@ def test_float64_and_buffers_move_with_to(case):
     torch.testing.assert_close(out.float(), reference, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", CASES, indirect=True)
+@pytest.mark.parametrize("case", CASES, indirect=True, ids=case_id)
 def test_state_dict_round_trip_deepcopy_and_pickle(case):
     layer, x = case
     state = layer.state_dict()
@@ -171,7 +205,7 @@ def test_state_dict_round_trip_deepcopy_and_pickle(case):
     torch.testing.assert_close(fresh(x), layer(x))
 
 
-@pytest.mark.parametrize("case", CASES, indirect=True)
+@pytest.mark.parametrize("case", CASES, indirect=True, ids=case_id)
 def test_reset_parameters_and_repr(case):
     layer, _ = case
     before = {k: v.clone() for k, v in layer.state_dict().items()}
@@ -243,7 +277,7 @@ def test_bad_arguments_raise_clear_errors(build, error, match):
         build()
 
 
-@pytest.mark.parametrize("case", CASES, indirect=True)
+@pytest.mark.parametrize("case", CASES, indirect=True, ids=case_id)
 def test_no_grad_inference_equals_inference_with_autograd(case):
     # Under no_grad the fast paths fold bias, batch norm and ReLU into one in-place step.
     layer, x = case

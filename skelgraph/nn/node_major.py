@@ -72,9 +72,12 @@ class _NodeMajorGraphConv(torch.autograd.Function):
         grad = grad.to(frames.dtype).reshape(n, -1, t * v)  # autocast: back to the input's
         weight = weight.to(frames.dtype)
         need_x, need_adjacency, need_weight = ctx.needs_input_grad
+        # Parameter gradients sum over every chunk: accumulated in float32 (or float64)
+        # even when the products run in bfloat16 or float16 (autocast).
+        acc = torch.promote_types(frames.dtype, torch.float32)
         grad_frames = torch.empty_like(frames) if need_x else None
-        grad_stacked = torch.zeros_like(stacked) if need_adjacency else None
-        grad_weight = torch.zeros_like(weight) if need_weight else None
+        grad_stacked = torch.zeros_like(stacked, dtype=acc) if need_adjacency else None
+        grad_weight = torch.zeros_like(weight, dtype=acc) if need_weight else None
         for i, a, b in _chunks(n, t, max(1, CHUNK_FLOATS // (v * k * c))):
             g = grad[i, :, a * v : b * v]  # (C', frames·V)
             grad_y = torch.mm(g.t(), weight).view(b - a, v * k, c)
@@ -86,7 +89,7 @@ class _NodeMajorGraphConv(torch.autograd.Function):
                 grad_stacked += torch.bmm(grad_y, chunk.transpose(1, 2)).sum(0)
             if grad_weight is not None:  # the features, recomputed rather than stored
                 y = _aggregate(chunk, stacked).view((b - a) * v, k * c)
-                grad_weight.addmm_(g, y)
+                grad_weight += torch.mm(g, y)
         grad_x = grad_adjacency = None
         if grad_frames is not None:
             grad_x = grad_frames.view(n, t, v, c).permute(0, 3, 1, 2)

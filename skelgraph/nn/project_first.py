@@ -115,8 +115,11 @@ class _ProjectThenAggregate(torch.autograd.Function):
         grad = grad.to(x.dtype)  # autocast: back to the input's
         need_x, need_theta, need_blocks = ctx.needs_input_grad[:3]
         grad_x = x.new_empty(x.shape) if need_x else None  # contiguous, whatever x is
-        grad_theta = torch.zeros_like(theta) if need_theta else None
-        grad_blocks = torch.zeros_like(blocks) if need_blocks else None
+        # Parameter gradients sum over the samples: accumulated in float32 (or float64)
+        # even when the products run in bfloat16 or float16 (autocast).
+        acc = torch.promote_types(x.dtype, torch.float32)
+        grad_theta = torch.zeros_like(theta, dtype=acc) if need_theta else None
+        grad_blocks = torch.zeros_like(blocks, dtype=acc) if need_blocks else None
         theta, blocks = theta.to(x.dtype), blocks.to(x.dtype)
         for i in range(n):
             z = _project(x[i], theta, k, front, padded)
@@ -130,7 +133,7 @@ class _ProjectThenAggregate(torch.autograd.Function):
             grad_z = grad_z.view(-1, padded, k, v)[:, front : front + t]  # (C', T, K, V)
             grad_z = grad_z.permute(2, 0, 1, 3).reshape(theta.shape[0], t * v)
             if grad_theta is not None:
-                grad_theta.addmm_(grad_z, x[i].reshape(c, t * v).t())
+                grad_theta += torch.mm(grad_z, x[i].reshape(c, t * v).t())
             if grad_x is not None:
                 torch.mm(theta.t(), grad_z, out=grad_x[i].view(c, t * v))
         return grad_x, grad_theta, grad_blocks, None
