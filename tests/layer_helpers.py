@@ -38,7 +38,10 @@ def tiny_layers() -> dict[str, tuple[nn.Module, tuple[int, ...]]]:
     return {
         "gcn": (DisentangledGraphConv(3, 4, TINY, num_scales=3), (2, 3, 5, 5)),
         "g3d": (G3DConv(3, 4, TINY, window_size=3, num_scales=2, stride=2), (2, 3, 5, 5)),
-        "g3d-dilated": (G3DConv(2, 3, TINY, window_size=3, window_dilation=2), (2, 2, 6, 5)),
+        "g3d-dilated": (
+            G3DConv(2, 3, TINY, window_size=3, window_dilation=2, num_scales=4),
+            (2, 2, 6, 5),
+        ),
         "tcn": (MSTemporalConv(4, 6, stride=2), (2, 4, 7, 5)),
         "block": (
             STGCBlock(3, 6, TINY, stride=2, num_gcn_scales=3, num_g3d_scales=2),

@@ -68,6 +68,12 @@ class MultiScaleAggregation(nn.Module):
                 "aggregation='disentangled' only"
             )
         self.num_nodes = graph.num_nodes
+        if self.num_scales > graph.diameter + 1:  # before allocating K·V² values
+            raise ValueError(
+                f"num_scales={num_scales} is more than {graph.name!r} can use: its diameter "
+                f"is {graph.diameter}, so hops 0..{graph.diameter} give at most "
+                f"{graph.diameter + 1} scales; use num_scales <= {graph.diameter + 1}"
+            )
         stack = graph.multiscale_adjacency(num_scales, aggregation, normalization)
         self.register_buffer("scales", torch.tensor(stack, dtype=torch.float32), persistent=False)
         base = None

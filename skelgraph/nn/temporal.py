@@ -34,6 +34,10 @@ class TemporalConv(nn.Module):
     ) -> None:
         super().__init__()
         kernel_size = check_int("kernel_size", kernel_size, 1)
+        if kernel_size % 2 == 0:  # the symmetric padding keeps T frames only for odd kernels
+            raise ValueError(
+                f"kernel_size must be odd (the window is centred on each frame), got {kernel_size}"
+            )
         dilation = check_int("dilation", dilation, 1)
         padding = (kernel_size + (kernel_size - 1) * (dilation - 1) - 1) // 2
         self.conv = nn.Conv2d(

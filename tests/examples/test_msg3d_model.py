@@ -127,7 +127,7 @@ def test_bad_inputs_raise_clear_errors(shape, match):
 
 
 def test_checkpoint_for_another_layout_is_refused():
-    kinetics = MSG3DNet.from_preset("kinetics400", num_gcn_scales=13, num_g3d_scales=6)
+    kinetics = MSG3DNet.from_preset("kinetics400")
     theirs = to_authors(kinetics.state_dict(), kinetics)
     with pytest.raises(ValueError, match=r"data_bn\.\*.*\(108,\).*\(150,\)"):
         from_authors(theirs, MSG3DNet.from_preset("ntu60"))

@@ -384,3 +384,51 @@ def test_bad_graphs_raise_clear_errors(call, error, match):
 def test_bad_arguments_raise_clear_errors(call, error, match):
     with pytest.raises(error, match=match):
         call(SkeletonGraph.from_layout("ntu-rgbd"))
+
+
+# ---------------------------------------------------------------- hostile and careless input
+@settings(max_examples=40, deadline=None)
+@given(
+    any_graphs, st.integers(1, 4), st.sampled_from(["cross-spacetime", "grid", "grid-dense-self"])
+)
+def test_window_hop_distances_in_closed_form_equal_a_search(graph, tau, variant):
+    window = SkeletonGraph.from_networkx(graph).window(tau, variant)
+    searched = np.full((window.num_nodes,) * 2, UNREACHABLE)
+    for source, lengths in nx.all_pairs_shortest_path_length(window.to_networkx()):
+        for target, length in lengths.items():
+            searched[source, target] = length
+    np.testing.assert_array_equal(window.hop_distances, searched)
+
+
+def test_window_graphs_need_no_search_per_node(monkeypatch):
+    """A 100-frame window (2500 nodes) took minutes when every node ran a search."""
+    graph = SkeletonGraph.from_layout("ntu-rgbd")
+    assert graph.hop_distances.shape == (25, 25)  # the skeleton's own, searched once
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("window hop distances must not be searched")
+
+    monkeypatch.setattr(nx, "all_pairs_shortest_path_length", refuse)
+    window = graph.window(100)
+    assert window.hop_distances.shape == (2500, 2500)
+    assert window.diameter == graph.diameter
+
+
+@pytest.mark.parametrize(
+    ("edges", "match"),
+    [
+        ([(0, 1.9)], r"edge #0 must be a pair of ints, got \(0, 1.9\)"),  # not truncated to 1
+        ([(0, True)], "pair of ints"),
+        ([(0, 1, 2)], "pair of ints"),
+        ([(0,)], "pair of ints"),
+    ],
+)
+def test_joint_ids_that_are_not_ints_are_refused(edges, match):
+    with pytest.raises(ValueError, match=match):
+        SkeletonGraph.from_edges(edges)
+    SkeletonGraph.from_edges([(np.int64(0), np.int32(1))])  # numpy integers are ints
+
+
+def test_a_multigraph_is_refused_with_the_way_out():
+    with pytest.raises(ValueError, match=r"multigraph.*nx\.Graph\(graph\)"):
+        SkeletonGraph.from_networkx(nx.MultiGraph([(0, 1), (0, 1), (1, 2)]))

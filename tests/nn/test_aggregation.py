@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
-from skelgraph import (
-    DisentangledGraphConv,
-)
-from tests.layer_helpers import (
-    TINY,
-)
+from skelgraph import DisentangledGraphConv, G3DConv, MultiScaleAggregation
+from tests.layer_helpers import TINY
 
 
 def test_powering_really_uses_matrix_powers():
@@ -28,3 +25,25 @@ def test_powering_really_uses_matrix_powers():
     other.load_state_dict(layer.state_dict())
     x = torch.randn(1, 2, 3, 5)
     assert not torch.allclose(layer.eval()(x), other.eval()(x))
+
+
+def test_scale_counts_beyond_the_diameter_are_refused_before_allocating():
+    with pytest.raises(ValueError, match=r"num_scales=5 is more than 'tiny'.*diameter is 3"):
+        MultiScaleAggregation(TINY, 5)
+    with pytest.raises(ValueError, match=r"num_scales=1000000.*num_scales <= 4"):
+        MultiScaleAggregation(TINY, 10**6)  # used to ask for gigabytes
+    with pytest.raises(ValueError, match=r"tiny/window3.*diameter is 3"):
+        G3DConv(2, 3, TINY, window_size=3, num_scales=5)
+
+
+@pytest.mark.parametrize(
+    ("x", "error", "match"),
+    [
+        (torch.ones(2, 3, 4, 5, dtype=torch.int64), TypeError, "floating-point input.*int64"),
+        (torch.randn(2, 3, 4, 6), ValueError, "MultiScaleAggregation expects V=5 joints, got 6"),
+        (torch.randn(3, 4, 5), ValueError, r"\(N, C, T, V\), got 3 dimensions"),
+    ],
+)
+def test_input_is_checked_like_every_layer(x, error, match):
+    with pytest.raises(error, match=match):
+        MultiScaleAggregation(TINY, 3)(x)

@@ -6,11 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from skelgraph import (
-    DisentangledGraphConv,
-    G3DConv,
-    MSTemporalConv,
-)
+from skelgraph import DisentangledGraphConv, G3DConv, MSTemporalConv
 from skelgraph.nn import authors
 from tests.conftest import fixture_path
 
@@ -64,9 +60,8 @@ def test_mapping_errors_list_the_problem(reference):
     theirs = {
         k[len(prefix) :]: v for k, v in reference["state_dict"].items() if k.startswith(prefix)
     }
-    with pytest.warns(UserWarning, match="diameter 8"):
-        layer = DisentangledGraphConv(3, 96, "openpose-18", 13)
-    with pytest.raises(ValueError, match=r"'A_res' has shape \(325, 25\).*\(13, 18, 18\)"):
+    layer = DisentangledGraphConv(3, 96, "openpose-18", 9)
+    with pytest.raises(ValueError, match=r"'A_res' has shape \(325, 25\).*\(9, 18, 18\)"):
         authors.from_authors(theirs, authors.MSGCN_KEYS, layer)
     layer = DisentangledGraphConv(3, 96, "ntu-rgbd", 13)
     with pytest.raises(KeyError, match="unmapped authors' keys: \\['extra'\\]"):

@@ -6,16 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from skelgraph import (
-    G3DConv,
-    MultiWindowG3D,
-)
-from tests.layer_helpers import (
-    TINY,
-    batch_norm_eval,
-    graph_conv_by_loops,
-    randomize,
-)
+from skelgraph import G3DConv, MultiWindowG3D
+from tests.layer_helpers import TINY, batch_norm_eval, graph_conv_by_loops, randomize
 
 
 @pytest.mark.parametrize(

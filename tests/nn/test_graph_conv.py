@@ -7,17 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from skelgraph import (
-    DisentangledGraphConv,
-    G3DConv,
-)
-from tests.layer_helpers import (
-    TINY,
-    batch_norm_eval,
-    graph_conv_by_loops,
-    randomize,
-    relabelled,
-)
+from skelgraph import DisentangledGraphConv, G3DConv
+from tests.layer_helpers import TINY, batch_norm_eval, graph_conv_by_loops, randomize, relabelled
 
 
 @pytest.mark.parametrize("placement", ["after-norm", "in-norm"])

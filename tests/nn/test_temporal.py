@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
-from skelgraph import (
-    MSTemporalConv,
-)
-from tests.layer_helpers import (
-    randomize,
-)
+from skelgraph import MSTemporalConv
+from tests.layer_helpers import randomize
 
 
 def test_temporal_conv_branches_equal_functional_recomposition():
@@ -39,3 +36,15 @@ def test_temporal_conv_branches_equal_functional_recomposition():
     residual = bn(res.bn, F.conv2d(x, res.conv.weight, res.conv.bias, stride=(2, 1)))
     expected = F.relu(torch.cat(outs, 1) + residual)
     torch.testing.assert_close(layer(x), expected)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: MSTemporalConv(6, 6, kernel_size=2),
+        lambda: MSTemporalConv(6, 12, residual_kernel_size=4),
+    ],
+)
+def test_even_kernels_are_refused_in_the_constructor(build):
+    with pytest.raises(ValueError, match="kernel_size must be odd"):
+        build()
