@@ -23,7 +23,7 @@ from torch import nn
 from examples.msg3d.model import PRESETS, MSG3DNet
 from skelgraph.nn import authors
 
-__all__ = ["from_authors", "load_authors_checkpoint", "to_authors"]
+__all__ = ["from_authors", "load_authors_checkpoint", "read_state_dict", "to_authors"]
 
 IDENTITY = (("", ""),)
 
@@ -108,16 +108,35 @@ def to_authors(state_dict: Mapping[str, torch.Tensor], model: MSG3DNet) -> dict[
     return out
 
 
-def load_authors_checkpoint(path: str | Path, model: MSG3DNet) -> MSG3DNet:
-    """Load an authors' checkpoint file into ``model`` and return it.
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The ``state_dict`` in a checkpoint file (or under its ``"state_dict"`` key).
 
-    The file is read with ``torch.load(..., weights_only=True)``: it must hold a
-    ``state_dict`` (or a dict with one under ``"state_dict"``), never arbitrary objects.
+    Read with ``torch.load(..., weights_only=True)``, never arbitrary objects. An empty,
+    truncated or foreign file, or one that holds something else than a mapping of names
+    to tensors, is a ``ValueError`` naming the path.
     """
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except Exception as error:  # EOFError, UnpicklingError, "Unsupported operand", ...
+        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({reason})") from None
     if isinstance(checkpoint, Mapping) and "state_dict" in checkpoint:
         checkpoint = checkpoint["state_dict"]
-    model.load_state_dict(from_authors(checkpoint, model))
+    if not isinstance(checkpoint, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in checkpoint.items()
+    ):
+        raise ValueError(
+            f"{path}: expected a state_dict (names to tensors), got {type(checkpoint).__name__}"
+        )
+    return dict(checkpoint)
+
+
+def load_authors_checkpoint(path: str | Path, model: MSG3DNet) -> MSG3DNet:
+    """Load an authors' checkpoint file (:func:`read_state_dict`) into ``model`` and
+    return it."""
+    model.load_state_dict(from_authors(read_state_dict(path), model))
     return model
 
 
@@ -143,12 +162,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     model = MSG3DNet.from_preset(args.preset)
-    state = torch.load(args.input, map_location="cpu", weights_only=True)
-    if isinstance(state, Mapping) and "state_dict" in state:
-        state = state["state_dict"]
     try:
+        state = read_state_dict(args.input)
         converted = to_authors(state, model) if args.to_authors else from_authors(state, model)
-    except (KeyError, ValueError) as error:
+    except (OSError, KeyError, ValueError) as error:
         parser.exit(2, f"error: {error.args[0] if isinstance(error, KeyError) else error}\n")
     if args.to_authors:
         model.load_state_dict(state)  # check it is a complete skelgraph checkpoint

@@ -67,7 +67,8 @@ def from_authors(
     KeyMismatch
         Keys that no rule maps, or keys of ``module`` left without a value, all listed.
     ValueError
-        A tensor whose size does not fit ``module``'s parameter (e.g. another layout).
+        A value that is not a tensor, or whose shape is not the authors' shape of
+        ``module``'s parameter (e.g. another layout, or a transposed weight).
     """
     target = module.state_dict()
     out: dict[str, torch.Tensor] = {}
@@ -77,17 +78,28 @@ def from_authors(
         if ours is None or ours not in target:
             unknown.append(key)
             continue
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"{key!r} holds a {type(value).__name__}, not a tensor")
         expected = target[ours].shape
-        if value.numel() != target[ours].numel():
+        theirs = _authors_shape(ours, expected)
+        if tuple(value.shape) != theirs:  # every dimension, not only the element count
             raise ValueError(
                 f"{key!r} has shape {tuple(value.shape)} but {type(module).__name__}.{ours} "
-                f"expects {tuple(expected)} (another layout, width or number of scales?)"
+                f"expects {theirs} (another layout, width or number of scales?)"
             )
         out[ours] = value.reshape(expected)
     missing = sorted(set(target) - set(out))
     if unknown or missing:
         raise KeyMismatch(type(module).__name__, unknown, missing)
     return out
+
+
+def _authors_shape(key: str, shape: torch.Size) -> tuple[int, ...]:
+    """The authors' shape of our parameter ``key``: each (K, V, V) residual mask is kept
+    flattened as (K·V, V); everything else has the same shape."""
+    if key.endswith("aggregate.mask"):
+        return (shape[0] * shape[1], *shape[2:])
+    return tuple(shape)
 
 
 def to_authors(state_dict: Mapping[str, torch.Tensor], rules: Rules) -> dict[str, torch.Tensor]:
@@ -97,6 +109,5 @@ def to_authors(state_dict: Mapping[str, torch.Tensor], rules: Rules) -> dict[str
         theirs = _rename(key, rules, 1)
         if theirs is None:
             raise KeyError(f"no rule maps {key!r} to the authors' names")
-        # The authors keep each (K, V, V) mask flattened as (K·V, V).
-        out[theirs] = value.flatten(0, 1) if key.endswith("aggregate.mask") else value
+        out[theirs] = value.reshape(_authors_shape(key, value.shape))
     return out
