@@ -53,6 +53,8 @@ CASES = {
     "msg3d": "MS-G3D Net, NTU-60",
 }
 IMPLEMENTATIONS = ("skelgraph", "skelgraph-reference", "skelgraph-compiled", "authors")
+# --amp: autocast dtypes (float32 parameters, the matrix products in the lower precision).
+AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 # glibc malloc kept from unmapping freed memory (see the module docstring).
 TUNED_MALLOC = {
     "MALLOC_MMAP_MAX_": "0",
@@ -125,14 +127,19 @@ def worker(spec: dict) -> dict:
     module, x = module.to(device), x.to(device)
     train = spec["phase"] == "train"
     module.train(train)
+    amp = AMP_DTYPES.get(spec.get("amp", "off"))
+
+    def forward():
+        with torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
+            return module(x).float().sum()
 
     def step():
         if train:
             module.zero_grad(set_to_none=True)
-            module(x).sum().backward()
+            forward().backward()
         else:
             with torch.no_grad():
-                module(x)
+                forward()
         if device.type == "cuda":
             torch.cuda.synchronize()
 
@@ -188,25 +195,30 @@ def machine() -> str:
 
 
 def table(results: list[dict]) -> list[str]:
+    amp = any(r.get("amp", "off") != "off" for r in results)
     lines = [
-        "| case | batch | phase | malloc | implementation | aggregation | median time (s) | "
-        "speed-up vs baseline | peak memory (MiB) | memory vs baseline |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| case | batch | phase | malloc | implementation | aggregation | "
+        + ("autocast | " if amp else "")
+        + "median time (s) | speed-up vs baseline | peak memory (MiB) | memory vs baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if amp else ""),
     ]
     key = lambda r: (r["case"], r["batch"], r["phase"], r["device"], r["malloc"])  # noqa: E731
     groups: dict[tuple, list[dict]] = {}
     for r in results:
         groups.setdefault(key(r), []).append(r)
     for (case, batch, phase, _, malloc), rows in groups.items():
-        base = next((r for r in rows if r["impl"] == "authors"), None) or next(
-            (r for r in rows if r["impl"] == "skelgraph-reference"), rows[0]
+        # The baseline runs in float32: the authors' code where run, else the reference.
+        plain = [r for r in rows if r.get("amp", "off") == "off"] or rows
+        base = next((r for r in plain if r["impl"] == "authors"), None) or next(
+            (r for r in plain if r["impl"] == "skelgraph-reference"), plain[0]
         )
         for r in rows:
             speed = base["median_s"] / r["median_s"]
             memory = r["peak_mib"] / base["peak_mib"] if base["peak_mib"] > 0 else float("nan")
+            autocast = f"{r.get('amp', 'off')} | " if amp else ""
             lines.append(
                 f"| {CASES[case]} | {batch} | {phase} | {malloc} | {r['impl']} | "
-                f"{r['aggregation']} | "
+                f"{r['aggregation']} | {autocast}"
                 f"{r['median_s']:.3f} | {speed:.2f}× | {r['peak_mib']:.0f} | {memory:.2f}× |"
             )
     return lines
@@ -233,6 +245,10 @@ def main(argv: list[str] | None = None) -> None:
         "--malloc", nargs="+", default=["default"], choices=["default", "tuned"],
         help="glibc allocator settings of the workers (see the module docstring)",
     )  # fmt: skip
+    parser.add_argument(
+        "--amp", nargs="+", default=["off"], choices=list(AMP_DTYPES),
+        help="autocast settings to run (the baseline stays the float32 run)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny shapes for a smoke test")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -247,9 +263,10 @@ def main(argv: list[str] | None = None) -> None:
     impls += ["authors"] if args.reference else []
     results = []
     grid = itertools.product(
-        devices, args.malloc, args.cases, args.batch, ("infer", "train"), impls, args.aggregations
-    )
-    for device, malloc, case, batch, phase, impl, aggregation in grid:
+        devices, args.malloc, args.cases, args.batch, ("infer", "train"), impls,
+        args.aggregations, args.amp,
+    )  # fmt: skip
+    for device, malloc, case, batch, phase, impl, aggregation, amp in grid:
         if case == "ms-tcn" and (impl == "skelgraph-reference" or aggregation == "powering"):
             continue  # no graph: one implementation, no aggregation
         if aggregation == "powering" and impl == "authors" and case != "ms-gcn":
@@ -257,9 +274,9 @@ def main(argv: list[str] | None = None) -> None:
         spec = dict(
             case=case, impl=impl, aggregation=aggregation, batch=batch, frames=args.frames,
             phase=phase, repeats=args.repeats, threads=args.threads, device=device,
-            reference=args.reference, malloc=malloc,
+            reference=args.reference, malloc=malloc, amp=amp,
         )  # fmt: skip
-        print(f"{device} malloc={malloc} {case} B={batch} {phase} {impl} {aggregation} ...")
+        print(f"{device} malloc={malloc} {case} B={batch} {phase} {impl} {aggregation} {amp} ...")
         result = run_worker(spec)
         if result:
             print(f"  {result['median_s']:.3f} s, {result['peak_mib']:.0f} MiB")
@@ -278,7 +295,8 @@ def main(argv: list[str] | None = None) -> None:
         "skelgraph's disentangled path",
         "",
     ]
-    name = "speed-quick" if args.quick else "speed"
+    # Autocast runs go to their own files; speed.md/json keep the float32 comparison.
+    name = "speed-quick" if args.quick else "speed" if args.amp == ["off"] else "speed-amp"
     (args.out / f"{name}.md").write_text("\n".join(header + table(results)) + "\n")
     (args.out / f"{name}.json").write_text(json.dumps(results, indent=1))
     print("\n".join(table(results)))

@@ -26,3 +26,18 @@ def test_speed_quick_writes_ratios(tmp_path):
             assert speed == "1.00×", (case, phase)
             # nan when the tiny case did not grow the process's peak RSS at all
             assert memory.strip() in ("1.00×", "nan×"), (case, phase)
+
+
+def test_speed_quick_under_autocast_keeps_the_float32_baseline(tmp_path):
+    args = ["--quick", "--cases", "g3d-3", "--threads", "1", "--aggregations", "disentangled"]
+    script.main([*args, "--amp", "off", "bf16", "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "speed-quick.json").read_text())
+    # 2 phases x 2 implementations x 2 autocast settings
+    assert sorted((r["impl"], r["amp"]) for r in results if r["phase"] == "train") == [
+        ("skelgraph", "bf16"), ("skelgraph", "off"),
+        ("skelgraph-reference", "bf16"), ("skelgraph-reference", "off"),
+    ]  # fmt: skip
+    rows = [line.strip("|").split(" | ") for line in (tmp_path / "speed-quick.md").read_text()
+            .splitlines() if "| 1 |" in line]  # fmt: skip
+    baselines = [r for r in rows if r[4] == "skelgraph-reference" and r[6] == "off"]
+    assert len(baselines) == 2 and all(r[8] == "1.00×" for r in baselines)
