@@ -25,6 +25,7 @@ NAMES = sorted(LAYERS)
 # (layer, global setting): both kernels of every layer with a graph convolution.
 CASES = [(n, i) for n in NAMES for i in ("reference", "fast") if n != "tcn" or i == "fast"]
 SMALL = [(n, i) for n, i in CASES if n in ("gcn", "g3d", "tcn", "block")]
+LAYER_CASES = [(n, i) for n, i in CASES if n != "block"]
 
 
 def case_id(case: tuple[str, str]) -> str:
@@ -39,8 +40,10 @@ def case(request):
         yield instance(name)
 
 
-@pytest.mark.parametrize("case", CASES, indirect=True, ids=case_id)
+@pytest.mark.parametrize("case", LAYER_CASES, indirect=True, ids=case_id)
 def test_gradcheck_in_float64(case):
+    """Every layer (the block is their sum: its float64 gradients are compared between the
+    kernels in tests/examples/test_msg3d_model.py)."""
     layer, x = case
     layer = layer.double().train()
     x = x.double().requires_grad_()
@@ -52,7 +55,9 @@ def test_gradcheck_in_float64(case):
         return torch.func.functional_call(layer, dict(zip(names, weights)), (inp,))
 
     inputs = (x, *[p.detach().clone().requires_grad_() for p in params])
-    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5)
+    # Along random directions (fast mode): the full Jacobians over every parameter took
+    # minutes; the kernels' own tests check theirs in full.
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5, fast_mode=True)
 
 
 def dynamic_shapes():
