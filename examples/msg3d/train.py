@@ -105,6 +105,7 @@ from skelgraph.data import (
     RandomScale,
     ResampleFrames,
     SkeletonDataset,
+    SkeletonFormatError,
     nucla_cross_view_split,
     read_nucla_json,
     read_pose_pickle,
@@ -466,8 +467,12 @@ def _pose_pickle_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
             "--dataset pose-pickle needs " + ", ".join(f"--{m.replace('_', '-')}" for m in missing)
         )
     graph = graph_from_config(cfg.layout) if cfg.layout else None
-    train_samples = read_pose_pickle(cfg.annotations, cfg.train_split, layout=graph)
-    val_samples = read_pose_pickle(cfg.annotations, cfg.val_split, layout=graph)
+    try:
+        train_samples = read_pose_pickle(cfg.annotations, cfg.train_split, layout=graph)
+        val_samples = read_pose_pickle(cfg.annotations, cfg.val_split, layout=graph)
+    except SkeletonFormatError as error:
+        hint = " (give the layout with --layout)" if "pass layout=" in str(error) else ""
+        raise SystemExit(f"{error}{hint}") from None
     if not train_samples or not val_samples:
         raise SystemExit(
             f"{cfg.annotations}: split {cfg.train_split!r} or {cfg.val_split!r} is empty"
