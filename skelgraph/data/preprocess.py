@@ -48,6 +48,12 @@ JointRef = int | tuple[int, ...]
 class PreprocessSpec:
     """Joints that :func:`paper_preprocess` uses for one layout.
 
+    A custom :class:`~skelgraph.SkeletonGraph` carries its spec as
+    :attr:`~skelgraph.SkeletonGraph.preprocess` (the ``"preprocess"`` object of its JSON
+    file, :meth:`~skelgraph.SkeletonGraph.from_json`); :meth:`for_layout` finds the spec
+    of a layout name or graph. Without ``z_axis`` and ``x_axis`` (2-D data, say) a spec
+    only centres.
+
     Attributes
     ----------
     center : int or tuple of int
@@ -56,12 +62,6 @@ class PreprocessSpec:
         ``(bottom, top)``: the spine vector ``x[top] - x[bottom]`` is turned to +z.
     x_axis : (JointRef, JointRef) or None
         ``(left, right)``: the shoulder vector ``x[right] - x[left]`` is turned to +x.
-        Without ``z_axis`` and ``x_axis`` (2-D data, say) a spec only centres.
-
-    A custom :class:`~skelgraph.SkeletonGraph` carries its spec as
-    :attr:`~skelgraph.SkeletonGraph.preprocess` (the ``"preprocess"`` object of its JSON
-    file, :meth:`~skelgraph.SkeletonGraph.from_json`); :meth:`for_layout` finds the spec
-    of a layout name or graph.
     """
 
     center: JointRef
