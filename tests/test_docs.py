@@ -122,7 +122,14 @@ def test_docs_page_code_runs(page, monkeypatch):
 
 # The packages the API reference covers (docs/api/*.rst); a new public package gets a
 # page there and its name here.
-DOCUMENTED = ("skelgraph", "skelgraph.graph", "skelgraph.nn", "skelgraph.data", "skelgraph.plot")
+DOCUMENTED = (
+    "skelgraph",
+    "skelgraph.graph",
+    "skelgraph.nn",
+    "skelgraph.data",
+    "skelgraph.plot",
+    "skelgraph.metrics",
+)
 
 
 def _public_modules() -> list[str]:
@@ -140,6 +147,8 @@ def _public_modules() -> list[str]:
 def test_docstring_examples_run(module):
     if module == "skelgraph.plot" and importlib.util.find_spec("matplotlib") is None:
         pytest.skip("skelgraph.plot needs matplotlib")
+    if module == "skelgraph.metrics" and importlib.util.find_spec("torchmetrics") is None:
+        pytest.skip("skelgraph.metrics needs torchmetrics (the train extra)")
     mod = importlib.import_module(module)
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=FLAGS)

@@ -25,11 +25,37 @@ Data:
   ...``: arrays (N, C, T, V, M) already preprocessed (e.g. the authors' NTU or Kinetics
   ``*_data_joint.npy``), memory-mapped; set ``--rotate-degrees 0 --scale 0`` to turn the
   augmentation off (it assumes x, y, z channels).
+- ``--dataset pose-pickle --annotations FILE --train-split NAME --val-split NAME``: a
+  pyskl / mmaction2 annotation pickle (:func:`skelgraph.data.read_pose_pickle`), any
+  layout it holds (inferred from the joint count, or ``--layout``). Every sequence is
+  preprocessed once in memory (:class:`examples.msg3d.pipeline.Pipeline`: 2-D pixel
+  coordinates normalised by ``img_shape``, the paper's centring and, for 3-D data with
+  ``--align``, rotation on the layout's joints), then each item is a clip of
+  ``--frames`` frames drawn as pyskl's ``UniformSampleFrames`` does (random when
+  training, the fixed test clips for validation), with ``--persons`` persons.
 
-Outputs in ``--out``: ``last.pt`` and ``best.pt`` (model, optimizer, scheduler, epoch;
-load with ``torch.load(..., weights_only=True)``), ``metrics.json`` (per-epoch losses,
-top-1 and top-5 on the test split) and ``curves.png``. ``--resume`` continues from
-``OUT/last.pt`` (or a given checkpoint).
+The graph, the input channels and persons, and the class count come from the data
+(``--num-classes``, or the number of ``--class-names``, or for pose pickles the largest
+label + 1, else the preset's); ``--layout NAME_OR_FILE.json`` sets the graph
+(:meth:`skelgraph.SkeletonGraph.from_json` for a file), ``--model-args JSON`` overrides
+any other :class:`~examples.msg3d.model.MSG3DNet` argument, ``--stream`` picks the input
+stream (joint, bone, joint-motion, bone-motion). Every label is checked against the class
+count before training starts.
+
+Outputs in ``--out``: ``last.pt`` and ``best.pt`` (model, optimizer, scheduler, epoch,
+and what ``predict.py`` needs: ``model_config`` (preset and overrides, the graph as a
+layout name or its edges), ``layout``, ``pipeline`` (preprocessing, stream, clip length),
+``class_names``; load with ``torch.load(..., weights_only=True)``), ``metrics.json``
+(per-epoch losses, top-1, top-5 and mean class accuracy on the test split),
+``curves.png``, and, for the best epoch, ``val_scores.npz`` (``ids``, ``labels``,
+``logits`` of every validation sample, for ``fuse.py``) and ``confusion.png``.
+``--tensorboard DIR`` also logs the curves for TensorBoard (needs the ``tensorboard``
+package). ``--resume`` continues from ``OUT/last.pt`` (or a given checkpoint).
+
+From Python, ``train(cfg, model=..., datasets=(train_set, test_set))`` trains any model
+on any pair of datasets of ``(tensor (C, T, V, M), label)`` items with the same recipe
+(``cfg = parse_args([...])`` or :class:`TrainConfig` ``(...)``); such a checkpoint has no
+``model_config`` unless the model was built here.
 
 Usage::
 
@@ -64,15 +90,25 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from examples.msg3d.model import PRESETS, MSG3DNet
+from examples.msg3d.pipeline import (
+    STREAMS,
+    Pipeline,
+    SampleDataset,
+    graph_from_config,
+    graph_to_config,
+)
 from skelgraph.data import (
     Compose,
     PaperPreprocess,
+    PreprocessSpec,
     RandomRotate,
     RandomScale,
     ResampleFrames,
     SkeletonDataset,
+    SkeletonFormatError,
     nucla_cross_view_split,
     read_nucla_json,
+    read_pose_pickle,
 )
 
 __all__ = [
@@ -80,6 +116,7 @@ __all__ = [
     "Trainer",
     "build_datasets",
     "build_model",
+    "check_labels",
     "evaluate",
     "main",
     "parse_args",
@@ -103,6 +140,12 @@ class TrainConfig:
     train_labels: str | None = None
     test_data: str | None = None
     test_labels: str | None = None
+    annotations: str | None = None
+    train_split: str | None = None
+    val_split: str | None = None
+    layout: str | None = None
+    stream: str = "joint"
+    persons: int | None = None
     cache_dir: str | None = None
     frames: int = 32
     align: bool = True
@@ -112,6 +155,9 @@ class TrainConfig:
     # model
     preset: str = "nw-ucla-small"
     aggregation: str = "disentangled"
+    num_classes: int | None = None
+    class_names: str | None = None
+    model_args: dict[str, Any] | None = None
     # recipe
     epochs: int = 50
     batch_size: int = 32
@@ -132,6 +178,7 @@ class TrainConfig:
     threads: int | None = None
     workers: int = 0
     device: str = "auto"
+    tensorboard: str | None = None
     quiet: bool = False
 
     def effective_lr(self) -> float:
@@ -164,11 +211,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", help="JSON file of option values (command line overrides it)")
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=("nw-ucla", "arrays"), default=d.dataset)
+    g.add_argument("--dataset", choices=("nw-ucla", "arrays", "pose-pickle"), default=d.dataset)
     g.add_argument("--data-root", help="N-UCLA folder containing all_sqe/")
     for part in ("train", "test"):
         g.add_argument(f"--{part}-data", help=f"{part} array (N, C, T, V, M) .npy")
         g.add_argument(f"--{part}-labels", help=f"{part} labels (N,) .npy")
+    g.add_argument("--annotations", help="pose pickle (pyskl / mmaction2 annotation file)")
+    g.add_argument("--train-split", help="pose pickle: split to train on (e.g. xsub_train)")
+    g.add_argument("--val-split", help="pose pickle: split to validate on (e.g. xsub_val)")
+    g.add_argument(
+        "--layout", help="graph: a layout name or a layout JSON file (default: the data's)"
+    )
+    g.add_argument("--stream", choices=STREAMS, default=d.stream, help="input stream")
+    g.add_argument("--persons", type=int, help="pose pickle: persons M (default the preset's)")
     g.add_argument("--cache-dir", help="preprocessed-data cache (default OUT/cache)")
     g.add_argument("--frames", type=int, default=d.frames, help="N-UCLA: frames per sequence")
     g.add_argument(
@@ -183,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("model")
     g.add_argument("--preset", choices=sorted(PRESETS), default=d.preset)
     g.add_argument("--aggregation", choices=("disentangled", "powering"), default=d.aggregation)
+    g.add_argument("--num-classes", type=int, help="default: from the data or the preset")
+    g.add_argument("--class-names", help="text file, one class name per line")
+    g.add_argument(
+        "--model-args",
+        type=json.loads,
+        help="JSON object of MSG3DNet arguments, e.g. '{\"channels\": [16, 32, 64]}'",
+    )
     g = p.add_argument_group("recipe")
     g.add_argument("--epochs", type=int, default=d.epochs)
     g.add_argument("--batch-size", type=int, default=d.batch_size, help="global batch")
@@ -214,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--threads", type=int, help="torch.set_num_threads")
     g.add_argument("--workers", type=int, default=d.workers, help="DataLoader workers")
     g.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1, ...")
+    g.add_argument("--tensorboard", help="also log to this TensorBoard folder")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -243,14 +306,66 @@ def _spread(items: Sequence[Any], n: int | None) -> list[Any]:
     return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)]
 
 
-def augmentation(cfg: TrainConfig) -> Callable[[np.ndarray], np.ndarray] | None:
+def augmentation(cfg: TrainConfig, dims: int = 3) -> Callable[[np.ndarray], np.ndarray] | None:
     """The training-time transform: random rotation and scaling (None if both are off)."""
     steps: list[Any] = []
     if cfg.rotate_degrees > 0:
-        steps.append(RandomRotate(cfg.rotate_degrees, seed=cfg.seed))
+        steps.append(RandomRotate(cfg.rotate_degrees, dims=dims, seed=cfg.seed))
     if cfg.scale > 0:
-        steps.append(RandomScale(1 - cfg.scale, 1 + cfg.scale, seed=cfg.seed + 1))
+        steps.append(RandomScale(1 - cfg.scale, 1 + cfg.scale, dims=dims, seed=cfg.seed + 1))
     return Compose(steps) if steps else None
+
+
+def _with_stream(
+    transform: Callable[[np.ndarray], np.ndarray] | None, pipeline: Pipeline
+) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``transform`` followed by the pipeline's stream features (bones, motion)."""
+    if pipeline.stream == "joint":
+        return transform
+    steps = list(getattr(transform, "transforms", [transform])) if transform else []
+    return Compose([*steps, pipeline.stream_transform()])
+
+
+def _base(dataset: Dataset) -> Dataset:
+    return dataset.dataset if isinstance(dataset, Subset) else dataset
+
+
+def dataset_ids(dataset: Dataset) -> list[str]:
+    """One id per item: ``ids`` of the dataset (or its base, for a Subset), else positions."""
+    base = _base(dataset)
+    ids = getattr(base, "ids", None)
+    if ids is None:
+        names = getattr(base, "names", None)
+        ids = [Path(n).stem for n in names] if names else [str(i) for i in range(len(base))]
+    if isinstance(dataset, Subset):
+        return [ids[i] for i in dataset.indices]
+    return list(ids)
+
+
+def dataset_labels(dataset: Dataset) -> np.ndarray | None:
+    """The labels of every item, where the dataset keeps them (``labels``), else None."""
+    labels = getattr(_base(dataset), "labels", None)
+    if labels is None:
+        return None
+    labels = np.asarray(labels)
+    return labels[list(dataset.indices)] if isinstance(dataset, Subset) else labels
+
+
+def check_labels(dataset: Dataset, num_classes: int, part: str) -> None:
+    """Every label in 0..num_classes-1, or a SystemExit naming the first sample that is not."""
+    labels = dataset_labels(dataset)
+    if labels is None:
+        return
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if len(bad):
+        i = int(bad[0])
+        label = int(labels[i])
+        what = "has no label" if label < 0 else f"has label {label}"
+        raise SystemExit(
+            f"{part} sample {dataset_ids(dataset)[i]!r} {what}, outside the {num_classes} "
+            f"classes 0..{num_classes - 1} of the model ({len(bad)} such sample(s)); "
+            "set --num-classes or fix the labels"
+        )
 
 
 def reseed(transform: Any, seed: int) -> None:
@@ -301,6 +416,18 @@ def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
                 )
             )
         train_set, test_set = parts
+        pipeline = Pipeline(
+            "kinect-v1-20",
+            3,
+            stream=cfg.stream,
+            frames=cfg.frames,
+            sampling="resample",
+            num_persons=1,
+            rotate=cfg.align,
+            normalize_2d=False,
+        )
+    elif cfg.dataset == "pose-pickle":
+        return _pose_pickle_datasets(cfg)
     elif cfg.dataset == "arrays":
         missing = [
             o
@@ -311,19 +438,139 @@ def build_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
             raise SystemExit("--dataset arrays needs " + ", ".join(f"--{m}" for m in missing))
         train_set = SkeletonDataset.from_arrays(cfg.train_data, cfg.train_labels)
         test_set = SkeletonDataset.from_arrays(cfg.test_data, cfg.test_labels)
+        c, _, v, m = train_set.data.shape[1:]
+        graph = graph_from_config(cfg.layout or PRESETS[cfg.preset]["graph"])
+        if graph.num_nodes != v:
+            raise SystemExit(
+                f"the arrays have V = {v} joints, the graph {graph.name!r} "
+                f"{graph.num_nodes}; pass --layout"
+            )
+        pipeline = Pipeline(
+            graph_to_config(graph), c, stream=cfg.stream, sampling="none", num_persons=m
+        )
         if cfg.subset is not None:
             train_set = Subset(train_set, _spread(range(len(train_set)), cfg.subset))
             test_set = Subset(test_set, _spread(range(len(test_set)), cfg.subset))
     else:
         raise SystemExit(f"unknown dataset {cfg.dataset!r}")
-    base = train_set.dataset if isinstance(train_set, Subset) else train_set
-    base.transform = augmentation(cfg)
+    for part in (train_set, test_set):
+        _base(part).pipeline = pipeline
+    _base(train_set).transform = _with_stream(augmentation(cfg), pipeline)
+    _base(test_set).transform = _with_stream(None, pipeline)
     return train_set, test_set
 
 
-def build_model(cfg: TrainConfig) -> nn.Module:
-    """MS-G3D Net of the configured preset (and aggregation)."""
-    return MSG3DNet.from_preset(cfg.preset, aggregation=cfg.aggregation)
+def _pose_pickle_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
+    missing = [o for o in ("annotations", "train_split", "val_split") if not getattr(cfg, o)]
+    if missing:
+        raise SystemExit(
+            "--dataset pose-pickle needs " + ", ".join(f"--{m.replace('_', '-')}" for m in missing)
+        )
+    graph = graph_from_config(cfg.layout) if cfg.layout else None
+    try:
+        train_samples = read_pose_pickle(cfg.annotations, cfg.train_split, layout=graph)
+        val_samples = read_pose_pickle(cfg.annotations, cfg.val_split, layout=graph)
+    except SkeletonFormatError as error:
+        hint = " (give the layout with --layout)" if "pass layout=" in str(error) else ""
+        raise SystemExit(f"{error}{hint}") from None
+    if not train_samples or not val_samples:
+        raise SystemExit(
+            f"{cfg.annotations}: split {cfg.train_split!r} or {cfg.val_split!r} is empty"
+        )
+    first = train_samples[0]
+    for sample in (*train_samples, *val_samples):
+        if sample.shape[0] != first.shape[0] or sample.layout_name != first.layout_name:
+            raise SystemExit(
+                f"{cfg.annotations}: sample {sample.meta['frame_dir']!r} has C = "
+                f"{sample.shape[0]}, layout {sample.layout_name!r}; the first has C = "
+                f"{first.shape[0]}, layout {first.layout_name!r}"
+            )
+    graph = first.graph
+    channels = first.shape[0]
+    dims = 2 if tuple(first.meta.get("channels", ()))[2:3] != ("z",) else 3
+    try:
+        PreprocessSpec.for_layout(graph)
+        preprocess = True
+    except ValueError:
+        preprocess = False  # a custom graph without preprocess joints: used as it comes
+    pipeline = Pipeline(
+        graph_to_config(graph),
+        channels,
+        dims=dims,
+        stream=cfg.stream,
+        frames=cfg.frames,
+        sampling="uniform",
+        num_persons=cfg.persons or PRESETS[cfg.preset].get("num_persons", 2),
+        rotate=cfg.align,
+        preprocess=preprocess,
+    )
+    train_samples = _spread(train_samples, cfg.subset)
+    val_samples = _spread(val_samples, cfg.subset)
+    train_set = SampleDataset(
+        train_samples,
+        pipeline,
+        train=True,
+        augment=augmentation(cfg, dims=dims),
+        seed=cfg.seed,
+    )
+    test_set = SampleDataset(val_samples, pipeline, train=False)
+    # The class count of the data, for the model: the largest label + 1 in the file.
+    every = read_pose_pickle(cfg.annotations, layout=graph) if cfg.num_classes is None else []
+    train_set.data_num_classes = 1 + max((s.label for s in every), default=-1)
+    return train_set, test_set
+
+
+def build_model(cfg: TrainConfig, overrides: dict[str, Any] | None = None) -> nn.Module:
+    """MS-G3D Net of the configured preset (and aggregation), with ``overrides`` (the graph
+    as a layout name, a layout file or a :meth:`~skelgraph.SkeletonGraph.to_dict`)."""
+    kwargs = {"aggregation": cfg.aggregation, **(overrides or {})}
+    if "graph" in kwargs:
+        kwargs["graph"] = graph_from_config(kwargs["graph"])
+    if "windows" in kwargs:
+        kwargs["windows"] = tuple(tuple(w) for w in kwargs["windows"])
+    return MSG3DNet.from_preset(cfg.preset, **kwargs)
+
+
+def read_class_names(path: str | os.PathLike[str]) -> list[str]:
+    """One class name per non-empty line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise SystemExit(f"--class-names: cannot read {path}: {error}") from None
+    return [line.strip() for line in lines if line.strip()]
+
+
+def model_overrides(
+    cfg: TrainConfig, datasets: tuple[Dataset, Dataset], class_names: list[str] | None
+) -> dict[str, Any]:
+    """The MSG3DNet arguments that come from the data and the options, beyond the preset.
+
+    The graph, input channels and persons of the datasets' pipeline (where they differ
+    from the preset's), the class count (``--num-classes``, else the number of
+    ``--class-names``, else the data's for pose pickles), and ``--model-args``.
+    """
+    preset = {"num_persons": 2, "in_channels": 3, **PRESETS[cfg.preset]}
+    out: dict[str, Any] = {}
+    pipeline = getattr(_base(datasets[1]), "pipeline", None)
+    if pipeline is not None:
+        graph = pipeline.graph
+        if graph_from_config(preset["graph"]) != graph or cfg.layout:
+            out["graph"] = pipeline.layout
+        for key, value in (
+            ("in_channels", pipeline.channels),
+            ("num_persons", pipeline.num_persons),
+        ):
+            if preset[key] != value:
+                out[key] = value
+    num_classes = cfg.num_classes
+    if num_classes is None and class_names is not None:
+        num_classes = len(class_names)
+    if num_classes is None:
+        num_classes = getattr(_base(datasets[0]), "data_num_classes", None)
+    if num_classes is not None and num_classes != preset["num_classes"]:
+        out["num_classes"] = int(num_classes)
+    out.update(cfg.model_args or {})
+    return out
 
 
 # --------------------------------------------------------------------------- helpers
@@ -382,6 +629,11 @@ def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
     return device
 
 
+def plot_confusion_matrix(matrix: np.ndarray, names: list[str] | None) -> Any:
+    """:func:`skelgraph.metrics.plot_confusion_matrix`, annotated for up to 20 classes."""
+    return _metrics_module().plot_confusion_matrix(matrix, names)
+
+
 def _all_sum(values: list[float], device: torch.device) -> list[float]:
     if not (dist.is_available() and dist.is_initialized()):
         return values
@@ -399,29 +651,102 @@ def _to_jsonable(obj: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- train / test
+def _metrics_module() -> Any:
+    try:
+        from skelgraph import metrics
+    except ImportError as error:
+        raise SystemExit(
+            "train.py measures accuracy with skelgraph.metrics, which needs torchmetrics: "
+            "pip install 'skelgraph[train]'"
+        ) from error
+    return metrics
+
+
+def _score_collector() -> Any:
+    """A torchmetrics Metric gathering (index, label, logits) rows from every process."""
+    from torchmetrics import Metric
+
+    class ScoreCollector(Metric):
+        full_state_update = False
+
+        def __init__(self) -> None:
+            super().__init__()
+            for name in ("index", "label", "logits"):
+                self.add_state(name, default=[], dist_reduce_fx="cat")
+
+        def update(self, index: torch.Tensor, label: torch.Tensor, logits: torch.Tensor) -> None:
+            self.index.append(index)
+            self.label.append(label)
+            self.logits.append(logits)
+
+        def compute(self) -> dict[str, torch.Tensor]:
+            def cat(state: Any) -> torch.Tensor:
+                return torch.cat(state) if isinstance(state, list) else state
+
+            return {n: cat(getattr(self, n)) for n in ("index", "label", "logits")}
+
+    return ScoreCollector()
+
+
 def evaluate(
     model: nn.Module,
     loader: DataLoader,
     device: torch.device,
     *,
     progress: Callable[..., Any] | None = None,
-) -> dict[str, float]:
-    """Loss, top-1 and top-5 (fractions) over a loader, summed over processes."""
+    num_classes: int | None = None,
+    scores: bool = False,
+) -> dict[str, Any]:
+    """Loss, top-1, top-5 and mean class accuracy (fractions) over a loader, and the
+    confusion matrix, over every process (:class:`skelgraph.metrics.ClassificationMetrics`).
+
+    With ``scores`` also ``"scores"``: ``(index, label, logits)`` NumPy arrays of every
+    item of every process, in dataset order (the loader's sampler gives the indices).
+    """
+    metrics = _metrics_module()
     model.eval()
-    loss_sum, top1, top5, count = 0.0, 0.0, 0.0, 0.0
+    loss_sum, count = 0.0, 0.0
+    order = list(loader.sampler) if loader.sampler is not None else None
+    metric, collector, seen = None, _score_collector() if scores else None, 0
+    if num_classes is not None:
+        metric = metrics.ClassificationMetrics(num_classes).to(device)
+    if collector is not None:
+        collector = collector.to(device)
     bar = (progress or _tqdm(False))(loader, desc="test", leave=False)
     with torch.no_grad():
         for x, y in bar:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             logits = model(x)
+            if metric is None:
+                metric = metrics.ClassificationMetrics(logits.shape[1]).to(device)
             loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-            best = logits.topk(min(5, logits.shape[1]), dim=1).indices
-            top1 += float((best[:, 0] == y).sum())
-            top5 += float((best == y[:, None]).any(1).sum())
+            metric.update(logits, y)
+            if collector is not None:
+                index = torch.as_tensor(order[seen : seen + len(y)], device=device)
+                collector.update(index, y, logits.float())
+            seen += len(y)
             count += len(y)
-    loss_sum, top1, top5, count = _all_sum([loss_sum, top1, top5, count], device)
-    count = max(count, 1.0)
-    return {"loss": loss_sum / count, "top1": top1 / count, "top5": top5 / count}
+    if metric is None:
+        raise SystemExit("evaluate: an empty loader and no num_classes")
+    loss_sum, count = _all_sum([loss_sum, count], device)
+    result = metric.compute()
+    out: dict[str, Any] = {
+        "loss": loss_sum / max(count, 1.0),
+        "top1": float(result["top1"]),
+        "top5": float(result["top5"]),
+        "mean_class_accuracy": float(result["mean_class_accuracy"]),
+        "confusion_matrix": result["confusion_matrix"].cpu().numpy(),
+    }
+    if collector is not None:
+        got = collector.compute() if seen or _world()[1] > 1 else None
+        if got is None or not len(got["index"]):
+            k = metric.num_classes
+            out["scores"] = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, k)))
+        else:
+            arrays = [got[n].cpu().numpy() for n in ("index", "label", "logits")]
+            perm = np.argsort(arrays[0], kind="stable")
+            out["scores"] = tuple(a[perm] for a in arrays)
+    return out
 
 
 def train_one_epoch(
@@ -515,7 +840,27 @@ class Trainer:
         if datasets is None:
             datasets = self._datasets()
         self.train_set, self.test_set = datasets
-        self.model = (model if model is not None else build_model(cfg)).to(self.device)
+        self.pipeline: Pipeline | None = getattr(_base(self.test_set), "pipeline", None)
+        self.class_names = read_class_names(cfg.class_names) if cfg.class_names else None
+        self.model_config: dict[str, Any] | None = None
+        if model is None:
+            overrides = model_overrides(cfg, datasets, self.class_names)
+            self.model_config = {
+                "preset": cfg.preset,
+                "overrides": {"aggregation": cfg.aggregation, **overrides},
+            }
+            model = build_model(cfg, overrides)
+        self.model = model.to(self.device)
+        fc = getattr(self.model, "fc", None)
+        self.num_classes: int | None = getattr(fc, "out_features", cfg.num_classes)
+        if self.num_classes is not None:
+            if self.class_names is not None and len(self.class_names) != self.num_classes:
+                raise SystemExit(
+                    f"--class-names {cfg.class_names}: {len(self.class_names)} names for "
+                    f"{self.num_classes} classes"
+                )
+            check_labels(self.train_set, self.num_classes, "training")
+            check_labels(self.test_set, self.num_classes, "validation")
         self.net: nn.Module = self.model
         if self.world > 1:
             self.net = nn.parallel.DistributedDataParallel(
@@ -537,6 +882,16 @@ class Trainer:
         if cfg.resume:
             self.load(self.out / "last.pt" if cfg.resume == "last" else Path(cfg.resume))
         self.bars = not cfg.quiet and self.rank == 0 and sys.stderr.isatty()
+        self.writer = None
+        if cfg.tensorboard and self.write:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise SystemExit(
+                    "--tensorboard needs the tensorboard package (pip install tensorboard); "
+                    "metrics.json and curves.png are written without it"
+                ) from None
+            self.writer = SummaryWriter(cfg.tensorboard)
 
     def _datasets(self) -> tuple[Dataset, Dataset]:
         if self.world > 1 and self.cfg.dataset == "nw-ucla":
@@ -588,6 +943,14 @@ class Trainer:
             "best_top1": self.best_top1,
             "history": self.history,
             "config": _to_jsonable(dataclasses.asdict(self.cfg)),
+            # What predict.py needs (plain data: weights_only=True loads it).
+            "model_config": _to_jsonable(self.model_config),
+            "layout": None if self.pipeline is None else _to_jsonable(self.pipeline.layout),
+            "pipeline": None if self.pipeline is None else _to_jsonable(self.pipeline.to_dict()),
+            "stream": self.cfg.stream,
+            "clip_len": self.cfg.frames,
+            "num_classes": self.num_classes,
+            "class_names": self.class_names,
         }
 
     def load(self, path: Path) -> None:
@@ -657,7 +1020,14 @@ class Trainer:
             )
             self.scheduler.step()
             # The unwrapped model: DDP's buffer broadcast would need equal batch counts.
-            test_stats = evaluate(self.model, test_loader, self.device, progress=tqdm)
+            test_stats = evaluate(
+                self.model,
+                test_loader,
+                self.device,
+                progress=tqdm,
+                num_classes=self.num_classes,
+                scores=True,
+            )
             row = {
                 "epoch": epoch + 1,
                 "lr": lr,
@@ -666,6 +1036,7 @@ class Trainer:
                 "test_loss": test_stats["loss"],
                 "test_top1": test_stats["top1"],
                 "test_top5": test_stats["top5"],
+                "test_mean_class_accuracy": test_stats["mean_class_accuracy"],
                 "seconds": time.perf_counter() - start,
             }
             self.history.append(row)
@@ -674,7 +1045,14 @@ class Trainer:
             epochs.set_postfix(top1=f"{row['test_top1']:.3f}", best=f"{self.best_top1:.3f}")
             if self.write:
                 self._save(epoch + 1, is_best)
+                if is_best:
+                    self._save_scores(epoch + 1, test_stats)
                 self._log()
+                if self.writer is not None:
+                    for key, value in row.items():
+                        if key != "epoch":
+                            self.writer.add_scalar(key.replace("_", "/", 1), value, epoch + 1)
+                    self.writer.flush()
                 if not self.bars and not cfg.quiet:
                     print(
                         f"epoch {epoch + 1}/{cfg.epochs} lr {lr:.4g} "
@@ -686,7 +1064,33 @@ class Trainer:
         epochs.close()
         if self.write:
             self._log()
+        if self.writer is not None:
+            self.writer.close()
         return self.history
+
+    def _save_scores(self, epoch: int, stats: dict[str, Any]) -> None:
+        """``val_scores.npz`` (ids, labels, logits per validation sample) and
+        ``confusion.png`` of the best epoch."""
+        index, labels, logits = stats["scores"]
+        ids = dataset_ids(self.test_set)
+        np.savez(
+            self.out / "val_scores.npz",
+            ids=np.array([ids[i] for i in index], dtype=str),
+            labels=labels.astype(np.int64),
+            logits=logits.astype(np.float32),
+            stream=np.array(self.cfg.stream),
+            epoch=np.array(epoch),
+            class_names=np.array(self.class_names or [], dtype=str),
+        )
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        ax = plot_confusion_matrix(stats["confusion_matrix"], self.class_names)
+        ax.set_title(f"validation, epoch {epoch}")
+        ax.figure.savefig(self.out / "confusion.png", dpi=100, bbox_inches="tight")
+        plt.close(ax.figure)
 
 
 def train(

@@ -18,13 +18,14 @@ an all-zero joint, frame or person as absent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from skelgraph.data._checks import as_sequence, joint_position, require_finite, sequence_and_length
-from skelgraph.graph import LAYOUT_ALIASES, LAYOUTS
+from skelgraph.graph import LAYOUT_ALIASES, SkeletonGraph
 
 __all__ = [
     "PREPROCESS_SPECS",
@@ -47,19 +48,88 @@ JointRef = int | tuple[int, ...]
 class PreprocessSpec:
     """Joints that :func:`paper_preprocess` uses for one layout.
 
+    A custom :class:`~skelgraph.SkeletonGraph` carries its spec as
+    :attr:`~skelgraph.SkeletonGraph.preprocess` (the ``"preprocess"`` object of its JSON
+    file, :meth:`~skelgraph.SkeletonGraph.from_json`); :meth:`for_layout` finds the spec
+    of a layout name or graph. Without ``z_axis`` and ``x_axis`` (2-D data, say) a spec
+    only centres.
+
     Attributes
     ----------
     center : int or tuple of int
         The joint subtracted by :func:`center_joints` (a tuple: their mean).
-    z_axis : (JointRef, JointRef)
+    z_axis : (JointRef, JointRef) or None
         ``(bottom, top)``: the spine vector ``x[top] - x[bottom]`` is turned to +z.
-    x_axis : (JointRef, JointRef)
+    x_axis : (JointRef, JointRef) or None
         ``(left, right)``: the shoulder vector ``x[right] - x[left]`` is turned to +x.
     """
 
     center: JointRef
-    z_axis: tuple[JointRef, JointRef]
-    x_axis: tuple[JointRef, JointRef]
+    z_axis: tuple[JointRef, JointRef] | None = None
+    x_axis: tuple[JointRef, JointRef] | None = None
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> PreprocessSpec:
+        """A spec from ``{"center": ..., "z_axis": [...], "x_axis": [...]}`` (lists for
+        tuples, as in JSON)."""
+
+        def ref(value: Any) -> JointRef:
+            return tuple(int(v) for v in value) if isinstance(value, (list, tuple)) else int(value)
+
+        def pair(value: Any) -> tuple[JointRef, JointRef] | None:
+            return None if value is None else (ref(value[0]), ref(value[1]))
+
+        unknown = sorted(set(spec) - {"center", "z_axis", "x_axis"})
+        if unknown or "center" not in spec:
+            raise ValueError(
+                f"a PreprocessSpec needs 'center' and may have 'z_axis', 'x_axis'; got "
+                f"keys {sorted(spec)}"
+            )
+        return cls(ref(spec["center"]), pair(spec.get("z_axis")), pair(spec.get("x_axis")))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"center", "z_axis", "x_axis"}`` with lists for tuples (JSON-ready); axes that
+        are ``None`` are left out."""
+
+        def plain(value: Any) -> Any:
+            return [plain(v) for v in value] if isinstance(value, tuple) else value
+
+        out = {"center": plain(self.center)}
+        for key in ("z_axis", "x_axis"):
+            if getattr(self, key) is not None:
+                out[key] = plain(getattr(self, key))
+        return out
+
+    @classmethod
+    def for_layout(cls, layout: str | SkeletonGraph | PreprocessSpec) -> PreprocessSpec:
+        """The spec of a layout: a key of :data:`PREPROCESS_SPECS` or pyskl alias, a
+        :class:`~skelgraph.SkeletonGraph` with :attr:`~skelgraph.SkeletonGraph.preprocess`
+        or equal to a built-in layout, or a spec (returned as it is).
+
+        Raises
+        ------
+        ValueError
+            A name without a spec, or a custom graph without ``preprocess``.
+        """
+        if isinstance(layout, PreprocessSpec):
+            return layout
+        if isinstance(layout, SkeletonGraph):
+            if layout.preprocess is not None:
+                return cls.from_dict(layout.preprocess)
+            name = layout.name
+            if name in PREPROCESS_SPECS and SkeletonGraph.from_layout(name) == layout:
+                return PREPROCESS_SPECS[name]
+            raise ValueError(
+                f"graph {layout.name!r} has no preprocessing joints: give it preprocess= "
+                '(or a "preprocess" object in its JSON file), or pass a PreprocessSpec'
+            )
+        name = LAYOUT_ALIASES.get(layout, layout) if isinstance(layout, str) else layout
+        if name not in PREPROCESS_SPECS:
+            raise ValueError(
+                f"no preprocessing joints for layout {layout!r}; known: "
+                f"{', '.join(PREPROCESS_SPECS)}; pass a PreprocessSpec for a custom layout"
+            )
+        return PREPROCESS_SPECS[name]
 
 
 PREPROCESS_SPECS: dict[str, PreprocessSpec] = {
@@ -346,7 +416,7 @@ def pad_to_length(
 
 def paper_preprocess(
     data: np.ndarray,
-    layout: str | PreprocessSpec = "ntu-rgbd",
+    layout: str | PreprocessSpec | SkeletonGraph = "ntu-rgbd",
     *,
     length: int | None = 300,
     dims: int = 3,
@@ -364,9 +434,10 @@ def paper_preprocess(
     ----------
     data : numpy.ndarray
         Shape (C, T, V, M).
-    layout : str or PreprocessSpec
-        A key of :data:`PREPROCESS_SPECS` (or its pyskl alias, e.g. ``"coco"``), or a
-        spec for a custom layout.
+    layout : str or PreprocessSpec or SkeletonGraph
+        A key of :data:`PREPROCESS_SPECS` (or its pyskl alias, e.g. ``"coco"``), a spec
+        for a custom layout, or a graph carrying one
+        (:meth:`PreprocessSpec.for_layout`).
     length : int or None
         T of the result; ``None`` keeps T.
     dims : int
@@ -390,27 +461,23 @@ def paper_preprocess(
         whole sequence NaN through the rotation; mark missing joints with zeros).
     """
     data = as_sequence(data)
-    if isinstance(layout, str):
-        if layout in LAYOUT_ALIASES:
-            layout = LAYOUT_ALIASES[layout]
-        if layout not in PREPROCESS_SPECS:
+    spec = PreprocessSpec.for_layout(layout)
+    if isinstance(layout, str | SkeletonGraph):  # the spec's joint indices mean nothing else
+        graph = SkeletonGraph.coerce(layout)
+        if data.shape[2] != graph.num_nodes:
             raise ValueError(
-                f"no preprocessing joints for layout {layout!r}; known: "
-                f"{', '.join(PREPROCESS_SPECS)}; pass a PreprocessSpec for a custom layout"
-            )
-        spec = PREPROCESS_SPECS[layout]
-        expected = len(LAYOUTS[layout].joint_names)
-        if data.shape[2] != expected:  # the spec's joint indices mean nothing otherwise
-            raise ValueError(
-                f"layout {layout!r} has {expected} joints but the data has V = "
+                f"layout {graph.name!r} has {graph.num_nodes} joints but the data has V = "
                 f"{data.shape[2]} (shape {data.shape}); pass the data's own layout"
             )
-    else:
-        spec = layout
     require_finite(data)
     rotate = dims == 3 if rotate is None else rotate
     if rotate and dims != 3:
         raise ValueError(f"rotation needs dims = 3 coordinate channels, got dims = {dims}")
+    if rotate and (spec.z_axis is None or spec.x_axis is None):
+        raise ValueError(
+            "rotation needs the spec's z_axis and x_axis joints; this one has only a centre "
+            "(pass rotate=False)"
+        )
     if length is not None:
         data = pad_to_length(data, length, mode="zero")
     if not data.any():

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from numbers import Integral
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
@@ -60,12 +63,19 @@ class SkeletonGraph:
         Root joint of the bone tree (see :attr:`bone_pairs`); defaults to 0.
     name : str
         A label shown in ``repr``.
+    preprocess : mapping, optional
+        The joints :func:`~skelgraph.data.paper_preprocess` centres and aligns on, keys
+        ``center``, ``z_axis`` ``(bottom, top)`` and ``x_axis`` ``(left, right)``, each a
+        joint index or a tuple of indices whose mean is used (the fields of
+        :class:`~skelgraph.data.PreprocessSpec`); ``z_axis`` and ``x_axis`` may be left
+        out for data that is never rotated (2-D). Kept in :attr:`preprocess`; not part of
+        equality, like the name.
 
     Raises
     ------
     ValueError
-        Empty graph, an index out of range, a self edge, a duplicate edge, or a wrong
-        number of joint names.
+        Empty graph, an index out of range, a self edge, a duplicate edge, a wrong
+        number of joint names, or a malformed ``preprocess``.
 
     Examples
     --------
@@ -84,6 +94,7 @@ class SkeletonGraph:
         joint_names: Sequence[str] | None = None,
         center: int | None = None,
         name: str = "custom",
+        preprocess: Mapping[str, Any] | None = None,
     ) -> None:
         num_nodes = check_int("num_nodes", num_nodes, 0)
         if num_nodes == 0:
@@ -123,6 +134,7 @@ class SkeletonGraph:
         object.__setattr__(self, "_joint_names", tuple(str(n) for n in joint_names))
         object.__setattr__(self, "_center", center)
         object.__setattr__(self, "_name", str(name))
+        object.__setattr__(self, "_preprocess", _check_preprocess(preprocess, num_nodes))
         object.__setattr__(self, "_cache", {})
 
     def __setattr__(self, key: str, value: Any) -> None:
@@ -165,6 +177,7 @@ class SkeletonGraph:
         joint_names: Sequence[str] | None = None,
         center: int | None = None,
         name: str = "custom",
+        preprocess: Mapping[str, Any] | None = None,
     ) -> SkeletonGraph:
         """A graph from an undirected edge list.
 
@@ -179,7 +192,79 @@ class SkeletonGraph:
                 num_nodes = 1 + max(max(int(i) for i in e) for e in edges)
             else:
                 raise ValueError("cannot infer num_nodes from an empty edge list; pass num_nodes")
-        return cls(edges, num_nodes, joint_names=joint_names, center=center, name=name)
+        return cls(
+            edges,
+            num_nodes,
+            joint_names=joint_names,
+            center=center,
+            name=name,
+            preprocess=preprocess,
+        )
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> SkeletonGraph:
+        """A graph from the plain dictionary :meth:`to_dict` gives (or a JSON object).
+
+        Keys: ``edges`` (list of pairs, 0-based; required), ``joint_names`` and/or
+        ``num_nodes`` (at least one where ``edges`` does not reach the last joint),
+        ``center``, ``name`` and ``preprocess`` (see the class), all optional.
+
+        Raises
+        ------
+        ValueError
+            Not a mapping, unknown keys, or anything the constructor refuses.
+        """
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"a graph description must be a mapping, got {type(spec).__name__}")
+        known = {"edges", "num_nodes", "joint_names", "center", "name", "preprocess", "format"}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown keys {unknown} in a graph description; known: {sorted(known)}"
+            )
+        if "edges" not in spec:
+            raise ValueError("a graph description needs 'edges' (a list of [i, j] pairs)")
+        edges = spec["edges"]
+        if isinstance(edges, (str, bytes)) or not isinstance(edges, Sequence):
+            raise ValueError(f"'edges' must be a list of [i, j] pairs, got {edges!r:.60}")
+        return cls.from_edges(
+            edges,
+            spec.get("num_nodes"),
+            joint_names=spec.get("joint_names"),
+            center=spec.get("center"),
+            name=spec.get("name", "custom"),
+            preprocess=spec.get("preprocess"),
+        )
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> SkeletonGraph:
+        """Read a graph from a small JSON file (the object :meth:`to_dict` describes).
+
+        Example file (a 5-joint arm)::
+
+            {
+              "name": "arm",
+              "joint_names": ["chest", "shoulder", "elbow", "wrist", "hand"],
+              "edges": [[0, 1], [1, 2], [2, 3], [3, 4]],
+              "center": 0,
+              "preprocess": {"center": 0, "z_axis": [0, 1], "x_axis": [1, 2]}
+            }
+
+        Raises
+        ------
+        ValueError
+            Unreadable or invalid JSON, or an invalid description; the message names the
+            file.
+        """
+        try:
+            with open(path, encoding="utf-8") as file:
+                spec = json.load(file)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{os.fspath(path)}: cannot read a graph: {error}") from None
+        try:
+            return cls.from_dict(spec)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{os.fspath(path)}: {error}") from None
 
     @classmethod
     def from_networkx(
@@ -346,7 +431,62 @@ class SkeletonGraph:
 
     def __reduce__(self) -> tuple[Any, ...]:
         kwargs = {"joint_names": self._joint_names, "center": self._center, "name": self._name}
+        if self._preprocess is not None:
+            kwargs["preprocess"] = dict(self._preprocess)
         return (_rebuild, (self._edges, self._num_nodes, kwargs))
+
+    @property
+    def preprocess(self) -> Mapping[str, Any] | None:
+        """The preprocessing joints given to the constructor (read-only), or ``None``.
+
+        Values are ints or tuples of ints (``center``) and pairs of them (``z_axis``,
+        ``x_axis``); built-in layouts keep theirs in
+        :data:`~skelgraph.data.PREPROCESS_SPECS` instead.
+        """
+        return self._preprocess
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON-serialisable description: ``name``, ``num_nodes``,
+        ``joint_names``, ``edges``, ``center`` and, where set, ``preprocess``;
+        :meth:`from_dict` turns it back into an equal graph."""
+        out: dict[str, Any] = {
+            "name": self._name,
+            "num_nodes": self._num_nodes,
+            "joint_names": list(self._joint_names),
+            "edges": [list(e) for e in self._edges],
+            "center": self._center,
+        }
+        if self._preprocess is not None:
+            out["preprocess"] = _jsonable(dict(self._preprocess))
+        return out
+
+    def to_json(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        preprocess: Any = None,
+    ) -> str:
+        """The :meth:`to_dict` description as JSON text, also written to ``path`` if given.
+
+        Parameters
+        ----------
+        path : str or path, optional
+        preprocess : PreprocessSpec or mapping, optional
+            Preprocessing joints to store instead of :attr:`preprocess` (for example
+            ``PREPROCESS_SPECS["ntu-rgbd"]`` when saving a built-in layout).
+        """
+        out = self.to_dict()
+        if preprocess is not None:
+            if not isinstance(preprocess, Mapping):
+                preprocess = {k: getattr(preprocess, k) for k in ("center", "z_axis", "x_axis")}
+            out["preprocess"] = _jsonable(dict(_check_preprocess(preprocess, self._num_nodes)))
+        # One line per key: edges stay readable as a list of pairs.
+        lines = [f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in out.items()]
+        text = "{\n" + ",\n".join(lines) + "\n}\n"
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as file:
+                file.write(text)
+        return text
 
     # ------------------------------------------------------------------ structure
     @cached_property
@@ -579,6 +719,53 @@ class SkeletonGraph:
 GraphLike = SkeletonGraph | str | nx.Graph | np.ndarray | torch.Tensor
 """Anything :meth:`SkeletonGraph.coerce` turns into a graph: a graph, a layout name, a
 networkx graph or a (V, V) 0/1 adjacency matrix."""
+
+
+def _joint_ref(value: Any, num_nodes: int, where: str) -> int | tuple[int, ...]:
+    def one(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"preprocess {where}: expected a joint index, got {v!r:.40}")
+        if not 0 <= int(v) < num_nodes:
+            raise ValueError(
+                f"preprocess {where}: joint {int(v)} is out of range: joints are 0..{num_nodes - 1}"
+            )
+        return int(v)
+
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError(f"preprocess {where}: an empty list of joints")
+        return tuple(one(v) for v in value)
+    return one(value)
+
+
+def _check_preprocess(spec: Mapping[str, Any] | None, num_nodes: int) -> Mapping[str, Any] | None:
+    """Validated, normalised (ints and tuples), read-only preprocessing joints."""
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"preprocess must be a mapping, got {type(spec).__name__}")
+    unknown = sorted(set(spec) - {"center", "z_axis", "x_axis"})
+    if unknown:
+        raise ValueError(f"preprocess: unknown keys {unknown}; known: center, z_axis, x_axis")
+    if "center" not in spec:
+        raise ValueError("preprocess needs 'center' (a joint or a list of joints)")
+    out: dict[str, Any] = {"center": _joint_ref(spec["center"], num_nodes, "center")}
+    for key in ("z_axis", "x_axis"):
+        if spec.get(key) is None:
+            continue
+        pair = spec[key]
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f"preprocess {key}: expected a pair of joints, got {pair!r:.60}")
+        out[key] = tuple(_joint_ref(v, num_nodes, key) for v in pair)
+    return MappingProxyType(out)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
 
 
 def _rebuild(edges: tuple[tuple[int, int], ...], num_nodes: int, kwargs: dict) -> SkeletonGraph:

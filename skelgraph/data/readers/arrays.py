@@ -21,14 +21,14 @@ from skelgraph.data.readers._common import (
     reading,
 )
 from skelgraph.data.sample import SkeletonSample
-from skelgraph.graph import LAYOUTS, resolve_layout
+from skelgraph.graph import LAYOUTS, SkeletonGraph, resolve_layout
 
 __all__ = ["from_array", "read_array_file"]
 
 
 def from_array(
     array: np.ndarray,
-    layout: str,
+    layout: str | SkeletonGraph,
     *,
     label: int | None = None,
     path: str | os.PathLike[str] | None = None,
@@ -40,8 +40,9 @@ def from_array(
     (V = 21, ``"mediapipe-hand-21"``, C = 3: x, y, z), MediaPipe Pose / BlazePose (V = 33,
     ``"mediapipe-pose-33"``, C = 3 or 4 with visibility), COCO-17 estimators such as
     HRNet, ViTPose or YOLO-pose (V = 17, ``"coco-17"``, C = 3: x, y, score), or any other
-    built-in layout. The joint order must be the layout's (its ``joint_names``);
-    BODY_25 arrays go through :func:`body25_to_openpose18` first.
+    built-in layout, or your own :class:`~skelgraph.SkeletonGraph`. The joint order must
+    be the layout's (its ``joint_names``); BODY_25 arrays go through
+    :func:`body25_to_openpose18` first.
 
     NaN marks a joint the estimator did not find (MediaPipe, several trackers): such a
     joint becomes all zeros, the convention of every reader here.
@@ -50,9 +51,10 @@ def from_array(
     ----------
     array : array_like
         (T, V, C) for one person or (T, M, V, C).
-    layout : str
+    layout : str or SkeletonGraph
         A built-in layout name (:meth:`SkeletonGraph.layouts`) or pyskl alias
-        (:data:`~skelgraph.graph.LAYOUT_ALIASES`).
+        (:data:`~skelgraph.graph.LAYOUT_ALIASES`), or any graph (e.g. one read with
+        :meth:`SkeletonGraph.from_json`); the sample keeps the graph as its layout.
     label : int, optional
         0-based class.
     path : str or path, optional
@@ -68,14 +70,24 @@ def from_array(
     Raises
     ------
     ValueError
-        An unknown layout.
+        An unknown layout name.
+    TypeError
+        A layout that is neither a name nor a :class:`~skelgraph.SkeletonGraph`.
     SkeletonFormatError
         Not 3-D or 4-D, no frames, V different from the layout's joint count (the
         message names the layouts with that many joints), an infinite value or one
         beyond float32's range (|x| >= 3.4e38; with its frame), more than
         ``max_elements`` values, or a label outside 0..2**31 - 1.
     """
-    layout = resolve_layout(layout)
+    if isinstance(layout, SkeletonGraph):
+        expected, layout_name = layout.num_nodes, layout.name
+    elif isinstance(layout, str):
+        layout = layout_name = resolve_layout(layout)
+        expected = len(LAYOUTS[layout].joint_names)
+    else:
+        raise TypeError(
+            f"layout must be a layout name or a SkeletonGraph, got {type(layout).__name__}"
+        )
     check_budgets(None, max_elements)
     if label is not None:
         label = check_label(label, "label", path)
@@ -97,14 +109,13 @@ def from_array(
     t, _, v, c = x.shape
     if t == 0 or c == 0:
         raise SkeletonFormatError(f"the array has no frames or no channels: {x.shape}", path)
-    expected = len(LAYOUTS[layout].joint_names)
     if v != expected:
         same = [name for name, lay in LAYOUTS.items() if len(lay.joint_names) == v]
         hint = f"; layouts with {v} joints: {', '.join(same)}" if same else ""
         if v == 25 and layout == "openpose-18":
             hint = "; BODY_25 data: map it with body25_to_openpose18 first"
         raise SkeletonFormatError(
-            f"layout {layout!r} has {expected} joints but the array has V = {v} "
+            f"layout {layout_name!r} has {expected} joints but the array has V = {v} "
             f"(shape {x.shape}, read as (T, M, V, C)){hint}",
             path,
         )
@@ -124,7 +135,7 @@ def from_array(
 
 def read_array_file(
     path: str | os.PathLike[str],
-    layout: str,
+    layout: str | SkeletonGraph,
     *,
     label: int | None = None,
     max_bytes: int | None = DEFAULT_MAX_BYTES,

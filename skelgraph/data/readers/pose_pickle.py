@@ -29,7 +29,7 @@ import numpy as np
 
 from skelgraph.data.errors import SkeletonFormatError
 from skelgraph.data.sample import SkeletonSample
-from skelgraph.graph import LAYOUTS, resolve_layout
+from skelgraph.graph import LAYOUTS, SkeletonGraph, resolve_layout
 
 __all__ = ["MAX_PICKLE_BYTES", "read_pose_pickle", "write_pose_pickle"]
 
@@ -172,7 +172,7 @@ def read_pose_pickle(
     path: str | os.PathLike[str],
     split: str | None = None,
     *,
-    layout: str | None = None,
+    layout: str | SkeletonGraph | None = None,
     max_bytes: int | None = MAX_PICKLE_BYTES,
 ) -> list[SkeletonSample]:
     """Read a pyskl / mmaction2 skeleton annotation pickle (``ntu60_3danno.pkl``, ...).
@@ -198,8 +198,9 @@ def read_pose_pickle(
         ``"xview_train"``, ``"xset_val"``, ``"train"``, ...): only its samples are
         returned, in the order of the annotations (as pyskl's ``PoseDataset``). ``None``
         returns every annotation.
-    layout : str, optional
-        The layout of the joints, a built-in name or pyskl alias (``"nturgb+d"``, ...).
+    layout : str or SkeletonGraph, optional
+        The layout of the joints, a built-in name or pyskl alias (``"nturgb+d"``, ...),
+        or a graph of your own (e.g. :meth:`SkeletonGraph.from_json`).
         By default it is inferred from V: 17 ``"coco-17"``, 18 ``"openpose-18"``, 21
         ``"mediapipe-hand-21"``, 25 with C = 3 ``"ntu-rgbd"`` (the MS-G3D bones; pyskl's
         own bones are ``"ntu-rgbd-pyskl"``, alias ``"nturgb+d"``). Other joint counts need
@@ -231,7 +232,7 @@ def read_pose_pickle(
         An unknown ``layout`` name.
     """
     path = os.fspath(path)
-    if layout is not None:
+    if layout is not None and not isinstance(layout, SkeletonGraph):
         layout = resolve_layout(layout)
     content = _load(path, max_bytes)
     annotations, table = _split_structure(content, path)
@@ -306,7 +307,11 @@ def _is_int(value: Any) -> bool:
 
 
 def _sample(
-    annotation: dict[str, Any], index: int, frame_dir: str, path: str, layout: str | None
+    annotation: dict[str, Any],
+    index: int,
+    frame_dir: str,
+    path: str,
+    layout: str | SkeletonGraph | None,
 ) -> SkeletonSample:
     def fail(reason: str) -> SkeletonFormatError:
         return SkeletonFormatError(f"annotation {index} ({frame_dir!r}): {reason}", path)
@@ -365,9 +370,12 @@ def _sample(
             raise fail(f"no layout is inferred for V = {v} joints with C = {c}; pass layout={hint}")
     else:
         name = layout
-        expected = len(LAYOUTS[name].joint_names)
+        if isinstance(layout, SkeletonGraph):
+            expected, shown = layout.num_nodes, layout.name
+        else:
+            expected, shown = len(LAYOUTS[layout].joint_names), layout
         if expected != v:
-            raise fail(f"layout {name!r} has {expected} joints but 'keypoint' has V = {v}")
+            raise fail(f"layout {shown!r} has {expected} joints but 'keypoint' has V = {v}")
 
     meta: dict[str, Any] = {"path": path, "frame_dir": frame_dir, "channels": names}
     for key, value in annotation.items():

@@ -1,0 +1,288 @@
+"""The data pipeline that ``train.py`` trains with and ``predict.py`` predicts with.
+
+A :class:`Pipeline` is a plain description (stored in every checkpoint as a dict of
+numbers, strings and lists, so ``torch.load(..., weights_only=True)`` reads it) of how one
+:class:`~skelgraph.data.SkeletonSample` becomes the model's input:
+
+1. :meth:`Pipeline.prepare`, deterministic, once per sample: for 2-D keypoints with an
+   ``img_shape``, :func:`~skelgraph.data.normalize_2d`; the paper's preprocessing
+   (:func:`~skelgraph.data.paper_preprocess` without padding: replay-fill empty frames,
+   centre, and for 3-D data with ``rotate`` align the spine and shoulders) on the layout's
+   joints where it has them; for ``sampling="resample"`` (the N-UCLA recipe)
+   :func:`~skelgraph.data.resample_frames` to ``frames``; then the input stream
+   (:data:`STREAMS`: joints, bones, or their motion);
+2. :meth:`Pipeline.clip_transform`, per item: for ``sampling="uniform"`` (pyskl's, for
+   pose pickles) clips of ``frames`` frames drawn with
+   :class:`~skelgraph.data.UniformSampleFrames` (random when training, pyskl's fixed
+   clips when testing); persons padded with zeros or cut to ``num_persons``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from skelgraph import SkeletonGraph
+from skelgraph.data import (
+    Compose,
+    PreprocessSpec,
+    SkeletonSample,
+    UniformSampleFrames,
+    bone_features,
+    motion_features,
+    normalize_2d,
+    paper_preprocess,
+    resample_frames,
+)
+from skelgraph.graph import LAYOUTS
+
+__all__ = [
+    "STREAMS",
+    "FitPersons",
+    "Pipeline",
+    "SampleDataset",
+    "graph_from_config",
+    "graph_to_config",
+]
+
+STREAMS = ("joint", "bone", "joint-motion", "bone-motion")
+"""The input streams of Section 3.4 (and pyskl's j, b, jm, bm)."""
+
+
+def graph_to_config(graph: SkeletonGraph) -> str | dict[str, Any]:
+    """A built-in layout's name, or the graph's :meth:`~SkeletonGraph.to_dict`."""
+    if graph.name in LAYOUTS and SkeletonGraph.from_layout(graph.name) == graph:
+        if graph.preprocess is None:
+            return graph.name
+    return graph.to_dict()
+
+
+def graph_from_config(value: str | dict[str, Any] | SkeletonGraph) -> SkeletonGraph:
+    """The inverse of :func:`graph_to_config`; a ``.json`` path is read as a layout file."""
+    if isinstance(value, SkeletonGraph):
+        return value
+    if isinstance(value, str):
+        if value.endswith(".json"):
+            return SkeletonGraph.from_json(value)
+        return SkeletonGraph.from_layout(value)
+    return SkeletonGraph.from_dict(value)
+
+
+class FitPersons:
+    """Pad (zeros) or cut the person axis M of a (C, T, V, M) array to ``num_persons``."""
+
+    def __init__(self, num_persons: int) -> None:
+        self.num_persons = num_persons
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        m = data.shape[3]
+        if m >= self.num_persons:
+            return np.ascontiguousarray(data[..., : self.num_persons])
+        pad = np.zeros((*data.shape[:3], self.num_persons - m), dtype=data.dtype)
+        return np.concatenate([data, pad], axis=3)
+
+    def __repr__(self) -> str:
+        return f"FitPersons({self.num_persons})"
+
+
+@dataclass
+class Pipeline:
+    """How a sample becomes model input; see the module docstring.
+
+    Attributes
+    ----------
+    layout : str or dict
+        The graph (:func:`graph_to_config`).
+    channels : int
+        C the model takes.
+    dims : int
+        Leading coordinate channels (3: x, y, z; 2: x, y[, score]).
+    stream : str
+        One of :data:`STREAMS`.
+    frames : int
+        Frames per clip (``"uniform"``) or after resampling (``"resample"``).
+    sampling : {"uniform", "resample", "none"}
+        ``"none"``: the data is used as it comes (preprocessed arrays).
+    num_persons : int
+    rotate : bool
+        Align 3-D data to the spine and shoulder axes.
+    normalize_2d : bool
+        Map 2-D pixel coordinates to [-1, 1] where a sample has ``meta["img_shape"]``.
+    preprocess : bool
+        Run the paper's preprocessing (fill, centre, align) on the layout's joints.
+    """
+
+    layout: str | dict[str, Any]
+    channels: int
+    dims: int = 3
+    stream: str = "joint"
+    frames: int = 32
+    sampling: str = "uniform"
+    num_persons: int = 2
+    rotate: bool = True
+    normalize_2d: bool = True
+    preprocess: bool = True
+
+    def __post_init__(self) -> None:
+        if self.stream not in STREAMS:
+            raise ValueError(f"stream must be one of {', '.join(STREAMS)}, got {self.stream!r}")
+        if self.sampling not in ("uniform", "resample", "none"):
+            raise ValueError(f"unknown sampling {self.sampling!r}")
+
+    @property
+    def graph(self) -> SkeletonGraph:
+        """The :class:`SkeletonGraph` of :attr:`layout`."""
+        return graph_from_config(self.layout)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for a checkpoint."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Pipeline:
+        """The inverse of :meth:`to_dict`."""
+        return cls(**values)
+
+    def _score_channel(self, channels: int) -> int | None:
+        return 2 if self.dims == 2 and channels == 3 else None
+
+    def prepare(self, sample: SkeletonSample) -> np.ndarray:
+        """The deterministic part for one sample: (C, T', V, M) float32.
+
+        Raises
+        ------
+        ValueError
+            A sample whose joint or channel count differs from the pipeline's.
+        """
+        graph = self.graph
+        c, _, v, _ = sample.data.shape
+        if v != graph.num_nodes or c != self.channels:
+            raise ValueError(
+                f"the model takes {self.channels} channels of {graph.num_nodes} joints "
+                f"(layout {graph.name!r}), this sample has C = {c}, V = {v} "
+                f"(layout {sample.layout_name!r})"
+            )
+        x = np.asarray(sample.data, dtype=np.float32)
+        if self.sampling == "none":
+            return self._stream(x, graph)
+        if self.dims == 2 and self.normalize_2d and sample.meta.get("img_shape") is not None:
+            x = normalize_2d(x, sample.meta["img_shape"])
+        if self.preprocess:
+            x = paper_preprocess(
+                x,
+                PreprocessSpec.for_layout(graph),
+                length=None,
+                dims=self.dims,
+                rotate=self.rotate and self.dims == 3,
+            )
+        if self.sampling == "resample":
+            x = resample_frames(x, self.frames)
+        return self._stream(x, graph)
+
+    def _stream(self, x: np.ndarray, graph: SkeletonGraph) -> np.ndarray:
+        return np.ascontiguousarray(_Stream(self.stream, graph, self._score())(x), np.float32)
+
+    def _score(self) -> int | None:
+        return self._score_channel(self.channels)
+
+    def stream_transform(self) -> Any:
+        """A transform computing :attr:`stream` from joints (the identity for ``"joint"``)."""
+        return _Stream(self.stream, self.graph, self._score())
+
+    def clip_transform(self, *, train: bool, num_clips: int = 1, seed: int = 0) -> Compose:
+        """The per-item step: clips (for ``"uniform"``), then :class:`FitPersons`.
+
+        The result maps (C, T', V, M) to (C, num_clips · frames, V, num_persons)
+        (``"uniform"``) or (C, T', V, num_persons).
+        """
+        steps: list[Any] = []
+        if self.sampling == "uniform":
+            steps.append(
+                UniformSampleFrames(
+                    self.frames, num_clips=num_clips, test_mode=not train, seed=seed
+                )
+            )
+        steps.append(FitPersons(self.num_persons))
+        return Compose(steps)
+
+    def model_input(self, sample: SkeletonSample, num_clips: int = 1) -> torch.Tensor:
+        """A sample as a test-time batch of its clips: (num_clips, C, T, V, M) float32.
+
+        With ``"uniform"`` sampling these are pyskl's fixed test clips; otherwise every
+        clip is the whole prepared sequence (so averaging them changes nothing).
+        """
+        x = self.prepare(sample)
+        clips = self.clip_transform(train=False, num_clips=num_clips)(x)
+        c, t, v, m = clips.shape
+        if self.sampling == "uniform":
+            batch = clips.reshape(c, num_clips, t // num_clips, v, m).transpose(1, 0, 2, 3, 4)
+        else:
+            batch = np.repeat(clips[None], num_clips, axis=0)
+        return torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+
+
+class _Stream:
+    def __init__(self, stream: str, graph: SkeletonGraph, score_channel: int | None) -> None:
+        self.stream, self.graph, self.score_channel = stream, graph, score_channel
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.stream.startswith("bone"):
+            x = bone_features(x, self.graph, score_channel=self.score_channel)
+        if self.stream.endswith("motion"):
+            x = motion_features(x, score_channel=self.score_channel)
+        return x
+
+    def __repr__(self) -> str:
+        return f"Stream({self.stream!r}, {self.graph.name!r})"
+
+
+class SampleDataset(Dataset):
+    """Prepared samples (in memory) as ``(tensor, label)`` pairs for the training loop.
+
+    Parameters
+    ----------
+    samples : sequence of SkeletonSample
+    pipeline : Pipeline
+    train : bool
+        Random clips (and ``augment``) instead of the fixed test clips.
+    augment : callable, optional
+        Applied after the clip step when training.
+    ids : sequence of str, optional
+        One id per sample (default ``meta["frame_dir"]`` or the position).
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[SkeletonSample],
+        pipeline: Pipeline,
+        *,
+        train: bool,
+        augment: Any = None,
+        seed: int = 0,
+        ids: Sequence[str] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.items = [pipeline.prepare(s) for s in samples]
+        self.labels = np.array([-1 if s.label is None else s.label for s in samples], np.int64)
+        self.ids = (
+            list(ids)
+            if ids is not None
+            else [str(s.meta.get("frame_dir", i)) for i, s in enumerate(samples)]
+        )
+        steps = list(pipeline.clip_transform(train=train, seed=seed).transforms)
+        if train and augment is not None:
+            steps += list(getattr(augment, "transforms", [augment]))
+        self.transform = Compose(steps)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        x = self.transform(self.items[index])
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), int(self.labels[index])
