@@ -76,7 +76,7 @@ def from_array(
     SkeletonFormatError
         Not 3-D or 4-D, no frames, V different from the layout's joint count (the
         message names the layouts with that many joints), an infinite value or one
-        beyond float32's range (|x| >= 3.4e38; with its frame), more than
+        beyond float32's range (``|x| >= 3.4e38``; with its frame), more than
         ``max_elements`` values, or a label outside 0..2**31 - 1.
     """
     if isinstance(layout, SkeletonGraph):
