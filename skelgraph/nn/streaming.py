@@ -71,6 +71,16 @@ class StreamState:
     def reset(self) -> None:
         raise NotImplementedError
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the tensors this state holds now."""
+        total = 0
+        for value in vars(self).values():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, torch.Tensor):
+                    total += item.nelement() * item.element_size()
+        return total
+
 
 class TemporalWindow(StreamState):
     r"""The padded input frames that a temporal window op still needs, and its stride phase.
@@ -309,6 +319,16 @@ class StreamingModule(nn.Module):
     def delay(self) -> int:
         """Output frame t is ready once input frame ``stride·t + delay`` has arrived."""
         raise NotImplementedError
+
+    def state_nbytes(self) -> int:
+        """Bytes of the stream's state now held by this module and the modules inside it."""
+        return sum(
+            value.nbytes
+            for module in self.modules()
+            if isinstance(module, StreamingModule)
+            for value in vars(module).values()
+            if isinstance(value, StreamState)
+        )
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
