@@ -57,9 +57,12 @@ def check_choice(name: str, value: object, literal: Any) -> Any:
     return value
 
 
-def check_input(x: torch.Tensor, channels: int, joints: int, layer: str) -> None:
+def check_input(
+    x: torch.Tensor, channels: int, joints: int, layer: str, min_frames: int = 1
+) -> None:
     """Raise ``ValueError`` unless ``x`` is a floating-point (N, channels, T, joints) tensor
-    with N, T >= 1 (``channels=-1``: any C; ``joints=-1``: any V)."""
+    with N >= 1 and T >= ``min_frames`` (1, or 0 for a chunk of a stream; ``channels=-1``:
+    any C; ``joints=-1``: any V)."""
     with shape_checks():
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{layer} expects a torch.Tensor, got {type(x).__name__}")
@@ -78,9 +81,11 @@ def check_input(x: torch.Tensor, channels: int, joints: int, layer: str) -> None
                 f"{layer} expects C={channels} input channels, got {x.shape[1]} "
                 f"(input shape {list(x.shape)})"
             )
-        if x.shape[0] == 0 or x.shape[2] == 0:
+        if x.shape[0] == 0 or x.shape[2] < min_frames:
             raise ValueError(
-                f"{layer} expects at least one sample and one frame, "
+                f"{layer} expects at least one sample"
+                + (" and one frame" if min_frames else "")
+                + ", "
                 f"got input shape {list(x.shape)}"
             )
         if joints >= 0 and x.shape[3] != joints:

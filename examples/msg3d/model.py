@@ -5,11 +5,18 @@
 
 Presets give the paper's configurations (and a small one that trains on a CPU); the
 state_dict converts to and from the authors' checkpoints with ``convert_checkpoint.py``.
+
+Online inference (:mod:`skelgraph.nn.streaming`): ``forward_steps`` takes the next frames
+of a live stream and returns a prediction for every output frame of the last block that
+became ready, pooling the ready frames of the last ``stream_window`` input frames with a
+running sum; ``flush()`` ends the stream and returns the logits that ``forward(clip)``
+gives for the whole stream (when it is at most ``stream_window`` frames long).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +26,13 @@ from torch import nn
 from skelgraph import SkeletonGraph, STGCBlock
 from skelgraph.graph.adjacency import Aggregation
 from skelgraph.graph.skeleton import GraphLike
+from skelgraph.nn.streaming import (
+    RunningMean,
+    StreamingModule,
+    chain_delay,
+    flush_through,
+    steps_through,
+)
 
 __all__ = ["PRESETS", "MSG3DNet"]
 
@@ -45,7 +59,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-class MSG3DNet(nn.Module):
+class MSG3DNet(StreamingModule):
     """MS-G3D Net: the paper's full model, composed of :class:`skelgraph.STGCBlock`.
 
     Parameters
@@ -65,10 +79,18 @@ class MSG3DNet(nn.Module):
         Width of each STGC block; blocks after the first have stride 2.
     aggregation : {"disentangled", "powering"}
         Multi-scale scheme of every graph convolution (``"powering"`` for ablations).
+    stream_window : int
+        W, input frames over which the step-wise predictions pool (default 300).
 
     Shapes
     ------
     Input (N, C, T, V, M), output logits (N, num_classes).
+
+    Step-wise: ``forward_steps`` (N, C, T_new, V, M) to (N, num_classes, T_ready), one
+    prediction per ready output frame of the last block (one per ``stride`` = 4 input
+    frames), each from the mean over the last ⌈W / 4⌉ ready output frames; ``flush()`` to
+    the (N, num_classes) logits of the whole stream. ``delay`` (in input frames) is 72 for
+    the presets' blocks.
     """
 
     def __init__(
@@ -83,6 +105,7 @@ class MSG3DNet(nn.Module):
         windows: Sequence[tuple[int, int]] = ((3, 1), (5, 1)),
         channels: Sequence[int] = (96, 192, 384),
         aggregation: Aggregation = "disentangled",
+        stream_window: int = 300,
     ) -> None:
         super().__init__()
         self.graph = SkeletonGraph.coerce(graph)
@@ -104,6 +127,22 @@ class MSG3DNet(nn.Module):
             for i, (c_in, c_out) in enumerate(itertools.pairwise(widths))
         )
         self.fc = nn.Linear(widths[-1], num_classes)
+        self.out_channels = num_classes
+        self.stride = math.prod(block.stride for block in self.blocks)
+        self.stream_window = stream_window
+
+    @property
+    def stream_window(self) -> int:
+        """W, the input frames the step-wise predictions pool over; setting it cleans the
+        stream's state."""
+        return self._pool.window * self.stride
+
+    @stream_window.setter
+    def stream_window(self, frames: int) -> None:
+        if not isinstance(frames, int) or frames < 1:
+            raise ValueError(f"stream_window must be an int >= 1, got {frames!r}")
+        self._pool = RunningMean(-(-frames // self.stride))  # ⌈W / stride⌉ output frames
+        self.clean_state()
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> MSG3DNet:
@@ -112,18 +151,53 @@ class MSG3DNet(nn.Module):
             raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _check_steps_input(self, x: torch.Tensor) -> None:
         v, m, c = self.graph.num_nodes, self.num_persons, self.in_channels
         if x.dim() != 5 or x.shape[1] != c or x.shape[3] != v or x.shape[4] != m:
             raise ValueError(
                 f"MSG3DNet expects input (N, C={c}, T, V={v}, M={m}) for graph "
                 f"{self.graph.name!r}, got {list(x.shape)}"
             )
-        n, t = x.shape[0], x.shape[2]
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Input (N, C, T, V, M) through the data batch norm, as (N·M, C, T, V)."""
+        n, c, t, v, m = x.shape
         # Data BN normalises each (person, joint, channel) over the batch and time.
         x = self.data_bn(x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t))
-        x = x.view(n * m, v, c, t).permute(0, 2, 3, 1)  # (N·M, C, T, V)
+        return x.view(n * m, v, c, t).permute(0, 2, 3, 1)  # (N·M, C, T, V)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_steps_input(x)
+        n = x.shape[0]
+        x = self._embed(x)
         for block in self.blocks:
             x = block(x)
-        x = x.reshape(n, m, x.shape[1], -1).mean(3).mean(1)  # pool T and V, then persons
+        x = x.reshape(n, self.num_persons, x.shape[1], -1).mean(3).mean(1)  # pool T, V; persons
         return self.fc(x)
+
+    @property
+    def delay(self) -> int:
+        return chain_delay(self.blocks)
+
+    def _no_output(self) -> torch.Tensor:
+        n, *_, dtype, device = self.__dict__["_stream_started"]
+        return torch.zeros(n, self.out_channels, 0, dtype=dtype, device=device)
+
+    def _predict(self, y: torch.Tensor) -> torch.Tensor:
+        """Ready output frames (N·M, C, T_ready, V) of the last block to predictions."""
+        nm, c, t, v = y.shape
+        m = self.num_persons
+        if t == 0:
+            return self._no_output()
+        frames = y.view(nm // m, m, c, t, v).sum((1, 4))  # (N, C, T_ready): sum of M·V
+        pooled = self._pool.push(frames) / (m * v)
+        logits = self.fc(pooled.transpose(1, 2)).transpose(1, 2)  # (N, classes, T_ready)
+        self.__dict__["_stream_logits"] = logits[:, :, -1]
+        return logits
+
+    def _steps(self, x: torch.Tensor) -> torch.Tensor:
+        return self._predict(steps_through(self.blocks, self._embed(x)))
+
+    def _flush(self) -> torch.Tensor:
+        self._predict(flush_through(self.blocks))
+        return self.__dict__["_stream_logits"]

@@ -21,14 +21,22 @@ from torch import nn
 from skelgraph._validation import shape_checks
 from skelgraph.nn import backend
 from skelgraph.nn.node_major import node_major_graph_conv
-from skelgraph.nn.project_first import multiply_adds, project_then_aggregate
+from skelgraph.nn.project_first import (
+    aggregate_windows,
+    multiply_adds,
+    project_frames,
+    project_then_aggregate,
+)
 
 __all__ = [
+    "aggregate_windows",
     "bias_norm_act",
     "multiscale_aggregate",
     "multiscale_graph_conv",
+    "project_frames",
     "unfold_windows",
     "window_graph_conv",
+    "window_projects_first",
 ]
 
 
@@ -117,22 +125,47 @@ def multiscale_graph_conv(
     return _project(F.dropout(y, dropout, training) if dropout_active else y, weight)
 
 
-def unfold_windows(x: torch.Tensor, window_size: int, dilation: int, stride: int) -> torch.Tensor:
+def unfold_windows(
+    x: torch.Tensor, window_size: int, dilation: int, stride: int, *, padding: bool = True
+) -> torch.Tensor:
     r"""Gather a window of τ frames around every output frame, nodes frame-major.
 
     Window t takes frames :math:`s t + d\,i - \lfloor d (\tau - 1)/2 \rfloor`,
     i = 0..τ-1 (centred on frame :math:`s t` for odd τ), zero-padded at both ends, so
-    stride 1 keeps T windows and stride s gives ceil(T / s).
+    stride 1 keeps T windows and stride s gives ceil(T / s). With ``padding=False``, only
+    the complete windows, frames :math:`s t + d\,i`: ⌊(T - d(τ - 1) - 1) / s⌋ + 1 of them
+    (the step-wise evaluation, :mod:`skelgraph.nn.streaming`, pads by its state).
 
     Shapes: (N, C, T, V) to (N, C, ceil(T / s), τ·V), node ``(i, v)`` at ``i·V + v``.
     """
     n, c, t, v = x.shape
     span = dilation * (window_size - 1)
-    x = F.pad(x, (0, 0, span // 2, span - span // 2))
+    if padding:
+        x = F.pad(x, (0, 0, span // 2, span - span // 2))
+    else:
+        t = t - span
     # Position i of every window: the T frames from i·d on, keeping every stride-th.
     # (narrow, then step: symbolic shapes stay provable under torch.export.)
     frames = [x.narrow(2, i * dilation, t)[:, :, ::stride] for i in range(window_size)]
     return torch.stack(frames, dim=3).reshape(n, c, -1, window_size * v)
+
+
+def window_projects_first(
+    in_channels: int,
+    out_channels: int,
+    num_scales: int,
+    num_nodes: int,
+    window_size: int,
+    dilation: int = 1,
+    stride: int = 1,
+) -> bool:
+    """Whether :func:`window_graph_conv` runs its project-first kernel for these sizes (the
+    rule of :func:`skelgraph.nn.backend.use_fast` on the multiply-adds of both orders)."""
+    # Costs at the paper's T = 300: the choice hardly depends on T, and a fixed length
+    # keeps it out of the symbolic shapes of torch.compile and torch.export.
+    sizes = (in_channels, out_channels, num_scales, num_nodes, 300, window_size, dilation, stride)
+    reference_cost = multiply_adds("aggregate-first", *sizes)
+    return backend.use_fast(reference_cost, multiply_adds("project-first", *sizes))
 
 
 def window_graph_conv(
@@ -176,12 +209,8 @@ def window_graph_conv(
         (N, C', ceil(T / s), τV), window nodes frame-major.
     """
     _check(x, adjacency, weight, window_size * x.shape[-1] if x.dim() == 4 else -1)
-    # Costs at the paper's T = 300: the choice hardly depends on T, and a fixed length
-    # keeps it out of the symbolic shapes of torch.compile and torch.export.
     c, k, v = x.shape[1], adjacency.shape[0], x.shape[3]
-    sizes = (c, weight.shape[0], k, v, 300, window_size, dilation, stride)
-    reference_cost = multiply_adds("aggregate-first", *sizes)
-    if backend.use_fast(reference_cost, multiply_adds("project-first", *sizes)):
+    if window_projects_first(c, weight.shape[0], k, v, window_size, dilation, stride):
         whole = backend.recording_tool() == "compile"
         return project_then_aggregate(
             x, adjacency, weight, window_size, dilation, stride, whole_tensor=whole

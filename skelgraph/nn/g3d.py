@@ -14,11 +14,12 @@ from skelgraph.graph.skeleton import GraphLike, SkeletonGraph, WindowVariant
 from skelgraph.nn import functional
 from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
+from skelgraph.nn.streaming import Aligner, StreamingModule, TemporalWindow
 
 __all__ = ["G3DConv", "MultiWindowG3D"]
 
 
-class G3DConv(nn.Module):
+class G3DConv(StreamingModule):
     r"""One MS-G3D pathway: multi-scale graph convolution on spatial-temporal windows.
 
     For every output frame t, a window of τ frames with dilation d forms a τV-node graph
@@ -72,6 +73,11 @@ class G3DConv(nn.Module):
     ------
     Input (N, C, T, V), output (N, C', ceil(T / stride), V).
 
+    Step-wise (:mod:`skelgraph.nn.streaming`): a window of the last d·(τ - 1) + 1 padded
+    frames, ``delay`` = d·(τ - 1) - ⌊d·(τ - 1) / 2⌋ (1 for τ = 3, 2 for τ = 5). Where the
+    project-first kernel is chosen (:func:`~skelgraph.nn.functional.window_projects_first`)
+    the window holds projected frames, so that each frame is projected once, as offline.
+
     Examples
     --------
     >>> import torch
@@ -124,6 +130,7 @@ class G3DConv(nn.Module):
             self.embed_channels, out_channels, kernel_size=(1, window_size, 1)
         )
         self.out_bn = nn.BatchNorm2d(out_channels)
+        self._window = TemporalWindow(self.window_dilation * (self.window_size - 1), self.stride)
 
     def reset_parameters(self) -> None:
         """Re-initialise the mask, projection, collapse and batch norms."""
@@ -143,9 +150,47 @@ class G3DConv(nn.Module):
             self.window_dilation,
             self.stride,
         )
+        return self._collapse(y)
+
+    def _collapse(self, y: torch.Tensor) -> torch.Tensor:
+        """Window features (N, C_e, T', τV), before the bias, to output frames."""
         y = functional.bias_norm_act(y, self.proj.bias, self.bn, self.act)  # (N, C_e, T', τV)
-        y = y.view(x.shape[0], self.embed_channels, -1, tau, self.num_joints)
+        y = y.view(y.shape[0], self.embed_channels, -1, self.window_size, self.num_joints)
         return self.out_bn(self.collapse(y).squeeze(3))
+
+    @property
+    def delay(self) -> int:
+        return self._window.delay
+
+    def _projects_first(self) -> bool:
+        k, tau = self.aggregate.num_scales, self.window_size
+        sizes = (self.in_channels, self.embed_channels, k, self.num_joints, tau)
+        return functional.window_projects_first(*sizes, self.window_dilation, self.stride)
+
+    def _windows(self, window: torch.Tensor, projected: bool) -> torch.Tensor:
+        """The window convolution on complete windows (no padding): of projected frames
+        (project-first), or of input frames (unfold, then the multi-scale graph conv of
+        the τV-node windows, the reference order)."""
+        tau, d, s = self.window_size, self.window_dilation, self.stride
+        adjacency = self.aggregate.adjacency()
+        if projected:
+            return self._collapse(functional.aggregate_windows(window, adjacency, tau, d, s))
+        windows = functional.unfold_windows(window, tau, d, s, padding=False)
+        weight = self.proj.weight.flatten(1)
+        return self._collapse(functional.multiscale_graph_conv(windows, adjacency, weight))
+
+    def _steps(self, x: torch.Tensor) -> torch.Tensor:
+        if "_stream_projected" not in self.__dict__:  # one kernel for the whole stream
+            self.__dict__["_stream_projected"] = self._projects_first()
+        projected = self.__dict__["_stream_projected"]
+        if projected:  # every frame projected once, zero padding commutes (no bias)
+            k = self.aggregate.num_scales
+            x = functional.project_frames(x, self.proj.weight.flatten(1), k)
+        return self._ready(self._window.apply(x, lambda w: self._windows(w, projected)))
+
+    def _flush(self) -> torch.Tensor:
+        projected = self.__dict__["_stream_projected"]
+        return self._ready(self._window.apply(None, lambda w: self._windows(w, projected)))
 
     def extra_repr(self) -> str:
         return (
@@ -156,7 +201,7 @@ class G3DConv(nn.Module):
         )
 
 
-class MultiWindowG3D(nn.Module):
+class MultiWindowG3D(StreamingModule):
     r"""Several :class:`G3DConv` pathways on the same input, summed (the paper's
     multi-pathway design, e.g. windows (τ, d) = (3, 1) and (5, 1)).
 
@@ -175,6 +220,9 @@ class MultiWindowG3D(nn.Module):
     Shapes
     ------
     Input (N, C, T, V), output (N, C', ceil(T / stride), V).
+
+    Step-wise (:mod:`skelgraph.nn.streaming`): the pathways aligned, ``delay`` the
+    largest of theirs.
     """
 
     def __init__(
@@ -195,6 +243,10 @@ class MultiWindowG3D(nn.Module):
             )
             for size, dil in windows
         )
+        first = self.pathways[0]
+        self.in_channels, self.out_channels = first.in_channels, first.out_channels
+        self.num_joints, self.stride = first.num_joints, first.stride
+        self._align = Aligner()
 
     def reset_parameters(self) -> None:
         """Re-initialise every pathway."""
@@ -207,3 +259,22 @@ class MultiWindowG3D(nn.Module):
             if i > 0:
                 out = out + pathway(x)
         return out
+
+    @property
+    def delay(self) -> int:
+        return max(pathway.delay for pathway in self.pathways)
+
+    def _sum(self, parts: list) -> torch.Tensor:
+        aligned = self._align.push(parts)
+        if aligned is None:
+            return self._no_output()
+        out = aligned[0]
+        for part in aligned[1:]:
+            out = out + part
+        return out
+
+    def _steps(self, x: torch.Tensor) -> torch.Tensor:
+        return self._sum([pathway.forward_steps(x) for pathway in self.pathways])
+
+    def _flush(self) -> torch.Tensor:
+        return self._sum([pathway.flush() for pathway in self.pathways])

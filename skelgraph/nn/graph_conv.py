@@ -11,11 +11,12 @@ from skelgraph.graph.skeleton import GraphLike, SkeletonGraph
 from skelgraph.nn import functional
 from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
+from skelgraph.nn.streaming import StreamingModule
 
 __all__ = ["DisentangledGraphConv"]
 
 
-class DisentangledGraphConv(nn.Module):
+class DisentangledGraphConv(StreamingModule):
     r"""Multi-scale graph convolution with disentangled neighbourhoods (MS-GCN).
 
     Applied to every frame :math:`X_t \in \mathbb{R}^{V \times C}` (Eq. 4 of Liu et al.,
@@ -62,6 +63,8 @@ class DisentangledGraphConv(nn.Module):
     Shapes
     ------
     Input (N, C, T, V), output (N, C', T, V).
+
+    Step-wise (:mod:`skelgraph.nn.streaming`): frame-wise, no state, ``delay`` 0.
 
     The (K, V, V) scale stack is the buffer ``aggregate.scales``: it moves with ``.to()``
     and is rebuilt from the graph, not stored in the ``state_dict``.
@@ -122,6 +125,17 @@ class DisentangledGraphConv(nn.Module):
             x, self.aggregate.adjacency(), weight, dropout=self.dropout, training=self.training
         )
         return functional.bias_norm_act(y, self.proj.bias, self.bn, self.act)
+
+    @property
+    def delay(self) -> int:
+        """0: frame-wise."""
+        return 0
+
+    def _steps(self, x: torch.Tensor) -> torch.Tensor:
+        return self(x)
+
+    def _flush(self) -> torch.Tensor:
+        return self._no_output()
 
     def extra_repr(self) -> str:
         return (

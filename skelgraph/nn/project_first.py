@@ -26,7 +26,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["multiply_adds", "project_then_aggregate", "sliding_window_matmul"]
+__all__ = [
+    "aggregate_windows",
+    "multiply_adds",
+    "project_frames",
+    "project_then_aggregate",
+    "sliding_window_matmul",
+]
 
 
 def _windows(z: torch.Tensor, w: torch.Tensor, rows: int, stride: int, dilation: int):
@@ -300,3 +306,52 @@ def project_then_aggregate(
         geometry = (k, front, padded, stride, dilation)
         y = _ProjectThenAggregate.apply(x, theta, blocks, geometry)
     return y.view(n, e, padded // stride, tau * v)[:, :, :out_frames]
+
+
+def project_frames(x: torch.Tensor, weight: torch.Tensor, num_scales: int) -> torch.Tensor:
+    r"""The first stage of project-first on its own: every frame projected once to all K
+    scales, :math:`X_t \Theta_k`.
+
+    Shapes: ``x`` (N, C, T, V) and ``weight`` (C', K·C) (scale-major input channels) to
+    (N, C', T, K·V), element ``[n, e, t, k·V + u]`` = :math:`(X_t \Theta_k)_{u, e}`. Zero
+    frames project to zero (no bias), so zero padding commutes with this stage.
+    """
+    n, c, t, v = x.shape
+    e, k = weight.shape[0], num_scales
+    theta = weight.reshape(e, k, c).transpose(0, 1).reshape(k * e, c).to(x.dtype)
+    z = torch.matmul(theta, x.reshape(n, c, t * v)).view(n, k, e, t, v)
+    return z.permute(0, 2, 3, 1, 4).reshape(n, e, t, k * v)
+
+
+def aggregate_windows(
+    z: torch.Tensor, adjacency: torch.Tensor, window_size: int, dilation: int = 1, stride: int = 1
+) -> torch.Tensor:
+    r"""The second stage of project-first on the complete windows of projected frames,
+    without padding: window t takes frames :math:`s t + d i`, i = 0..τ-1, and
+
+    .. math::
+
+        Y_{t, (i, v)} = \sum_{j, k, u} \hat A_k[(i, v), (j, u)]\; Z_{s t + d j,\, k, u}
+
+    as τ matrix products over strided views of ``z`` (one per window position j).
+
+    Shapes: ``z`` (N, C', T, K·V) from :func:`project_frames`, ``adjacency`` (K, τV, τV);
+    output (N, C', ⌊(T - d(τ - 1) - 1) / s⌋ + 1, τV), window nodes frame-major.
+    """
+    t, kv = z.shape[2:]
+    k, tau = adjacency.shape[0], window_size
+    v = kv // k
+    out_frames = (t - dilation * (tau - 1) - 1) // stride + 1
+    if out_frames <= 0 or adjacency.shape != (k, tau * v, tau * v):
+        raise ValueError(
+            f"expected z (N, C', T, K·V) with at least d(τ-1)+1 = {dilation * (tau - 1) + 1} "
+            f"frames and adjacency (K, τV, τV), got z {tuple(z.shape)} and adjacency "
+            f"{tuple(adjacency.shape)}"
+        )
+    blocks = adjacency.reshape(k, tau, v, tau, v).permute(3, 0, 4, 1, 2)
+    blocks = blocks.reshape(tau, k * v, tau * v).to(z.dtype)
+    length = stride * (out_frames - 1) + 1
+    y = torch.matmul(z.narrow(2, 0, length)[:, :, ::stride], blocks[0])
+    for j in range(1, tau):
+        y += torch.matmul(z.narrow(2, j * dilation, length)[:, :, ::stride], blocks[j])
+    return y

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from skelgraph._validation import check_input, check_int
 from skelgraph.nn.activation import ActivationLike, make_activation
+from skelgraph.nn.streaming import Aligner, StreamingModule, TemporalWindow
 
 __all__ = ["MSTemporalConv", "TemporalConv"]
 
 
-class TemporalConv(nn.Module):
+class TemporalConv(StreamingModule):
     r"""A temporal convolution over frames followed by batch norm.
 
     .. math::
@@ -22,6 +24,9 @@ class TemporalConv(nn.Module):
 
     with a (kernel_size × 1) kernel, dilation d over T and zero padding that keeps
     ``ceil(T / stride)`` frames. Shapes: (N, C, T, V) to (N, C', ceil(T / stride), V).
+
+    Step-wise (:mod:`skelgraph.nn.streaming`): a window of the last d·(k - 1) + 1 padded
+    input frames; ``delay`` = d·(k - 1) - padding, e.g. 1 for k = 3, d = 1.
     """
 
     def __init__(
@@ -40,6 +45,10 @@ class TemporalConv(nn.Module):
             )
         dilation = check_int("dilation", dilation, 1)
         padding = (kernel_size + (kernel_size - 1) * (dilation - 1) - 1) // 2
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.stride = check_int("stride", stride, 1)
+        span = dilation * (kernel_size - 1)
+        self._window = TemporalWindow(span, self.stride, padding, padding)
         self.conv = nn.Conv2d(
             in_channels,
             out_channels,
@@ -58,8 +67,23 @@ class TemporalConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn(self.conv(x))
 
+    @property
+    def delay(self) -> int:
+        return self._window.delay
 
-class MSTemporalConv(nn.Module):
+    def _conv_window(self, window: torch.Tensor) -> torch.Tensor:
+        """The offline convolution on complete windows, without padding."""
+        conv = self.conv
+        return self.bn(F.conv2d(window, conv.weight, conv.bias, conv.stride, 0, conv.dilation))
+
+    def _steps(self, x: torch.Tensor) -> torch.Tensor:
+        return self._ready(self._window.apply(x, self._conv_window))
+
+    def _flush(self) -> torch.Tensor:
+        return self._ready(self._window.apply(None, self._conv_window))
+
+
+class MSTemporalConv(StreamingModule):
     r"""Multi-scale temporal convolution (MS-TCN, Fig. 3c of Liu et al., 2020).
 
     ``len(dilations) + 2`` parallel branches, each with ``out_channels / branches``
@@ -99,6 +123,10 @@ class MSTemporalConv(nn.Module):
     Shapes
     ------
     Input (N, C, T, V), output (N, C', ceil(T / stride), V).
+
+    Step-wise (:mod:`skelgraph.nn.streaming`): each branch keeps its window (the max-pool's
+    padded with −inf, as offline), the branches are aligned; ``delay`` is the largest
+    branch's, ⌈max(d)·(k - 1) / 2⌉ (4 for the defaults).
 
     Examples
     --------
@@ -161,6 +189,11 @@ class MSTemporalConv(nn.Module):
         else:
             self.residual = nn.Identity()
         self.act = make_activation(activation)
+        # Step-wise state: the max-pool branch's window (3 frames, padded with -inf as
+        # MaxPool2d does), the strided 1x1 branch's frame picking, the branch alignment.
+        self._pool = TemporalWindow(2, self.stride, 1, 1, value=float("-inf"))
+        self._pick = TemporalWindow(0, self.stride)
+        self._align = Aligner()
 
     def reset_parameters(self) -> None:
         """Re-initialise every convolution and batch norm."""
@@ -174,6 +207,54 @@ class MSTemporalConv(nn.Module):
         if self.has_residual:
             out = out + self.residual(x)
         return self.act(out)
+
+    @property
+    def delay(self) -> int:
+        delays = [branch[3].delay for branch in self.branches[:-2]]
+        delays.append(self._pool.delay)
+        if isinstance(self.residual, TemporalConv):
+            delays.append(self.residual.delay)
+        return max(delays)
+
+    def _pool_window(self, window: torch.Tensor) -> torch.Tensor:
+        branch = self.branches[-2]
+        pool = branch[3]
+        return branch[4](F.max_pool2d(window, pool.kernel_size, pool.stride))
+
+    def _one_by_one(self, window: torch.Tensor) -> torch.Tensor:
+        branch = self.branches[-1]
+        return branch[1](branch[0](window))
+
+    def _combine(self, parts: list, residual: torch.Tensor | None) -> torch.Tensor:
+        aligned = self._align.push([*parts, residual] if self.has_residual else parts)
+        if aligned is None:
+            return self._no_output()
+        out = torch.cat(aligned[: len(parts)], dim=1)
+        if self.has_residual:
+            out = out + aligned[-1]
+        return self.act(out)
+
+    def _steps(self, x: torch.Tensor) -> torch.Tensor:
+        parts = []
+        for branch in self.branches[:-2]:  # bottleneck (frame-wise), then TemporalConv
+            parts.append(branch[3].forward_steps(branch[2](branch[1](branch[0](x)))))
+        pool = self.branches[-2]
+        parts.append(self._pool.apply(pool[2](pool[1](pool[0](x))), self._pool_window))
+        parts.append(self._pick.apply(x, self._one_by_one))
+        residual = None
+        if self.has_residual:
+            res = self.residual
+            residual = res.forward_steps(x) if isinstance(res, TemporalConv) else x
+        return self._combine(parts, residual)
+
+    def _flush(self) -> torch.Tensor:
+        parts = [branch[3].flush() for branch in self.branches[:-2]]
+        parts.append(self._pool.apply(None, self._pool_window))
+        parts.append(self._pick.apply(None, self._one_by_one))
+        residual = None
+        if isinstance(self.residual, TemporalConv) and self.has_residual:
+            residual = self.residual.flush()
+        return self._combine(parts, residual)
 
     def extra_repr(self) -> str:
         return (

@@ -1,0 +1,252 @@
+"""Online inference of MS-G3D Net: step-wise evaluation against re-running the clip model.
+
+A live skeleton stream gets a prediction by running the clip model on the last T frames
+at every new frame, or, with :mod:`skelgraph.nn.streaming`, by ``forward_steps`` on the
+new frame alone: every layer keeps the few input frames its windows still need, so a frame
+costs about 1/T of the clip, and the last block (stride 2·2) emits one output frame, hence
+one prediction, every 4 input frames. Both give the offline model's numbers exactly.
+
+Measured per preset, batch 1, at steady state (after a warm-up stream of T frames, so the
+buffers and the pooling window are full), interleaved in one process:
+
+- ``rerun``: ``model(last T frames)`` under ``no_grad`` (skelgraph, and with
+  ``--reference PATH``, a local clone of the authors' MS-G3D repository never vendored
+  here, their ``Model`` for NTU-60);
+- ``stream``: ``forward_steps`` of one frame; per frame (mean over the 4-frame cycle) and
+  for the frame that emits a prediction (the costliest: it runs all three blocks);
+- multiply-adds of each (``torch.utils.flop_counter.FlopCounterMode``, in-place matrix
+  products counted, flops / 2), the state's memory (``state_nbytes``) and predictions per
+  second of the frame-by-frame stream (one per 4-frame cycle).
+
+Results go to ``benchmarks/results/streaming.md`` and ``streaming.json``.
+
+    python -m benchmarks.streaming --reference ~/src/MS-G3D   # full run (minutes)
+    python -m benchmarks.streaming --quick                     # tiny run, seconds (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchmarks.speed import machine
+
+ROOT = Path(__file__).resolve().parents[1]
+# (joints, persons) of each preset's input
+PRESETS = {"ntu60": (25, 2), "nw-ucla-small": (20, 1)}
+
+
+def _addmm_inplace(self_shape, mat1, mat2, *args, out_shape=None, **kwargs):
+    return 2 * mat1[0] * mat1[1] * mat2[1]  # not in FlopCounterMode's table
+
+
+def multiply_adds(fn) -> int:
+    mapping = {torch.ops.aten.addmm_: _addmm_inplace}
+    with FlopCounterMode(display=False, custom_mapping=mapping) as counter, torch.no_grad():
+        fn()
+    return counter.get_total_flops() // 2
+
+
+def authors_model(preset: str, reference: str | None):
+    """The authors' Model for the preset, or ``None`` (no clone given, or no config)."""
+    if reference is None or preset != "ntu60":
+        return None
+    if reference not in sys.path:
+        sys.path.insert(0, reference)
+    from model.msg3d import Model  # the authors' top-level package
+
+    return Model(60, 25, 2, 13, 6, "graph.ntu_rgb_d.AdjMatrixGraph").eval()
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure(preset: str, frames: int, repeats: int, cycles: int, reference: str | None) -> dict:
+    """One preset: the rerun and stream costs, interleaved."""
+    from examples.msg3d.model import MSG3DNet
+
+    torch.manual_seed(0)
+    model = MSG3DNet.from_preset(preset, stream_window=frames).eval()
+    authors = authors_model(preset, reference)
+    joints, persons = PRESETS[preset]
+    stride = model.stride
+    warm = frames + model.delay  # full buffers and a full pooling window
+    total = warm + stride * (repeats * cycles + 4)  # warm-up, phase, cycles, counts
+    x = torch.randn(1, 3, total, joints, persons)
+    position = 0
+
+    def step() -> int:
+        nonlocal position
+        if position >= total:
+            raise AssertionError("the benchmark's stream ran out of frames")
+        out = model.forward_steps(x[:, :, position : position + 1])
+        position += 1
+        return out.shape[2]
+
+    warm_up = timed(lambda: [step() for _ in range(warm)])
+    while step() == 0:  # align the cycle: the next step after a prediction starts it
+        pass
+
+    def clip() -> torch.Tensor:
+        return x[:, :, position - frames : position]
+
+    with torch.no_grad():
+        model(clip())  # warm-up of the clip path
+        if authors is not None:
+            authors(clip())
+    rerun_macs = multiply_adds(lambda: model(clip()))
+    authors_macs = multiply_adds(lambda: authors(clip())) if authors is not None else None
+    emitted: list[int] = []
+    cycle_macs = multiply_adds(lambda: emitted.extend(step() for _ in range(stride)))
+    assert emitted[-1] == 1 and sum(emitted) == 1, emitted
+    rerun_s, authors_s, frame_s, emit_s, cycle_s = [], [], [], [], []
+    for _ in range(repeats):
+        with torch.no_grad():
+            rerun_s.append(timed(lambda: model(clip())))
+            if authors is not None:
+                authors_s.append(timed(lambda: authors(clip())))
+        for _ in range(cycles):
+            times = []
+            for _ in range(stride):
+                start = time.perf_counter()
+                ready = step()
+                times.append(time.perf_counter() - start)
+            if ready != 1:
+                raise AssertionError("the cycle lost its phase")
+            frame_s.extend(times)
+            emit_s.append(times[-1])
+            cycle_s.append(sum(times))
+    # multiply-adds of the emitting frame alone: the cycle's last step
+    emitted.clear()
+    for _ in range(stride - 1):
+        step()
+    emit_macs = multiply_adds(lambda: emitted.append(step()))
+    assert emitted == [1]
+    state = model.state_nbytes()
+    model.clean_state()
+    median = statistics.median
+    result = {
+        "preset": preset,
+        "frames": frames,
+        "stride": stride,
+        "delay": model.delay,
+        "warm_up_s": warm_up,
+        "rerun_s": median(rerun_s),
+        "authors_rerun_s": median(authors_s) if authors_s else None,
+        "frame_s": statistics.mean(frame_s),
+        "emit_frame_s": median(emit_s),
+        "cycle_s": median(cycle_s),
+        "predictions_per_s": 1 / median(cycle_s),
+        "rerun_macs": rerun_macs,
+        "authors_rerun_macs": authors_macs,
+        "frame_macs": cycle_macs / stride,
+        "emit_frame_macs": emit_macs,
+        "state_bytes": state,
+        "repeats": repeats,
+        "cycles": cycles,
+        "times": {"rerun_s": rerun_s, "authors_rerun_s": authors_s, "cycle_s": cycle_s},
+    }
+    return result
+
+
+def table(results: list[dict]) -> list[str]:
+    lines = [
+        "| preset | method | latency per prediction (ms) | multiply-adds per prediction | "
+        "per frame (ms) | multiply-adds per frame | predictions/s | state (KiB) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        name = f"{r['preset']} (T = {r['frames']})"
+        for label, key in (
+            ("rerun clip, skelgraph", "rerun"),
+            ("rerun clip, authors", "authors_rerun"),
+        ):
+            if r[f"{key}_s"] is None:
+                continue
+            seconds, macs = r[f"{key}_s"], r[f"{key}_macs"]
+            lines.append(
+                f"| {name} | {label} | {1e3 * seconds:.1f} | {macs / 1e9:.2f} G | "
+                f"{1e3 * seconds:.1f} | {macs / 1e9:.2f} G | {1 / seconds:.2f} | – |"
+            )
+        lines.append(
+            f"| {name} | stream, frame by frame | {1e3 * r['emit_frame_s']:.2f} "
+            f"(emitting frame) | {r['emit_frame_macs'] / 1e6:.1f} M | {1e3 * r['frame_s']:.2f} | "
+            f"{r['frame_macs'] / 1e6:.1f} M | {r['predictions_per_s']:.1f} | "
+            f"{r['state_bytes'] / 1024:.0f} |"
+        )
+    lines += ["", "| preset | vs | multiply-adds per frame | latency per frame | "
+              "latency of the emitting frame | multiply-adds of the emitting frame |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in results:
+        for label, key in (("skelgraph rerun", "rerun"), ("authors rerun", "authors_rerun")):
+            if r[f"{key}_s"] is None:
+                continue
+            seconds, macs = r[f"{key}_s"], r[f"{key}_macs"]
+            lines.append(
+                f"| {r['preset']} | {label} | {macs / r['frame_macs']:.0f}× fewer | "
+                f"{seconds / r['frame_s']:.0f}× lower | {seconds / r['emit_frame_s']:.0f}× lower | "
+                f"{macs / r['emit_frame_macs']:.0f}× fewer |"
+            )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reference", help="local clone of the authors' MS-G3D repository")
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
+    parser.add_argument("--frames", type=int, default=300, help="T, the clip and the window")
+    parser.add_argument("--repeats", type=int, default=5, help="timed clip reruns")
+    parser.add_argument("--cycles", type=int, default=8, help="stream cycles per rerun")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="tiny run for a smoke test")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.presets, args.frames, args.repeats, args.cycles = ["nw-ucla-small"], 16, 1, 1
+    torch.set_num_threads(args.threads)
+    results = []
+    for preset in args.presets:
+        print(f"{preset}, T = {args.frames} ...", flush=True)
+        r = measure(preset, args.frames, args.repeats, args.cycles, args.reference)
+        print(
+            f"  rerun {r['rerun_s'] * 1e3:.1f} ms, stream {r['frame_s'] * 1e3:.2f} ms/frame, "
+            f"{r['predictions_per_s']:.1f} predictions/s",
+            flush=True,
+        )
+        results.append(r)
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = "python -m benchmarks.streaming " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    header = [
+        "# Online inference (benchmarks/streaming.py)",
+        "",
+        f"- command: `{command.strip()}`",
+        f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
+        f"- torch {torch.__version__}, {args.threads} threads, batch 1, float32, CPU",
+        f"- machine: {machine()}",
+        "- rerun: the clip model on the last T frames (one prediction per run); stream: "
+        "`forward_steps` of one frame at steady state, one prediction per 4 frames (the "
+        "emitting frame runs all three blocks); times: medians of interleaved runs (per "
+        "frame: the mean over the cycles); multiply-adds: FlopCounterMode / 2",
+        "",
+    ]
+    name = "streaming-quick" if args.quick else "streaming"
+    (args.out / f"{name}.md").write_text("\n".join(header + table(results)) + "\n")
+    (args.out / f"{name}.json").write_text(json.dumps(results, indent=1))
+    print("\n".join(table(results)))
+
+
+if __name__ == "__main__":
+    main()
