@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -56,14 +58,20 @@ def multiply_adds(fn) -> int:
 
 
 def authors_model(preset: str, reference: str | None):
-    """The authors' Model for the preset, or ``None`` (no clone given, or no config)."""
+    """The authors' Model for the preset, or ``None`` (no clone given, or no config).
+
+    Their top-level packages (``model``, ``graph``) are importable through ``PYTHONPATH``,
+    which :func:`main` sets for itself (a fresh process) when given ``--reference``.
+    """
     if reference is None or preset != "ntu60":
         return None
-    if reference not in sys.path:
-        sys.path.insert(0, reference)
-    from model.msg3d import Model  # the authors' top-level package
+    from model.msg3d import Model
 
     return Model(60, 25, 2, 13, 6, "graph.ntu_rgb_d.AdjMatrixGraph").eval()
+
+
+def _resolved(path: str) -> str:
+    return str(Path(path).resolve()) if path else ""
 
 
 def timed(fn) -> float:
@@ -212,6 +220,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny run for a smoke test")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if args.reference and str(Path(args.reference).resolve()) not in map(_resolved, paths):
+        # Run again with the authors' clone importable (no edit of this process's sys.path).
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([args.reference, *filter(None, paths)])}
+        command = [sys.executable, "-m", "benchmarks.streaming", *(argv or sys.argv[1:])]
+        raise SystemExit(subprocess.run(command, env=env, cwd=ROOT, check=False).returncode)
     if args.quick:
         args.presets, args.frames, args.repeats, args.cycles = ["nw-ucla-small"], 16, 1, 1
     torch.set_num_threads(args.threads)

@@ -2,13 +2,14 @@
 
 Build (from the repository root; warnings are errors)::
 
-    sphinx-build -W --keep-going -b html docs docs/_build/html
-    sphinx-build -W --keep-going -b doctest docs docs/_build/doctest
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+    python -m sphinx -W --keep-going -b doctest docs docs/_build/doctest
 """
 
 from __future__ import annotations
 
 import doctest as _doctest
+import importlib.util
 import os
 import sys
 import warnings
@@ -18,8 +19,21 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import skelgraph
 
-# Local extensions (docs/_ext): the benchmark page's tables, a script's --help.
-sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
+
+def _local_extension(name: str) -> None:
+    """Load docs/_ext/NAME.py as the module NAME (for ``extensions`` and the pages'
+    plot code), from its file: nothing is added to ``sys.path``."""
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).parent / "_ext" / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
+# Local extensions: the benchmark page's tables, a script's --help.
+for _name in ("benchmark_tables", "cli_help"):
+    _local_extension(_name)
 
 # sphinx-autodoc-typehints 3.x on Sphinx 9 emits an upstream deprecation notice per page.
 warnings.filterwarnings("ignore", message=r".*_RstSnippetParser\.set_application")
