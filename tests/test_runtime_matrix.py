@@ -102,7 +102,7 @@ def assert_onnx_export_matches(layer, x, other_shape, tmp_path, dynamo):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if dynamo:
-            shapes = {"x": {0: torch.export.Dim("batch"), 2: torch.export.Dim("frames")}}
+            shapes = dynamic_shapes()
             torch.onnx.export(layer, (x,), str(path), dynamo=True, dynamic_shapes=shapes)
         else:  # output_names given: the exporter otherwise reads `layer.graph` as its own
             axes = {"x": {0: "batch", 2: "frames"}}

@@ -73,10 +73,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import random
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,12 +176,37 @@ class TrainConfig:
     # run
     out: str = "runs/msg3d"
     resume: str | None = None
+    override_resumed: bool = False
     seed: int = 0
     threads: int | None = None
     workers: int = 0
     device: str = "auto"
     tensorboard: str | None = None
     quiet: bool = False
+
+    def validate(self) -> None:
+        """Raise ``SystemExit`` naming the first option out of its range (a NaN rate,
+        zero epochs, ... would otherwise train to NaN or silently do nothing)."""
+        positive = {"epochs": 1, "batch_size": 1, "test_batch_size": 1, "frames": 1}
+        positive.update(base_batch=1, forward_batch_size=1)
+        for name, minimum in positive.items():
+            value = getattr(self, name)
+            if value is not None and value < minimum:
+                raise SystemExit(f"--{name.replace('_', '-')} must be >= {minimum}, got {value}")
+        ranges = {
+            "lr": (lambda v: v > 0, "> 0"),
+            "gamma": (lambda v: 0 < v <= 1, "in (0, 1]"),
+            "momentum": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+            "weight_decay": (lambda v: v >= 0, ">= 0"),
+        }
+        for name, (valid, bound) in ranges.items():
+            value = float(getattr(self, name))
+            if not (math.isfinite(value) and valid(value)):
+                raise SystemExit(
+                    f"--{name.replace('_', '-')} must be finite and {bound}, got {value}"
+                )
+        if self.workers < 0:
+            raise SystemExit(f"--workers must be >= 0, got {self.workers}")
 
     def effective_lr(self) -> float:
         """The learning rate used: scaled linearly with the batch size unless disabled."""
@@ -190,6 +217,20 @@ class TrainConfig:
         if self.milestones is not None:
             return sorted(int(m) for m in self.milestones)
         return sorted({max(1, round(0.6 * self.epochs)), max(1, round(0.8 * self.epochs))})
+
+
+# Settings that change where and how a run executes, not what it trains: free on resume.
+RUN_ONLY = frozenset(
+    {"out", "resume", "override_resumed", "threads", "workers", "device", "tensorboard",
+     "quiet", "cache_dir"}
+)  # fmt: skip
+
+
+def resumed_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(setting, checkpoint's value, this run's value) for every training setting that
+    differs between a checkpoint's config and this run's."""
+    keys = sorted((set(saved) | set(current)) - RUN_ONLY)
+    return [(k, saved.get(k), current.get(k)) for k in keys if saved.get(k) != current.get(k)]
 
 
 def scaled_lr(base_lr: float, batch_size: int, base_batch: int = BASE_BATCH) -> float:
@@ -271,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default=d.out, help="output folder")
     g.add_argument(
         "--resume", nargs="?", const="last", help="checkpoint to resume (default OUT/last.pt)"
+    )
+    g.add_argument(
+        "--override-resumed",
+        action="store_true",
+        help="with --resume: train on with this command's settings where they differ from "
+        "the checkpoint's (default: refuse)",
     )
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument("--threads", type=int, help="torch.set_num_threads")
@@ -827,6 +874,7 @@ class Trainer:
         datasets: tuple[Dataset, Dataset] | None = None,
         write_outputs: bool = True,
     ) -> None:
+        cfg.validate()
         self.cfg = cfg
         self.rank, self.world, local_rank = _world()
         self.device = _device(cfg, local_rank)
@@ -834,6 +882,8 @@ class Trainer:
         self.write = write_outputs and self.rank == 0
         if self.write:
             self.out.mkdir(parents=True, exist_ok=True)
+            for stale in self.out.glob("*.tmp"):  # left by a run killed while saving
+                stale.unlink()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         set_seed(cfg.seed)
@@ -958,21 +1008,39 @@ class Trainer:
         if not path.is_file():
             raise SystemExit(f"--resume: no checkpoint {path}")
         ckpt = torch.load(path, map_location=self.device, weights_only=True)
+        changed = resumed_changes(
+            ckpt.get("config", {}), _to_jsonable(dataclasses.asdict(self.cfg))
+        )
+        if changed and not self.cfg.override_resumed:
+            raise SystemExit(
+                f"--resume: these settings differ from {path}'s: "
+                + "; ".join(f"{k} {old!r} -> {new!r}" for k, old, new in changed)
+                + " (keep them, or pass --override-resumed to train on with the new ones)"
+            )
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
+        if changed:  # the schedule of the settings that now run, not the checkpoint's
+            self.scheduler.milestones = Counter(self.cfg.effective_milestones())
+            self.scheduler.gamma = self.cfg.gamma
+            self.scheduler.base_lrs = [self.cfg.effective_lr()] * len(self.scheduler.base_lrs)
+            drops = sum(m <= int(ckpt["epoch"]) for m in self.cfg.effective_milestones())
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.cfg.effective_lr() * self.cfg.gamma**drops
         self.start_epoch = int(ckpt["epoch"])
         self.best_top1 = float(ckpt.get("best_top1", -1.0))
         self.history = list(ckpt.get("history", []))
 
     def _save(self, epoch: int, is_best: bool) -> None:
+        """Both files written in full first, then renamed best before last: a run killed
+        in between resumes from the older last.pt and repeats that epoch, never pairing
+        a stale best.pt with a newer last.pt."""
         state = self.state(epoch)
-        tmp = self.out / "last.pt.tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, self.out / "last.pt")
-        if is_best:
-            torch.save(state, tmp)
-            os.replace(tmp, self.out / "best.pt")
+        names = ["best.pt", "last.pt"] if is_best else ["last.pt"]
+        for name in names:
+            torch.save(state, self.out / f"{name}.tmp")
+        for name in names:
+            os.replace(self.out / f"{name}.tmp", self.out / name)
 
     def _log(self) -> None:
         cfg = self.cfg
@@ -990,7 +1058,9 @@ class Trainer:
             "epochs": self.history,
             "best": best,
         }
-        (self.out / "metrics.json").write_text(json.dumps(record, indent=2) + "\n")
+        tmp = self.out / "metrics.json.tmp"
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        os.replace(tmp, self.out / "metrics.json")
         if self.history:
             plot_curves(self.history, self.out / "curves.png")
 
@@ -1018,6 +1088,11 @@ class Trainer:
                 progress=tqdm,
                 desc=f"epoch {epoch + 1}",
             )
+            if not math.isfinite(train_stats["loss"]):
+                raise SystemExit(
+                    f"epoch {epoch + 1}: the training loss is {train_stats['loss']} (diverged); "
+                    f"lower --lr (now {cfg.effective_lr():.4g} after batch scaling)"
+                )
             self.scheduler.step()
             # The unwrapped model: DDP's buffer broadcast would need equal batch counts.
             test_stats = evaluate(

@@ -79,12 +79,63 @@ def test_arrays_end_to_end_and_resume(tmp_path):
     assert 0 <= metrics["epochs"][0]["test_top1"] <= metrics["epochs"][0]["test_top5"] <= 1
     # Resume with the same 2-epoch schedule as the uninterrupted run: same result.
     resume = [*data, *TINY, "--epochs", "2", "--milestones", "1", "2", "--out", str(part)]
-    assert train_script.main([*resume, "--resume"]) == 0
+    with pytest.raises(SystemExit, match=r"differ.*epochs 1 -> 2.*milestones None -> \[1, 2\]"):
+        train_script.main([*resume, "--resume"])  # changed settings: refused by default
+    assert train_script.main([*resume, "--resume", "--override-resumed"]) == 0
     resumed = json.loads((part / "metrics.json").read_text())["epochs"]
     straight = json.loads((once / "metrics.json").read_text())["epochs"]
     assert [e["epoch"] for e in resumed] == [1, 2]
     for key in ("train_loss", "test_loss", "test_top1", "lr"):
         assert resumed[1][key] == pytest.approx(straight[1][key], rel=1e-4), key
+
+
+def test_resume_with_overrides_runs_the_new_schedule(tmp_path):
+    """The schedule of the settings that run, not the checkpoint's: 4 epochs at lr 0.025
+    after 2, resumed as 4 epochs with a drop after epoch 3."""
+    data = _arrays(tmp_path)
+    first = [*data, *TINY, "--epochs", "2", "--lr", "0.1", "--out", str(tmp_path / "run")]
+    assert train_script.main(first) == 0  # milestones 1, 2 (60 % / 80 % of 2)
+    more = [*data, *TINY, "--epochs", "4", "--lr", "0.1", "--milestones", "3"]
+    more += ["--out", str(tmp_path / "run"), "--resume", "--override-resumed"]
+    assert train_script.main(more) == 0
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    rates = [e["lr"] for e in record["epochs"]]
+    assert rates[2:] == pytest.approx([0.025, 0.0025])  # 0.1 · 8/32, then × 0.1 after 3
+    assert record["config"]["epochs"] == 4 and record["milestones"] == [3]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "match"),
+    [
+        ("--lr", "nan", "--lr must be finite and > 0, got nan"),
+        ("--lr", "0", "--lr must be finite"),
+        ("--epochs", "-1", "--epochs must be >= 1, got -1"),
+        ("--forward-batch-size", "0", "--forward-batch-size must be >= 1, got 0"),
+        ("--gamma", "2", r"--gamma must be finite and in \(0, 1\]"),
+    ],
+)
+def test_out_of_range_options_are_refused(tmp_path, option, value, match):
+    args = [*_arrays(tmp_path), *TINY, option, value, "--out", str(tmp_path / "run")]
+    with pytest.raises(SystemExit, match=match):
+        train_script.main(args)
+
+
+def test_a_diverging_loss_stops_with_a_clear_error(tmp_path):
+    args = [*_arrays(tmp_path), *TINY, "--epochs", "2", "--lr", "1e30", "--no-scale-lr"]
+    with pytest.raises(SystemExit, match=r"epoch 1: the training loss is (nan|inf).*lower --lr"):
+        train_script.main([*args, "--out", str(tmp_path / "run")])
+
+
+def test_stale_temporaries_are_cleaned_and_saves_are_complete(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.pt.tmp").write_bytes(b"half a checkpoint")  # a run killed while saving
+    args = [*_arrays(tmp_path), *TINY, "--epochs", "1", "--out", str(run)]
+    assert train_script.main(args) == 0
+    assert not list(run.glob("*.tmp"))
+    best = torch.load(run / "best.pt", weights_only=True)
+    last = torch.load(run / "last.pt", weights_only=True)
+    assert best["epoch"] == last["epoch"] == 1
 
 
 def test_nucla_fixture_end_to_end(tmp_path):
