@@ -162,6 +162,7 @@ class TrainConfig:
     model_args: dict[str, Any] | None = None
     # recipe
     epochs: int = 50
+    amp: str = "off"
     batch_size: int = 32
     forward_batch_size: int | None = None
     test_batch_size: int = 64
@@ -205,6 +206,8 @@ class TrainConfig:
                 raise SystemExit(
                     f"--{name.replace('_', '-')} must be finite and {bound}, got {value}"
                 )
+        if self.amp not in AMP_DTYPES:
+            raise SystemExit(f"--amp must be one of {', '.join(AMP_DTYPES)}, got {self.amp!r}")
         if self.workers < 0:
             raise SystemExit(f"--workers must be >= 0, got {self.workers}")
 
@@ -217,6 +220,16 @@ class TrainConfig:
         if self.milestones is not None:
             return sorted(int(m) for m in self.milestones)
         return sorted({max(1, round(0.6 * self.epochs)), max(1, round(0.8 * self.epochs))})
+
+
+# --amp: autocast's dtype for the forward pass (parameters and their updates stay float32).
+AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device: torch.device, amp: str) -> torch.autocast:
+    """The forward pass's autocast context for ``--amp`` (disabled for ``"off"``)."""
+    dtype = AMP_DTYPES[amp]
+    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
 
 
 # Settings that change where and how a run executes, not what it trains: free on resume.
@@ -288,6 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g = p.add_argument_group("recipe")
     g.add_argument("--epochs", type=int, default=d.epochs)
+    g.add_argument(
+        "--amp", choices=list(AMP_DTYPES), default=d.amp,
+        help="mixed precision: the forward pass under autocast in bfloat16 or float16 "
+        "(float16 with loss scaling); parameters stay float32",
+    )  # fmt: skip
     g.add_argument("--batch-size", type=int, default=d.batch_size, help="global batch")
     g.add_argument(
         "--forward-batch-size", type=int, help="split each batch (gradient accumulation)"
@@ -743,6 +761,7 @@ def evaluate(
     progress: Callable[..., Any] | None = None,
     num_classes: int | None = None,
     scores: bool = False,
+    amp: str = "off",
 ) -> dict[str, Any]:
     """Loss, top-1, top-5 and mean class accuracy (fractions) over a loader, and the
     confusion matrix, over every process (:class:`skelgraph.metrics.ClassificationMetrics`).
@@ -763,7 +782,8 @@ def evaluate(
     with torch.no_grad():
         for x, y in bar:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            logits = model(x)
+            with autocast(device, amp):
+                logits = model(x).float()
             if metric is None:
                 metric = metrics.ClassificationMetrics(logits.shape[1]).to(device)
             loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
@@ -805,8 +825,14 @@ def train_one_epoch(
     forward_batch_size: int | None = None,
     progress: Callable[..., Any] | None = None,
     desc: str = "train",
+    amp: str = "off",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
-    """One pass over ``loader``; one optimizer step per batch (chunks accumulate)."""
+    """One pass over ``loader``; one optimizer step per batch (chunks accumulate).
+
+    ``amp``: the forward pass under autocast (the loss in float32); ``scaler``: a
+    ``GradScaler`` for float16, whose scaled loss keeps small gradients from underflowing.
+    """
     model.train()
     loss_sum, correct, count = 0.0, 0.0, 0.0
     bar = (progress or _tqdm(False))(loader, desc=desc, leave=False)
@@ -815,12 +841,18 @@ def train_one_epoch(
         optimizer.zero_grad(set_to_none=True)
         chunk = forward_batch_size or len(y)
         for xs, ys in zip(x.split(chunk), y.split(chunk)):
-            logits = model(xs)
+            with autocast(device, amp):
+                logits = model(xs).float()
             loss = F.cross_entropy(logits, ys)
-            (loss * len(ys) / len(y)).backward()
+            part = loss * len(ys) / len(y)
+            (scaler.scale(part) if scaler is not None else part).backward()
             loss_sum += float(loss.detach()) * len(ys)
             correct += float((logits.argmax(1) == ys).sum())
-        optimizer.step()
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         count += len(y)
         bar.set_postfix(loss=f"{loss_sum / count:.3f}", acc=f"{correct / count:.3f}")
     loss_sum, correct, count = _all_sum([loss_sum, correct, count], device)
@@ -928,6 +960,8 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
             self.optimizer, cfg.effective_milestones(), gamma=cfg.gamma
         )
+        # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
+        self.scaler = torch.amp.GradScaler(self.device.type) if cfg.amp == "fp16" else None
         self.start_epoch, self.best_top1, self.history = 0, -1.0, []
         if cfg.resume:
             self.load(self.out / "last.pt" if cfg.resume == "last" else Path(cfg.resume))
@@ -989,6 +1023,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
+            "scaler": None if self.scaler is None else self.scaler.state_dict(),
             "epoch": epoch,
             "best_top1": self.best_top1,
             "history": self.history,
@@ -1020,6 +1055,8 @@ class Trainer:
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
+        if self.scaler is not None and ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
         if changed:  # the schedule of the settings that now run, not the checkpoint's
             self.scheduler.milestones = Counter(self.cfg.effective_milestones())
             self.scheduler.gamma = self.cfg.gamma
@@ -1087,6 +1124,8 @@ class Trainer:
                 forward_batch_size=cfg.forward_batch_size,
                 progress=tqdm,
                 desc=f"epoch {epoch + 1}",
+                amp=cfg.amp,
+                scaler=self.scaler,
             )
             if not math.isfinite(train_stats["loss"]):
                 raise SystemExit(
@@ -1102,6 +1141,7 @@ class Trainer:
                 progress=tqdm,
                 num_classes=self.num_classes,
                 scores=True,
+                amp=cfg.amp,
             )
             row = {
                 "epoch": epoch + 1,

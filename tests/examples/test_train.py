@@ -138,6 +138,24 @@ def test_stale_temporaries_are_cleaned_and_saves_are_complete(tmp_path):
     assert best["epoch"] == last["epoch"] == 1
 
 
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_trains_and_resumes(tmp_path, amp):
+    """--amp: the forward under autocast, float32 parameters; fp16 with a GradScaler whose
+    state is saved and restored."""
+    args = [*_arrays(tmp_path), *TINY, "--amp", amp, "--out", str(tmp_path / "run")]
+    assert train_script.main([*args, "--epochs", "1"]) == 0
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert all(v.dtype == torch.float32 for v in ckpt["model"].values() if v.is_floating_point())
+    assert (ckpt["scaler"] is not None) == (amp == "fp16")
+    assert train_script.main([*args, "--epochs", "2", "--milestones", "1", "--resume",
+                              "--override-resumed"]) == 0  # fmt: skip
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert record["config"]["amp"] == amp
+    assert all(
+        np.isfinite(e["train_loss"]) and np.isfinite(e["test_loss"]) for e in record["epochs"]
+    )
+
+
 def test_nucla_fixture_end_to_end(tmp_path):
     root = fixture_path("nw-ucla")
     out = tmp_path / "run"
