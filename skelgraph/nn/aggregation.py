@@ -43,7 +43,32 @@ class MultiScaleAggregation(nn.Module):
     are not saved in the ``state_dict`` (``persistent=False``); they follow ``.to()``.
     Parameter: ``mask`` (K, V, V) or ``None``.
 
-    Shapes: input (N, C, T, V), output (N, K·C, T, V).
+    Parameters
+    ----------
+    graph : SkeletonGraph
+        The graph whose scales are aggregated over (a skeleton or a window graph).
+    num_scales : int
+        K, scales k = 0..K-1; at most the graph's diameter + 1.
+    aggregation : {"disentangled", "powering"}
+        :math:`\tilde A_{(k)}` (Eq. 3) or :math:`\operatorname{norm}(\tilde A)^k` (Eq. 2).
+    normalization : {"sym", "rw", "none"}
+        :math:`D^{-1/2} M D^{-1/2}`, :math:`D^{-1} M`, or none.
+    residual_mask : bool
+        Learn :math:`R_k`, initialised uniform in ±1e-6 (the authors' ``A_res``).
+    mask_placement : {"after-norm", "in-norm"}
+        Where :math:`R_k` is added (see above).
+
+    Shapes
+    ------
+    Input (N, C, T, V), output (N, K·C, T, V).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skelgraph import SkeletonGraph
+    >>> aggregate = MultiScaleAggregation(SkeletonGraph.from_layout("ntu-rgbd"), 13)
+    >>> aggregate(torch.randn(2, 3, 10, 25)).shape
+    torch.Size([2, 39, 10, 25])
     """
 
     def __init__(

@@ -48,12 +48,18 @@ class STGCBlock(StreamingModule):
 
     Parameters
     ----------
-    in_channels, out_channels : int
+    in_channels : int
+        C, channels of the input.
+    out_channels : int
+        C', channels of the output.
     graph : GraphLike
+        The skeleton (a :class:`~skelgraph.SkeletonGraph`, a layout name, ...).
     stride : int
         Temporal stride of the block (the paper's blocks 2 and 3 use 2).
-    num_gcn_scales, num_g3d_scales : int
-        K of the factorised MS-GCN and of the G3D windows (13 and 6 on NTU RGB+D).
+    num_gcn_scales : int
+        K of the factorised pathway's MS-GCN (13 on NTU RGB+D: hops 0..12).
+    num_g3d_scales : int
+        K of every G3D window graph (6 on NTU RGB+D).
     windows : sequence of (window_size, window_dilation)
         G3D pathways, summed; the paper uses (3, 1) and (5, 1).
     embed_channels : int, optional
@@ -66,6 +72,14 @@ class STGCBlock(StreamingModule):
     Shapes
     ------
     Input (N, C, T, V), output (N, C', ceil(T / stride), V).
+
+    Examples
+    --------
+    >>> import torch
+    >>> block = STGCBlock(3, 48, "kinect-v1-20", stride=2, num_gcn_scales=8, num_g3d_scales=4,
+    ...                   windows=((3, 1),), embed_channels=48)
+    >>> block(torch.randn(2, 3, 16, 20)).shape
+    torch.Size([2, 48, 8, 20])
 
     Step-wise (:mod:`skelgraph.nn.streaming`): the G3D pathway, being faster, is aligned
     with the factorised one; ``delay`` = max(4 + 4·s, G3D's) + 4·s with the default

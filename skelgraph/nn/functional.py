@@ -136,7 +136,29 @@ def unfold_windows(
     the complete windows, frames :math:`s t + d\,i`: ⌊(T - d(τ - 1) - 1) / s⌋ + 1 of them
     (the step-wise evaluation, :mod:`skelgraph.nn.streaming`, pads by its state).
 
-    Shapes: (N, C, T, V) to (N, C, ceil(T / s), τ·V), node ``(i, v)`` at ``i·V + v``.
+    Parameters
+    ----------
+    x : Tensor
+        (N, C, T, V) frames.
+    window_size : int
+        τ, frames per window.
+    dilation : int
+        d, the gap between a window's frames.
+    stride : int
+        s: one window every s frames.
+    padding : bool
+        Zero-pad both ends like the layers' offline forward (default), or keep only the
+        complete windows.
+
+    Shapes
+    ------
+    (N, C, T, V) to (N, C, ceil(T / s), τ·V), node ``(i, v)`` at ``i·V + v``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> unfold_windows(torch.randn(2, 3, 10, 25), window_size=3, dilation=1, stride=2).shape
+    torch.Size([2, 3, 5, 75])
     """
     n, c, t, v = x.shape
     span = dilation * (window_size - 1)

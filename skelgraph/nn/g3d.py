@@ -47,7 +47,10 @@ class G3DConv(StreamingModule):
 
     Parameters
     ----------
-    in_channels, out_channels : int
+    in_channels : int
+        C, channels of the input.
+    out_channels : int
+        C', channels of the output (after the collapse).
     graph : GraphLike
         The spatial skeleton graph; the window graph is derived from it.
     window_size : int
@@ -211,15 +214,27 @@ class MultiWindowG3D(StreamingModule):
 
     Parameters
     ----------
-    in_channels, out_channels : int
+    in_channels : int
+        C, channels of the input.
+    out_channels : int
+        C', channels of every pathway's output (and of their sum).
     graph : GraphLike
+        The spatial skeleton graph, shared by the pathways.
     windows : sequence of (window_size, window_dilation)
+        One pathway per (τ, d); at least one.
     **kwargs
         Passed to every :class:`G3DConv` (``num_scales``, ``stride``, ...).
 
     Shapes
     ------
     Input (N, C, T, V), output (N, C', ceil(T / stride), V).
+
+    Examples
+    --------
+    >>> import torch
+    >>> g3d = MultiWindowG3D(16, 32, "ntu-rgbd", windows=((3, 1), (5, 1)), num_scales=4)
+    >>> g3d(torch.randn(2, 16, 20, 25)).shape
+    torch.Size([2, 32, 20, 25])
 
     Step-wise (:mod:`skelgraph.nn.streaming`): the pathways aligned, ``delay`` the
     largest of theirs.

@@ -226,6 +226,28 @@ def multiply_adds(
     Project-first counts every window position of all ⌈T_pad / s⌉ windows per channel;
     the kernel skips the few products of the last sample's last windows that fall past
     the end of the batch (fewer than τ·d/s rows per position).
+
+    Parameters
+    ----------
+    order : {"aggregate-first", "project-first"}
+        Which computation to count.
+    in_channels : int
+        C, channels of the input.
+    out_channels : int
+        C', channels of the projection (a G3D pathway's embedding width).
+    num_scales : int
+        K, scales of the (window) graph.
+    num_nodes : int
+        V, joints of the skeleton (a window has τ·V nodes).
+    frames : int
+        T of the input (the layers decide at T = 300).
+    window_size, dilation, stride : int
+        τ, d and s of the windows (τ = 1: a frame-wise graph convolution).
+
+    Returns
+    -------
+    int
+        Multiply-adds for one sample.
     """
     out_frames, _, padded = _geometry(frames, window_size, dilation, stride)
     nodes = window_size * num_nodes

@@ -23,7 +23,30 @@ class TemporalConv(StreamingModule):
         Y = \operatorname{BN}\big(W *_{t,\,d} X\big)
 
     with a (kernel_size × 1) kernel, dilation d over T and zero padding that keeps
-    ``ceil(T / stride)`` frames. Shapes: (N, C, T, V) to (N, C', ceil(T / stride), V).
+    ``ceil(T / stride)`` frames; each joint is convolved on its own.
+
+    Parameters
+    ----------
+    in_channels : int
+        C, channels of the input.
+    out_channels : int
+        C', channels of the output.
+    kernel_size : int
+        k, frames of the kernel; odd, so that the window is centred on each frame.
+    stride : int
+        Temporal stride: T frames become ceil(T / stride).
+    dilation : int
+        d, the gap between the kernel's frames.
+
+    Shapes
+    ------
+    Input (N, C, T, V), output (N, C', ceil(T / stride), V).
+
+    Examples
+    --------
+    >>> import torch
+    >>> TemporalConv(8, 16, kernel_size=5, stride=2, dilation=2)(torch.randn(2, 8, 30, 25)).shape
+    torch.Size([2, 16, 15, 25])
 
     Step-wise (:mod:`skelgraph.nn.streaming`): a window of the last d·(k - 1) + 1 padded
     input frames; ``delay`` = d·(k - 1) - padding, e.g. 1 for k = 3, d = 1.
@@ -115,7 +138,10 @@ class MSTemporalConv(StreamingModule):
     dilations : sequence of int
         One branch per dilation.
     residual : bool
+        Add the input (or, when the channels or stride change, a :class:`TemporalConv` of
+        it) before the activation.
     residual_kernel_size : int
+        Kernel of that residual convolution (1: a strided 1×1 projection).
     activation : str, nn.Module or None
         The final σ (``"relu"``; the model's factorised pathway uses ``None`` on its last
         MS-TCN).
