@@ -167,6 +167,7 @@ class MSG3DNet(StreamingModule):
         return x.view(n * m, v, c, t).permute(0, 2, 3, 1)  # (N·M, C, T, V)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, V, M) clips to (N, num_classes) logits."""
         self._check_steps_input(x)
         n = x.shape[0]
         x = self._embed(x)

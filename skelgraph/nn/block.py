@@ -137,6 +137,8 @@ class STGCBlock(StreamingModule):
         self.tcn.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, V) to (N, C', ceil(T / stride), V): ReLU of the two pathways' sum, then the
+        MS-TCN."""
         return self.tcn(F.relu(self.factorized(x) + self.g3d(x)))
 
     @property

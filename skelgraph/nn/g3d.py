@@ -269,6 +269,7 @@ class MultiWindowG3D(StreamingModule):
             pathway.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, V) to (N, C', ceil(T / stride), V): the sum of the pathways."""
         out = self.pathways[0](x)
         for i, pathway in enumerate(self.pathways):
             if i > 0:

@@ -88,6 +88,7 @@ class TemporalConv(StreamingModule):
         self.bn.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, V) to (N, C', ceil(T / stride), V)."""
         return self.bn(self.conv(x))
 
     @property
@@ -228,6 +229,8 @@ class MSTemporalConv(StreamingModule):
                 module.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, V) to (N, C', ceil(T / stride), V): the branches concatenated, the
+        residual added, then the activation."""
         check_input(x, self.in_channels, -1, "MSTemporalConv")
         out = torch.cat([branch(x) for branch in self.branches], dim=1)
         if self.has_residual:
