@@ -43,6 +43,8 @@ from pathlib import Path
 
 import torch
 
+from examples.msg3d.train import AMP_DTYPES, autocast
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CASES = {
@@ -53,8 +55,6 @@ CASES = {
     "msg3d": "MS-G3D Net, NTU-60",
 }
 IMPLEMENTATIONS = ("skelgraph", "skelgraph-reference", "skelgraph-compiled", "authors")
-# --amp: autocast dtypes (float32 parameters, the matrix products in the lower precision).
-AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 # glibc malloc kept from unmapping freed memory (see the module docstring).
 TUNED_MALLOC = {
     "MALLOC_MMAP_MAX_": "0",
@@ -127,10 +127,10 @@ def worker(spec: dict) -> dict:
     module, x = module.to(device), x.to(device)
     train = spec["phase"] == "train"
     module.train(train)
-    amp = AMP_DTYPES.get(spec.get("amp", "off"))
+    amp = spec.get("amp", "off")
 
     def forward():
-        with torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
+        with autocast(device, amp):
             return module(x).float().sum()
 
     def step():
@@ -162,11 +162,17 @@ def worker(spec: dict) -> dict:
     return {**spec, "median_s": median, "times_s": times, "first_s": first, "peak_mib": peak}
 
 
+def with_authors_path(env: dict[str, str], reference: str) -> dict[str, str]:
+    """``env`` with the authors' clone first on ``PYTHONPATH``: their top-level packages
+    (``model``, ``graph``) importable in a subprocess, no ``sys.path`` edit here."""
+    paths = [reference, env.get("PYTHONPATH")]
+    return {**env, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+
 def run_worker(spec: dict) -> dict | None:
     env = {**os.environ, **(TUNED_MALLOC if spec["malloc"] == "tuned" else {})}
     if spec["impl"] == "authors":
-        paths = [spec["reference"], env.get("PYTHONPATH")]
-        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        env = with_authors_path(env, spec["reference"])
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.speed", "--worker", json.dumps(spec)],
         capture_output=True,

@@ -39,7 +39,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.speed import machine
+from benchmarks.speed import machine, with_authors_path
 
 ROOT = Path(__file__).resolve().parents[1]
 # (joints, persons) of each preset's input
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
     if args.reference and str(Path(args.reference).resolve()) not in map(_resolved, paths):
         # Run again with the authors' clone importable (no edit of this process's sys.path).
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([args.reference, *filter(None, paths)])}
+        env = with_authors_path(dict(os.environ), args.reference)
         command = [sys.executable, "-m", "benchmarks.streaming", *(argv or sys.argv[1:])]
         raise SystemExit(subprocess.run(command, env=env, cwd=ROOT, check=False).returncode)
     if args.quick:

@@ -20,10 +20,13 @@ __all__ = ["check_choice", "check_input", "check_int", "choices", "shape_checks"
 @contextmanager
 def shape_checks() -> Iterator[None]:
     """Run checks of tensor shapes; under :func:`torch.jit.trace` they run once, on the
-    example input, without a warning for every comparison recorded as a constant."""
+    example input, without a warning for every comparison recorded as a constant. In eager
+    mode (every layer call) the warning filters are left alone."""
+    if not torch.jit.is_tracing():
+        yield
+        return
     with warnings.catch_warnings():
-        if torch.jit.is_tracing():
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         yield
 
 

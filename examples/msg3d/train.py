@@ -188,12 +188,11 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ``SystemExit`` naming the first option out of its range (a NaN rate,
         zero epochs, ... would otherwise train to NaN or silently do nothing)."""
-        positive = {"epochs": 1, "batch_size": 1, "test_batch_size": 1, "frames": 1}
-        positive.update(base_batch=1, forward_batch_size=1)
-        for name, minimum in positive.items():
-            value = getattr(self, name)
-            if value is not None and value < minimum:
-                raise SystemExit(f"--{name.replace('_', '-')} must be >= {minimum}, got {value}")
+        counts = ("epochs", "batch_size", "forward_batch_size", "test_batch_size", "frames")
+        for name in (*counts, "base_batch"):
+            value = getattr(self, name)  # forward_batch_size may be None: whole batches
+            if value is not None and value < 1:
+                raise SystemExit(f"--{name.replace('_', '-')} must be >= 1, got {value}")
         ranges = {
             "lr": (lambda v: v > 0, "> 0"),
             "gamma": (lambda v: 0 < v <= 1, "in (0, 1]"),

@@ -62,8 +62,12 @@ def _project(y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return F.conv2d(y, weight[:, :, None, None].to(y.dtype))
 
 
-def _check(x: torch.Tensor, adjacency: torch.Tensor, weight: torch.Tensor, nodes: int) -> None:
+def _check(
+    x: torch.Tensor, adjacency: torch.Tensor, weight: torch.Tensor, window_size: int = 1
+) -> None:
+    """x (N, C, T, V), adjacency (K, τV, τV) and weight (C', K·C), or a ValueError."""
     k = adjacency.shape[0]
+    nodes = window_size * x.shape[-1] if x.dim() == 4 else -1
     with shape_checks():
         valid = x.dim() == 4 and adjacency.shape == (k, nodes, nodes)
         valid = bool(valid and weight.shape[1] == k * x.shape[1])
@@ -115,7 +119,7 @@ def multiscale_graph_conv(
     Tensor
         (N, C', T, V).
     """
-    _check(x, adjacency, weight, x.shape[-1] if x.dim() == 4 else -1)
+    _check(x, adjacency, weight)
     cost = multiply_adds("aggregate-first", x.shape[1], weight.shape[0], *adjacency.shape[:2])
     dropout_active = training and dropout > 0
     if backend.use_fast(cost, cost, applicable=not dropout_active):
@@ -230,7 +234,7 @@ def window_graph_conv(
     Tensor
         (N, C', ceil(T / s), τV), window nodes frame-major.
     """
-    _check(x, adjacency, weight, window_size * x.shape[-1] if x.dim() == 4 else -1)
+    _check(x, adjacency, weight, window_size)
     c, k, v = x.shape[1], adjacency.shape[0], x.shape[3]
     if window_projects_first(c, weight.shape[0], k, v, window_size, dilation, stride):
         whole = backend.recording_tool() == "compile"
