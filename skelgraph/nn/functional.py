@@ -31,6 +31,8 @@ from skelgraph.nn.project_first import (
 __all__ = [
     "aggregate_windows",
     "bias_norm_act",
+    "conv_frames",
+    "fold_batch_norm",
     "multiscale_aggregate",
     "multiscale_graph_conv",
     "project_frames",
@@ -264,16 +266,57 @@ def bias_norm_act(
         and not torch.is_grad_enabled()
     )
     if backend.use_fast(0, 0, applicable=fusable):
-        assert bn.running_var is not None and bn.running_mean is not None
-        scale = torch.rsqrt(bn.running_var + bn.eps)
-        if bn.weight is not None:
-            scale = scale * bn.weight
-        shift = -bn.running_mean if bias is None else bias - bn.running_mean
-        shift = shift * scale
-        if bn.bias is not None:
-            shift = shift + bn.bias
+        scale, shift = fold_batch_norm(None, bn)
+        if bias is not None:
+            shift = shift + bias * scale
         y = y.mul_(scale.to(y.dtype).view(shape)).add_(shift.to(y.dtype).view(shape))
         return y.clamp_(min=0) if isinstance(act, nn.ReLU) else y
     if bias is not None:
         y = y + bias.to(y.dtype).view(shape)  # in y's dtype (autocast)
     return act(bn(y))
+
+
+def fold_batch_norm(
+    conv: nn.Conv2d | nn.Conv3d | None, bn: nn.BatchNorm2d
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""A convolution followed by an inference-mode batch norm as one convolution's
+    ``(weight, bias)``, detached:
+    :math:`W' = \gamma W / \sqrt{\sigma^2 + \epsilon}`,
+    :math:`b' = \gamma (b - \mu) / \sqrt{\sigma^2 + \epsilon} + \beta`.
+    With ``conv=None``, the batch norm alone as a per-channel ``(scale, shift)``."""
+    scale = bn.running_var.add(bn.eps).rsqrt()
+    if bn.weight is not None:
+        scale = scale * bn.weight
+    shift = -bn.running_mean * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias
+    if conv is None:
+        return scale.detach(), shift.detach()
+    weight = conv.weight * scale.view(-1, *[1] * (conv.weight.dim() - 1))
+    bias = shift if conv.bias is None else conv.bias * scale + shift
+    return weight.detach(), bias.detach()
+
+
+def conv_frames(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: int = 1,
+    dilation: int = 1,
+) -> torch.Tensor:
+    """``F.conv2d`` with a (k × 1) kernel and no padding, as one matrix product.
+
+    A stream step convolves a few frames; there ``conv2d``'s set-up per call costs more than
+    the arithmetic (about 70 µs here, against 15 µs for the product of a 96-channel
+    frame). Input (N, C, L, V), weight (C', C, k, 1), output
+    (N, C', (L - dilation·(k - 1) - 1) // stride + 1, V).
+    """
+    n, channels, _, joints = x.shape
+    out_channels, _, k, _ = weight.shape
+    taps = x.unfold(2, dilation * (k - 1) + 1, stride)[..., ::dilation]  # (N, C, R, V, k)
+    frames = taps.shape[2]
+    columns = taps.permute(0, 1, 4, 2, 3).reshape(n, channels * k, frames * joints)
+    y = torch.matmul(weight.reshape(out_channels, channels * k), columns)
+    if bias is not None:
+        y = y.add_(bias.view(-1, 1))
+    return y.view(n, out_channels, frames, joints)

@@ -170,30 +170,41 @@ class G3DConv(StreamingModule):
         sizes = (self.in_channels, self.embed_channels, k, self.num_joints, tau)
         return functional.window_projects_first(*sizes, self.window_dilation, self.stride)
 
-    def _windows(self, window: torch.Tensor, projected: bool) -> torch.Tensor:
+    def _stream_collapse(self, y: torch.Tensor) -> torch.Tensor:
+        """:meth:`_collapse` for a stream step: the collapse and its batch norm folded
+        into one matrix product over each window's τ frames (see
+        :func:`~skelgraph.nn.functional.conv_frames`)."""
+        y = functional.bias_norm_act(y, self.proj.bias, self.bn, self.act)  # (N, C_e, T', τV)
+        weight, bias = self._stream_constant(
+            "collapse", lambda: functional.fold_batch_norm(self.collapse, self.out_bn)
+        )
+        frames = y.view(y.shape[0], self.embed_channels, -1, self.num_joints)  # T'·τ frames
+        return functional.conv_frames(frames, weight.squeeze(2), bias, self.window_size)
+
+    def _windows(self, window: torch.Tensor) -> torch.Tensor:
         """The window convolution on complete windows (no padding): of projected frames
         (project-first), or of input frames (unfold, then the multi-scale graph conv of
         the τV-node windows, the reference order)."""
         tau, d, s = self.window_size, self.window_dilation, self.stride
-        adjacency = self.aggregate.adjacency()
-        if projected:
-            return self._collapse(functional.aggregate_windows(window, adjacency, tau, d, s))
-        windows = functional.unfold_windows(window, tau, d, s, padding=False)
-        weight = self.proj.weight.flatten(1)
-        return self._collapse(functional.multiscale_graph_conv(windows, adjacency, weight))
+        adjacency = self._stream_constant("adjacency", self.aggregate.adjacency)
+        if self._stream_constant("projected", self._projects_first):
+            y = functional.aggregate_windows(window, adjacency, tau, d, s)
+        else:
+            windows = functional.unfold_windows(window, tau, d, s, padding=False)
+            weight = self.proj.weight.flatten(1)
+            y = functional.multiscale_graph_conv(windows, adjacency, weight)
+        return self._stream_collapse(y)
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
-        if "_stream_projected" not in self.__dict__:  # one kernel for the whole stream
-            self.__dict__["_stream_projected"] = self._projects_first()
-        projected = self.__dict__["_stream_projected"]
-        if projected:  # every frame projected once, zero padding commutes (no bias)
+        # One kernel for the whole stream. Project-first: every frame projected once as it
+        # arrives (zero padding commutes with the projection: its bias comes after).
+        if self._stream_constant("projected", self._projects_first):
             k = self.aggregate.num_scales
             x = functional.project_frames(x, self.proj.weight.flatten(1), k)
-        return self._ready(self._window.apply(x, lambda w: self._windows(w, projected)))
+        return self._ready(self._window.apply(x, self._windows))
 
     def _flush(self) -> torch.Tensor:
-        projected = self.__dict__["_stream_projected"]
-        return self._ready(self._window.apply(None, lambda w: self._windows(w, projected)))
+        return self._ready(self._window.apply(None, self._windows))
 
     def extra_repr(self) -> str:
         return (

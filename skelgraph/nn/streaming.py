@@ -265,6 +265,14 @@ class StreamingModule(nn.Module):
         """``y``, or no output frames for ``None``."""
         return self._no_output() if y is None else y
 
+    def _stream_constant(self, name: str, make: Callable[[], object]):
+        """``make()``, computed at the stream's first use and kept until ``clean_state``
+        (e.g. weights with batch norm folded in: a stream reads the weights once)."""
+        key = f"_stream_constant_{name}"  # clean_state drops _stream_* keys
+        if key not in self.__dict__:
+            self.__dict__[key] = make()
+        return self.__dict__[key]
+
     def _stream_shape(self, x: torch.Tensor) -> tuple:
         return (x.shape[0], *x.shape[3:], x.dtype, x.device)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +11,8 @@ from torch import nn
 
 from skelgraph._validation import check_input, check_int
 from skelgraph.nn.activation import ActivationLike, make_activation
-from skelgraph.nn.streaming import Aligner, StreamingModule, TemporalWindow
+from skelgraph.nn.functional import conv_frames, fold_batch_norm
+from skelgraph.nn.streaming import StreamingModule, TemporalWindow
 
 __all__ = ["MSTemporalConv", "TemporalConv"]
 
@@ -216,11 +218,12 @@ class MSTemporalConv(StreamingModule):
         else:
             self.residual = nn.Identity()
         self.act = make_activation(activation)
-        # Step-wise state: the max-pool branch's window (3 frames, padded with -inf as
-        # MaxPool2d does), the strided 1x1 branch's frame picking, the branch alignment.
-        self._pool = TemporalWindow(2, self.stride, 1, 1, value=float("-inf"))
-        self._pick = TemporalWindow(0, self.stride)
-        self._align = Aligner()
+        # Step-wise state: one window, centred on each output frame, wide enough for every
+        # branch, of the ReLU'd bottleneck outputs and the input (see _steps).
+        half = max([(d * (kernel_size - 1)) // 2 for d in self.dilations] + [1])
+        if isinstance(self.residual, TemporalConv):
+            half = max(half, self.residual._window.front)
+        self._window = TemporalWindow(2 * half, self.stride, half, half)
 
     def reset_parameters(self) -> None:
         """Re-initialise every convolution and batch norm."""
@@ -239,54 +242,86 @@ class MSTemporalConv(StreamingModule):
 
     @property
     def delay(self) -> int:
-        delays = [branch[3].delay for branch in self.branches[:-2]]
-        delays.append(self._pool.delay)
-        if isinstance(self.residual, TemporalConv):
-            delays.append(self.residual.delay)
-        return max(delays)
+        return self._window.delay
 
-    def _pool_window(self, window: torch.Tensor) -> torch.Tensor:
-        branch = self.branches[-2]
-        pool = branch[3]
-        return branch[4](F.max_pool2d(window, pool.kernel_size, pool.stride))
-
-    def _one_by_one(self, window: torch.Tensor) -> torch.Tensor:
-        branch = self.branches[-1]
-        return branch[1](branch[0](window))
-
-    def _combine(self, parts: list, residual: torch.Tensor | None) -> torch.Tensor:
-        aligned = self._align.push([*parts, residual] if self.has_residual else parts)
-        if aligned is None:
-            return self._no_output()
-        out = torch.cat(aligned[: len(parts)], dim=1)
-        if self.has_residual:
-            out = out + aligned[-1]
-        return self.act(out)
+    def _stream_weights(self) -> _StreamWeights:
+        return self._stream_constant("weights", lambda: _StreamWeights.of(self))
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
-        parts = []
-        for branch in self.branches[:-2]:  # bottleneck (frame-wise), then TemporalConv
-            parts.append(branch[3].forward_steps(branch[2](branch[1](branch[0](x)))))
-        pool = self.branches[-2]
-        parts.append(self._pool.apply(pool[2](pool[1](pool[0](x))), self._pool_window))
-        parts.append(self._pick.apply(x, self._one_by_one))
-        residual = None
-        if self.has_residual:
-            res = self.residual
-            residual = res.forward_steps(x) if isinstance(res, TemporalConv) else x
-        return self._combine(parts, residual)
+        # Every bottleneck is frame-wise: all of them run as one 1x1 conv on the new frames,
+        # and the window keeps their ReLU'd outputs beside the input frames. Output frame
+        # t is centred on input frame s·t in every branch, so one window of the widest
+        # branch's span serves all of them and the branches come out aligned.
+        weights = self._stream_weights()
+        hidden = conv_frames(x, *weights.bottleneck).relu_()
+        return self._ready(self._window.apply(torch.cat([hidden, x], 1), self._from_window))
 
     def _flush(self) -> torch.Tensor:
-        parts = [branch[3].flush() for branch in self.branches[:-2]]
-        parts.append(self._pool.apply(None, self._pool_window))
-        parts.append(self._pick.apply(None, self._one_by_one))
-        residual = None
-        if isinstance(self.residual, TemporalConv) and self.has_residual:
-            residual = self.residual.flush()
-        return self._combine(parts, residual)
+        return self._ready(self._window.apply(None, self._from_window))
+
+    def _from_window(self, window: torch.Tensor) -> torch.Tensor:
+        """The output frames of complete windows (N, branches·w + C, L, V), the branches'
+        offline convolutions on the frames each of them reads."""
+        weights, s, half = self._stream_weights(), self.stride, self._window.front
+        width, length = self.out_channels // len(self.branches), window.shape[2]
+
+        def frames(first_channel: int, channels: int, reach: int) -> torch.Tensor:
+            """Those channels, over the frames within ``reach`` of the centres."""
+            trim = half - reach
+            return window[:, first_channel : first_channel + channels, trim : length - trim]
+
+        parts = []
+        for i, ((weight, bias), branch) in enumerate(zip(weights.dilated, self.branches)):
+            conv, reach = branch[3].conv, branch[3]._window.front
+            inputs = frames(i * width, width, reach)
+            parts.append(conv_frames(inputs, weight, bias, s, conv.dilation[0]))
+        pooled = F.max_pool2d(frames(len(parts) * width, width, 1), (3, 1), (s, 1))
+        parts.append(torch.addcmul(weights.pool_shift, pooled, weights.pool_scale))
+        inputs = len(weights.dilated) * width + width  # channels of the input frames
+        centres = window[:, inputs:, half : length - half : s]
+        parts.append(conv_frames(centres, *weights.one_by_one))
+        out = torch.cat(parts, dim=1)
+        if isinstance(self.residual, TemporalConv):
+            reach = self.residual._window.front
+            residual = frames(inputs, self.in_channels, reach)
+            out = out + conv_frames(residual, *weights.residual, s)
+        elif self.has_residual:
+            out = out + centres
+        return self.act(out)
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, stride={self.stride}, "
             f"dilations={self.dilations}, residual={self.has_residual}"
+        )
+
+
+class _StreamWeights(NamedTuple):
+    """An MS-TCN's weights for a stream, each batch norm folded into its convolution:
+    ``(weight, bias)`` of the bottlenecks stacked (dilated branches, then the max-pool's),
+    of each dilated convolution, of the 1x1 branch and of a residual convolution, and the
+    max-pool branch's batch norm as a per-channel scale and shift."""
+
+    bottleneck: tuple[torch.Tensor, torch.Tensor]
+    dilated: list[tuple[torch.Tensor, torch.Tensor]]
+    pool_scale: torch.Tensor
+    pool_shift: torch.Tensor
+    one_by_one: tuple[torch.Tensor, torch.Tensor]
+    residual: tuple[torch.Tensor, torch.Tensor] | None
+
+    @classmethod
+    def of(cls, tcn: MSTemporalConv) -> _StreamWeights:
+        *dilated, pool, one_by_one = tcn.branches
+        bottlenecks = [fold_batch_norm(branch[0], branch[1]) for branch in [*dilated, pool]]
+        scale, shift = fold_batch_norm(None, pool[4])
+        residual = tcn.residual
+        return cls(
+            (torch.cat([w for w, _ in bottlenecks]), torch.cat([b for _, b in bottlenecks])),
+            [fold_batch_norm(branch[3].conv, branch[3].bn) for branch in dilated],
+            scale.view(-1, 1, 1),
+            shift.view(-1, 1, 1),
+            fold_batch_norm(one_by_one[0], one_by_one[1]),
+            fold_batch_norm(residual.conv, residual.bn)
+            if isinstance(residual, TemporalConv)
+            else None,
         )
