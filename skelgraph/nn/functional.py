@@ -23,9 +23,11 @@ from skelgraph.nn import backend
 from skelgraph.nn.node_major import node_major_graph_conv
 from skelgraph.nn.project_first import (
     aggregate_windows,
+    frame_projection,
     multiply_adds,
     project_frames,
     project_then_aggregate,
+    window_blocks,
 )
 
 __all__ = [
@@ -33,10 +35,12 @@ __all__ = [
     "bias_norm_act",
     "conv_frames",
     "fold_batch_norm",
+    "frame_projection",
     "multiscale_aggregate",
     "multiscale_graph_conv",
     "project_frames",
     "unfold_windows",
+    "window_blocks",
     "window_graph_conv",
     "window_projects_first",
 ]

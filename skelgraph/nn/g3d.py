@@ -188,7 +188,10 @@ class G3DConv(StreamingModule):
         tau, d, s = self.window_size, self.window_dilation, self.stride
         adjacency = self._stream_constant("adjacency", self.aggregate.adjacency)
         if self._stream_constant("projected", self._projects_first):
-            y = functional.aggregate_windows(window, adjacency, tau, d, s)
+            blocks = self._stream_constant(
+                "blocks", lambda: functional.window_blocks(adjacency, tau)
+            )
+            y = functional.aggregate_windows(window, blocks, d, s)
         else:
             windows = functional.unfold_windows(window, tau, d, s, padding=False)
             weight = self.proj.weight.flatten(1)
@@ -200,7 +203,10 @@ class G3DConv(StreamingModule):
         # arrives (zero padding commutes with the projection: its bias comes after).
         if self._stream_constant("projected", self._projects_first):
             k = self.aggregate.num_scales
-            x = functional.project_frames(x, self.proj.weight.flatten(1), k)
+            theta = self._stream_constant(
+                "theta", lambda: functional.frame_projection(self.proj.weight.flatten(1), k)
+            )
+            x = functional.project_frames(x, theta, k)
         return self._ready(self._window.apply(x, self._windows))
 
     def _flush(self) -> torch.Tensor:

@@ -137,8 +137,10 @@ def node_major_graph_conv(
             f"{tuple(x.shape)} and weight {tuple(weight.shape)}"
         )
     adjacency = adjacency.to(x.dtype)
-    if whole_tensor:
-        n, c, t, _ = x.shape
+    n, c, t, _ = x.shape
+    # Without gradients a single chunk's worth (a stream step) needs no chunk loop.
+    few = n * t * v * k * c <= CHUNK_FLOATS and not torch.is_grad_enabled()
+    if whole_tensor or few:
         y = _aggregate(*_operands(x, adjacency))
         return torch.matmul(weight, y.view(n, t * v, k * c).transpose(1, 2)).view(n, -1, t, v)
     return _NodeMajorGraphConv.apply(x, adjacency, weight)

@@ -28,10 +28,12 @@ import torch.nn.functional as F
 
 __all__ = [
     "aggregate_windows",
+    "frame_projection",
     "multiply_adds",
     "project_frames",
     "project_then_aggregate",
     "sliding_window_matmul",
+    "window_blocks",
 ]
 
 
@@ -315,11 +317,7 @@ def project_then_aggregate(
             f"{tuple(weight.shape)}"
         )
     out_frames, front, padded = _geometry(t, tau, dilation, stride)
-    # Θ as (K·C', C): every frame projected once, to all K scales.
-    theta = weight.reshape(e, k, c).transpose(0, 1).reshape(k * e, c)
-    # Per window position j, the (K·U, τ·V) block of the scales: A[k, (i, v), (j, u)].
-    blocks = adjacency.reshape(k, tau, v, tau, v).permute(3, 0, 4, 1, 2)
-    blocks = blocks.reshape(tau, k * v, tau * v)
+    theta, blocks = frame_projection(weight, k), window_blocks(adjacency, tau)
     if whole_tensor:
         z = _project(x, theta, k, front, padded)
         rows = n * e * (padded // stride)  # windows past out_frames: computed, dropped
@@ -330,23 +328,40 @@ def project_then_aggregate(
     return y.view(n, e, padded // stride, tau * v)[:, :, :out_frames]
 
 
-def project_frames(x: torch.Tensor, weight: torch.Tensor, num_scales: int) -> torch.Tensor:
+def frame_projection(weight: torch.Tensor, num_scales: int) -> torch.Tensor:
+    """Θ (C', K·C), scale-major input channels, as the (K·C', C) matrix that projects a
+    frame to all K scales at once."""
+    e, k = weight.shape[0], num_scales
+    return weight.reshape(e, k, -1).transpose(0, 1).reshape(k * e, -1)
+
+
+def window_blocks(adjacency: torch.Tensor, window_size: int) -> torch.Tensor:
+    r"""The (K, τV, τV) scales of a window graph as τ blocks (τ, K·V, τV), one per window
+    position j: ``blocks[j, k·V + u, i·V + v]`` = :math:`\hat A_k[(i, v), (j, u)]`."""
+    k, tau = adjacency.shape[0], window_size
+    v = adjacency.shape[-1] // tau
+    blocks = adjacency.reshape(k, tau, v, tau, v).permute(3, 0, 4, 1, 2)
+    return blocks.reshape(tau, k * v, tau * v)
+
+
+def project_frames(x: torch.Tensor, theta: torch.Tensor, num_scales: int) -> torch.Tensor:
     r"""The first stage of project-first on its own: every frame projected once to all K
     scales, :math:`X_t \Theta_k`.
 
-    Shapes: ``x`` (N, C, T, V) and ``weight`` (C', K·C) (scale-major input channels) to
+    Shapes: ``x`` (N, C, T, V) and ``theta`` (K·C', C) from :func:`frame_projection` to
     (N, C', T, K·V), element ``[n, e, t, k·V + u]`` = :math:`(X_t \Theta_k)_{u, e}`. Zero
     frames project to zero (no bias), so zero padding commutes with this stage.
     """
     n, c, t, v = x.shape
-    e, k = weight.shape[0], num_scales
-    theta = weight.reshape(e, k, c).transpose(0, 1).reshape(k * e, c).to(x.dtype)
-    z = torch.matmul(theta, x.reshape(n, c, t * v)).view(n, k, e, t, v)
-    return z.permute(0, 2, 3, 1, 4).reshape(n, e, t, k * v)
+    k = num_scales
+    if theta.shape[1] != c or theta.shape[0] % k:
+        raise ValueError(f"expected theta (K·C', C) with K={k}, C={c}, got {tuple(theta.shape)}")
+    z = torch.matmul(theta.to(x.dtype), x.reshape(n, c, t * v)).view(n, k, -1, t, v)
+    return z.permute(0, 2, 3, 1, 4).reshape(n, -1, t, k * v)
 
 
 def aggregate_windows(
-    z: torch.Tensor, adjacency: torch.Tensor, window_size: int, dilation: int = 1, stride: int = 1
+    z: torch.Tensor, blocks: torch.Tensor, dilation: int = 1, stride: int = 1
 ) -> torch.Tensor:
     r"""The second stage of project-first on the complete windows of projected frames,
     without padding: window t takes frames :math:`s t + d i`, i = 0..τ-1, and
@@ -355,25 +370,29 @@ def aggregate_windows(
 
         Y_{t, (i, v)} = \sum_{j, k, u} \hat A_k[(i, v), (j, u)]\; Z_{s t + d j,\, k, u}
 
-    as τ matrix products over strided views of ``z`` (one per window position j).
+    as τ matrix products, one per window position j.
 
-    Shapes: ``z`` (N, C', T, K·V) from :func:`project_frames`, ``adjacency`` (K, τV, τV);
-    output (N, C', ⌊(T - d(τ - 1) - 1) / s⌋ + 1, τV), window nodes frame-major.
+    Shapes: ``z`` (N, C', T, K·V) from :func:`project_frames`, ``blocks`` (τ, K·V, τV) from
+    :func:`window_blocks`; output (N, C', ⌊(T - d(τ - 1) - 1) / s⌋ + 1, τV), window nodes
+    frame-major.
     """
-    t, kv = z.shape[2:]
-    k, tau = adjacency.shape[0], window_size
-    v = kv // k
+    n, e, t, kv = z.shape
+    tau = blocks.shape[0]
     out_frames = (t - dilation * (tau - 1) - 1) // stride + 1
-    if out_frames <= 0 or adjacency.shape != (k, tau * v, tau * v):
+    if out_frames <= 0 or blocks.shape[1] != kv:
         raise ValueError(
             f"expected z (N, C', T, K·V) with at least d(τ-1)+1 = {dilation * (tau - 1) + 1} "
-            f"frames and adjacency (K, τV, τV), got z {tuple(z.shape)} and adjacency "
-            f"{tuple(adjacency.shape)}"
+            f"frames and blocks (τ, K·V, τV) with K·V = {kv}, got z {tuple(z.shape)} and "
+            f"blocks {tuple(blocks.shape)}"
         )
-    blocks = adjacency.reshape(k, tau, v, tau, v).permute(3, 0, 4, 1, 2)
-    blocks = blocks.reshape(tau, k * v, tau * v).to(z.dtype)
+    blocks = blocks.to(z.dtype)
     length = stride * (out_frames - 1) + 1
-    y = torch.matmul(z.narrow(2, 0, length)[:, :, ::stride], blocks[0])
+
+    def rows(j: int) -> torch.Tensor:
+        # As a matrix: matmul would broadcast a strided 4-D operand as C' tiny products.
+        return z.narrow(2, j * dilation, length)[:, :, ::stride].reshape(-1, kv)
+
+    y = torch.mm(rows(0), blocks[0])
     for j in range(1, tau):
-        y += torch.matmul(z.narrow(2, j * dilation, length)[:, :, ::stride], blocks[j])
-    return y
+        y.addmm_(rows(j), blocks[j])
+    return y.view(n, e, out_frames, -1)

@@ -125,45 +125,81 @@ class TemporalWindow(StreamState):
         return self.span - self.front
 
     def reset(self) -> None:
-        self._frames: torch.Tensor | None = None  # padded frames [start, seen)
+        # Padded frames [start, start + held) lie in buffer[:, :, begin : begin + held];
+        # new frames are written after them, so a window is a view, not a concatenation.
+        self._buffer: torch.Tensor | None = None
+        self._begin = 0
+        self._held = 0
         self._start = 0  # padded index of the next output's first frame
         self._seen = 0  # padded frames received (front padding included)
 
-    def _pad(self, like: torch.Tensor, frames: int) -> torch.Tensor:
-        shape = (*like.shape[:2], frames, *like.shape[3:])
-        return like.new_full(shape, self.value)
+    def _reserve(self, frames: int) -> None:
+        """Room for ``frames`` more after the held ones: move those to the front (once
+        per ~span frames at steady state), or grow the buffer for a larger chunk."""
+        assert self._buffer is not None
+        buffer, begin, held = self._buffer, self._begin, self._held
+        if begin + held + frames <= buffer.shape[2]:
+            return
+        if held + frames > buffer.shape[2]:
+            shape = (*buffer.shape[:2], 2 * (held + frames + self.span + 1), *buffer.shape[3:])
+            self._buffer = buffer.new_empty(shape)
+        self._buffer[:, :, :held] = buffer[:, :, begin : begin + held].clone()
+        self._begin = 0
 
-    def push(self, x: torch.Tensor) -> torch.Tensor | None:
-        """Add frames (N, C, T, ...); the frames of the newly ready windows (their op,
-        with the stride and no padding, gives exactly the new output frames), or ``None``
-        when no window is complete."""
-        if self._frames is None:
-            if x.shape[2] == 0:
+    def push(self, x: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor | None:
+        """Add frames (N, C, T, ...), or parts of them to be concatenated along channels;
+        the frames of the newly ready windows (their op, with the stride and no padding,
+        gives exactly the new output frames), or ``None`` when no window is complete. The
+        frames are a view, valid until the next ``push``."""
+        parts = [x] if isinstance(x, torch.Tensor) else list(x)
+        frames = parts[0].shape[2]
+        if self._buffer is None:
+            if frames == 0:
                 return None
-            self._frames = self._pad(x, self.front)
-            self._seen = self.front
+            channels = sum(part.shape[1] for part in parts)
+            shape = (parts[0].shape[0], channels, 0, *parts[0].shape[3:])
+            self._buffer = parts[0].new_empty(shape)
+            self._reserve(self.front + frames)
+            self._buffer[:, :, : self.front] = self.value
+            self._held = self._seen = self.front
         skip = max(0, self._start - self._seen)  # frames between two strided windows
-        self._frames = torch.cat([self._frames, x[:, :, skip:]], dim=2)
-        self._seen += x.shape[2]
+        kept = max(0, frames - skip)
+        self._reserve(kept)
+        end, channel = self._begin + self._held, 0
+        for part in parts:
+            width = part.shape[1]
+            self._buffer[:, channel : channel + width, end : end + kept] = part[:, :, skip:]
+            channel += width
+        self._held += kept
+        self._seen += frames
         last = (self._seen - 1 - self.span) // self.stride  # last ready output
         ready = last - self._start // self.stride + 1
         if self._seen - 1 - self.span < 0 or ready <= 0:
             return None
         used = self.stride * (ready - 1) + self.span + 1
-        window = self._frames[:, :, :used]
+        window = self._buffer[:, :, self._begin : self._begin + used]
+        dropped = min(self.stride * ready, self._held)
+        self._begin += dropped
+        self._held -= dropped
         self._start += self.stride * ready
-        self._frames = self._frames[:, :, self.stride * ready :]  # may become empty
         return window
 
     def finish(self) -> torch.Tensor | None:
         """Feed the back padding: the frames of the last windows (or ``None``)."""
-        if self._frames is None:
+        if self._buffer is None:
             return None
-        return self.push(self._pad(self._frames, self.back))
+        buffer = self._buffer
+        shape = (*buffer.shape[:2], self.back, *buffer.shape[3:])
+        return self.push(buffer.new_full(shape, self.value))
 
-    def apply(self, x: torch.Tensor | None, op: Callable[[torch.Tensor], torch.Tensor]):
-        """``op`` on the frames of the windows that ``x`` completes (``x=None``: on those of
-        :meth:`finish`); ``None`` if none."""
+    def apply(
+        self,
+        x: torch.Tensor | Sequence[torch.Tensor] | None,
+        op: Callable[[torch.Tensor], torch.Tensor],
+    ):
+        """``op`` on the frames of the windows that ``x`` (as for :meth:`push`) completes
+        (``x=None``: on those of :meth:`finish`); ``None`` if none. ``op`` must return a
+        new tensor, not a view of its input."""
         window = self.finish() if x is None else self.push(x)
         return None if window is None else op(window)
 

@@ -254,7 +254,7 @@ class MSTemporalConv(StreamingModule):
         # branch's span serves all of them and the branches come out aligned.
         weights = self._stream_weights()
         hidden = conv_frames(x, *weights.bottleneck).relu_()
-        return self._ready(self._window.apply(torch.cat([hidden, x], 1), self._from_window))
+        return self._ready(self._window.apply([hidden, x], self._from_window))
 
     def _flush(self) -> torch.Tensor:
         return self._ready(self._window.apply(None, self._from_window))
