@@ -12,10 +12,11 @@ the two G3D pathways and the MS-TCN of STGC block 2, and the whole NTU-60 model,
 disentangled and powering aggregation. Implementations: ``skelgraph`` (the default
 setting of :mod:`skelgraph.nn.backend`, ``"auto"``: the fast kernels),
 ``skelgraph-reference`` (``backend.set_implementation("reference")``: the authors' order
-of operations), ``skelgraph-compiled`` (``--compile``), and with ``--reference PATH`` (a
-local clone of the authors' repository, never vendored here; the workers import it
-through ``PYTHONPATH``) the authors' modules, which are then the baseline; otherwise the
-baseline is skelgraph's reference path.
+of operations), ``skelgraph-compiled`` (``--compile``), ``skelgraph-checkpointed``
+(``--checkpoint``: the model with activation checkpointing, training only), and with
+``--reference PATH`` (a local clone of the authors' repository, never vendored here; the
+workers import it through ``PYTHONPATH``) the authors' modules, which are then the
+baseline; otherwise the baseline is skelgraph's reference path.
 
 ``--malloc tuned`` runs the workers with glibc's allocator kept from returning memory to
 the system (``MALLOC_MMAP_MAX_=0``, large trim threshold): on CPU, the page faults of
@@ -54,7 +55,13 @@ CASES = {
     "ms-tcn": "MS-TCN 192→192, T=150 (block 2)",
     "msg3d": "MS-G3D Net, NTU-60",
 }
-IMPLEMENTATIONS = ("skelgraph", "skelgraph-reference", "skelgraph-compiled", "authors")
+IMPLEMENTATIONS = (
+    "skelgraph",
+    "skelgraph-reference",
+    "skelgraph-compiled",
+    "skelgraph-checkpointed",
+    "authors",
+)
 # glibc malloc kept from unmapping freed memory (see the module docstring).
 TUNED_MALLOC = {
     "MALLOC_MMAP_MAX_": "0",
@@ -101,7 +108,8 @@ def build(case: str, impl: str, aggregation: str, batch: int, frames: int, refer
 
     options = {"aggregation": aggregation}
     if case == "msg3d":
-        module = MSG3DNet.from_preset("ntu60", **options)
+        checkpoint = impl == "skelgraph-checkpointed"
+        module = MSG3DNet.from_preset("ntu60", checkpoint=checkpoint, **options)
     elif case == "ms-gcn":
         module = DisentangledGraphConv(96, 96, "ntu-rgbd", 13, **options)
     elif case.startswith("g3d"):
@@ -244,6 +252,10 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument("--compile", action="store_true", help="add a torch.compile'd path")
     parser.add_argument(
+        "--checkpoint", action="store_true",
+        help="add MS-G3D Net with activation checkpointing (training steps only)",
+    )  # fmt: skip
+    parser.add_argument(
         "--implementations", nargs="+", default=["skelgraph", "skelgraph-reference"],
         choices=IMPLEMENTATIONS[:2], help="skelgraph paths to run",
     )  # fmt: skip
@@ -266,6 +278,7 @@ def main(argv: list[str] | None = None) -> None:
         args.batch, args.frames, args.repeats = [1], 16, 1
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     impls = list(args.implementations) + (["skelgraph-compiled"] if args.compile else [])
+    impls += ["skelgraph-checkpointed"] if args.checkpoint else []
     impls += ["authors"] if args.reference else []
     results = []
     grid = itertools.product(
@@ -277,6 +290,8 @@ def main(argv: list[str] | None = None) -> None:
             continue  # no graph: one implementation, no aggregation
         if aggregation == "powering" and impl == "authors" and case != "ms-gcn":
             continue  # the authors' G3D and Model have no powering switch
+        if impl == "skelgraph-checkpointed" and (case != "msg3d" or phase != "train"):
+            continue  # checkpointing is of the model's blocks, in training
         spec = dict(
             case=case, impl=impl, aggregation=aggregation, batch=batch, frames=args.frames,
             phase=phase, repeats=args.repeats, threads=args.threads, device=device,
@@ -303,6 +318,7 @@ def main(argv: list[str] | None = None) -> None:
     ]
     # Autocast runs go to their own files; speed.md/json keep the float32 comparison.
     name = "speed-quick" if args.quick else "speed" if args.amp == ["off"] else "speed-amp"
+    name += "-checkpoint" if args.checkpoint and not args.quick else ""
     (args.out / f"{name}.md").write_text("\n".join(header + table(results)) + "\n")
     (args.out / f"{name}.json").write_text(json.dumps(results, indent=1))
     print("\n".join(table(results)))

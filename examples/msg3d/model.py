@@ -81,6 +81,9 @@ class MSG3DNet(StreamingModule):
         Multi-scale scheme of every graph convolution (``"powering"`` for ablations).
     stream_window : int
         W, input frames over which the step-wise predictions pool (default 300).
+    checkpoint : bool
+        Activation checkpointing of every block in training (see
+        :class:`skelgraph.STGCBlock`): less memory for a second forward per step.
 
     Shapes
     ------
@@ -106,6 +109,7 @@ class MSG3DNet(StreamingModule):
         channels: Sequence[int] = (96, 192, 384),
         aggregation: Aggregation = "disentangled",
         stream_window: int = 300,
+        checkpoint: bool = False,
     ) -> None:
         super().__init__()
         self.graph = SkeletonGraph.coerce(graph)
@@ -123,6 +127,7 @@ class MSG3DNet(StreamingModule):
                 windows=windows,
                 embed_channels=c_out if i == 0 else c_in,  # the authors' choice
                 aggregation=aggregation,
+                checkpoint=checkpoint,
             )
             for i, (c_in, c_out) in enumerate(itertools.pairwise(widths))
         )

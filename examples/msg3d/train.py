@@ -163,6 +163,7 @@ class TrainConfig:
     # recipe
     epochs: int = 50
     amp: str = "off"
+    checkpoint: bool = False
     batch_size: int = 32
     forward_batch_size: int | None = None
     test_batch_size: int = 64
@@ -234,7 +235,7 @@ def autocast(device: torch.device, amp: str) -> torch.autocast:
 # Settings that change where and how a run executes, not what it trains: free on resume.
 RUN_ONLY = frozenset(
     {"out", "resume", "override_resumed", "threads", "workers", "device", "tensorboard",
-     "quiet", "cache_dir"}
+     "quiet", "cache_dir", "checkpoint"}
 )  # fmt: skip
 
 
@@ -304,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--amp", choices=list(AMP_DTYPES), default=d.amp,
         help="mixed precision: the forward pass under autocast in bfloat16 or float16 "
         "(float16 with loss scaling); parameters stay float32",
+    )  # fmt: skip
+    g.add_argument(
+        "--checkpoint", action=argparse.BooleanOptionalAction, default=d.checkpoint,
+        help="activation checkpointing: every block's activations recomputed in the "
+        "backward instead of kept (less memory, a second forward per step; same numbers)",
     )  # fmt: skip
     g.add_argument("--batch-size", type=int, default=d.batch_size, help="global batch")
     g.add_argument(
@@ -587,7 +593,7 @@ def _pose_pickle_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
 def build_model(cfg: TrainConfig, overrides: dict[str, Any] | None = None) -> nn.Module:
     """MS-G3D Net of the configured preset (and aggregation), with ``overrides`` (the graph
     as a layout name, a layout file or a :meth:`~skelgraph.SkeletonGraph.to_dict`)."""
-    kwargs = {"aggregation": cfg.aggregation, **(overrides or {})}
+    kwargs = {"aggregation": cfg.aggregation, "checkpoint": cfg.checkpoint, **(overrides or {})}
     if "graph" in kwargs:
         kwargs["graph"] = graph_from_config(kwargs["graph"])
     if "windows" in kwargs:

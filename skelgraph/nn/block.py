@@ -11,6 +11,7 @@ from torch import nn
 from skelgraph._validation import check_int
 from skelgraph.graph.adjacency import Aggregation
 from skelgraph.graph.skeleton import GraphLike, SkeletonGraph
+from skelgraph.nn.checkpoint import checkpointed
 from skelgraph.nn.g3d import MultiWindowG3D
 from skelgraph.nn.graph_conv import DisentangledGraphConv
 from skelgraph.nn.streaming import (
@@ -68,6 +69,11 @@ class STGCBlock(StreamingModule):
         is 3-D coordinates, uses ``out_channels``.
     aggregation : {"disentangled", "powering"}
         Multi-scale scheme of every graph convolution in the block (Table 1's -D and -E).
+    checkpoint : bool
+        Activation checkpointing in training (:func:`skelgraph.nn.checkpoint.checkpointed`):
+        the block keeps only its input for the backward and recomputes the rest, trading
+        a second forward for memory; batch norm statistics are still updated once per
+        step. An attribute, so it can be switched on an existing block.
 
     Shapes
     ------
@@ -98,9 +104,11 @@ class STGCBlock(StreamingModule):
         windows: Sequence[tuple[int, int]] = ((3, 1), (5, 1)),
         embed_channels: int | None = None,
         aggregation: Aggregation = "disentangled",
+        checkpoint: bool = False,
     ) -> None:
         super().__init__()
         graph = SkeletonGraph.coerce(graph)
+        self.checkpoint = bool(checkpoint)
         self.in_channels = check_int("in_channels", in_channels, 1)
         self.out_channels = check_int("out_channels", out_channels, 1)
         self.stride = check_int("stride", stride, 1)
@@ -139,6 +147,11 @@ class STGCBlock(StreamingModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, V) to (N, C', ceil(T / stride), V): ReLU of the two pathways' sum, then the
         MS-TCN."""
+        if self.checkpoint and self.training and torch.is_grad_enabled():
+            return checkpointed(self._forward, x, module=self)
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.tcn(F.relu(self.factorized(x) + self.g3d(x)))
 
     @property
@@ -160,4 +173,5 @@ class STGCBlock(StreamingModule):
         return torch.cat([out, self.tcn.flush()], dim=2)
 
     def extra_repr(self) -> str:
-        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
+        checkpoint = ", checkpoint=True" if self.checkpoint else ""
+        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}{checkpoint}"

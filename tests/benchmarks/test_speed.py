@@ -41,3 +41,12 @@ def test_speed_quick_under_autocast_keeps_the_float32_baseline(tmp_path):
             .splitlines() if "| 1 |" in line]  # fmt: skip
     baselines = [r for r in rows if r[4] == "skelgraph-reference" and r[6] == "off"]
     assert len(baselines) == 2 and all(r[8] == "1.00×" for r in baselines)
+
+
+def test_speed_quick_adds_the_checkpointed_model_in_training(tmp_path):
+    args = ["--quick", "--cases", "msg3d", "--threads", "1", "--aggregations", "disentangled"]
+    script.main([*args, "--implementations", "skelgraph", "--checkpoint", "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "speed-quick.json").read_text())
+    assert sorted((r["impl"], r["phase"]) for r in results) == [
+        ("skelgraph", "infer"), ("skelgraph", "train"), ("skelgraph-checkpointed", "train"),
+    ]  # fmt: skip

@@ -85,6 +85,20 @@ def test_fast_and_reference_paths_give_the_same_logits_and_gradients():
         torch.testing.assert_close(grad, slow_grads[name], rtol=1e-9, atol=1e-10, msg=name)
 
 
+def test_checkpointed_model_takes_the_same_training_step():
+    kwargs = dict(channels=(6, 12, 18), num_gcn_scales=4, num_g3d_scales=3)
+    x = torch.randn(2, 3, 12, 20, 1)
+    results = []
+    for checkpoint in (False, True):
+        torch.manual_seed(0)
+        model = MSG3DNet.from_preset("nw-ucla-small", checkpoint=checkpoint, **kwargs)
+        model(x).logsumexp(-1).sum().backward()
+        results.append([p.grad for p in model.parameters()] + list(model.buffers()))
+    assert all(block.checkpoint for block in model.blocks)
+    for got, expected in zip(*results[::-1]):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
 def test_forward_backward_at_the_papers_input_layout():
     torch.manual_seed(0)
     model = MSG3DNet.from_preset("ntu60")

@@ -156,6 +156,23 @@ def test_mixed_precision_trains_and_resumes(tmp_path, amp):
     )
 
 
+def test_activation_checkpointing_trains_the_same_and_is_free_on_resume(tmp_path):
+    """--checkpoint recomputes activations: the same losses, and only a setting of how the
+    run executes (a resumed run may switch it without --override-resumed)."""
+    data = _arrays(tmp_path)
+    losses = {}
+    for flag in ("--no-checkpoint", "--checkpoint"):
+        out = tmp_path / flag.strip("-")
+        assert train_script.main([*data, *TINY, "--epochs", "1", flag, "--out", str(out)]) == 0
+        record = json.loads((out / "metrics.json").read_text())
+        losses[flag] = [e[k] for e in record["epochs"] for k in ("train_loss", "test_loss")]
+    assert losses["--checkpoint"] == pytest.approx(losses["--no-checkpoint"], rel=1e-6)
+    saved = vars(train_script.parse_args([*data, "--checkpoint"]))
+    assert train_script.resumed_changes(saved, vars(train_script.parse_args(data))) == []
+    model = train_script.build_model(train_script.parse_args(["--checkpoint"]))
+    assert all(block.checkpoint for block in model.blocks)
+
+
 def test_nucla_fixture_end_to_end(tmp_path):
     root = fixture_path("nw-ucla")
     out = tmp_path / "run"
