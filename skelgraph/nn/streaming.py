@@ -134,15 +134,16 @@ class TemporalWindow(StreamState):
         self._seen = 0  # padded frames received (front padding included)
 
     def _reserve(self, frames: int) -> None:
-        """Room for ``frames`` more after the held ones: move those to the front (once
-        per ~span frames at steady state), or grow the buffer for a larger chunk."""
+        """Room for ``frames`` more after the held ones: move those to the front, into a
+        buffer with room for span + 1 frames more (so frame by frame, one move of at most
+        span frames per span + 1 steps), resized if a chunk needs more or needed less."""
         assert self._buffer is not None
         buffer, begin, held = self._buffer, self._begin, self._held
         if begin + held + frames <= buffer.shape[2]:
             return
-        if held + frames > buffer.shape[2]:
-            shape = (*buffer.shape[:2], 2 * (held + frames + self.span + 1), *buffer.shape[3:])
-            self._buffer = buffer.new_empty(shape)
+        size = held + frames + self.span + 1
+        if not size <= buffer.shape[2] <= 2 * size:
+            self._buffer = buffer.new_empty((*buffer.shape[:2], size, *buffer.shape[3:]))
         self._buffer[:, :, :held] = buffer[:, :, begin : begin + held].clone()
         self._begin = 0
 

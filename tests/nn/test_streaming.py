@@ -172,6 +172,21 @@ def test_max_pool_window_pads_with_minus_infinity():
         torch.testing.assert_close(out, F.max_pool2d(x, (3, 1), (stride, 1), (1, 0)))
 
 
+def test_window_state_is_bounded_by_its_span_after_a_large_chunk():
+    """The buffer grows for a long chunk and shrinks back once the stream goes on frame by
+    frame: at most 2·(span + 1) frames are held, never the stream's length."""
+    window, ones = TemporalWindow(4), torch.ones(3, 1, 5, 1)
+    op = lambda w: F.conv2d(w, ones, groups=3)  # noqa: E731  (sums of 5 frames)
+    x = torch.randn(2, 3, 300, 5)
+    outs = [window.apply(x[:, :, :200], op)]
+    outs += [window.apply(x[:, :, t : t + 1], op) for t in range(200, 300)]
+    frame_bytes = 2 * 3 * 5 * x.element_size()
+    assert window.nbytes <= 2 * (4 + 1) * frame_bytes
+    outs.append(window.apply(None, op))
+    offline = op(F.pad(x, (0, 0, 2, 2)))
+    torch.testing.assert_close(torch.cat(outs, dim=2), offline)
+
+
 def test_aligner_releases_common_frames():
     aligner = Aligner()
     a, b = torch.randn(1, 1, 5, 1), torch.randn(1, 1, 5, 1)
