@@ -29,7 +29,9 @@ aligned by an :class:`Aligner`, which queues the frames of the faster ones.
 
 Streaming is inference: ``forward_steps`` runs without gradients and raises in training
 mode (batch statistics over a stream are not defined; batch norm uses its running
-statistics).
+statistics). A stream reads the weights once, at its first frame (batch norm folded into
+the convolutions, an MS-TCN's 1×1 convolutions merged); weights changed mid-stream take
+effect from the next ``clean_state()``.
 
 Examples
 --------

@@ -259,35 +259,69 @@ class MSTemporalConv(StreamingModule):
     def _flush(self) -> torch.Tensor:
         return self._ready(self._window.apply(None, self._from_window))
 
-    def _from_window(self, window: torch.Tensor) -> torch.Tensor:
-        """The output frames of complete windows (N, branches·w + C, L, V), the branches'
-        offline convolutions on the frames each of them reads."""
-        weights, s, half = self._stream_weights(), self.stride, self._window.front
-        width, length = self.out_channels // len(self.branches), window.shape[2]
+    def _tap_index(self, ready: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """(channel, frame) in the window of every entry that ``ready`` output frames read,
+        in four groups (dilated taps, max-pool taps, centres of the input, residual taps;
+        each ordered channel, tap, output frame), and the groups' sizes."""
+        width, half = self.out_channels // len(self.branches), self._window.front
+        centres = torch.arange(ready) * self.stride + half
 
-        def frames(first_channel: int, channels: int, reach: int) -> torch.Tensor:
-            """Those channels, over the frames within ``reach`` of the centres."""
-            trim = half - reach
-            return window[:, first_channel : first_channel + channels, trim : length - trim]
+        def taps(channels: range, offsets: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+            c = torch.tensor(channels)[:, None, None]
+            t = torch.tensor(offsets)[None, :, None] + centres[None, None, :]
+            c, t = torch.broadcast_tensors(c, t)
+            return c.flatten(), t.flatten()
 
-        parts = []
-        for i, ((weight, bias), branch) in enumerate(zip(weights.dilated, self.branches)):
-            conv, reach = branch[3].conv, branch[3]._window.front
-            inputs = frames(i * width, width, reach)
-            parts.append(conv_frames(inputs, weight, bias, s, conv.dilation[0]))
-        pooled = F.max_pool2d(frames(len(parts) * width, width, 1), (3, 1), (s, 1))
-        parts.append(torch.addcmul(weights.pool_shift, pooled, weights.pool_scale))
-        inputs = len(weights.dilated) * width + width  # channels of the input frames
-        centres = window[:, inputs:, half : length - half : s]
-        parts.append(conv_frames(centres, *weights.one_by_one))
-        out = torch.cat(parts, dim=1)
+        dilated = [branch[3] for branch in self.branches[:-2]]
+        groups: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[], [], [], []]
+        for i, conv in enumerate(dilated):
+            k, d, front = conv.conv.kernel_size[0], conv.conv.dilation[0], conv._window.front
+            groups[0].append(
+                taps(range(i * width, (i + 1) * width), [j * d - front for j in range(k)])
+            )
+        pool = len(dilated) * width
+        groups[1].append(taps(range(pool, pool + width), [-1, 0, 1]))
+        inputs = range(pool + width, pool + width + self.in_channels)
+        groups[2].append(taps(inputs, [0]))
         if isinstance(self.residual, TemporalConv):
             reach = self.residual._window.front
-            residual = frames(inputs, self.in_channels, reach)
-            out = out + conv_frames(residual, *weights.residual, s)
+            groups[3].append(taps(inputs, list(range(-reach, reach + 1))))
+        pairs = [pair for group in groups for pair in group]
+        channels = torch.cat([c for c, _ in pairs]).to(device)
+        frames = torch.cat([t for _, t in pairs]).to(device)
+        sizes = [sum(c.numel() for c, _ in group) for group in groups]
+        return channels, frames, sizes
+
+    def _from_window(self, window: torch.Tensor) -> torch.Tensor:
+        """The output frames of complete windows (N, branches·w + C, L, V): every entry the
+        branches read gathered at once, channel-major, then each branch's offline operation
+        as a matrix product (the dilated branches batched) or a max."""
+        weights, s, half = self._stream_weights(), self.stride, self._window.front
+        n, ready, v = window.shape[0], (window.shape[2] - 2 * half - 1) // s + 1, window.shape[3]
+        channels, frames, sizes = self._stream_constant(
+            f"taps-{ready}", lambda: self._tap_index(ready, window.device)
+        )
+        # (entries, N, V): products over channels and taps need no batch broadcast
+        entries = window.permute(1, 2, 0, 3)[channels, frames]
+        dilated, pooled, centres, residual = entries.split(sizes)
+        columns = ready * n * v  # (output frame, sample, joint)
+        parts = []
+        if weights.dilated is not None:
+            weight, bias = weights.dilated  # (branches, w, w·k), (branches, w, 1)
+            y = torch.baddbmm(bias, weight, dilated.view(weight.shape[0], -1, columns))
+            parts.append(y.view(-1, columns))
+        pooled = pooled.view(-1, 3, columns).amax(1)
+        parts.append(torch.addcmul(weights.pool_shift, pooled, weights.pool_scale))
+        centres = centres.view(-1, columns)
+        parts.append(torch.addmm(weights.one_by_one[1], weights.one_by_one[0], centres))
+        out = torch.cat(parts)
+        if weights.residual is not None:
+            weight, bias = weights.residual
+            out += torch.addmm(bias, weight, residual.view(-1, columns))
         elif self.has_residual:
-            out = out + centres
-        return self.act(out)
+            out += centres
+        out = self.act(out).view(-1, ready, n, v)
+        return out.permute(2, 0, 1, 3).contiguous()  # (N, C', ready, V)
 
     def extra_repr(self) -> str:
         return (
@@ -299,11 +333,12 @@ class MSTemporalConv(StreamingModule):
 class _StreamWeights(NamedTuple):
     """An MS-TCN's weights for a stream, each batch norm folded into its convolution:
     ``(weight, bias)`` of the bottlenecks stacked (dilated branches, then the max-pool's),
-    of each dilated convolution, of the 1x1 branch and of a residual convolution, and the
-    max-pool branch's batch norm as a per-channel scale and shift."""
+    of the dilated convolutions as a batch of (w, w·k) matrices, of the 1x1 branch and of a
+    residual convolution, and the max-pool branch's batch norm as a per-channel scale and
+    shift."""
 
     bottleneck: tuple[torch.Tensor, torch.Tensor]
-    dilated: list[tuple[torch.Tensor, torch.Tensor]]
+    dilated: tuple[torch.Tensor, torch.Tensor] | None
     pool_scale: torch.Tensor
     pool_shift: torch.Tensor
     one_by_one: tuple[torch.Tensor, torch.Tensor]
@@ -317,11 +352,26 @@ class _StreamWeights(NamedTuple):
         residual = tcn.residual
         return cls(
             (torch.cat([w for w, _ in bottlenecks]), torch.cat([b for _, b in bottlenecks])),
-            [fold_batch_norm(branch[3].conv, branch[3].bn) for branch in dilated],
-            scale.view(-1, 1, 1),
-            shift.view(-1, 1, 1),
-            fold_batch_norm(one_by_one[0], one_by_one[1]),
-            fold_batch_norm(residual.conv, residual.bn)
+            _stacked([fold_batch_norm(branch[3].conv, branch[3].bn) for branch in dilated]),
+            scale.view(-1, 1),
+            shift.view(-1, 1),
+            _matrix(*fold_batch_norm(one_by_one[0], one_by_one[1])),
+            _matrix(*fold_batch_norm(residual.conv, residual.bn))
             if isinstance(residual, TemporalConv)
             else None,
         )
+
+
+def _matrix(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A (C', C, k, 1) convolution as a (C', C·k) matrix (columns channel, then tap) and a
+    (C', 1) bias."""
+    return weight.flatten(1), bias.view(-1, 1)
+
+
+def _stacked(pairs: list[tuple[torch.Tensor, torch.Tensor]]):
+    """Convolutions of equal shape as a batch of :func:`_matrix` pairs; ``None`` for
+    none."""
+    if not pairs:
+        return None
+    matrices = [_matrix(*pair) for pair in pairs]
+    return torch.stack([w for w, _ in matrices]), torch.stack([b for _, b in matrices])
