@@ -127,8 +127,9 @@ class TemporalWindow(StreamState):
         return self.span - self.front
 
     def reset(self) -> None:
-        # Padded frames [start, start + held) lie in buffer[:, :, begin : begin + held];
-        # new frames are written after them, so a window is a view, not a concatenation.
+        # Padded frames [start, start + held) lie in buffer[begin : begin + held], the
+        # buffer time-major (frames, N, C, ...): new frames are written after them, so a
+        # window is a view, not a concatenation, and one frame of it is contiguous.
         self._buffer: torch.Tensor | None = None
         self._begin = 0
         self._held = 0
@@ -141,12 +142,12 @@ class TemporalWindow(StreamState):
         span frames per span + 1 steps), resized if a chunk needs more or needed less."""
         assert self._buffer is not None
         buffer, begin, held = self._buffer, self._begin, self._held
-        if begin + held + frames <= buffer.shape[2]:
+        if begin + held + frames <= buffer.shape[0]:
             return
         size = held + frames + self.span + 1
-        if not size <= buffer.shape[2] <= 2 * size:
-            self._buffer = buffer.new_empty((*buffer.shape[:2], size, *buffer.shape[3:]))
-        self._buffer[:, :, :held] = buffer[:, :, begin : begin + held].clone()
+        if not size <= buffer.shape[0] <= 2 * size:
+            self._buffer = buffer.new_empty((size, *buffer.shape[1:]))
+        self._buffer[:held] = buffer[begin : begin + held].clone()
         self._begin = 0
 
     def push(self, x: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor | None:
@@ -160,10 +161,10 @@ class TemporalWindow(StreamState):
             if frames == 0:
                 return None
             channels = sum(part.shape[1] for part in parts)
-            shape = (parts[0].shape[0], channels, 0, *parts[0].shape[3:])
+            shape = (0, parts[0].shape[0], channels, *parts[0].shape[3:])
             self._buffer = parts[0].new_empty(shape)
             self._reserve(self.front + frames)
-            self._buffer[:, :, : self.front] = self.value
+            self._buffer[: self.front] = self.value
             self._held = self._seen = self.front
         skip = max(0, self._start - self._seen)  # frames between two strided windows
         kept = max(0, frames - skip)
@@ -171,7 +172,9 @@ class TemporalWindow(StreamState):
         end, channel = self._begin + self._held, 0
         for part in parts:
             width = part.shape[1]
-            self._buffer[:, channel : channel + width, end : end + kept] = part[:, :, skip:]
+            self._buffer[end : end + kept, :, channel : channel + width] = part[
+                :, :, skip:
+            ].movedim(2, 0)
             channel += width
         self._held += kept
         self._seen += frames
@@ -180,7 +183,7 @@ class TemporalWindow(StreamState):
         if self._seen - 1 - self.span < 0 or ready <= 0:
             return None
         used = self.stride * (ready - 1) + self.span + 1
-        window = self._buffer[:, :, self._begin : self._begin + used]
+        window = self._buffer[self._begin : self._begin + used].movedim(0, 2)
         dropped = min(self.stride * ready, self._held)
         self._begin += dropped
         self._held -= dropped
@@ -191,9 +194,8 @@ class TemporalWindow(StreamState):
         """Feed the back padding: the frames of the last windows (or ``None``)."""
         if self._buffer is None:
             return None
-        buffer = self._buffer
-        shape = (*buffer.shape[:2], self.back, *buffer.shape[3:])
-        return self.push(buffer.new_full(shape, self.value))
+        n, channels, *rest = self._buffer.shape[1:]
+        return self.push(self._buffer.new_full((n, channels, self.back, *rest), self.value))
 
     def apply(
         self,
