@@ -31,8 +31,9 @@ def _local_extension(name: str) -> None:
     spec.loader.exec_module(module)
 
 
-# Local extensions: the benchmark page's tables, a script's --help.
-for _name in ("benchmark_tables", "cli_help"):
+# Local extensions: the benchmark page's tables, a script's --help, links to PyTorch,
+# NumPy and networkx.
+for _name in ("benchmark_tables", "cli_help", "external_links"):
     _local_extension(_name)
 
 # sphinx-autodoc-typehints 3.x on Sphinx 9 emits an upstream deprecation notice per page.
@@ -60,6 +61,7 @@ extensions = [
     "myst_parser",  # only to include CHANGELOG.md
     "benchmark_tables",  # docs/_ext: compact tables of benchmarks/results/
     "cli_help",  # docs/_ext: a script's --help, produced at build time
+    "external_links",  # docs/_ext: PyTorch / NumPy / networkx names linked, offline
 ]
 
 source_suffix = {".rst": "restructuredtext"}  # Markdown only through the include
@@ -69,8 +71,8 @@ html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 
 # Nothing is fetched, at build time or by the reader's browser: MathJax ships with the
-# site (above), and there is no intersphinx, whose inventories (PyTorch, NumPy, networkx,
-# Python) would have to be downloaded; no installed package provides them.
+# site (above), and instead of intersphinx, whose inventories (PyTorch, NumPy, networkx)
+# would have to be downloaded, external_links links those names by their pages' URLs.
 
 # -- autodoc / napoleon / typehints --------------------------------------------------
 autodoc_default_options = {

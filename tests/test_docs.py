@@ -194,6 +194,18 @@ def html_build(tmp_path_factory):
     return out
 
 
+def test_external_types_link_to_their_references(html_build):
+    """PyTorch, NumPy and networkx names in the API pages link to those projects' pages
+    (docs/_ext/external_links.py; no inventory download)."""
+    layers = (html_build / "api" / "layers.html").read_text()
+    assert 'href="https://docs.pytorch.org/docs/stable/tensors.html#torch.Tensor"' in layers
+    assert "docs.pytorch.org/docs/stable/generated/torch.nn.Module.html" in layers
+    graph = (html_build / "api" / "graph.html").read_text()
+    assert "networkx.org/documentation/stable/reference/classes/graph.html" in graph
+    data = (html_build / "api" / "data.html").read_text()
+    assert "numpy.org/doc/stable/reference/generated/numpy.ndarray.html" in data
+
+
 def test_docs_build_without_warnings(html_build):
     for page in ("index", "getting_started", "concepts/multiscale", "api/layers", "changelog"):
         assert (html_build / f"{page}.html").is_file()

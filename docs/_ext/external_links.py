@@ -1,0 +1,89 @@
+"""Links from PyTorch, NumPy and networkx names in the API pages to their references,
+without the network.
+
+``sphinx.ext.intersphinx`` would download each project's inventory at build time, and no
+installed package ships one, so an offline build could not link a single type. These
+projects name their reference pages after the object (PyTorch and NumPy:
+``generated/<full name>.html``); the few names these docs cite whose page is elsewhere are
+listed. Annotations that Sphinx resolves to a defining module
+(``torch.nn.modules.module.Module``) are mapped to the public name first.
+"""
+
+from __future__ import annotations
+
+import re
+
+from docutils import nodes
+
+# project prefix: (base URL, page of an object by its full public name)
+PROJECTS = {
+    "torch": ("https://docs.pytorch.org/docs/stable/", "generated/{name}.html#{name}"),
+    "numpy": ("https://numpy.org/doc/stable/", "reference/generated/{name}.html#{name}"),
+    "networkx": (
+        "https://networkx.org/documentation/stable/",
+        "reference/generated/{name}.html#{name}",
+    ),
+}
+# Objects documented on a shared page rather than one of their own.
+PAGES = {
+    "torch.Tensor": "tensors.html#torch.Tensor",
+    "torch.dtype": "tensor_attributes.html#torch.dtype",
+    "torch.device": "tensor_attributes.html#torch.device",
+    "torch.Generator": "generated/torch.Generator.html#torch.Generator",
+    "torch.utils.data.Dataset": "data.html#torch.utils.data.Dataset",
+    "torch.utils.data.DataLoader": "data.html#torch.utils.data.DataLoader",
+    "torch.nn.Module": "generated/torch.nn.Module.html#torch.nn.Module",
+    "torch.export.export": "export.html",
+    "torch.utils.checkpoint.checkpoint": "checkpoint.html#torch.utils.checkpoint.checkpoint",
+    "numpy.random.Generator": "reference/random/generator.html#numpy.random.Generator",
+    "numpy.float16": "reference/arrays.scalars.html",
+    "numpy.float32": "reference/arrays.scalars.html",
+    "numpy.float64": "reference/arrays.scalars.html",
+    "networkx.Graph": "reference/classes/graph.html#networkx.Graph",
+    "networkx.DiGraph": "reference/classes/digraph.html#networkx.DiGraph",
+}
+# Short spellings in annotations and docstrings, and defining modules, to public names.
+ALIASES = [
+    (re.compile(r"^nn\."), "torch.nn."),
+    (re.compile(r"^np\."), "numpy."),
+    (re.compile(r"^nx\."), "networkx."),
+    (re.compile(r"^Tensor$"), "torch.Tensor"),
+    (re.compile(r"^torch\._tensor\.Tensor$"), "torch.Tensor"),
+    (re.compile(r"^torch\.nn\.modules\.[a-z_.]+\.(?P<name>[A-Za-z]\w*)$"), r"torch.nn.\g<name>"),
+    (re.compile(r"^torch\.nn\.parameter\.Parameter$"), "torch.nn.Parameter"),
+    (re.compile(r"^torch\.utils\.data\.[a-z_]+\.(?P<name>\w+)$"), r"torch.utils.data.\g<name>"),
+    (re.compile(r"^networkx\.classes\.[a-z_]+\.(?P<name>\w+)$"), r"networkx.\g<name>"),
+    (re.compile(r"^numpy\.random\._generator\.Generator$"), "numpy.random.Generator"),
+]
+
+
+def public_name(target: str) -> str:
+    for pattern, replacement in ALIASES:
+        target = pattern.sub(replacement, target)
+    return target
+
+
+def url(target: str) -> str | None:
+    """The reference page of a PyTorch, NumPy or networkx object, or ``None``."""
+    name = public_name(target)
+    for prefix, (base, page) in PROJECTS.items():
+        if name == prefix or name.startswith(prefix + "."):
+            return base + PAGES.get(name, page.format(name=name))
+    return None
+
+
+def _resolve(app, env, node, contnode):
+    if node.get("refdomain") != "py":
+        return None
+    address = url(node["reftarget"])
+    if address is None:
+        return None
+    reference = nodes.reference("", "", internal=False, refuri=address)
+    reference["reftitle"] = public_name(node["reftarget"])
+    reference += contnode
+    return reference
+
+
+def setup(app):
+    app.connect("missing-reference", _resolve)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,38 @@
+"""benchmarks/online_accuracy.py on a tiny N-UCLA run: the stream has no prediction before
+its delay and ends on the whole-clip answer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import online_accuracy as script
+from examples.msg3d import train
+from tests.conftest import fixture_path
+
+pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+pytest.importorskip("torchmetrics", reason="the train extra is not installed")
+
+SMALL = json.dumps(
+    {"channels": [12, 12, 24], "num_gcn_scales": 3, "num_g3d_scales": 2, "windows": [[3, 1]]}
+)
+
+
+def test_tiny_run_writes_results(tmp_path):
+    root = fixture_path("nw-ucla")
+    run = tmp_path / "run"
+    args = ["--dataset", "nw-ucla", "--data-root", str(root), "--subset", "10", "--frames", "80"]
+    args += ["--batch-size", "5", "--epochs", "1", "--model-args", SMALL, "--quiet"]
+    assert train.main([*args, "--out", str(run)]) == 0
+    out = tmp_path / "results"
+    argv = ["--checkpoint", str(run / "best.pt"), "--data-root", str(root), "--limit", "4"]
+    assert script.main([*argv, "--threads", "1", "--out", str(out)]) == 0
+    result = json.loads((out / "online-accuracy.json").read_text())
+    assert result["samples"] == 4 and result["frames"] == 80 and result["delay"] == 72
+    # 80 frames: the first prediction at frame 73, so none at 10 % ... 90 % (72 frames).
+    assert result["stream_top1"][:9] == [0.0] * 9
+    assert result["stream_top1"][-1] == result["prefix_top1"][-1] == result["whole_clip_top1"]
+    assert result["flush_vs_forward_max_abs"] < 1e-4
+    assert (out / "online-accuracy.png").stat().st_size > 0
+    assert "| stream |" in (out / "online-accuracy.md").read_text()

@@ -1,0 +1,70 @@
+"""examples/msg3d/stream.py: a replay's predictions come every 4 frames after the delay, and
+its end-of-stream prediction is predict.py's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from examples.msg3d import predict as predict_script
+from examples.msg3d import stream as stream_script
+from examples.msg3d import train as train_script
+from tests.examples.test_predict import TINY, _arm_pickle
+
+pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+pytest.importorskip("torchmetrics", reason="the train extra is not installed")
+
+FRAMES = 100  # clips longer than the model's delay (72 frames)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("stream")
+    pkl, layout = _arm_pickle(tmp_path)
+    args = ["--dataset", "pose-pickle", "--annotations", str(pkl), "--layout", str(layout)]
+    args += ["--train-split", "train", "--val-split", "val", "--persons", "1"]
+    args += [*TINY, "--frames", str(FRAMES), "--num-classes", "3", "--out", str(tmp_path)]
+    assert train_script.main(args) == 0
+    return tmp_path / "best.pt", pkl
+
+
+def test_replay_predicts_every_stride_frames_and_ends_with_the_offline_answer(checkpoint, capsys):
+    best, pkl = checkpoint
+    args = ["--checkpoint", str(best), str(pkl), "--split", "val", "--sample", "arm06"]
+    assert stream_script.main([*args, "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    *steps, final = records
+    assert [r["frame"] for r in steps] == list(range(73, FRAMES + 1, 4))  # delay 72, stride 4
+    assert final["final"] and final["frame"] == FRAMES and not any(r["final"] for r in steps)
+    assert all(r["latency_ms"] > 0 and 0 < r["probability"] <= 1 for r in steps)
+    predict = ["--checkpoint", str(best), str(pkl), "--split", "val", "--json"]
+    assert predict_script.main(predict) == 0
+    offline = json.loads(capsys.readouterr().out)["predictions"]
+    top = next(p for p in offline if p["input"].endswith(":arm06"))["top"][0]
+    assert final["class"] == top["class"]
+    assert final["probability"] == pytest.approx(top["probability"], rel=1e-4)
+
+
+def test_text_output_and_paced_replay(checkpoint, capsys):
+    best, pkl = checkpoint
+    args = ["--checkpoint", str(best), str(pkl), "--split", "val", "--fps", "2000"]
+    assert stream_script.main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(f"{FRAMES} frames; a prediction every 4 frames from frame 73 on")
+    assert lines[1].startswith("frame    73: class ") and lines[1].endswith(" ms)")
+    assert lines[-1].startswith(f"end of stream (frame {FRAMES}): class ")
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--fps", "0"], "--fps must be > 0"),
+        (["--window", "0"], "--window must be >= 1"),
+        (["--sample", "nope"], "no sample 'nope'"),
+    ],
+)
+def test_bad_options_are_refused(checkpoint, extra, match):
+    best, pkl = checkpoint
+    with pytest.raises(SystemExit, match=match):
+        stream_script.main(["--checkpoint", str(best), str(pkl), *extra])
