@@ -207,6 +207,51 @@ class SpeedTable(Directive):
         return [_table(header, body)]
 
 
+VARIANTS = {
+    ("authors", "off"): "authors, float32",
+    ("authors", "bf16"): "authors, bf16 autocast",
+    ("skelgraph", "off"): "skelgraph, float32",
+    ("skelgraph", "bf16"): "skelgraph, bf16 autocast",
+    ("skelgraph-checkpointed", "off"): "skelgraph, checkpointed, float32",
+    ("skelgraph-checkpointed", "bf16"): "skelgraph, checkpointed, bf16",
+}
+
+
+class AmpTable(Directive):
+    """A ``speed.py --amp ... [--checkpoint]`` run of one case: one row per batch, phase and
+    variant, ratios against the authors' float32 run of the same batch and phase."""
+
+    required_arguments = 1
+
+    def run(self):
+        runs = json.loads(_results_path(self).read_text())
+        header = [
+            ("", ["batch"]),
+            ("", ["phase"]),
+            ("", ["code, precision"]),
+            ("time", ["median (s)", "speed-up vs authors' float32"]),
+            ("peak memory", ["MiB", "vs authors' float32"]),
+        ]
+        body = []
+        for run in runs:
+            base = next(
+                r for r in runs
+                if (r["impl"], r.get("amp", "off"), r["batch"], r["phase"])
+                == ("authors", "off", run["batch"], run["phase"])
+            )  # fmt: skip
+            memory = run["peak_mib"] / base["peak_mib"] if base["peak_mib"] > 0 else None
+            body.append([
+                _cell(str(run["batch"]), ["num"]),
+                _cell(PHASES[run["phase"]], ["text"]),
+                _cell(VARIANTS[run["impl"], run.get("amp", "off")], ["text"]),
+                _cell(f"{run['median_s']:.2f}", ["num"]),
+                _cell(_ratio(base["median_s"] / run["median_s"]), ["num", "key"]),
+                _cell(f"{run['peak_mib']:.0f}", ["num"]),
+                _cell(_ratio(memory), ["num", "key"]),
+            ])  # fmt: skip
+        return [_table(header, body)]
+
+
 class BiasTable(Directive):
     """Far, hop-1 and hop-0 mass of the full summed stacks, powering against disentangled."""
 
@@ -313,6 +358,7 @@ class ResultsHeader(Directive):
 def setup(app):
     app.add_directive("results-header", ResultsHeader)
     app.add_directive("speed-table", SpeedTable)
+    app.add_directive("amp-table", AmpTable)
     app.add_directive("bias-table", BiasTable)
     app.add_directive("accuracy-table", AccuracyTable)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
