@@ -17,7 +17,13 @@ SeedLike = int | np.random.Generator | None
 
 
 def as_generator(seed: SeedLike) -> np.random.Generator:
-    """A Generator from an int seed, ``None`` (fresh entropy), or a Generator (as is)."""
+    """A Generator from an int seed, ``None`` (fresh entropy), or a Generator (as is).
+
+    Parameters
+    ----------
+    seed : int, Generator or None
+        Passed to :func:`numpy.random.default_rng` unless it is already a Generator.
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
@@ -32,6 +38,11 @@ def _coords(data: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
 
 def rotation_matrix_xyz(angles: np.ndarray) -> np.ndarray:
     r"""Rotation :math:`R = R_z(\gamma) R_y(\beta) R_x(\alpha)` for angles (α, β, γ) in radians.
+
+    Parameters
+    ----------
+    angles : numpy.ndarray
+        (3,), the angles (α, β, γ) about x, y and z, in radians.
 
     Returns
     -------
@@ -97,6 +108,19 @@ def random_scale(
 
     ``per_axis`` draws one factor per coordinate channel. Zero joints stay zero.
 
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Shape (C, T, V, M).
+    rng : Generator or int or None
+        The draws (:func:`as_generator`).
+    low, high : float
+        The range of the factor, 0 < low <= high.
+    dims : int
+        Number of leading coordinate channels scaled; the others are copied.
+    per_axis : bool
+        One factor per coordinate channel instead of one for all.
+
     Returns
     -------
     numpy.ndarray
@@ -119,6 +143,17 @@ def random_shift(
     """Translate present joints by a vector uniform in ±``max_shift`` per coordinate.
 
     Absent joints (all coordinates zero) are not moved, so they stay recognisable.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Shape (C, T, V, M).
+    rng : Generator or int or None
+        The draws (:func:`as_generator`).
+    max_shift : float
+        The largest shift per coordinate, >= 0.
+    dims : int
+        Number of leading coordinate channels shifted; the others are copied.
 
     Returns
     -------

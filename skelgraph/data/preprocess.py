@@ -54,7 +54,7 @@ class PreprocessSpec:
     of a layout name or graph. Without ``z_axis`` and ``x_axis`` (2-D data, say) a spec
     only centres.
 
-    Attributes
+    Parameters
     ----------
     center : int or tuple of int
         The joint subtracted by :func:`center_joints` (a tuple: their mean).
@@ -253,6 +253,13 @@ def rotation_about_axis(axis: np.ndarray, angle: float) -> np.ndarray:
     Returns the identity, as the authors' ``rotation_matrix`` does, when
     :math:`\sum |\text{axis}| < 10^{-6}` or :math:`|\theta| < 10^{-6}`.
 
+    Parameters
+    ----------
+    axis : numpy.ndarray
+        (3,), the axis; it need not be a unit vector.
+    angle : float
+        θ, in radians.
+
     Returns
     -------
     numpy.ndarray
@@ -395,6 +402,8 @@ def pad_to_length(
         Shape (C, T, V, M), T >= 1.
     length : int
         Frames wanted.
+    mode : {"replay", "zero"}
+        Pad by repeating the whole sequence, or with empty frames.
 
     Returns
     -------

@@ -16,7 +16,7 @@ __all__ = ["SkeletonSample"]
 class SkeletonSample:
     """One skeleton sequence as read from a file.
 
-    Attributes
+    Parameters
     ----------
     data : numpy.ndarray
         float32, shape (C, T, V, M): channels (e.g. x, y, z or x, y, score), frames,

@@ -92,7 +92,15 @@ class FillEmptyFrames(_Repr):
 
 
 class CenterJoints(_Repr):
-    """:func:`~skelgraph.data.preprocess.center_joints` on ``joint``."""
+    """:func:`~skelgraph.data.preprocess.center_joints` on ``joint``.
+
+    Parameters
+    ----------
+    joint : int or tuple of int
+        The centre joint (a tuple: their mean).
+    dims : int, optional
+        Number of leading coordinate channels to translate; all channels by default.
+    """
 
     def __init__(self, joint: JointRef, *, dims: int | None = None) -> None:
         self.joint = joint
@@ -103,7 +111,17 @@ class CenterJoints(_Repr):
 
 
 class AlignToAxes(_Repr):
-    """:func:`~skelgraph.data.preprocess.align_to_axes`: spine to +z, shoulders to +x."""
+    """:func:`~skelgraph.data.preprocess.align_to_axes`: spine to +z, shoulders to +x.
+
+    Parameters
+    ----------
+    z_axis : (bottom, top)
+        Spine joints, e.g. ``(0, 1)`` for NTU.
+    x_axis : (left, right)
+        Shoulder joints, e.g. ``(4, 8)`` for NTU.
+    method : {"authors", "orthonormal"}
+        See :func:`~skelgraph.data.preprocess.alignment_rotation`.
+    """
 
     def __init__(
         self,
@@ -121,7 +139,15 @@ class AlignToAxes(_Repr):
 
 
 class PadToLength(_Repr):
-    """:func:`~skelgraph.data.preprocess.pad_to_length`."""
+    """:func:`~skelgraph.data.preprocess.pad_to_length`.
+
+    Parameters
+    ----------
+    length : int
+        Frames wanted.
+    mode : {"replay", "zero"}
+        Pad by repeating the whole sequence, or with empty frames.
+    """
 
     def __init__(self, length: int, *, mode: Literal["replay", "zero"] = "replay") -> None:
         self.length = length
@@ -132,7 +158,22 @@ class PadToLength(_Repr):
 
 
 class PaperPreprocess(_Repr):
-    """:func:`~skelgraph.data.preprocess.paper_preprocess` for a layout (default NTU)."""
+    """:func:`~skelgraph.data.preprocess.paper_preprocess` for a layout (default NTU).
+
+    Parameters
+    ----------
+    layout : str or PreprocessSpec
+        A key of :data:`~skelgraph.data.preprocess.PREPROCESS_SPECS` (or its pyskl alias),
+        or a spec for a custom layout.
+    length : int or None
+        T of the result; ``None`` keeps T.
+    dims : int
+        Number of leading coordinate channels (3 for x, y, z; 2 for x, y, score).
+    rotate : bool, optional
+        Whether to align the axes; by default when ``dims == 3``.
+    method : {"authors", "orthonormal"}
+        See :func:`~skelgraph.data.preprocess.alignment_rotation`.
+    """
 
     def __init__(
         self,
@@ -161,7 +202,15 @@ class PaperPreprocess(_Repr):
 
 
 class ResampleFrames(_Repr):
-    """:func:`~skelgraph.data.features.resample_frames` to ``length`` frames."""
+    """:func:`~skelgraph.data.features.resample_frames` to ``length`` frames.
+
+    Parameters
+    ----------
+    length : int
+        L >= 1, the frames of the result.
+    mode : {"linear", "nearest"}
+        Interpolate between the two nearest frames, or take the nearest one.
+    """
 
     def __init__(self, length: int, *, mode: Literal["linear", "nearest"] = "linear") -> None:
         self.length = length
@@ -172,7 +221,15 @@ class ResampleFrames(_Repr):
 
 
 class BoneFeatures(_ScoreChannel):
-    """:func:`~skelgraph.data.features.bone_features` on a graph or layout name."""
+    """:func:`~skelgraph.data.features.bone_features` on a graph or layout name.
+
+    Parameters
+    ----------
+    graph : SkeletonGraph or layout name or any GraphLike
+        Its V must match the data's.
+    score_channel : int, optional
+        The confidence channel, averaged instead of differenced.
+    """
 
     def __init__(self, graph: GraphLike, *, score_channel: int | None = None) -> None:
         self.graph = graph
@@ -183,7 +240,13 @@ class BoneFeatures(_ScoreChannel):
 
 
 class MotionFeatures(_ScoreChannel):
-    """:func:`~skelgraph.data.features.motion_features`."""
+    """:func:`~skelgraph.data.features.motion_features`.
+
+    Parameters
+    ----------
+    score_channel : int, optional
+        The confidence channel, averaged instead of differenced.
+    """
 
     def __init__(self, *, score_channel: int | None = None) -> None:
         self.score_channel = score_channel
@@ -197,6 +260,11 @@ class Normalize2D(_Repr):
 
     The default is pyskl's ``PreNormalize2D`` default, 1080 x 1920; where each sample has
     its own size (``sample.meta["img_shape"]`` of a pose pickle), call the function.
+
+    Parameters
+    ----------
+    img_shape : (float, float)
+        ``(height, width)`` of the frames, in that order.
     """
 
     def __init__(self, img_shape: tuple[float, float] = (1080, 1920)) -> None:
@@ -208,7 +276,15 @@ class Normalize2D(_Repr):
 
 
 class ThresholdScores(_Repr):
-    """:func:`~skelgraph.data.keypoints2d.threshold_scores`: joints below ``threshold`` zeroed."""
+    """:func:`~skelgraph.data.keypoints2d.threshold_scores`: joints below ``threshold`` zeroed.
+
+    Parameters
+    ----------
+    threshold : float
+        Joints whose score is below it become absent (all channels zero).
+    score_channel : int
+        The confidence channel (2 for (x, y, score)).
+    """
 
     def __init__(self, threshold: float = 0.01, *, score_channel: int = 2) -> None:
         self.threshold = threshold
@@ -230,7 +306,18 @@ class _Random(_Repr):
 
 
 class RandomRotate(_Random):
-    """:func:`~skelgraph.data.augment.random_rotate`, angles uniform in ±``max_degrees``."""
+    """:func:`~skelgraph.data.augment.random_rotate`, angles uniform in ±``max_degrees``.
+
+    Parameters
+    ----------
+    max_degrees : float
+        The largest angle, in degrees.
+    dims : {2, 3}
+        Number of leading coordinate channels.
+    seed : int, Generator or None
+        Seed of the transform's own generator
+        (:func:`~skelgraph.data.augment.as_generator`); ``reseed`` restarts it.
+    """
 
     def __init__(self, max_degrees: float = 17.0, *, dims: int = 3, seed: SeedLike = None):
         super().__init__(seed)
@@ -242,7 +329,20 @@ class RandomRotate(_Random):
 
 
 class RandomScale(_Random):
-    """:func:`~skelgraph.data.augment.random_scale`, factor uniform in [low, high)."""
+    """:func:`~skelgraph.data.augment.random_scale`, factor uniform in [low, high).
+
+    Parameters
+    ----------
+    low, high : float
+        The range of the factor, 0 < low <= high.
+    dims : int
+        Number of leading coordinate channels scaled.
+    per_axis : bool
+        One factor per coordinate channel instead of one for all.
+    seed : int, Generator or None
+        Seed of the transform's own generator
+        (:func:`~skelgraph.data.augment.as_generator`); ``reseed`` restarts it.
+    """
 
     def __init__(
         self,
@@ -266,7 +366,18 @@ class RandomScale(_Random):
 
 
 class RandomShift(_Random):
-    """:func:`~skelgraph.data.augment.random_shift`, shift uniform in ±``max_shift``."""
+    """:func:`~skelgraph.data.augment.random_shift`, shift uniform in ±``max_shift``.
+
+    Parameters
+    ----------
+    max_shift : float
+        The largest shift per coordinate, >= 0.
+    dims : int
+        Number of leading coordinate channels shifted.
+    seed : int, Generator or None
+        Seed of the transform's own generator
+        (:func:`~skelgraph.data.augment.as_generator`); ``reseed`` restarts it.
+    """
 
     def __init__(self, max_shift: float = 0.1, *, dims: int = 3, seed: SeedLike = None) -> None:
         super().__init__(seed)
@@ -284,6 +395,23 @@ class UniformSampleFrames(_Random):
     ``x.reshape(C, num_clips, clip_len, V, M)`` separates them. Training draws come from
     the transform's own generator (``seed``); with ``test_mode`` every call gives pyskl's
     fixed test clips (``test_seed``, 255).
+
+    Parameters
+    ----------
+    clip_len : int
+        Frames per clip, >= 1.
+    num_clips : int
+        Clips, >= 1.
+    p_interval : float or (float, float)
+        The fraction of T each clip is drawn from, fixed or uniform in ``(low, high)``,
+        0 < low <= high <= 1; 1 uses the whole sequence.
+    test_mode : bool
+        Fixed, seeded draws (testing) instead of the generator's (training).
+    seed : int, Generator or None
+        Seed of the transform's own generator
+        (:func:`~skelgraph.data.augment.as_generator`); ``reseed`` restarts it.
+    test_seed : int
+        The test draws' seed; pyskl's is 255.
     """
 
     def __init__(

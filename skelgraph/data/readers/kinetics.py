@@ -65,7 +65,13 @@ def load_kinetics_labels(path: str | os.PathLike[str]) -> dict[str, dict[str, An
 
 
 def load_label_names(path: str | os.PathLike[str]) -> list[str]:
-    """Class names, one a line (``label_name.txt``): index = 0-based line number."""
+    """Class names, one a line (``label_name.txt``): index = 0-based line number.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The UTF-8 text file; each line is stripped of surrounding white space.
+    """
     with reading(path):
         text = read_file_bytes(path, DEFAULT_MAX_BYTES).decode("utf-8")
     return [line.strip() for line in text.splitlines()]

@@ -56,9 +56,10 @@ _NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 class NTUName:
     """The fields of an NTU file name ``SsssCcccPpppRrrrAaaa`` (all 1-based, as written).
 
-    Attributes
+    Parameters
     ----------
     setup, camera, subject, replication, action : int
+        The numbers after ``S``, ``C``, ``P``, ``R`` and ``A``.
     """
 
     setup: int

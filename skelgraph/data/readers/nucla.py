@@ -34,9 +34,10 @@ _NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)")
 class NUCLAName:
     """The fields of an N-UCLA name ``aAA_sSS_eEE_vVV`` (as written, 1-based except ``e``).
 
-    Attributes
+    Parameters
     ----------
     action, subject, repetition, view : int
+        The numbers after ``a``, ``s``, ``e`` and ``v``.
     """
 
     action: int
@@ -47,6 +48,11 @@ class NUCLAName:
 
 def parse_nucla_name(name: str | os.PathLike[str]) -> NUCLAName | None:
     """Parse ``aAA_sSS_eEE_vVV`` from the start of a base name; ``None`` if it does not match.
+
+    Parameters
+    ----------
+    name : str or os.PathLike
+        A file name or path; only its base name is parsed.
 
     Examples
     --------
