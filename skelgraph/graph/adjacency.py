@@ -70,7 +70,17 @@ def normalize_adjacency(matrix: ArrayT, normalization: Normalization = "sym") ->
 
 
 def normalize_adjacency_tensor(m: torch.Tensor, normalization: str) -> torch.Tensor:
-    """Tensor-only core of :func:`normalize_adjacency` (TorchScript-friendly, no checks)."""
+    """Tensor-only core of :func:`normalize_adjacency` (TorchScript-friendly, no checks).
+
+    Parameters
+    ----------
+    m : torch.Tensor
+        Shape (..., V, V), rows index the receiving node.
+    normalization : {"sym", "rw", "none"}
+        ``"sym"``: :math:`D^{-1/2} M D^{-1/2}`; ``"rw"``: :math:`D^{-1} M`; ``"none"``:
+        ``m`` itself. D holds the row sums; a node with degree 0 keeps zero rows (and
+        columns, for ``"sym"``). Any other string acts as ``"rw"``.
+    """
     if normalization == "none":
         return m
     degree = m.sum(-1)
@@ -92,6 +102,15 @@ def k_adjacency_from_hops(hops: np.ndarray, k: int) -> np.ndarray:
         \text{ else } 0
 
     Unreachable pairs (marked :data:`UNREACHABLE`) belong to no ``k``.
+
+    Parameters
+    ----------
+    hops : numpy.ndarray
+        (V, V) hop distances :math:`d(v_i, v_j)`
+        (:attr:`~skelgraph.SkeletonGraph.hop_distances`), :data:`UNREACHABLE` where no
+        path joins the pair.
+    k : int
+        The hop distance, >= 0 (``k = 0``: the identity).
     """
     k = check_int("k", k, 0)
     return ((hops == k) | np.eye(len(hops), dtype=bool)).astype(np.float64)
@@ -103,6 +122,17 @@ def disentangled_stack(
     r"""Scales :math:`\operatorname{norm}(\tilde A_{(k)})`, k = 0..K-1 (Eq. 3-4).
 
     Returns an array of shape (K, V, V).
+
+    Parameters
+    ----------
+    hops : numpy.ndarray
+        (V, V) hop distances :math:`d(v_i, v_j)`
+        (:attr:`~skelgraph.SkeletonGraph.hop_distances`), :data:`UNREACHABLE` where no
+        path joins the pair.
+    num_scales : int
+        K, scales k = 0..K-1.
+    normalization : {"sym", "rw", "none"}
+        See :func:`normalize_adjacency`.
     """
     stack = np.stack([k_adjacency_from_hops(hops, k) for k in range(num_scales)])
     return normalize_adjacency(stack, normalization)
@@ -114,6 +144,20 @@ def powering_stack(
     r"""Scales :math:`\operatorname{norm}(\tilde A)^k`, k = 0..K-1 (Eq. 2), shape (K, V, V).
 
     ``adjacency`` is the 0/1 matrix ``A`` without self-loops; ``Ã = A + I`` is formed here.
+
+    Parameters
+    ----------
+    adjacency : numpy.ndarray
+        (V, V), the 0/1 matrix ``A``.
+    num_scales : int
+        K, powers k = 0..K-1.
+    normalization : {"sym", "rw", "none"}
+        Applied to ``Ã`` before the powers (:func:`normalize_adjacency`).
+
+    Raises
+    ------
+    OverflowError
+        A power that overflows float64 (e.g. large K with ``"none"``).
     """
     base = normalize_adjacency(adjacency + np.eye(len(adjacency)), normalization)
     stack = np.stack([np.linalg.matrix_power(base, k) for k in range(num_scales)])

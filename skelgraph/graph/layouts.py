@@ -19,7 +19,7 @@ __all__ = ["LAYOUTS", "LAYOUT_ALIASES", "Layout", "resolve_layout"]
 class Layout:
     """A named skeleton layout.
 
-    Attributes
+    Parameters
     ----------
     name : str
         The name ``SkeletonGraph.from_layout`` knows it by.
@@ -303,6 +303,11 @@ LAYOUT_ALIASES: dict[str, str] = {
 
 def resolve_layout(name: str) -> str:
     """The built-in layout name for ``name``, itself or a pyskl alias (:data:`LAYOUT_ALIASES`).
+
+    Parameters
+    ----------
+    name : str
+        A built-in layout name or a pyskl alias.
 
     Raises
     ------
