@@ -21,7 +21,14 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 def make_activation(activation: ActivationLike) -> nn.Module:
     """A module for ``activation``: a name (``"relu"``, ``"gelu"``, ``"identity"``, ...),
-    a module (used as given) or ``None`` (identity)."""
+    a module (used as given) or ``None`` (identity).
+
+    Parameters
+    ----------
+    activation : str, nn.Module or None
+        ``"relu"``, ``"leaky_relu"``, ``"gelu"``, ``"silu"``, ``"tanh"``, ``"identity"`` or
+        ``"linear"`` (a new module of that kind), a module, or ``None``.
+    """
     if activation is None:
         return nn.Identity()
     if isinstance(activation, nn.Module):

@@ -129,7 +129,13 @@ class MultiScaleAggregation(nn.Module):
         return self.scales + mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, T, V) to (N, K·C, T, V) (:func:`skelgraph.nn.functional.multiscale_aggregate`)."""
+        """(N, C, T, V) to (N, K·C, T, V) (:func:`skelgraph.nn.functional.multiscale_aggregate`).
+
+        Parameters
+        ----------
+        x : Tensor
+            (N, C, T, V).
+        """
         check_input(x, -1, self.num_nodes, "MultiScaleAggregation")
         return functional.multiscale_aggregate(x, self.adjacency())
 

@@ -43,7 +43,17 @@ MSTCN_KEYS: Rules = (("", ""),)
 
 class KeyMismatch(KeyError):
     """A checkpoint's keys do not fit the layer: ``unmapped`` (theirs, no rule or no
-    matching parameter) and ``missing`` (ours, no value) list them."""
+    matching parameter) and ``missing`` (ours, no value) list them.
+
+    Parameters
+    ----------
+    layer : str
+        The name of the layer's class, for the message.
+    unmapped : list of str
+        The authors' keys that no rule maps to a key of the layer; kept as ``unmapped``.
+    missing : list of str
+        The layer's keys that received no value; kept as ``missing``.
+    """
 
     def __init__(self, layer: str, unmapped: list[str], missing: list[str]) -> None:
         self.unmapped, self.missing = unmapped, missing
@@ -61,6 +71,16 @@ def from_authors(
     state_dict: Mapping[str, torch.Tensor], rules: Rules, module: nn.Module
 ) -> dict[str, torch.Tensor]:
     """Convert one authors' layer ``state_dict`` into ``module``'s key names and shapes.
+
+    Parameters
+    ----------
+    state_dict : Mapping of str to Tensor
+        The authors' layer, its keys relative to that layer.
+    rules : sequence of (str, str)
+        ``(their prefix, our prefix)`` pairs, e.g. :data:`G3D_KEYS`; the first rule whose
+        prefix starts a key renames it.
+    module : nn.Module
+        The skelgraph layer whose ``state_dict`` keys and shapes the result takes.
 
     Raises
     ------
@@ -103,7 +123,21 @@ def _authors_shape(key: str, shape: torch.Size) -> tuple[int, ...]:
 
 
 def to_authors(state_dict: Mapping[str, torch.Tensor], rules: Rules) -> dict[str, torch.Tensor]:
-    """Convert one skelgraph layer ``state_dict`` into the authors' names and shapes."""
+    """Convert one skelgraph layer ``state_dict`` into the authors' names and shapes.
+
+    Parameters
+    ----------
+    state_dict : Mapping of str to Tensor
+        A skelgraph layer's ``state_dict``.
+    rules : sequence of (str, str)
+        ``(their prefix, our prefix)`` pairs, e.g. :data:`G3D_KEYS`; the first rule whose
+        prefix starts a key renames it.
+
+    Raises
+    ------
+    KeyError
+        A key that no rule maps.
+    """
     out: dict[str, torch.Tensor] = {}
     for key, value in state_dict.items():
         theirs = _rename(key, rules, 1)

@@ -71,7 +71,13 @@ def get_implementation() -> Implementation:
 
 
 def set_implementation(value: Implementation) -> None:
-    """Set the global setting (``"auto"``, ``"reference"`` or ``"fast"``)."""
+    """Set the global setting (``"auto"``, ``"reference"`` or ``"fast"``).
+
+    Parameters
+    ----------
+    value : {"auto", "reference", "fast"}
+        The new setting.
+    """
     global _implementation
     _implementation = check_choice("implementation", value, Implementation)
 
@@ -80,6 +86,13 @@ def set_implementation(value: Implementation) -> None:
 def implementation(value: Implementation) -> Iterator[None]:
     """Run a block under another setting, restoring the previous one afterwards.
 
+    Parameters
+    ----------
+    value : {"auto", "reference", "fast"}
+        The setting inside the block.
+
+    Examples
+    --------
     >>> from skelgraph.nn import backend
     >>> with backend.implementation("reference"):
     ...     backend.get_implementation()

@@ -146,7 +146,13 @@ class STGCBlock(StreamingModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, V) to (N, C', ceil(T / stride), V): ReLU of the two pathways' sum, then the
-        MS-TCN."""
+        MS-TCN.
+
+        Parameters
+        ----------
+        x : Tensor
+            (N, C, T, V).
+        """
         if self.checkpoint and self.training and torch.is_grad_enabled():
             return checkpointed(self._forward, x, module=self)
         return self._forward(x)

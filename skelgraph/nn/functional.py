@@ -55,6 +55,13 @@ def multiscale_aggregate(x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tens
 
     Shapes: ``x`` (N, C, T, V), ``adjacency`` (K, V, V); output (N, K·C, T, V), channel
     ``k·C + c``.
+
+    Parameters
+    ----------
+    x : Tensor
+        (N, C, T, V).
+    adjacency : Tensor
+        (K, V, V), the scales :math:`\hat A_k`, cast to ``x``'s dtype.
     """
     n, c, t, v = x.shape
     k = adjacency.shape[0]
@@ -192,7 +199,28 @@ def window_projects_first(
     stride: int = 1,
 ) -> bool:
     """Whether :func:`window_graph_conv` runs its project-first kernel for these sizes (the
-    rule of :func:`skelgraph.nn.backend.use_fast` on the multiply-adds of both orders)."""
+    rule of :func:`skelgraph.nn.backend.use_fast` on the multiply-adds of both orders).
+
+    The multiply-adds are counted by :func:`~skelgraph.nn.project_first.multiply_adds` at
+    T = 300 frames.
+
+    Parameters
+    ----------
+    in_channels : int
+        C, channels of the input.
+    out_channels : int
+        C', channels of the projection.
+    num_scales : int
+        K, scales of the window graph.
+    num_nodes : int
+        V, joints of the skeleton (a window has τ·V nodes).
+    window_size : int
+        τ, frames per window.
+    dilation : int
+        d, frames between a window's frames.
+    stride : int
+        s, frames between windows.
+    """
     # Costs at the paper's T = 300: the choice hardly depends on T, and a fixed length
     # keeps it out of the symbolic shapes of torch.compile and torch.export.
     sizes = (in_channels, out_channels, num_scales, num_nodes, 300, window_size, dilation, stride)
@@ -260,6 +288,17 @@ def bias_norm_act(
     activation): the three steps run in place on ``y`` as one affine map and a clamp,
     saving two full passes and allocations. Otherwise, or under the ``"reference"``
     setting, the modules as they are. ``y`` must be a fresh tensor the caller owns.
+
+    Parameters
+    ----------
+    y : Tensor
+        (N, C, ...), e.g. a projection's output without its bias; may be changed in place.
+    bias : Tensor or None
+        (C,), added per channel; ``None``: no bias.
+    bn : nn.Module
+        The batch norm over the C channels.
+    act : nn.Module
+        The activation, applied last.
     """
     shape = (1, -1) + (1,) * (y.dim() - 2)  # broadcast over channels
     fusable = (
@@ -287,7 +326,17 @@ def fold_batch_norm(
     ``(weight, bias)``, detached:
     :math:`W' = \gamma W / \sqrt{\sigma^2 + \epsilon}`,
     :math:`b' = \gamma (b - \mu) / \sqrt{\sigma^2 + \epsilon} + \beta`.
-    With ``conv=None``, the batch norm alone as a per-channel ``(scale, shift)``."""
+    With ``conv=None``, the batch norm alone as a per-channel ``(scale, shift)``.
+
+    Parameters
+    ----------
+    conv : nn.Conv2d or nn.Conv3d or None
+        The convolution (W, b), its output channels the batch norm's; no bias counts as
+        b = 0.
+    bn : nn.BatchNorm2d
+        The batch norm, read through its running statistics (μ, σ²), ``eps`` and, where
+        affine, γ and β.
+    """
     scale = bn.running_var.add(bn.eps).rsqrt()
     if bn.weight is not None:
         scale = scale * bn.weight
@@ -314,6 +363,19 @@ def conv_frames(
     the arithmetic (about 70 µs here, against 15 µs for the product of a 96-channel
     frame). Input (N, C, L, V), weight (C', C, k, 1), output
     (N, C', (L - dilation·(k - 1) - 1) // stride + 1, V).
+
+    Parameters
+    ----------
+    x : Tensor
+        (N, C, L, V).
+    weight : Tensor
+        (C', C, k, 1), the kernel.
+    bias : Tensor, optional
+        (C',).
+    stride : int
+        Frames between output frames.
+    dilation : int
+        Frames between the kernel's taps.
     """
     n, channels, _, joints = x.shape
     out_channels, _, k, _ = weight.shape

@@ -142,7 +142,13 @@ class G3DConv(StreamingModule):
             module.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, T, V) to (N, C', ceil(T / stride), V)."""
+        """(N, C, T, V) to (N, C', ceil(T / stride), V).
+
+        Parameters
+        ----------
+        x : Tensor
+            (N, C, T, V).
+        """
         check_input(x, self.in_channels, self.num_joints, "G3DConv")
         tau = self.window_size
         y = functional.window_graph_conv(
@@ -286,7 +292,13 @@ class MultiWindowG3D(StreamingModule):
             pathway.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, T, V) to (N, C', ceil(T / stride), V): the sum of the pathways."""
+        """(N, C, T, V) to (N, C', ceil(T / stride), V): the sum of the pathways.
+
+        Parameters
+        ----------
+        x : Tensor
+            (N, C, T, V).
+        """
         out = self.pathways[0](x)
         for i, pathway in enumerate(self.pathways):
             if i > 0:

@@ -118,7 +118,13 @@ class DisentangledGraphConv(StreamingModule):
         self.bn.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, T, V) to (N, C', T, V)."""
+        """(N, C, T, V) to (N, C', T, V).
+
+        Parameters
+        ----------
+        x : Tensor
+            (N, C, T, V).
+        """
         check_input(x, self.in_channels, self.num_joints, "DisentangledGraphConv")
         weight = self.proj.weight.flatten(1)
         y = functional.multiscale_graph_conv(

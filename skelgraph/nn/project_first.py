@@ -330,14 +330,30 @@ def project_then_aggregate(
 
 def frame_projection(weight: torch.Tensor, num_scales: int) -> torch.Tensor:
     """Θ (C', K·C), scale-major input channels, as the (K·C', C) matrix that projects a
-    frame to all K scales at once."""
+    frame to all K scales at once.
+
+    Parameters
+    ----------
+    weight : Tensor
+        Θ, (C', K·C), input channel ``k·C + c``.
+    num_scales : int
+        K.
+    """
     e, k = weight.shape[0], num_scales
     return weight.reshape(e, k, -1).transpose(0, 1).reshape(k * e, -1)
 
 
 def window_blocks(adjacency: torch.Tensor, window_size: int) -> torch.Tensor:
     r"""The (K, τV, τV) scales of a window graph as τ blocks (τ, K·V, τV), one per window
-    position j: ``blocks[j, k·V + u, i·V + v]`` = :math:`\hat A_k[(i, v), (j, u)]`."""
+    position j: ``blocks[j, k·V + u, i·V + v]`` = :math:`\hat A_k[(i, v), (j, u)]`.
+
+    Parameters
+    ----------
+    adjacency : Tensor
+        (K, τV, τV), window nodes frame-major.
+    window_size : int
+        τ.
+    """
     k, tau = adjacency.shape[0], window_size
     v = adjacency.shape[-1] // tau
     blocks = adjacency.reshape(k, tau, v, tau, v).permute(3, 0, 4, 1, 2)
@@ -351,6 +367,15 @@ def project_frames(x: torch.Tensor, theta: torch.Tensor, num_scales: int) -> tor
     Shapes: ``x`` (N, C, T, V) and ``theta`` (K·C', C) from :func:`frame_projection` to
     (N, C', T, K·V), element ``[n, e, t, k·V + u]`` = :math:`(X_t \Theta_k)_{u, e}`. Zero
     frames project to zero (no bias), so zero padding commutes with this stage.
+
+    Parameters
+    ----------
+    x : Tensor
+        (N, C, T, V).
+    theta : Tensor
+        (K·C', C), cast to ``x``'s dtype.
+    num_scales : int
+        K.
     """
     n, c, t, v = x.shape
     k = num_scales
@@ -375,6 +400,17 @@ def aggregate_windows(
     Shapes: ``z`` (N, C', T, K·V) from :func:`project_frames`, ``blocks`` (τ, K·V, τV) from
     :func:`window_blocks`; output (N, C', ⌊(T - d(τ - 1) - 1) / s⌋ + 1, τV), window nodes
     frame-major.
+
+    Parameters
+    ----------
+    z : Tensor
+        (N, C', T, K·V), the projected frames.
+    blocks : Tensor
+        (τ, K·V, τV), cast to ``z``'s dtype.
+    dilation : int
+        d, frames between a window's frames.
+    stride : int
+        s, frames between windows.
     """
     n, e, t, kv = z.shape
     tau = blocks.shape[0]

@@ -243,7 +243,13 @@ class Aligner(StreamState):
 class RunningMean(StreamState):
     """Mean over the last ``window`` frames of a stream of (N, C) vectors, one running sum:
     O(1) per frame. The sum is recomputed from the kept frames once per ``window`` frames,
-    which bounds the rounding drift of adding and subtracting."""
+    which bounds the rounding drift of adding and subtracting.
+
+    Parameters
+    ----------
+    window : int
+        Frames averaged; until that many have come, the mean of those so far.
+    """
 
     def __init__(self, window: int) -> None:
         self.window = window
@@ -318,7 +324,14 @@ class StreamingModule(nn.Module):
         return (x.shape[0], *x.shape[3:], x.dtype, x.device)
 
     def forward_steps(self, x: torch.Tensor) -> torch.Tensor:
-        """The next frames of the stream in; the output frames that became ready out."""
+        """The next frames of the stream in; the output frames that became ready out.
+
+        Parameters
+        ----------
+        x : Tensor
+            (N, C, T, V), the next T frames (T may be 0); every chunk of a stream has the
+            same N, V, dtype and device.
+        """
         if self.training:
             raise RuntimeError(
                 f"{type(self).__name__}.forward_steps is inference only: call .eval() first "
@@ -387,7 +400,15 @@ class StreamingModule(nn.Module):
 
 
 def steps_through(layers: Iterable[StreamingModule], x: torch.Tensor) -> torch.Tensor:
-    """``forward_steps`` of a chain of streaming layers."""
+    """``forward_steps`` of a chain of streaming layers.
+
+    Parameters
+    ----------
+    layers : iterable of StreamingModule
+        The chain, in the order the frames go through it.
+    x : Tensor
+        The next frames of the stream, the first layer's input (N, C, T, V).
+    """
     for layer in layers:
         x = layer.forward_steps(x)
     return x
@@ -395,7 +416,13 @@ def steps_through(layers: Iterable[StreamingModule], x: torch.Tensor) -> torch.T
 
 def flush_through(layers: Iterable[StreamingModule]) -> torch.Tensor:
     """``flush`` of a chain: each layer's remaining outputs go through the layers after it
-    before those are flushed."""
+    before those are flushed.
+
+    Parameters
+    ----------
+    layers : iterable of StreamingModule
+        The chain (not empty), in the order the frames go through it.
+    """
     out: torch.Tensor | None = None
     for layer in layers:
         if out is None:
@@ -407,7 +434,13 @@ def flush_through(layers: Iterable[StreamingModule]) -> torch.Tensor:
 
 
 def chain_delay(layers: Iterable[StreamingModule]) -> int:
-    """Delay of a chain in its input frames: d₁ + s₁·(d₂ + s₂·(d₃ + …))."""
+    """Delay of a chain in its input frames: d₁ + s₁·(d₂ + s₂·(d₃ + …)).
+
+    Parameters
+    ----------
+    layers : iterable of StreamingModule
+        The chain, in the order the frames go through it.
+    """
     delay = 0
     for layer in reversed(list(layers)):
         delay = layer.delay + layer.stride * delay

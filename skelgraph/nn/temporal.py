@@ -90,7 +90,13 @@ class TemporalConv(StreamingModule):
         self.bn.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, T, V) to (N, C', ceil(T / stride), V)."""
+        """(N, C, T, V) to (N, C', ceil(T / stride), V).
+
+        Parameters
+        ----------
+        x : Tensor
+            (N, C, T, V).
+        """
         return self.bn(self.conv(x))
 
     @property
@@ -233,7 +239,13 @@ class MSTemporalConv(StreamingModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, V) to (N, C', ceil(T / stride), V): the branches concatenated, the
-        residual added, then the activation."""
+        residual added, then the activation.
+
+        Parameters
+        ----------
+        x : Tensor
+            (N, C, T, V).
+        """
         check_input(x, self.in_channels, -1, "MSTemporalConv")
         out = torch.cat([branch(x) for branch in self.branches], dim=1)
         if self.has_residual:
