@@ -100,6 +100,7 @@ class ClassificationMetrics(Metric):
     Parameters
     ----------
     num_classes : int
+        K, the classes (logit columns; labels in 0..K-1).
     top_k : sequence of int
         The k of the top-k accuracies reported (default 1 and 5; a k above
         ``num_classes`` counts every sample as a hit).
@@ -194,6 +195,7 @@ def classification_metrics(
     num_classes : int, optional
         Default K.
     top_k : sequence of int
+        The k of the top-k accuracies (default 1 and 5).
 
     Returns
     -------
@@ -241,9 +243,11 @@ def plot_confusion_matrix(
     normalize : bool
         Show each row as fractions of its class's samples (a row with no sample stays 0).
     ax : matplotlib Axes, optional
+        The axes to draw into; default a new figure's.
     annotate : bool, optional
         Write each cell's value; by default when K <= 20.
     cmap : str
+        Matplotlib colour map of the cells.
 
     Returns
     -------

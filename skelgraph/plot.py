@@ -45,6 +45,7 @@ def draw_skeleton(
         Joint coordinates (e.g. one frame of real data). Without them, a Kamada-Kawai layout
         of the graph (networkx) is used, rooted visually by its centre.
     ax : matplotlib Axes, optional
+        The axes to draw into; default a new figure's.
     labels : bool
         Write each joint's index and name beside it.
     node_color : str
@@ -90,6 +91,7 @@ def draw_adjacency_stack(
     Parameters
     ----------
     stack : array or tensor, shape (K, V, V) or (V, V)
+        The scale matrices, one heat map each (a single matrix: one map).
     titles : list of str, optional
         One title per scale; defaults to ``"k = 0"``, ``"k = 1"``, ...
     cmap : str

@@ -70,7 +70,9 @@ def random_rotate(
     data : numpy.ndarray
         Shape (C, T, V, M).
     rng : Generator or int or None
+        The draws (:func:`as_generator`).
     max_degrees : float
+        Largest rotation, in degrees, about each axis (17 by default).
     dims : {2, 3}
         Number of leading coordinate channels.
 

@@ -75,6 +75,7 @@ def threshold_scores(data: np.ndarray, threshold: float, *, score_channel: int =
     data : numpy.ndarray
         Shape (C, T, V, M).
     threshold : float
+        Lowest confidence kept.
     score_channel : int
         The confidence channel (2 for (x, y, score)).
 
