@@ -70,7 +70,7 @@ def normalize_adjacency(matrix: ArrayT, normalization: Normalization = "sym") ->
 
 
 def normalize_adjacency_tensor(m: torch.Tensor, normalization: str) -> torch.Tensor:
-    """Tensor-only core of :func:`normalize_adjacency` (TorchScript-friendly, no checks).
+    """Tensor-only core of :func:`normalize_adjacency` (no checks of ``m``).
 
     Parameters
     ----------
@@ -79,8 +79,14 @@ def normalize_adjacency_tensor(m: torch.Tensor, normalization: str) -> torch.Ten
     normalization : {"sym", "rw", "none"}
         ``"sym"``: :math:`D^{-1/2} M D^{-1/2}`; ``"rw"``: :math:`D^{-1} M`; ``"none"``:
         ``m`` itself. D holds the row sums; a node with degree 0 keeps zero rows (and
-        columns, for ``"sym"``). Any other string acts as ``"rw"``.
+        columns, for ``"sym"``).
+
+    Raises
+    ------
+    ValueError
+        Another ``normalization``.
     """
+    check_choice("normalization", normalization, Normalization)
     if normalization == "none":
         return m
     degree = m.sum(-1)

@@ -149,6 +149,14 @@ def test_normalisation_of_zero_rows_gives_zeros_not_nan():
     assert isinstance(t, torch.Tensor) and torch.isfinite(t).all()
 
 
+def test_an_unknown_normalization_is_refused_by_the_tensor_core_too():
+    """It used to act as "rw" silently."""
+    from skelgraph.graph.adjacency import normalize_adjacency_tensor
+
+    with pytest.raises(ValueError, match="normalization must be one of 'sym', 'rw', 'none'"):
+        normalize_adjacency_tensor(torch.eye(3), "symmetric")
+
+
 @pytest.mark.parametrize("name", SkeletonGraph.layouts())
 @pytest.mark.parametrize("mode", ["disentangled", "powering"])
 @pytest.mark.parametrize("norm", ["sym", "rw", "none"])
