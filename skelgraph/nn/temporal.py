@@ -159,9 +159,11 @@ class MSTemporalConv(StreamingModule):
     ------
     Input (N, C, T, V), output (N, C', ceil(T / stride), V).
 
-    Step-wise (:mod:`skelgraph.nn.streaming`): each branch keeps its window (the max-pool's
-    padded with −inf, as offline), the branches are aligned; ``delay`` is the largest
-    branch's, ⌈max(d)·(k - 1) / 2⌉ (4 for the defaults).
+    Step-wise (:mod:`skelgraph.nn.streaming`): the bottlenecks run frame-wise as one
+    product, and one window of their outputs and the input, as wide as the widest branch,
+    serves every branch (each is centred on its output frame, so they come out aligned;
+    the max-pool's zero padding equals −inf padding there, its input being post-ReLU);
+    ``delay`` is ⌈max(d)·(k - 1) / 2⌉, at least 1 (4 for the defaults).
 
     Examples
     --------
