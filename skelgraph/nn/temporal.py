@@ -227,10 +227,13 @@ class MSTemporalConv(StreamingModule):
             self.residual = nn.Identity()
         self.act = make_activation(activation)
         # Step-wise state: one window, centred on each output frame, wide enough for every
-        # branch, of the ReLU'd bottleneck outputs and the input (see _steps).
-        half = max([(d * (kernel_size - 1)) // 2 for d in self.dilations] + [1])
+        # branch, of the ReLU'd bottleneck outputs and the input (see _steps). A branch
+        # reaches as far as its offline padding: the dilated convolutions', the max-pool's
+        # 1, a residual convolution's.
+        reaches = [branch[3]._window.front for branch in self.branches[:-2]] + [1]
         if isinstance(self.residual, TemporalConv):
-            half = max(half, self.residual._window.front)
+            reaches.append(self.residual._window.front)
+        half = max(reaches)
         self._window = TemporalWindow(2 * half, self.stride, half, half)
 
     def reset_parameters(self) -> None:
