@@ -47,7 +47,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -367,15 +367,19 @@ class StreamingModule(nn.Module):
         self.clean_state()
         return out
 
-    def clean_state(self) -> None:
-        """Forget the stream, in this module and every streaming module inside it."""
+    def _stream_states(self) -> Iterator[tuple[StreamingModule, list[StreamState]]]:
+        """Every streaming module here and inside, with its state objects."""
         for module in self.modules():
             if isinstance(module, StreamingModule):
-                for key in [k for k in vars(module) if k.startswith("_stream_")]:
-                    del module.__dict__[key]  # the stream's shape, frame count, choices
-                for value in vars(module).values():
-                    if isinstance(value, StreamState):
-                        value.reset()
+                yield module, [v for v in vars(module).values() if isinstance(v, StreamState)]
+
+    def clean_state(self) -> None:
+        """Forget the stream, in this module and every streaming module inside it."""
+        for module, states in self._stream_states():
+            for key in [k for k in vars(module) if k.startswith("_stream_")]:
+                del module.__dict__[key]  # the stream's shape, frame count, constants
+            for state in states:
+                state.reset()
 
     @property
     def delay(self) -> int:
@@ -384,13 +388,7 @@ class StreamingModule(nn.Module):
 
     def state_nbytes(self) -> int:
         """Bytes of the stream's state now held by this module and the modules inside it."""
-        return sum(
-            value.nbytes
-            for module in self.modules()
-            if isinstance(module, StreamingModule)
-            for value in vars(module).values()
-            if isinstance(value, StreamState)
-        )
+        return sum(state.nbytes for _, states in self._stream_states() for state in states)
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -445,9 +443,3 @@ def chain_delay(layers: Iterable[StreamingModule]) -> int:
     for layer in reversed(list(layers)):
         delay = layer.delay + layer.stride * delay
     return delay
-
-
-def cat_frames(parts: Sequence[torch.Tensor | None], empty: torch.Tensor) -> torch.Tensor:
-    """Concatenate the non-``None`` parts along time; ``empty`` if there are none."""
-    kept = [p for p in parts if p is not None]
-    return torch.cat(kept, dim=2) if kept else empty
