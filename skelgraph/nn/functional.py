@@ -357,7 +357,11 @@ def conv_frames(
     stride: int = 1,
     dilation: int = 1,
 ) -> torch.Tensor:
-    """``F.conv2d`` with a (k × 1) kernel and no padding, as one matrix product.
+    r"""``F.conv2d`` with a (k × 1) kernel and no padding, as one matrix product:
+
+    .. math::
+
+        Y_{n, o, r, v} = b_o + \sum_{c, j} W_{o, c, j}\, X_{n, c,\, s r + d j,\, v}
 
     A stream step convolves a few frames; there ``conv2d``'s set-up per call costs more than
     the arithmetic (about 70 µs here, against 15 µs for the product of a 96-channel
@@ -377,8 +381,14 @@ def conv_frames(
     dilation : int
         Frames between the kernel's taps.
     """
-    n, channels, _, joints = x.shape
+    n, channels, length, joints = x.shape
     out_channels, _, k, _ = weight.shape
+    if weight.shape[1] != channels or weight.shape[3] != 1 or length < dilation * (k - 1) + 1:
+        raise ValueError(
+            f"conv_frames: expected weight (C', C={channels}, k, 1) and at least "
+            f"dilation·(k - 1) + 1 frames, got weight {tuple(weight.shape)}, dilation "
+            f"{dilation} and x {tuple(x.shape)}"
+        )
     taps = x.unfold(2, dilation * (k - 1) + 1, stride)[..., ::dilation]  # (N, C, R, V, k)
     frames = taps.shape[2]
     columns = taps.permute(0, 1, 4, 2, 3).reshape(n, channels * k, frames * joints)

@@ -15,9 +15,13 @@ from torch.utils.flop_counter import FlopCounterMode
 from skelgraph import G3DConv
 from skelgraph.nn.functional import unfold_windows
 from skelgraph.nn.project_first import (
+    aggregate_windows,
+    frame_projection,
     multiply_adds,
+    project_frames,
     project_then_aggregate,
     sliding_window_matmul,
+    window_blocks,
 )
 from tests.layer_helpers import TINY
 
@@ -163,6 +167,30 @@ def test_project_then_aggregate_equals_einsum_reference(tau, dilation, stride, t
         torch.autograd.grad(expected, inputs, cotangent),
     ):
         torch.testing.assert_close(g, e, rtol=0, atol=1e-10)
+
+
+# ---------------------------------------------------------------- the two stages alone
+@pytest.mark.parametrize(("tau", "dilation", "stride", "t", "k"), [c for c in CASES if c[3] > 1])
+def test_stages_on_unpadded_frames_equal_the_einsum_reference(tau, dilation, stride, t, k):
+    """project_frames, then aggregate_windows on frames without padding: the windows that
+    lie wholly inside the frames, as the reference computes them from unpadded windows."""
+    x, adjacency, weight = random_problem(tau, k, t + dilation * (tau - 1), seed=t + k)
+    z = project_frames(x, frame_projection(weight, k), k)
+    got = aggregate_windows(z, window_blocks(adjacency, tau), dilation, stride)
+    windows = unfold_windows(x, tau, dilation, stride, padding=False)
+    aggregated = torch.einsum("kvu,nctu->nkctv", adjacency, windows)
+    expected = torch.einsum("ok,nktv->notv", weight, aggregated.flatten(1, 2))
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_stages_name_expected_and_received_shapes():
+    x, adjacency, weight = random_problem(3, 2, 6, seed=0)
+    with pytest.raises(ValueError, match=r"expected theta \(K·C', C\) with K=2, C=2"):
+        project_frames(x, frame_projection(weight, 2)[:, :1], 2)
+    z = project_frames(x, frame_projection(weight, 2), 2)
+    with pytest.raises(ValueError, match=r"at least d\(τ-1\)\+1 = 3 frames"):
+        aggregate_windows(z[:, :, :2], window_blocks(adjacency, 3))
 
 
 # ---------------------------------------------------------------- multiply_adds
