@@ -70,7 +70,8 @@ def measure(predictor: Predictor, dataset, limit: int | None = None) -> dict:
             t = max(1, math.ceil(fraction * frames))
             guess = int(final.argmax()) if t == frames else after[t - 1]
             stream_hits[j] += guess == int(label)
-            prefix_hits[j] += int(model(clip[:, :, :t])[0].argmax()) == int(label)
+            prefix = offline if t == frames else model(clip[:, :, :t])[0]  # the whole clip
+            prefix_hits[j] += int(prefix.argmax()) == int(label)
         count += 1
     return {
         "samples": count,
