@@ -1,0 +1,42 @@
+"""Two rules a mutation run once found untested: non-positive degrees in the
+normalisation, and which parent a joint gets when several are one hop closer (cycles)."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import torch
+from hypothesis import given, settings
+
+from skelgraph import SkeletonGraph, normalize_adjacency
+from tests.conftest import random_graphs
+
+
+def test_negative_degree_keeps_a_zero_row_and_column():
+    # degrees 3, -1, 2: row 1 gets no inverse square root (NaN) nor a sign flip, zeros as for degree 0
+    m = np.array([[2.0, 1.0, 0.0], [1.0, -3.0, 1.0], [0.0, 1.0, 1.0]])
+    sym = normalize_adjacency(m, "sym")
+    rw = normalize_adjacency(m, "rw")
+    scale = np.array([1 / np.sqrt(3.0), 0.0, 1 / np.sqrt(2.0)])
+    np.testing.assert_allclose(sym, scale[:, None] * m * scale[None, :])
+    np.testing.assert_allclose(rw, np.array([1 / 3, 0.0, 1 / 2])[:, None] * m)
+    t = normalize_adjacency(torch.tensor(m), "sym")
+    assert torch.isfinite(t).all() and (t[1] == 0).all() and (t[:, 1] == 0).all()
+
+
+@given(random_graphs())
+@settings(max_examples=60, deadline=None)
+def test_bone_parent_is_the_lowest_indexed_neighbour_one_hop_closer(graph):
+    g = SkeletonGraph.from_networkx(graph)
+    hops = nx.single_source_shortest_path_length(graph, g.center)
+    for child, parent in g.bone_pairs:
+        if child not in hops or child == g.center:
+            continue  # other components: roots of their own (tested in test_skeleton.py)
+        closer = [j for j in graph.neighbors(child) if hops[j] == hops[child] - 1]
+        assert parent == min(closer), f"joint {child}: parent {parent}, candidates {closer}"
+
+
+def test_bone_parent_on_a_cycle_by_hand():
+    # a 4-cycle 0-1-2-3-0 centred at 0: joint 2 is two hops from 0 through 1 or 3
+    g = SkeletonGraph([(0, 1), (1, 2), (2, 3), (3, 0)], 4, center=0)
+    assert g.bone_pairs == ((0, 0), (1, 0), (2, 1), (3, 0))
