@@ -52,7 +52,7 @@ class Mutant:
         return self.file
 
 
-GRAPH = ("tests/graph/test_skeleton.py", "tests/graph/test_graph_properties.py")
+GRAPH = ("tests/graph/test_graph_properties.py", "tests/graph/test_skeleton.py")
 LAYOUTS = ("tests/graph/test_layouts.py",)
 AGG = ("tests/nn/test_aggregation.py",)
 GCN = ("tests/nn/test_graph_conv.py",)
@@ -71,7 +71,7 @@ PICKLE = (
     "tests/data/readers/test_pose_pickle_allowlist.py",
 )
 NTU = ("tests/data/readers/test_ntu.py",)
-METRICS = ("tests/test_metrics.py", "tests/test_metrics_properties.py")
+METRICS = ("tests/test_metrics_properties.py", "tests/test_metrics.py")
 FUSION = ("tests/test_fusion.py",)
 MODEL = ("tests/examples/test_msg3d_model.py",)
 PIPELINE = ("tests/examples/test_pipeline_multiclip.py",)

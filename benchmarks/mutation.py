@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,14 +127,22 @@ def _tail(output: bytes, lines: int = 3) -> str:
 
 @dataclass
 class Result:
-    """One mutant's outcome."""
+    """One mutant's outcome: ``outcome`` is the test run's ("failed", "passed", "timeout",
+    "error"), ``status`` what it means for the mutant."""
 
     id: str
     mutant: Mutant
     line: int
-    status: str
+    outcome: str
     seconds: float
     detail: str
+
+    @property
+    def status(self) -> str:
+        """killed, survived, equivalent (survived, with the table's reason), timeout, error."""
+        if self.outcome == "passed":
+            return "equivalent" if self.mutant.equivalent else "survived"
+        return {"failed": "killed"}.get(self.outcome, self.outcome)
 
 
 def run_mutants(
@@ -144,34 +152,31 @@ def run_mutants(
     *,
     timeout: float,
     python: str = sys.executable,
-    log: bool = True,
+    on_result: Callable[[Result], None] | None = None,
 ) -> list[Result]:
     """Run each mutant against its tests in ``root`` (a scratch copy, restored after each
-    mutant). The unmutated tests run first, once per set of test files: a mutant whose
-    tests already fail without it is an ``error``, not a kill."""
+    mutant); ``on_result`` sees each result as it comes. The unmutated tests run first,
+    once per set of test files: a mutant whose tests already fail without it is an
+    ``error``, not a kill."""
     baseline: dict[tuple[str, ...], str] = {}
     results = []
-    for mutant_id, mutant in zip(ids, mutants):
+    for mutant_id, mutant in zip(ids, mutants, strict=True):
         if mutant.tests not in baseline:
             outcome, _, detail = run_tests(root, mutant.tests, timeout, python)
             baseline[mutant.tests] = outcome if outcome == "passed" else f"{outcome}: {detail}"
         if baseline[mutant.tests] != "passed":
-            result = Result(
-                mutant_id, mutant, 0, "error", 0.0, "baseline " + baseline[mutant.tests]
-            )
+            detail = "baseline " + baseline[mutant.tests]
+            result = Result(mutant_id, mutant, 0, "error", 0.0, detail)
         else:
             original, line = apply_mutant(root, mutant)
             try:
                 outcome, seconds, detail = run_tests(root, mutant.tests, timeout, python)
             finally:
                 (root / mutant.file).write_text(original, encoding="utf-8")
-            status = {"failed": "killed", "timeout": "timeout", "error": "error"}.get(outcome)
-            if status is None:
-                status = "equivalent" if mutant.equivalent else "survived"
-            result = Result(mutant_id, mutant, line, status, seconds, detail)
+            result = Result(mutant_id, mutant, line, outcome, seconds, detail)
         results.append(result)
-        if log:
-            print(f"{result.id:<16} {result.status:<10} {result.seconds:6.1f} s", flush=True)
+        if on_result is not None:
+            on_result(result)
     return results
 
 
@@ -200,22 +205,43 @@ def machine() -> str:
     )
 
 
-def write_results(
-    results: Sequence[Result], out: Path, command: str, date: str, commit: str
-) -> None:
-    """``out``.json (every mutant) and ``out``.md (the tables)."""
+_DEFINITION = ("file", "original", "mutated", "tests")
+
+
+def load_results(path: Path, table: dict[str, Mutant]) -> tuple[list[dict], dict[str, Result]]:
+    """The runs and results of an earlier ``path``.json whose mutants are still in the
+    table unchanged (file, snippets, tests); a changed mutant is dropped, to be rerun."""
+    if not path.with_suffix(".json").exists():
+        return [], {}
+    saved = json.loads(path.with_suffix(".json").read_text())
+    kept = {}
+    for row in saved["mutants"]:
+        mutant = table.get(row["id"])
+        if mutant is None or any(row[k] != _field(mutant, k) for k in _DEFINITION):
+            continue
+        kept[row["id"]] = Result(
+            row["id"], mutant, row["line"], row["outcome"], row["seconds"], row["detail"]
+        )
+    return saved["runs"], kept
+
+
+def _field(mutant: Mutant, key: str) -> object:
+    value = getattr(mutant, key)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def write_results(results: Sequence[Result], out: Path, runs: Sequence[dict]) -> None:
+    """``out``.json (every mutant) and ``out``.md (the tables), with the ``runs`` (command,
+    date, machine, commit, mutants run) that produced them."""
     rates = kill_rates(results)
-    header = {"command": command, "date": date, "machine": machine(), "commit": commit}
     rows = [
         {
             "id": r.id,
             "module": r.mutant.module,
-            "file": r.mutant.file,
+            **{k: _field(r.mutant, k) for k in _DEFINITION},
             "line": r.line,
             "bug": r.mutant.bug,
-            "original": r.mutant.original,
-            "mutated": r.mutant.mutated,
-            "tests": list(r.mutant.tests),
+            "outcome": r.outcome,
             "status": r.status,
             "seconds": round(r.seconds, 2),
             "equivalent": r.mutant.equivalent,
@@ -224,20 +250,28 @@ def write_results(
         for r in results
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(
-        json.dumps({**header, "kill_rates": rates, "mutants": rows}, indent=1) + "\n"
-    )
+    document = {"runs": list(runs), "kill_rates": rates, "mutants": rows}
+    out.with_suffix(".json").write_text(json.dumps(document, indent=1) + "\n")
     lines = [
         "# Mutation testing",
         "",
         "Hand-written mutants (`benchmarks/mutants.py`), each applied alone to a temporary "
         "copy of the repository and run against its module's own test files "
-        "(`pytest -x`). Kill rate = killed / (mutants - equivalent); a timeout is not a kill.",
+        "(`pytest -x`, under `nice`). Kill rate = killed / (mutants - equivalent); a timeout "
+        "is not a kill. Generated by `benchmarks/mutation.py`; do not edit.",
         "",
-        f"- command: `{command}`",
-        f"- date: {date}",
-        f"- machine: {header['machine']}",
-        f"- commit: {commit}",
+        "| run | command | date | machine | commit | mutants run |",
+        "|---:|---|---|---|---|---:|",
+    ]
+    for i, run in enumerate(runs, 1):
+        lines.append(
+            f"| {i} | `{run['command']}` | {run['date']} | {run['machine']} | "
+            f"{run['commit']} | {run['mutants']} |"
+        )
+    lines += [
+        "",
+        "Each mutant's result is from the latest run that ran it; a later run reruns the "
+        "mutants whose definition changed and those it is asked for (`--update`).",
         "",
         "| module | mutants | killed | survived | equivalent | timeout | error | kill rate |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -287,35 +321,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--module", help="only the mutants of this module group")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per test run")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results path, no suffix")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the results in --out of mutants not chosen and unchanged; run the chosen "
+        "ones and those whose definition changed",
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     args = parser.parse_args(argv)
     ids = mutant_ids(MUTANTS)
-    chosen = list(zip(ids, MUTANTS))
+    table = dict(zip(ids, MUTANTS, strict=True))
+    chosen = list(ids)
     if args.only:
         unknown = sorted(set(args.only) - set(ids))
         if unknown:
             parser.exit(2, f"mutation: unknown mutant ids {unknown}; see --list\n")
-        chosen = [(i, m) for i, m in chosen if i in args.only]
+        chosen = [i for i in chosen if i in args.only]
     if args.module:
-        chosen = [(i, m) for i, m in chosen if m.module == args.module]
+        chosen = [i for i in chosen if table[i].module == args.module]
         if not chosen:
             modules = sorted({m.module for m in MUTANTS})
             parser.exit(2, f"mutation: no mutants in {args.module!r}; modules: {modules}\n")
     if args.list:
-        for i, m in chosen:
-            print(f"{i:<16} {m.module:<24} {m.bug}")
+        for i in chosen:
+            print(f"{i:<16} {table[i].module:<24} {table[i].bug}")
         return 0
-    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    command = "python -m benchmarks.mutation " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    runs, kept = load_results(args.out, table) if args.update else ([], {})
+    if args.update:  # the mutants asked for, and every one without a valid earlier result
+        asked = set(chosen) if args.only or args.module else set()
+        chosen = [i for i in ids if i in asked or i not in kept]
+        for i in chosen:
+            kept.pop(i, None)
+    argv_text = " ".join(argv if argv is not None else sys.argv[1:])
+    runs = [
+        *runs,
+        {
+            "command": f"python -m benchmarks.mutation {argv_text}".strip(),
+            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(),
+            "commit": _commit(ROOT),
+            "mutants": len(chosen),
+        },
+    ]
+
+    def record(result: Result) -> None:  # after every mutant: an interrupted run keeps its work
+        kept[result.id] = result
+        print(f"{result.id:<16} {result.status:<10} {result.seconds:6.1f} s", flush=True)
+        write_results([kept[i] for i in ids if i in kept], args.out, runs)
+
     with tempfile.TemporaryDirectory(prefix="skelgraph-mutation-") as scratch:
         root = Path(scratch) / "repo"
         copy_tree(ROOT, root)
-        results = run_mutants(
-            [m for _, m in chosen], [i for i, _ in chosen], root, timeout=args.timeout
+        run_mutants(
+            [table[i] for i in chosen], chosen, root, timeout=args.timeout, on_result=record
         )
-    write_results(results, args.out, command.strip(), date, _commit(ROOT))
+    results = [kept[i] for i in ids if i in kept]
+    write_results(results, args.out, runs)
     overall = kill_rates(results)["overall"]
     print(f"kill rate {100 * overall['kill_rate']:.1f} % over {overall['mutants']} mutants")
     return 0

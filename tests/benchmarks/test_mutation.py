@@ -52,7 +52,7 @@ def test_killed_survived_and_equivalent_are_reported_and_the_file_restored(tree)
     ]  # fmt: skip
     ids = mutant_ids(mutants)
     assert ids == ["m-1", "m-2", "m-3"]
-    results = run_mutants(mutants, ids, tree, timeout=60, python=sys.executable, log=False)
+    results = run_mutants(mutants, ids, tree, timeout=60, python=sys.executable)
     assert [r.status for r in results] == ["killed", "survived", "equivalent"]
     assert [r.line for r in results] == [2, 6, 6]
     assert (tree / "pkg" / "m.py").read_text() == SOURCE

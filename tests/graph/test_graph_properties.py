@@ -7,13 +7,16 @@ import networkx as nx
 import numpy as np
 import torch
 from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from skelgraph import SkeletonGraph, normalize_adjacency
 from tests.conftest import random_graphs
 
 
 def test_negative_degree_keeps_a_zero_row_and_column():
-    # degrees 3, -1, 2: row 1 gets no inverse square root (NaN) nor a sign flip, zeros as for degree 0
+    # degrees 3, -1, 2: row 1 gets no inverse square root (NaN) nor a sign flip, but
+    # zeros, as for degree 0
     m = np.array([[2.0, 1.0, 0.0], [1.0, -3.0, 1.0], [0.0, 1.0, 1.0]])
     sym = normalize_adjacency(m, "sym")
     rw = normalize_adjacency(m, "rw")
@@ -22,6 +25,19 @@ def test_negative_degree_keeps_a_zero_row_and_column():
     np.testing.assert_allclose(rw, np.array([1 / 3, 0.0, 1 / 2])[:, None] * m)
     t = normalize_adjacency(torch.tensor(m), "sym")
     assert torch.isfinite(t).all() and (t[1] == 0).all() and (t[:, 1] == 0).all()
+
+
+@given(st.integers(1, 6).flatmap(lambda v: arrays(np.float64, (v, v), elements=st.floats(0, 4))))
+@settings(max_examples=60, deadline=None)
+def test_degrees_are_row_sums_of_a_non_symmetric_matrix(m):
+    # rows index the receiving node: D = diag(sum_j M_ij), as a learned mask makes M
+    # non-symmetric; numpy reference, zero rows left at zero
+    d = m.sum(1)
+    inv = np.divide(1.0, d, out=np.zeros_like(d), where=d > 0)
+    np.testing.assert_allclose(normalize_adjacency(m, "rw"), inv[:, None] * m, atol=1e-12)
+    root = np.sqrt(inv)
+    expected = root[:, None] * m * root[None, :]
+    np.testing.assert_allclose(normalize_adjacency(m, "sym"), expected, atol=1e-12)
 
 
 @given(random_graphs())

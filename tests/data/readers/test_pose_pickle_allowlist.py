@@ -132,3 +132,20 @@ def test_a_refused_call_runs_nothing(tmp_path, protocol, name):
         pickle.loads(_global_pickle("builtins", name, protocol, arg))
         assert marker.exists()
         os.remove(marker)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "rot13", "rot_13", "base64", "hex", "latin-2"])
+def test_the_bytes_helper_refuses_every_encoding_but_latin1(tmp_path, encoding):
+    # [_codecs.encode("ab", encoding)] as a protocol-2 pickle spells bytes, with another codec
+    def text(s: str) -> bytes:
+        return pickle.BINUNICODE + len(s).to_bytes(4, "little") + s.encode()
+
+    call = text("ab") + text(encoding) + pickle.TUPLE2 + pickle.REDUCE
+    raw = pickle.PROTO + b"\x02" + pickle.GLOBAL + b"_codecs\nencode\n" + call
+    path = tmp_path / "codec.pkl"
+    path.write_bytes(raw + pickle.STOP)
+    with pytest.raises(SkeletonFormatError, match="corrupt"):
+        read_pose_pickle(path)
+    path.write_bytes(raw.replace(text(encoding), text("latin1")) + pickle.STOP)
+    with pytest.raises(SkeletonFormatError, match="got a bytes"):
+        read_pose_pickle(path)  # latin-1 loads (b"ab"), then fails as no annotation list
