@@ -210,7 +210,8 @@ _DEFINITION = ("file", "original", "mutated", "tests")
 
 def load_results(path: Path, table: dict[str, Mutant]) -> tuple[list[dict], dict[str, Result]]:
     """The runs and results of an earlier ``path``.json whose mutants are still in the
-    table unchanged (file, snippets, tests); a changed mutant is dropped, to be rerun."""
+    table unchanged (file, snippets, tests); a changed mutant, or one whose run ended in
+    an error, is dropped, to be rerun."""
     if not path.with_suffix(".json").exists():
         return [], {}
     saved = json.loads(path.with_suffix(".json").read_text())
@@ -218,6 +219,8 @@ def load_results(path: Path, table: dict[str, Mutant]) -> tuple[list[dict], dict
     for row in saved["mutants"]:
         mutant = table.get(row["id"])
         if mutant is None or any(row[k] != _field(mutant, k) for k in _DEFINITION):
+            continue
+        if row["outcome"] == "error":
             continue
         kept[row["id"]] = Result(
             row["id"], mutant, row["line"], row["outcome"], row["seconds"], row["detail"]
@@ -357,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         *runs,
         {
             "command": f"python -m benchmarks.mutation {argv_text}".strip(),
-            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(),
             "commit": _commit(ROOT),
             "mutants": len(chosen),

@@ -27,7 +27,11 @@ def test_negative_degree_keeps_a_zero_row_and_column():
     assert torch.isfinite(t).all() and (t[1] == 0).all() and (t[:, 1] == 0).all()
 
 
-@given(st.integers(1, 6).flatmap(lambda v: arrays(np.float64, (v, v), elements=st.floats(0, 4))))
+@given(
+    st.integers(1, 6).flatmap(
+        lambda v: arrays(np.float64, (v, v), elements=st.sampled_from([0.0, 0.5, 1.0, 2.5, 4.0]))
+    )
+)
 @settings(max_examples=60, deadline=None)
 def test_degrees_are_row_sums_of_a_non_symmetric_matrix(m):
     # rows index the receiving node: D = diag(sum_j M_ij), as a learned mask makes M
