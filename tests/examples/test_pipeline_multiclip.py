@@ -9,7 +9,13 @@ import torch
 
 from examples.msg3d.model import MSG3DNet
 from examples.msg3d.pipeline import FitPersons, Pipeline
-from skelgraph.data import SkeletonSample, uniform_sample_indices
+from skelgraph import SkeletonGraph
+from skelgraph.data import (
+    SkeletonSample,
+    bone_features,
+    motion_features,
+    uniform_sample_indices,
+)
 
 
 def _sample(t: int = 23, persons: int = 1) -> SkeletonSample:
@@ -58,5 +64,35 @@ def test_without_uniform_sampling_every_clip_is_the_whole_sequence():
     sample = _sample()
     batch = pipeline.model_input(sample, 3)
     whole = torch.from_numpy(FitPersons(2)(pipeline.prepare(sample)))
+    assert batch.shape == (3, *whole.shape)
     for row in batch:
         torch.testing.assert_close(row, whole, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("stream", ["joint", "bone", "joint-motion", "bone-motion"])
+@pytest.mark.parametrize(("layout", "dims", "channels"), [("ntu-rgbd", 3, 3), ("coco-17", 2, 3)])
+def test_prepared_streams_are_the_features_of_the_joints(stream, layout, dims, channels):
+    # the stream from the joint stream with skelgraph's feature functions; for 2-D data
+    # with scores (x, y, score) the score is averaged, not differenced
+    graph = SkeletonGraph.from_layout(layout)
+    data = np.random.default_rng(1).standard_normal((channels, 9, graph.num_nodes, 2))
+    sample = SkeletonSample(data.astype(np.float32), 0, layout, {})
+    kwargs = dict(channels=channels, dims=dims, frames=4, preprocess=False, normalize_2d=False)
+    joints = Pipeline(layout, stream="joint", **kwargs).prepare(sample)
+    score = 2 if dims == 2 else None
+    expected = joints
+    if stream.startswith("bone"):
+        expected = bone_features(expected, graph, score_channel=score)
+    if stream.endswith("motion"):
+        expected = motion_features(expected, score_channel=score)
+    got = Pipeline(layout, stream=stream, **kwargs).prepare(sample)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_extra_persons_are_cut_from_the_end():
+    pipeline = Pipeline("ntu-rgbd", channels=3, frames=6, num_persons=2)
+    sample = _sample(persons=3)
+    batch = pipeline.model_input(sample, 1)
+    x = pipeline.prepare(sample)
+    inds = uniform_sample_indices(x.shape[1], 6, test_mode=True)[0]
+    torch.testing.assert_close(batch[0], torch.from_numpy(x[:, inds][..., :2]), rtol=0, atol=0)

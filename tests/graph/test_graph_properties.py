@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,3 +61,26 @@ def test_bone_parent_on_a_cycle_by_hand():
     # a 4-cycle 0-1-2-3-0 centred at 0: joint 2 is two hops from 0 through 1 or 3
     g = SkeletonGraph([(0, 1), (1, 2), (2, 3), (3, 0)], 4, center=0)
     assert g.bone_pairs == ((0, 0), (1, 0), (2, 1), (3, 0))
+
+
+@pytest.mark.parametrize("center", [3, 4, -1])
+def test_a_centre_outside_the_joints_is_refused(center):
+    # 3 joints: 0..2; the first index past the end is the off-by-one to catch
+    with pytest.raises(ValueError, match="center"):
+        SkeletonGraph([(0, 1), (1, 2)], 3, center=center)
+
+
+def test_hop_weight_mass_of_signed_weights_and_empty_rows_by_brute_force():
+    # a learned mask makes weights negative; a node may receive nothing at some scale
+    g = SkeletonGraph([(0, 1), (1, 2), (2, 3)], 4)
+    w = np.random.default_rng(1).normal(size=(2, 4, 4))
+    w[0, 2] = 0.0  # node 2 receives nothing at scale 0: left out of that scale's mean
+    expected = np.zeros((2, g.diameter + 1))
+    for k in range(2):
+        rows = [i for i in range(4) if np.abs(w[k, i]).sum() > 0]
+        for i in rows:
+            for j in range(4):
+                share = abs(w[k, i, j]) / np.abs(w[k, i]).sum()
+                expected[k, g.hop_distances[i, j]] += share / len(rows)
+    np.testing.assert_allclose(g.hop_weight_mass(w), expected)
+    np.testing.assert_allclose(g.hop_weight_mass(w).sum(1), 1)
