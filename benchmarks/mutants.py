@@ -70,8 +70,9 @@ KP2D = ("tests/data/test_keypoints2d.py",)
 PICKLE = (
     "tests/data/readers/test_pose_pickle.py",
     "tests/data/readers/test_pose_pickle_allowlist.py",
+    "tests/data/readers/test_pose_pickle_splits.py",
 )
-NTU = ("tests/data/readers/test_ntu.py",)
+NTU = ("tests/data/readers/test_ntu.py", "tests/data/readers/test_ntu_frame_count.py")
 METRICS = ("tests/test_metrics_properties.py", "tests/test_metrics.py")
 FUSION = ("tests/test_fusion.py",)
 _MODEL = "tests/examples/test_msg3d_model.py::test_"
