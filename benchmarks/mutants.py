@@ -25,7 +25,8 @@ class Mutant:
     mutated : str
         Its replacement.
     tests : tuple of str
-        Test files (from the repository root) run against the mutant.
+        Test files or test ids (``file::test``), from the repository root, run against
+        the mutant.
     bug : str
         The mistake a developer could plausibly make that the mutant stands for.
     equivalent : str or None

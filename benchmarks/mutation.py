@@ -12,6 +12,7 @@ Not part of CI (minutes to an hour). Usage::
     python -m benchmarks.mutation                     # every mutant
     python -m benchmarks.mutation --only metrics-1    # some, by id
     python -m benchmarks.mutation --module skelgraph/nn --timeout 300
+    python -m benchmarks.mutation --update --only ID ...  # rerun some, keep the rest
 
 Results go to ``benchmarks/results/mutation.{md,json}`` (``--out``), with the command,
 date and machine. Hand-written mutants rather than mutmut or cosmic-ray: those generate
