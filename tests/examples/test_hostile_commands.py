@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 import subprocess
 import sys
+import warnings
 import zipfile
 
 import numpy as np
@@ -224,8 +226,10 @@ CHECKPOINTS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("command", ["predict", "stream"])
-@pytest.mark.parametrize(("change", "match"), CHECKPOINTS)
+@pytest.mark.parametrize(
+    ("command", "change", "match"),
+    [("predict", *case) for case in CHECKPOINTS] + [("stream", *CHECKPOINTS[i]) for i in (0, 2, 7)],
+)
 def test_a_checkpoint_is_checked_before_anything_is_built(
     command, change, match, files, tmp_path, monkeypatch, capsys
 ):
@@ -257,23 +261,36 @@ def test_a_score_file_over_the_budget_is_refused_before_it_is_read(files, monkey
     assert "over the budget of 100 bytes" in refuse("fuse", [files["joint"]], monkeypatch, capsys)
 
 
-@pytest.mark.parametrize(
-    ("command", "args"),
-    [
-        ("predict", ["--checkpoint", "{checkpoint}", "--num-clips", "0", "{pickle}"]),
-        ("stream", ["--checkpoint", "{truncated.pt}", "{pickle}"]),
-        ("fuse", ["{notzip.npz}"]),
-        ("convert_checkpoint", ["{empty}", "{dir}/x.pt", "--preset", "ntu60"]),
-    ],
-)
-def test_as_a_program(command, args, files):
-    """``python -m`` each command: the ``__main__`` entry keeps the contract."""
-    argv = [_fill(a, files) for a in args]
+AS_PROGRAMS = [
+    ("predict", ["--checkpoint", "{checkpoint}", "--num-clips", "0", "{pickle}"]),
+    ("stream", ["--checkpoint", "{truncated.pt}", "{pickle}"]),
+    ("fuse", ["{notzip.npz}"]),
+    ("convert_checkpoint", ["{empty}", "{dir}/x.pt", "--preset", "ntu60"]),
+]
+
+
+@pytest.mark.parametrize(("command", "args"), AS_PROGRAMS)
+def test_the_main_block_keeps_the_contract(command, args, files, monkeypatch, capsys):
+    """Each module run as ``__main__`` (what ``python -m`` does) exits with status 2."""
+    monkeypatch.setattr(sys, "argv", [f"{command}.py", *(_fill(a, files) for a in args)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "found in sys.modules": it is
+        with pytest.raises(SystemExit) as stop:
+            runpy.run_module(f"examples.msg3d.{command}", run_name="__main__")
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith(f"{command}.py: error: ")
+
+
+def test_as_a_program(files):
+    """``python -m``: no traceback reaches the terminal (one process: torch loads slowly)."""
+    command, args = AS_PROGRAMS[0]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", f"examples.msg3d.{command}", *argv],
+        [sys.executable, "-m", f"examples.msg3d.{command}", *(_fill(a, files) for a in args)],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
-    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
-    assert done.stderr.startswith(f"{command}.py: error: ")
+    assert done.stderr.splitlines() == [
+        "predict.py: error: argument --num-clips: expected an integer in 1..100, got 0 (see --help)"
+    ]
