@@ -42,6 +42,7 @@ from skelgraph.data import (
     read_openpose_folder,
     read_pose_pickle,
 )
+from skelgraph.data.readers._common import load_json
 
 __all__ = ["Predictor", "load_checkpoint", "main", "read_input"]
 
@@ -117,8 +118,7 @@ def read_input(
         if suffix == ".npy":
             return [(str(path), read_array_file(path, graph))]
         if suffix == ".json":
-            with open(path, encoding="utf-8") as file:
-                content = json.load(file)
+            content = load_json(path)  # within the readers' budget, as they read it
             if isinstance(content, dict) and "skeletons" in content:
                 return [(str(path), read_nucla_json(path))]
             return [(str(path), read_kinetics_json(path))]

@@ -90,6 +90,8 @@ def files(arm_files, tmp_path_factory):
             np.lib.format.write_array_header_1_0(member, header)
             member.write(scores["logits"].tobytes())
     os.mkfifo(root / "fifo")
+    os.mkfifo(root / "fifo.json")
+    (root / "deep.json").write_text("[" * 100_000)
     out.update({p.name: str(p) for p in root.iterdir()})
     out["missing"] = str(root / "missing")
     out["dir"] = str(root)
@@ -148,6 +150,8 @@ ARGUMENTS = [
     ("stream", "--checkpoint {empty} {pickle}", "empty: not a readable PyTorch"),
     ("predict", "{missing}", "missing: no such file or folder"),
     ("predict", "{fifo}", "not a file skelgraph reads"),
+    ("predict", "{fifo.json}", "fifo.json: not a regular file"),
+    ("predict", "{deep.json}", "deep.json, line 1: invalid JSON: RecursionError"),
     ("convert_checkpoint", "{missing} {dir}/x.pt --preset ntu60", "cannot read"),
     ("convert_checkpoint", "{truncated.pt} {dir}/x.pt --preset ntu60", "not a readable"),
     ("convert_checkpoint", "{checkpoint} {dir}/x.pt --preset ntu60", "expected a state_dict"),
