@@ -15,7 +15,6 @@ the top-1, top-5 and mean class accuracy of each stream and of the fusion are pr
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import zipfile
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 
 from examples.msg3d import cli
+from skelgraph.data.readers.arrays import _load_npy  # header checked before allocating
 from skelgraph.fusion import fuse_streams
 
 __all__ = ["MAX_BYTES", "fuse_files", "load_scores", "main"]
@@ -87,30 +87,13 @@ def _read_npz(path: str | Path, names: Sequence[str], optional: Sequence[str] = 
                         raise ValueError(f"over the budget of {MAX_BYTES} bytes of arrays")
                     budget -= info.file_size
                     with archive.open(info) as member:
-                        out[name] = _array(member.read(info.file_size))
+                        raw = member.read(info.file_size)
+                    out[name] = _load_npy(raw, Path(f"{name}.npy"), max_elements=None)
         except ValueError:
             raise
         except Exception as error:  # BadZipFile, EOFError, zlib.error, NotImplementedError, ...
             raise ValueError(f"{type(error).__name__}: {error}") from None
     return out
-
-
-def _array(data: bytes) -> np.ndarray:
-    """The array of a ``.npy`` file's bytes; a header that claims more elements than the
-    bytes hold is refused before anything is allocated."""
-    stream = io.BytesIO(data)
-    version = np.lib.format.read_magic(stream)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-    else:
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-    if dtype.hasobject:
-        raise ValueError("an array of Python objects")
-    count = math.prod(shape)
-    if count * dtype.itemsize != len(data) - stream.tell():
-        raise ValueError(f"the header's shape {shape} does not match the data's size")
-    flat = np.frombuffer(data, dtype, count=count, offset=stream.tell())
-    return flat.reshape(shape, order="F" if fortran else "C").copy()
 
 
 def _check_scores(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -134,7 +134,7 @@ ARGUMENTS = [
     ("fuse", "{notzip.npz}", "BadZipFile"),
     ("fuse", "{empty}", "empty: not a val_scores.npz"),
     ("fuse", "{nologits.npz}", "no 'logits' array"),
-    ("fuse", "{claims.npz}", "the header's shape (1048576, 1048576) does not match"),
+    ("fuse", "{claims.npz}", "logits.npy: truncated: the header declares shape (1048576, 1048576)"),
     ("fuse", "{fifo}", "not a regular file"),
     ("fuse", "{dir}", "Is a directory"),
     ("fuse", "{missing}", "no score file"),
