@@ -67,7 +67,7 @@ def read_joint_rows(
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     max_elements: int | None = DEFAULT_MAX_ELEMENTS,
 ) -> SkeletonSample:
-    """Read a text file of whitespace-separated joint coordinates, one person.
+    r"""Read a text file of whitespace-separated joint coordinates, one person.
 
     The number of columns, the same in every row, tells the form, V being the layout's
     joint count:
@@ -126,11 +126,15 @@ def read_joint_rows(
 
     Examples
     --------
-    MSR Action3D in the Kinect v1 layout:
+    Two frames of MSR Action3D (20 rows of ``x y z c`` each), in the Kinect v1 layout:
 
-    >>> sample = read_joint_rows(  # doctest: +SKIP
-    ...     "a01_s01_e01_skeleton3D.txt", "kinect-v1-20", joint_order=MSR_ACTION3D_TO_KINECT_V1
-    ... )
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a01_s01_e01_skeleton3D.txt"
+    >>> rows = [f"0.{j:02d} 0.5 2.5 1" for j in range(20)] * 2
+    >>> _ = path.write_text("\n".join(rows))
+    >>> sample = read_joint_rows(path, "kinect-v1-20", joint_order=MSR_ACTION3D_TO_KINECT_V1)
+    >>> sample.shape, sample.data[0, 0, 3, 0]  # (C, T, V, M); the head: MSR's row 20
+    ((3, 2, 20, 1), np.float32(0.19))
     """
     check_budgets(max_bytes, max_elements)
     layout, v, _ = layout_joints(layout)
@@ -222,8 +226,8 @@ def _parse(
             values.extend([float(f) for f in fields])
         except ValueError:
             bad = next(f for f in fields if not _is_number(f))
-            shown = bad.decode("ascii", "backslashreplace")
-            raise SkeletonFormatError(f"not a number: {shown!r:.40}", path, line=number) from None
+            shown = repr(bad)[1:]  # the bytes' repr without its b: '1_000', '\xff'
+            raise SkeletonFormatError(f"not a number: {shown:.40}", path, line=number) from None
         lines.append(number)
     if not columns:
         raise SkeletonFormatError("empty file (no rows of numbers)", path)
@@ -232,9 +236,10 @@ def _parse(
     beyond = ~(np.abs(rows) < FLOAT32_LIMIT)
     if beyond.any():
         row, column = np.argwhere(beyond)[0]
+        value = float(rows[row, column])
         raise SkeletonFormatError(
-            f"non-finite value, or beyond float32's range (|x| >= 3.4e38): {float(rows[row, column])!r} "
-            f"in column {column + 1}",
+            f"non-finite value, or beyond float32's range (|x| >= 3.4e38): {value!r} in column "
+            f"{column + 1}",
             path,
             line=int(lines[row]),
         )
