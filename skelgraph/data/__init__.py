@@ -31,6 +31,8 @@ from skelgraph.data.preprocess import (
 from skelgraph.data.readers import (
     BODY25_TO_OPENPOSE18,
     MAX_PICKLE_BYTES,
+    MSR_ACTION3D_JOINTS,
+    MSR_ACTION3D_TO_KINECT_V1,
     NTU_XSUB120_TRAIN_SUBJECTS,
     NTU_XSUB_TRAIN_SUBJECTS,
     NTU_XVIEW_TRAIN_CAMERAS,
@@ -46,6 +48,7 @@ from skelgraph.data.readers import (
     parse_ntu_name,
     parse_nucla_name,
     read_array_file,
+    read_joint_rows,
     read_kinetics_json,
     read_ntu_skeleton,
     read_nucla_json,
@@ -77,6 +80,8 @@ from skelgraph.data.transforms import (
 __all__ = [
     "BODY25_TO_OPENPOSE18",
     "MAX_PICKLE_BYTES",
+    "MSR_ACTION3D_JOINTS",
+    "MSR_ACTION3D_TO_KINECT_V1",
     "NTU_XSUB120_TRAIN_SUBJECTS",
     "NTU_XSUB_TRAIN_SUBJECTS",
     "NTU_XVIEW_TRAIN_CAMERAS",
@@ -127,6 +132,7 @@ __all__ = [
     "random_scale",
     "random_shift",
     "read_array_file",
+    "read_joint_rows",
     "read_kinetics_json",
     "read_ntu_skeleton",
     "read_nucla_json",
