@@ -45,6 +45,8 @@ from skelgraph.data.preprocess import (
 from skelgraph.data.readers import (
     BODY25_TO_OPENPOSE18,
     MAX_PICKLE_BYTES,
+    MSR_ACTION3D_JOINTS,
+    MSR_ACTION3D_TO_KINECT_V1,
     NTU_XSUB120_TRAIN_SUBJECTS,
     NTU_XSUB_TRAIN_SUBJECTS,
     NTU_XVIEW_TRAIN_CAMERAS,
@@ -60,6 +62,7 @@ from skelgraph.data.readers import (
     parse_ntu_name,
     parse_nucla_name,
     read_array_file,
+    read_joint_rows,
     read_kinetics_json,
     read_ntu_skeleton,
     read_nucla_json,
@@ -124,6 +127,10 @@ __all__ = [  # noqa: RUF022
     # Arrays from any pose estimator:
     "from_array",
     "read_array_file",
+    # Text files of joint rows (MSR Action3D, UTKinect):
+    "MSR_ACTION3D_JOINTS",
+    "MSR_ACTION3D_TO_KINECT_V1",
+    "read_joint_rows",
     # The paper's preprocessing, after 2s-AGCN (preprocess)
     "PREPROCESS_SPECS",
     "JointRef",
