@@ -8,30 +8,26 @@ import pytest
 import torch
 
 from skelgraph import DisentangledGraphConv, G3DConv
-from skelgraph.nn import backend, functional
+from skelgraph.nn import backend, functional, g3d, graph_conv
 from tests.layer_helpers import TINY
 
 
 @pytest.fixture
 def kernel_calls(monkeypatch):
-    """Count the calls of the two fast kernels made through the functional operations."""
+    """Count the calls of the two fast kernels made by the layers."""
     calls = {"node-major": 0, "project-first": 0}
 
-    def spy(name, kernel):
+    def spy(module, attribute, name):
+        kernel = getattr(module, attribute)
+
         def counted(*args, **kwargs):
             calls[name] += 1
             return kernel(*args, **kwargs)
 
-        return counted
+        monkeypatch.setattr(module, attribute, counted)
 
-    monkeypatch.setattr(
-        functional, "node_major_graph_conv", spy("node-major", functional.node_major_graph_conv)
-    )
-    monkeypatch.setattr(
-        functional,
-        "project_then_aggregate",
-        spy("project-first", functional.project_then_aggregate),
-    )
+    spy(graph_conv, "node_major_graph_conv", "node-major")
+    spy(g3d, "project_then_aggregate", "project-first")
     return calls
 
 
@@ -111,9 +107,14 @@ def test_tracing_records_the_reference(kernel_calls):
 def test_no_grad_epilogue_is_fused_only_outside_the_reference_setting():
     layer = DisentangledGraphConv(3, 4, TINY, 3).eval()
     y = torch.randn(2, 4, 5, 5)
+    assert not layer.plan().fused_epilogue  # gradients enabled
     with torch.no_grad():
-        fused = functional.bias_norm_act(y.clone(), layer.proj.bias, layer.bn, layer.act)
+        assert layer.plan().fused_epilogue
+        fused = functional.bias_norm_act(
+            y.clone(), layer.proj.bias, layer.bn, layer.act, fused=True
+        )
         with backend.implementation("reference"):
+            assert not layer.plan().fused_epilogue
             fresh = y.clone()
             plain = functional.bias_norm_act(fresh, layer.proj.bias, layer.bn, layer.act)
     assert plain.data_ptr() != fresh.data_ptr()  # modules, not in place
