@@ -145,6 +145,8 @@ class MSG3DNet(StreamingModule):
 
         Parameters
         ----------
+        shape, frames
+            As in :class:`~skelgraph.nn.streaming.StreamState`.
         pool : RunningMean
             Over the last ⌈W / stride⌉ output frames.
         logits : Tensor, optional

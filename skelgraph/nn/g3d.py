@@ -201,6 +201,8 @@ class G3DConv(StreamingModule):
 
         Parameters
         ----------
+        shape, frames, window
+            As in :class:`~skelgraph.nn.streaming.WindowState`.
         kernels : _StreamKernels, optional
             ``None`` until the first frame.
         """

@@ -223,7 +223,7 @@ class Aligner:
     """Align pathways that emit the same output frames at different delays: queue each
     pathway's frames (dim 2) and release the frames all of them have computed."""
 
-    _queues: list[torch.Tensor | None] = field(default_factory=list)
+    _queues: list[torch.Tensor | None] = field(default_factory=list, init=False)
 
     def push(self, parts: Sequence[torch.Tensor | None]) -> list[torch.Tensor] | None:
         """The next frames of every pathway (``None``: none) in; their common frames out,
@@ -313,6 +313,8 @@ class WindowState(StreamState):
 
     Parameters
     ----------
+    shape, frames
+        As in :class:`StreamState`.
     window : TemporalWindow
         The window.
     """
@@ -326,6 +328,8 @@ class PathwaysState(StreamState):
 
     Parameters
     ----------
+    shape, frames
+        As in :class:`StreamState`.
     align : Aligner
         Queues the frames of the faster pathways.
     """
@@ -357,7 +361,7 @@ class StreamingModule(nn.Module):
         if not (
             isinstance(state, type)
             and issubclass(state, StreamState)
-            and dataclasses.is_dataclass(state)
+            and "__dataclass_fields__" in state.__dict__  # itself a dataclass, fields declared
         ):
             problems.append(f"declare State, a dataclass deriving from StreamState (got {state!r})")
         missing = [

@@ -327,6 +327,8 @@ class MSTemporalConv(StreamingModule):
 
         Parameters
         ----------
+        shape, frames, window
+            As in :class:`~skelgraph.nn.streaming.WindowState`.
         weights : _StreamWeights, optional
             ``None`` until the first frame.
         taps : dict of int to tuple
