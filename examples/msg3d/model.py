@@ -156,7 +156,7 @@ class MSG3DNet(StreamingModule):
         pool: RunningMean
         logits: torch.Tensor | None = None
 
-    def new_state(self) -> State:
+    def new_state(self) -> MSG3DNet.State:
         """A fresh stream: an empty running mean over ⌈W / stride⌉ output frames."""
         return self.State(pool=RunningMean(-(-self._stream_window // self.stride)))
 

@@ -209,7 +209,7 @@ class G3DConv(StreamingModule):
 
         kernels: _StreamKernels | None = None
 
-    def new_state(self) -> State:
+    def new_state(self) -> G3DConv.State:
         """A fresh stream: an empty window of d·(τ - 1) + 1 padded frames."""
         span = self.window_dilation * (self.window_size - 1)
         return self.State(window=TemporalWindow(span, self.stride))

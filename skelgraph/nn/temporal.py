@@ -338,7 +338,7 @@ class MSTemporalConv(StreamingModule):
         weights: _StreamWeights | None = None
         taps: dict[int, tuple] = field(default_factory=dict)
 
-    def new_state(self) -> State:
+    def new_state(self) -> MSTemporalConv.State:
         """A fresh stream: an empty window reaching as far as the widest branch."""
         half = self._reach
         return self.State(window=TemporalWindow(2 * half, self.stride, half, half))
