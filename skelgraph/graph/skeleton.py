@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["GraphLike", "SkeletonGraph", "WindowVariant"]
 
+_HOPS = ("hop_distances",)  # the cache key of the hop distances
+
 WindowVariant = Literal["cross-spacetime", "grid", "grid-dense-self"]
 
 
@@ -503,7 +505,7 @@ class SkeletonGraph:
         """Number of bones at each joint, shape (V,), int64 (self-loops not counted)."""
         return _readonly(self.adjacency.sum(1).astype(np.int64))
 
-    @cached_property
+    @property
     def hop_distances(self) -> np.ndarray:
         """Shortest-path hop distances ``d(i, j)``, shape (V, V), int64.
 
@@ -511,6 +513,10 @@ class SkeletonGraph:
         :data:`~skelgraph.graph.adjacency.UNREACHABLE` (-1), so they never pass for a
         distance in arithmetic or comparisons with ``k >= 0``.
         """
+        # Kept in the graph's cache, where a window graph is given its closed form.
+        return self._cached(_HOPS, self._searched_hops)
+
+    def _searched_hops(self) -> np.ndarray:
         hops = np.full((self._num_nodes, self._num_nodes), UNREACHABLE, dtype=np.int64)
         for source, lengths in nx.all_pairs_shortest_path_length(self.to_networkx()):
             for target, length in lengths.items():
@@ -661,7 +667,7 @@ class SkeletonGraph:
                 + ("" if variant == "cross-spacetime" else f"-{variant}"),
             )
             # Its hop distances in closed form, in O((τV)²) instead of a search per node.
-            window.__dict__["hop_distances"] = _readonly(self._window_hops(tau, variant))
+            window._cache[_HOPS] = _readonly(self._window_hops(tau, variant))
             return window
 
         return self._cached(("window", tau, variant), build)
