@@ -15,6 +15,8 @@ import sys
 import warnings
 from pathlib import Path
 
+import tomllib
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import skelgraph
@@ -31,9 +33,9 @@ def _local_extension(name: str) -> None:
     spec.loader.exec_module(module)
 
 
-# Local extensions: the benchmark page's tables, a script's --help, links to PyTorch,
-# NumPy and networkx.
-for _name in ("benchmark_tables", "cli_help", "external_links"):
+# Local extensions: the benchmark page's tables and figures, a script's --help, links to
+# PyTorch, NumPy, networkx and Python, and links by any name of a documented object.
+for _name in ("benchmark_tables", "cli_help", "external_links", "public_names"):
     _local_extension(_name)
 
 # sphinx-autodoc-typehints 3.x on Sphinx 9 emits an upstream deprecation notice per page.
@@ -61,7 +63,17 @@ extensions = [
     "myst_parser",  # only to include CHANGELOG.md
     "benchmark_tables",  # docs/_ext: compact tables of benchmarks/results/
     "cli_help",  # docs/_ext: a script's --help, produced at build time
-    "external_links",  # docs/_ext: PyTorch / NumPy / networkx names linked, offline
+    "external_links",  # docs/_ext: PyTorch / NumPy / networkx / Python names linked, offline
+    "public_names",  # docs/_ext: a re-exported object's other names link to its entry
+    "sphinx_copybutton",  # a copy button on code blocks (docs extra)
+]
+
+# A reference that links nowhere is a warning, so an error under -W: none renders as
+# plain text unnoticed. The exceptions are words of the NumPy docstring convention that
+# name no object.
+nitpicky = True
+nitpick_ignore = [
+    ("py:class", "optional"),  # "int, optional"
 ]
 
 source_suffix = {".rst": "restructuredtext"}  # Markdown only through the include
@@ -93,6 +105,19 @@ napoleon_numpy_docstring = True
 napoleon_use_rtype = False
 napoleon_use_ivar = True
 napoleon_custom_sections = ["Shapes"]
+# Docstring types ("sequence of int", {"sym", "rw"}) become links to the types they name
+# and literal values, rather than cross-references to words.
+napoleon_preprocess_types = True
+napoleon_type_aliases = {
+    "sequence": "collections.abc.Sequence",
+    "iterable": "collections.abc.Iterable",
+    "mapping": "collections.abc.Mapping",
+    "callable": "collections.abc.Callable",
+    "path": "pathlib.Path",
+    "array": "numpy.ndarray",
+    "array_like": "numpy.typing.ArrayLike",
+    "tensor": "torch.Tensor",
+}
 
 typehints_defaults = "comma"
 typehints_use_signature = False
@@ -122,7 +147,18 @@ plot_rcparams = {"figure.dpi": 110, "savefig.bbox": "tight", "font.size": 9}
 plot_apply_rcparams = True
 plot_pre_code = "import numpy as np\nimport matplotlib.pyplot as plt\n"
 
+# -- copy buttons: the commands of a console block and the code of a doctest, without
+# their prompts and outputs ----------------------------------------------------------
+copybutton_prompt_text = r"\$ |>>> |\.\.\. "
+copybutton_prompt_is_regexp = True
+copybutton_line_continuation_character = "\\"
+
 # -- HTML ----------------------------------------------------------------------------
+# The repository's address, from pyproject.toml's [project.urls] "Repository", shown as
+# an icon in the header (none while pyproject.toml names no repository).
+with open(Path(__file__).parents[1] / "pyproject.toml", "rb") as _file:
+    repository = tomllib.load(_file)["project"].get("urls", {}).get("Repository")
+
 html_theme = "pydata_sphinx_theme"
 html_title = f"skelgraph {release}"
 html_theme_options = {
@@ -131,6 +167,11 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
+    "icon_links": (
+        [{"name": "Source repository", "url": repository, "icon": "fa-brands fa-git-alt"}]
+        if repository
+        else []
+    ),
 }
 # No left sidebar on the top-level pages that have no sub-pages (it would be an empty
 # "Section Navigation").

@@ -165,6 +165,7 @@ DOCS_PACKAGES = (
     "pydata_sphinx_theme",
     "sphinx_autodoc_typehints",
     "myst_parser",
+    "sphinx_copybutton",
     "sphinx-mathjax-offline",  # its import name has hyphens
 )
 

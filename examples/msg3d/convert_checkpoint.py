@@ -140,7 +140,8 @@ def load_authors_checkpoint(path: str | Path, model: MSG3DNet) -> MSG3DNet:
     return model
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (the docs show its ``--help``)."""
     parser = argparse.ArgumentParser(
         description="Convert an MS-G3D checkpoint between the authors' code "
         "(kenziyuliu/MS-G3D, model/msg3d.py) and skelgraph's MSG3DNet. The input is read "
@@ -160,6 +161,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="convert skelgraph -> authors (default: authors -> skelgraph)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     model = MSG3DNet.from_preset(args.preset)
     try:

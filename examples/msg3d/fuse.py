@@ -83,13 +83,18 @@ def _summary(m: dict[str, Any]) -> dict[str, float]:
     return {key: m[key] for key in ("top1", "top5", "mean_class_accuracy")}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (the docs show its ``--help``)."""
     p = argparse.ArgumentParser(description="Fuse the val_scores.npz of several streams.")
     p.add_argument("scores", nargs="+", metavar="SCORES.npz")
     p.add_argument("--weights", type=float, nargs="+", help="one per file (default all 1)")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    args = build_parser().parse_args(argv)
     result = fuse_files(args.scores, args.weights)
     if args.json:
         print(json.dumps(result))

@@ -217,6 +217,7 @@ class SkeletonDataset(Dataset):
         label_path : str or path, optional
             ``.npy`` file of N integer labels (pickles are refused).
         transform : callable, optional
+            Applied to each sample's (C, T, V, M) array when it is read, as for the class.
         mmap : bool
             Memory-map the data instead of loading it.
         """

@@ -306,7 +306,7 @@ class _Random(_Repr):
 
 
 class RandomRotate(_Random):
-    """:func:`~skelgraph.data.augment.random_rotate`, angles uniform in ±``max_degrees``.
+    """:func:`~skelgraph.data.augment.random_rotate`, angles uniform in ±\\ ``max_degrees``.
 
     Parameters
     ----------
@@ -366,7 +366,7 @@ class RandomScale(_Random):
 
 
 class RandomShift(_Random):
-    """:func:`~skelgraph.data.augment.random_shift`, shift uniform in ±``max_shift``.
+    """:func:`~skelgraph.data.augment.random_shift`, shift uniform in ±\\ ``max_shift``.
 
     Parameters
     ----------

@@ -134,7 +134,7 @@ class DisentangledGraphConv(StreamingModule):
 
     @property
     def delay(self) -> int:
-        """0: frame-wise."""
+        """Always 0: the layer works frame by frame."""
         return 0
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
