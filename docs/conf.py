@@ -9,6 +9,7 @@ Build (from the repository root; warnings are errors)::
 from __future__ import annotations
 
 import doctest as _doctest
+import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -117,6 +118,9 @@ napoleon_type_aliases = {
     "array": "numpy.ndarray",
     "array_like": "numpy.typing.ArrayLike",
     "tensor": "torch.Tensor",
+    "collections": "collections.abc.Collection",
+    "callables": "collections.abc.Callable",
+    "hashable": "collections.abc.Hashable",
 }
 
 typehints_defaults = "comma"
@@ -154,10 +158,17 @@ copybutton_prompt_is_regexp = True
 copybutton_line_continuation_character = "\\"
 
 # -- HTML ----------------------------------------------------------------------------
-# The repository's address, from pyproject.toml's [project.urls] "Repository", shown as
-# an icon in the header (none while pyproject.toml names no repository).
-with open(Path(__file__).parents[1] / "pyproject.toml", "rb") as _file:
-    repository = tomllib.load(_file)["project"].get("urls", {}).get("Repository")
+# The repository's address, from pyproject.toml's [project.urls] "Repository" (in the
+# installed package's metadata), shown as an icon in the header; none while pyproject.toml
+# names no repository.
+repository = next(
+    (
+        entry.partition(",")[2].strip()
+        for entry in importlib.metadata.metadata("skelgraph").get_all("Project-URL") or ()
+        if entry.partition(",")[0].strip() == "Repository"
+    ),
+    None,
+)
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"skelgraph {release}"

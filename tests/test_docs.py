@@ -120,6 +120,55 @@ def test_docs_page_code_runs(page, monkeypatch):
                 globs.update(test.globs)  # DocTest works on a copy of the namespace
 
 
+# A measured quantity in prose: a ratio, a time, a memory size or a percentage. The docs
+# quote measurements through the :result: role (docs/_ext/benchmark_tables.py), which reads
+# them from benchmarks/results/, so prose and results cannot disagree.
+FIGURE = re.compile(r"\d(?:[\d.]*\d)?(?:\s?(?:×(?!\s?\d)|%)|\s(?:s|ms|MiB|GiB)\b)")
+# Numbers of that form that are not measurements, by page.
+NOT_MEASURED = {
+    ("concepts/multiscale.rst", "2 %"),  # a property of the NTU graph, computed on the page
+    ("tutorials/online_inference.rst", "2.4 s"),  # the 72-frame delay at 30 frames/s
+    ("tutorials/online_inference.rst", "90 %"),  # a fraction of the clip
+    ("tutorials/training.rst", "60 %"),  # the learning-rate schedule
+    ("tutorials/training.rst", "80 %"),
+}
+
+
+def _prose(path: Path) -> list[tuple[int, str]]:
+    """The lines of a page outside directives and literal blocks, without inline literals
+    and roles."""
+    out, block_indent = [], None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        indent = len(line) - len(line.lstrip())
+        if block_indent is not None:
+            if not line.strip() or indent > block_indent:
+                continue
+            block_indent = None
+        if re.match(r"\s*\.\. [\w:-]+::", line) or line.rstrip().endswith("::"):
+            block_indent = indent
+        out.append((number, re.sub(r"``.*?``|:[\w-]+:`[^`]*`|`[^`]*`_*", "", line)))
+    return out
+
+
+def test_docs_quote_measurements_only_from_results():
+    pages = sorted(p for p in DOCS.rglob("*.rst") if "_build" not in p.parts)
+    found = [
+        f"{page.relative_to(DOCS)}:{number}: {match}"
+        for page in pages
+        for number, line in _prose(page)
+        for match in FIGURE.findall(line)
+        if (str(page.relative_to(DOCS)), match) not in NOT_MEASURED
+    ]
+    assert not found, "measurements typed into prose (use :result:):\n" + "\n".join(found)
+
+
+def test_docs_use_no_tracker_language():
+    pages = sorted(p for p in DOCS.rglob("*.rst") if "_build" not in p.parts)
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"\bissue\b|(?<![\w&])#\d+\b(?! \()", text), page
+
+
 # The packages the API reference covers (docs/api/*.rst); a new public package gets a
 # page there and its name here.
 DOCUMENTED = (

@@ -72,8 +72,8 @@ def _resolve(app, env, node, contnode):
         obj = _lookup(target)
         if obj is not _MISSING and not isinstance(obj, (int, float, str, bool)):
             matches = [name for name in objects if _lookup(name) is obj]
-            if len(matches) == 1:
-                found = matches[0]
+            if matches:  # one object, documented once (an alias entry may repeat it)
+                found = min(matches, key=len)
     if found is None:
         # A short name: the one object all entries ending with it stand for.
         matches = [name for name in objects if name.endswith("." + target)]

@@ -2,7 +2,7 @@
 
 Arrays are (C, T, V, M) float32: channels, frames, joints, persons; an absent joint,
 frame or person is all zeros. Readers return a :class:`SkeletonSample`; the array
-functions take and return plain NumPy arrays; :mod:`skelgraph.data.transforms` wraps them
+functions take and return plain NumPy arrays; ``skelgraph.data.transforms`` wraps them
 as composable callables; :class:`SkeletonDataset` serves ``(tensor, label)`` pairs.
 """
 

@@ -164,9 +164,9 @@ class SkeletonDataset(Dataset):
     transform : callable, optional
         Applied to each item's (C, T, V, M) float32 array (a writable copy) before it
         becomes a tensor: augmentation, bone or motion features (see
-        :mod:`skelgraph.data.transforms`).
+        ``skelgraph.data.transforms``).
     names : sequence of str, optional
-        One name per item (e.g. its file), for :attr:`names`.
+        One name per item (e.g. its file), for ``names``.
 
     Examples
     --------

@@ -71,6 +71,7 @@ class StreamState:
     :meth:`StreamingModule.clean_state` calls :meth:`reset` on each of them."""
 
     def reset(self) -> None:
+        """Forget what the state holds: back to before the stream's first frame."""
         raise NotImplementedError
 
     @property
