@@ -16,8 +16,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import tomllib
-
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import skelgraph

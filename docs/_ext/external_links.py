@@ -27,7 +27,7 @@ PROJECTS = {
     ),
     "matplotlib": ("https://matplotlib.org/stable/", "api/_as_gen/{name}.html#{name}"),
     "torch_geometric": (
-        "https://pytorch-geometric.readthedocs.io/en/latest/",
+        "https://pytorch-geometric.readthedocs.io/en/stable/",
         "generated/{name}.html#{name}",
     ),
     "torchmetrics": (
