@@ -134,7 +134,7 @@ class DisentangledGraphConv(StreamingModule):
 
     @property
     def delay(self) -> int:
-        """Always 0: the layer works frame by frame."""
+        """Always 0, as the layer works frame by frame."""
         return 0
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
