@@ -68,12 +68,8 @@ extensions = [
 ]
 
 # A reference that links nowhere is a warning, so an error under -W: none renders as
-# plain text unnoticed. The exceptions are words of the NumPy docstring convention that
-# name no object.
+# plain text unnoticed (docs/_ext/public_names.py resolves the names Sphinx cannot).
 nitpicky = True
-nitpick_ignore = [
-    ("py:class", "optional"),  # "int, optional"
-]
 
 source_suffix = {".rst": "restructuredtext"}  # Markdown only through the include
 exclude_patterns = ["_build", "README.md", "Thumbs.db", ".DS_Store"]
