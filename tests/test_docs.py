@@ -294,6 +294,7 @@ LINK_PAGES = {
     ),
     "collections.abc.Sequence": _PY + "collections.abc.html#collections.abc.Sequence",
     "os.PathLike": _PY + "os.html#os.PathLike",
+    "Ellipsis": _PY + "constants.html#Ellipsis",
     "matplotlib.axes._axes.Axes": (
         "https://matplotlib.org/stable/api/_as_gen/matplotlib.axes.Axes.html#matplotlib.axes.Axes"
     ),

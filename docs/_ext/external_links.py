@@ -38,6 +38,8 @@ PROJECTS = {
 # Python's standard library documents each module on one page.
 PYTHON = "https://docs.python.org/3/library/"
 PYTHON_MODULES = ("collections.abc", "functools", "os", "pathlib", "typing")
+# Built-in constants (``tuple[int, ...]`` is annotated with Ellipsis).
+PYTHON_BUILTINS = {"Ellipsis": "constants.html#Ellipsis"}
 # Objects documented on a shared page rather than one of their own.
 PAGES = {
     "torch.Tensor": "tensors.html#torch.Tensor",
@@ -90,6 +92,8 @@ def public_name(target: str) -> str:
 def url(target: str) -> str | None:
     """The reference page of an object of one of these projects, or ``None``."""
     name = public_name(target)
+    if name in PYTHON_BUILTINS:
+        return PYTHON + PYTHON_BUILTINS[name]
     for module in PYTHON_MODULES:
         if name.startswith(module + "."):
             return f"{PYTHON}{module}.html#{name}"

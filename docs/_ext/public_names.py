@@ -6,7 +6,8 @@ defining module (``skelgraph.data.features.bone_features``), and a class's own d
 by its short name (``SkeletonGraph.from_json``). Sphinx leaves those unlinked; here a
 reference Sphinx could not resolve is linked to the entry of the *same Python object*
 (found by importing both names), or, for a short name, to the one entry whose full name
-ends with it. Anything still unresolved is left to Sphinx, which reports it (nitpicky
+ends with it; a module without an entry of its own to its first documented object.
+Anything still unresolved is left to Sphinx, which reports it (nitpicky
 mode): a broken reference fails the build rather than rendering as plain text.
 
 NumPy-style types are split by napoleon at their commas and "of"s, and each piece made a
@@ -67,22 +68,45 @@ def _resolve(app, env, node, contnode):
     if node.get("reftype") == "class" and _TYPE_PIECE.search(target):
         return contnode
     objects = _documented(env)
-    found = None
-    if target.startswith(("skelgraph.", "examples.")):
-        obj = _lookup(target)
-        if obj is not _MISSING and not isinstance(obj, (int, float, str, bool)):
-            matches = [name for name in objects if _lookup(name) is obj]
-            if matches:  # one object, documented once (an alias entry may repeat it)
-                found = min(matches, key=len)
-    if found is None:
-        # A short name: the one object all entries ending with it stand for.
-        matches = [name for name in objects if name.endswith("." + target)]
-        if matches and len({id(_lookup(name)) for name in matches}) == 1:
-            found = min(matches, key=len)
+    if node.get("reftype") == "mod":
+        found = _module_section(objects, target)
+    else:
+        found = _same_object(objects, target) or _short_name(objects, target)
     if found is None:
         return None
     entry = objects[found]
-    return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode, found)
+    title = target if node.get("reftype") == "mod" else found
+    return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode, title)
+
+
+def _same_object(objects: dict[str, Any], target: str) -> str | None:
+    """The entry of the object ``target`` names by another path (its defining module)."""
+    if not target.startswith(("skelgraph.", "examples.")):
+        return None
+    obj = _lookup(target)
+    if obj is _MISSING or isinstance(obj, (int, float, str, bool)):  # equal, not the same
+        return None
+    matches = [name for name in objects if _lookup(name) is obj]
+    return min(matches, key=len) if matches else None  # an alias entry may repeat it
+
+
+def _short_name(objects: dict[str, Any], target: str) -> str | None:
+    """The one object all entries ending with ``.target`` stand for."""
+    matches = [name for name in objects if name.endswith("." + target)]
+    if matches and len({id(_lookup(name)) for name in matches}) == 1:
+        return min(matches, key=len)
+    return None
+
+
+def _module_section(objects: dict[str, Any], module: str) -> str | None:
+    """The first entry defined in ``module`` (or a module under it): a module that has no
+    entry of its own, such as ``skelgraph.data.features`` whose functions are documented
+    as ``skelgraph.data.*``, is linked to where its objects are."""
+    for name in objects:
+        defined_in = getattr(_lookup(name), "__module__", None) or ""
+        if defined_in == module or defined_in.startswith(module + "."):
+            return name
+    return None
 
 
 def _public_bases(app, name, obj, options, bases) -> None:
