@@ -127,6 +127,7 @@ FIGURE = re.compile(r"\d(?:[\d.]*\d)?(?:\s?(?:×(?!\s?\d)|%)|\s(?:s|ms|MiB|GiB)\
 # Numbers of that form that are not measurements, by page.
 NOT_MEASURED = {
     ("concepts/multiscale.rst", "2 %"),  # a property of the NTU graph, computed on the page
+    ("concepts/limits.rst", "256 MiB"),  # a bound the commands enforce
     ("tutorials/online_inference.rst", "2.4 s"),  # the 72-frame delay at 30 frames/s
     ("tutorials/online_inference.rst", "90 %"),  # a fraction of the clip
     ("tutorials/training.rst", "60 %"),  # the learning-rate schedule
