@@ -136,7 +136,8 @@ def load_authors_checkpoint(path: str | Path, model: MSG3DNet) -> MSG3DNet:
     return model
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> cli.Parser:
+    """The command line (the docs show its ``--help``)."""
     parser = cli.Parser(
         description="Convert an MS-G3D checkpoint between the authors' code "
         "(kenziyuliu/MS-G3D, model/msg3d.py) and skelgraph's MSG3DNet. The input is read "
@@ -156,7 +157,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="convert skelgraph -> authors (default: authors -> skelgraph)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     model = MSG3DNet.from_preset(args.preset)
     try:
         state = read_state_dict(args.input)

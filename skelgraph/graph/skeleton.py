@@ -156,6 +156,11 @@ class SkeletonGraph:
         accepted as aliases (:data:`~skelgraph.graph.LAYOUT_ALIASES`); the graph keeps the
         built-in name.
 
+        Parameters
+        ----------
+        name : str
+            A name of :meth:`layouts` (``"ntu-rgbd"``, ...) or a pyskl alias.
+
         Raises
         ------
         ValueError
@@ -183,8 +188,15 @@ class SkeletonGraph:
     ) -> SkeletonGraph:
         """A graph from an undirected edge list.
 
-        ``num_nodes`` defaults to ``len(joint_names)`` or, failing that, one more than the
-        largest index in ``edges``.
+        Parameters
+        ----------
+        edges : iterable of (int, int)
+            Undirected bones as pairs of 0-based joint indices, each listed once.
+        num_nodes : int, optional
+            Number of joints V; defaults to ``len(joint_names)`` or, failing that, one more
+            than the largest index in ``edges``.
+        joint_names, center, name, preprocess
+            As for the class.
         """
         edges = [tuple(e) for e in edges]
         if num_nodes is None:
@@ -210,6 +222,11 @@ class SkeletonGraph:
         Keys: ``edges`` (list of pairs, 0-based; required), ``joint_names`` and/or
         ``num_nodes`` (at least one where ``edges`` does not reach the last joint),
         ``center``, ``name`` and ``preprocess`` (see the class), all optional.
+
+        Parameters
+        ----------
+        spec : mapping
+            The description, with the keys above.
 
         Raises
         ------
@@ -252,6 +269,11 @@ class SkeletonGraph:
               "preprocess": {"center": 0, "z_axis": [0, 1], "x_axis": [1, 2]}
             }
 
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The JSON file.
+
         Raises
         ------
         ValueError
@@ -274,8 +296,15 @@ class SkeletonGraph:
     ) -> SkeletonGraph:
         """A graph from an undirected networkx graph.
 
-        Nodes are numbered in ``graph.nodes`` order; their labels become the joint names.
-        ``center`` is a node label of ``graph``.
+        Parameters
+        ----------
+        graph : networkx.Graph
+            Undirected, simple, without self edges. Nodes are numbered in ``graph.nodes``
+            order; their labels become the joint names.
+        center : hashable, optional
+            The root joint, as a node label of ``graph``; defaults to the first node.
+        name : str, optional
+            Defaults to ``graph.name``, or ``"custom"``.
         """
         if graph.is_directed():
             raise ValueError("expected an undirected networkx graph, got a directed one")
@@ -310,6 +339,15 @@ class SkeletonGraph:
     ) -> SkeletonGraph:
         """A graph from a PyG ``edge_index`` of shape (2, E) with both directions listed.
 
+        Parameters
+        ----------
+        edge_index : Tensor or numpy.ndarray
+            Integer array of shape (2, E): each undirected edge in both directions, once.
+        num_nodes : int, optional
+            Number of joints V, as for :meth:`from_edges`.
+        joint_names, center, name
+            As for the class.
+
         Raises
         ------
         ValueError
@@ -341,7 +379,15 @@ class SkeletonGraph:
     def from_adjacency(
         cls, matrix: np.ndarray | torch.Tensor, *, center: int | None = None, name: str = "custom"
     ) -> SkeletonGraph:
-        """A graph from a symmetric (V, V) 0/1 adjacency matrix with a zero diagonal."""
+        """A graph from a symmetric (V, V) 0/1 adjacency matrix with a zero diagonal.
+
+        Parameters
+        ----------
+        matrix : numpy.ndarray or Tensor
+            The adjacency matrix A, shape (V, V), without self-loops.
+        center, name
+            As for the class.
+        """
         if isinstance(matrix, torch.Tensor):
             matrix = matrix.detach().cpu().numpy()
         m = np.asarray(matrix, dtype=np.float64)
@@ -362,7 +408,14 @@ class SkeletonGraph:
     @classmethod
     def coerce(cls, graph: GraphLike) -> SkeletonGraph:
         """Turn any :data:`GraphLike` (graph, layout name, networkx graph, (V, V) matrix)
-        into a :class:`SkeletonGraph`; the layers accept all of them through this."""
+        into a :class:`SkeletonGraph`; the layers accept all of them through this.
+
+        Parameters
+        ----------
+        graph : GraphLike
+            A :class:`SkeletonGraph` (returned as is), a layout name, an undirected
+            networkx graph or a (V, V) adjacency matrix.
+        """
         if isinstance(graph, SkeletonGraph):
             return graph
         if isinstance(graph, str):
