@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skelgraph.data._checks import as_sequence
+from skelgraph.data._checks import as_sequence, check_dims
 
 __all__ = ["as_generator", "random_rotate", "random_scale", "random_shift", "rotation_matrix_xyz"]
 
@@ -30,8 +30,7 @@ def as_generator(seed: SeedLike) -> np.random.Generator:
 
 
 def _coords(data: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
-    if not 1 <= dims <= data.shape[0]:
-        raise ValueError(f"dims must be in 1..{data.shape[0]}, got {dims}")
+    check_dims(dims, data.shape[0])
     coords = data[:dims].astype(np.float64)
     return coords, coords.any(axis=0, keepdims=True)
 
@@ -59,7 +58,7 @@ def rotation_matrix_xyz(angles: np.ndarray) -> np.ndarray:
 def random_rotate(
     data: np.ndarray, rng: SeedLike = None, *, max_degrees: float = 17.0, dims: int = 3
 ) -> np.ndarray:
-    r"""Rotate the coordinates by random angles, uniform in ±``max_degrees``.
+    r"""Rotate the coordinates by random angles, uniform in ±\ ``max_degrees``.
 
     3-D (``dims=3``): :math:`p' = R_z(\gamma) R_y(\beta) R_x(\alpha)\, p` with α, β, γ
     drawn independently. 2-D (``dims=2``): an in-plane rotation by one angle. Channels
@@ -142,7 +141,7 @@ def random_scale(
 def random_shift(
     data: np.ndarray, rng: SeedLike = None, *, max_shift: float = 0.1, dims: int = 3
 ) -> np.ndarray:
-    """Translate present joints by a vector uniform in ±``max_shift`` per coordinate.
+    """Translate present joints by a vector uniform in ±\\ ``max_shift`` per coordinate.
 
     Absent joints (all coordinates zero) are not moved, so they stay recognisable.
 

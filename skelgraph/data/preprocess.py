@@ -24,7 +24,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from skelgraph.data._checks import as_sequence, joint_position, require_finite, sequence_and_length
+from skelgraph.data._checks import (
+    as_sequence,
+    check_dims,
+    joint_position,
+    require_finite,
+    sequence_and_length,
+)
 from skelgraph.graph import LAYOUT_ALIASES, SkeletonGraph
 
 __all__ = [
@@ -71,7 +77,14 @@ class PreprocessSpec:
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> PreprocessSpec:
         """A spec from ``{"center": ..., "z_axis": [...], "x_axis": [...]}`` (lists for
-        tuples, as in JSON)."""
+        tuples, as in JSON).
+
+        Parameters
+        ----------
+        spec : mapping
+            ``center`` (required), ``z_axis`` and ``x_axis`` (optional), as
+            :meth:`to_dict` gives them.
+        """
 
         def ref(value: Any) -> JointRef:
             return tuple(int(v) for v in value) if isinstance(value, (list, tuple)) else int(value)
@@ -105,6 +118,11 @@ class PreprocessSpec:
         """The spec of a layout: a key of :data:`PREPROCESS_SPECS` or pyskl alias, a
         :class:`~skelgraph.SkeletonGraph` with :attr:`~skelgraph.SkeletonGraph.preprocess`
         or equal to a built-in layout, or a spec (returned as it is).
+
+        Parameters
+        ----------
+        layout : str or SkeletonGraph or PreprocessSpec
+            The layout whose preprocessing joints are wanted.
 
         Raises
         ------
@@ -232,8 +250,7 @@ def center_joints(data: np.ndarray, joint: JointRef, *, dims: int | None = None)
     data = as_sequence(data)
     require_finite(data)
     dims = data.shape[0] if dims is None else dims
-    if not 1 <= dims <= data.shape[0]:
-        raise ValueError(f"dims must be in 1..{data.shape[0]}, got {dims}")
+    check_dims(dims, data.shape[0])
     out = data.copy()
     coords = data[:dims]
     center = joint_position(coords, joint)[:, :, None, 0:1]  # (dims, T, 1, 1)
