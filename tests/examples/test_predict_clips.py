@@ -1,5 +1,5 @@
 """predict.py without training: a checkpoint made in the test, clip averaging of
-probabilities, and refused clip and top-k counts."""
+probabilities, and clip and top-k counts of 0 refused."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ def test_probabilities_average_each_clips_softmax():
 
 
 @pytest.mark.parametrize("option", ["--num-clips", "--top-k"])
-def test_zero_clips_or_top_k_are_refused(tmp_path, option):
-    with pytest.raises(SystemExit, match="--num-clips and --top-k must be >= 1"):
+def test_zero_clips_or_top_k_are_refused(tmp_path, option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
         predict_script.main(["--checkpoint", str(tmp_path / "none.pt"), "x.npy", option, "0"])
+    assert exit_info.value.code == 2
+    assert f"argument {option}: expected an integer in 1.." in capsys.readouterr().err
