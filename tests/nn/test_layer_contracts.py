@@ -1,6 +1,7 @@
 """Layer contracts a mutation run found unchecked: the residual mask's initial range, the
 dropout range, a strided multi-scale TCN whose input and output widths agree, and the
-fused inference epilogue with batch-norm statistics far from the identity."""
+fused inference epilogue with batch-norm statistics far from the identity, activation
+names, and the delay of a stream window."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from skelgraph import DisentangledGraphConv, MSTemporalConv, TemporalConv
 from skelgraph.nn import functional
 from skelgraph.nn.activation import make_activation
+from skelgraph.nn.streaming import TemporalWindow
 from tests.layer_helpers import TINY, randomize
 
 
@@ -58,3 +60,11 @@ def test_fused_epilogue_equals_the_modules_with_non_trivial_statistics(act):
 def test_activation_names_give_their_modules(name, kind):
     assert type(make_activation(name)).__name__ == kind
     assert type(MSTemporalConv(6, 6, dilations=(1,), activation=name).act).__name__ == kind
+
+
+@pytest.mark.parametrize(("span", "front"), [(2, 1), (4, 2), (4, 0), (6, 4), (3, 1)])
+def test_temporal_window_delay_is_when_its_first_window_completes(span, front):
+    # output frame 0 is ready once input frame `delay` has arrived (front padding counted)
+    window = TemporalWindow(span, 1, front, span - front)
+    first = next(t for t in range(span + 2) if window.push(torch.ones(1, 1, 1, 1)) is not None)
+    assert window.delay == first == span - front
