@@ -66,6 +66,8 @@ STREAM = ("tests/nn/test_streaming.py", *CONTRACTS)
 CKPT = ("tests/nn/test_checkpoint.py",)
 FEAT = ("tests/data/test_features.py", "tests/data/test_augment_properties.py")
 PREP = ("tests/data/test_preprocess.py",)
+AUGMENT = ("tests/data/test_augment.py", "tests/data/test_augment_properties.py")
+TRANSFORMS = ("tests/data/test_transforms.py",)
 SAMPLING = ("tests/data/test_sampling.py", "tests/data/test_sampling_bruteforce.py")
 KP2D = ("tests/data/test_keypoints2d.py",)
 PICKLE = (
@@ -657,21 +659,21 @@ MUTANTS: tuple[Mutant, ...] = (
         "skelgraph/data/augment.py",
         "    return rz @ ry @ rx",
         "    return rx @ ry @ rz",
-        FEAT,
+        AUGMENT,
         "rotation composed in the other order",
     ),
     Mutant(
         "skelgraph/data/augment.py",
         "    out[:dims] = (coords + shift[:, None, None, None]) * present",
         "    out[:dims] = coords + shift[:, None, None, None]",
-        FEAT,
+        AUGMENT,
         "shift moves absent joints",
     ),
     Mutant(
         "skelgraph/data/augment.py",
         "    factor = rng.uniform(low, high, size=dims if per_axis else 1)",
         "    factor = rng.uniform(low, high, size=dims)",
-        FEAT,
+        AUGMENT,
         "per_axis ignored: always per axis",
     ),
     Mutant(
@@ -779,7 +781,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "skelgraph/data/transforms.py",
         "        for t in self.transforms:\n            data = t(data)\n        return data",
         "        for t in reversed(self.transforms):\n            data = t(data)\n        return data",
-        FEAT + SAMPLING + KP2D,
+        TRANSFORMS,
         "Compose applies its steps in reverse",
     ),
     # ------------------------------------------------------------------ readers
