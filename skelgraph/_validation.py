@@ -14,7 +14,14 @@ from typing import Any, get_args
 
 import torch
 
-__all__ = ["check_choice", "check_input", "check_int", "choices", "shape_checks"]
+__all__ = [
+    "check_choice",
+    "check_finite_scores",
+    "check_input",
+    "check_int",
+    "choices",
+    "shape_checks",
+]
 
 
 @contextmanager
@@ -95,3 +102,17 @@ def check_input(
             raise ValueError(
                 f"{layer} expects V={joints} joints, got {x.shape[3]} (input shape {list(x.shape)})"
             )
+
+
+def check_finite_scores(scores: torch.Tensor, what: str) -> None:
+    """Raise ``ValueError`` if ``scores`` (N, K) hold a NaN or infinity: such a score has no
+    rank, and counted anyway it makes a wrong prediction look right (NaN compares false
+    with everything, so nothing ranks above it)."""
+    bad = ~torch.isfinite(scores)
+    if bad.any():
+        sample, column = (int(i) for i in bad.nonzero()[0])
+        raise ValueError(
+            f"{what} hold {int(bad.sum())} NaN or infinite value(s), first "
+            f"{float(scores[sample, column])} at sample {sample}, class {column}; scores must "
+            "be finite"
+        )
