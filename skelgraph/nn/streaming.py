@@ -245,6 +245,12 @@ class RunningMean(StreamState):
     O(1) per frame. The sum is recomputed from the kept frames once per ``window`` frames,
     which bounds the rounding drift of adding and subtracting.
 
+    The running sum holds the finite values only; NaN, +inf and -inf are counted apart,
+    per entry, and give the mean its value while the window holds them (NaN, or ±inf, or
+    NaN for both infinities, as a plain mean would). So a bad frame affects exactly the
+    means of the windows that hold it: a NaN never enters the sum, to be subtracted
+    (NaN - NaN is NaN) for ever after.
+
     Parameters
     ----------
     window : int
@@ -256,29 +262,49 @@ class RunningMean(StreamState):
         self.reset()
 
     def reset(self) -> None:
-        self._ring: torch.Tensor | None = None  # (window, N, C)
-        self._sum: torch.Tensor | None = None
+        self._ring: torch.Tensor | None = None  # (window, N, C), the frames as they came
+        self._sum: torch.Tensor | None = None  # (N, C), of the finite values
+        self._bad: torch.Tensor | None = None  # (3, N, C), counts of NaN, +inf, -inf
         self._count = 0
+
+    @staticmethod
+    def _split(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``frames`` as their finite part (the rest 0) and (3, ...) indicators of NaN,
+        +inf and -inf."""
+        kinds = torch.stack([frames.isnan(), frames == torch.inf, frames == -torch.inf])
+        return frames.masked_fill(kinds.any(0), 0), kinds.to(torch.int32)
 
     def push(self, frames: torch.Tensor) -> torch.Tensor:
         """Frames (N, C, T) in; (N, C, T), the mean of the window ending at each frame."""
         if self._ring is None:
             self._ring = frames.new_zeros(self.window, *frames.shape[:2])
             self._sum = frames.new_zeros(frames.shape[:2])
-        assert self._sum is not None
+            self._bad = torch.zeros(3, *frames.shape[:2], dtype=torch.int32, device=frames.device)
+        assert self._sum is not None and self._bad is not None
         means = []
         for t in range(frames.shape[2]):
             slot = self._count % self.window
             if self._count >= self.window:
-                self._sum -= self._ring[slot]
+                finite, bad = self._split(self._ring[slot])
+                self._sum -= finite
+                self._bad -= bad
             self._ring[slot] = frames[:, :, t]
             self._count += 1
+            finite, bad = self._split(frames[:, :, t])
+            self._bad += bad
             if slot == self.window - 1:  # a full turn: the exact sum of the window
-                self._sum = self._ring.sum(0)
+                self._sum = self._split(self._ring)[0].sum(0)
             else:
-                self._sum += frames[:, :, t]
-            means.append(self._sum / min(self._count, self.window))
+                self._sum += finite
+            means.append(self._mean())
         return torch.stack(means, dim=2) if means else frames.new_zeros(frames.shape)
+
+    def _mean(self) -> torch.Tensor:
+        assert self._sum is not None and self._bad is not None
+        nan, pos, neg = self._bad > 0
+        mean = self._sum / min(self._count, self.window)
+        mean = mean.masked_fill(pos, torch.inf).masked_fill(neg, -torch.inf)
+        return mean.masked_fill(nan | (pos & neg), torch.nan)
 
 
 class StreamingModule(nn.Module):
