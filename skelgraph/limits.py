@@ -23,10 +23,11 @@ __all__ = [
     "MAX_PICKLE_DEPTH",
 ]
 
-MAX_GRAPH_NODES = 2048
+MAX_GRAPH_NODES = 1024
 """Most nodes of a graph: a skeleton's joints, or the τ·V nodes of a G3D window graph. A
-graph keeps dense V×V matrices (adjacency, hop distances, one per scale), 32 MiB each in
-float64 at this size; the largest built-in layout has 25 joints, its 5-frame window 125."""
+graph keeps dense V×V matrices (adjacency, hop distances, one per scale), 8 MiB each in
+float64 at this size, and finds all-pairs hop distances (about a second for a chain of
+1024 joints); the largest built-in layout has 25 joints, its 5-frame window 125 nodes."""
 
 MAX_CLASSES = 2**16
 """Most classes a label may index (labels of a pose pickle are 0..MAX_CLASSES - 1) and a

@@ -129,6 +129,7 @@ DOCUMENTED = (
     "skelgraph.data",
     "skelgraph.plot",
     "skelgraph.metrics",
+    "skelgraph.limits",
 )
 
 

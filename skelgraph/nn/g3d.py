@@ -149,7 +149,7 @@ class G3DConv(StreamingModule):
         x : Tensor
             (N, C, T, V).
         """
-        check_input(x, self.in_channels, self.num_joints, "G3DConv")
+        check_input(x, self.in_channels, self.num_joints, self)
         tau = self.window_size
         y = functional.window_graph_conv(
             x,

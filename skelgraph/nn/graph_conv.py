@@ -125,7 +125,7 @@ class DisentangledGraphConv(StreamingModule):
         x : Tensor
             (N, C, T, V).
         """
-        check_input(x, self.in_channels, self.num_joints, "DisentangledGraphConv")
+        check_input(x, self.in_channels, self.num_joints, self)
         weight = self.proj.weight.flatten(1)
         y = functional.multiscale_graph_conv(
             x, self.aggregate.adjacency(), weight, dropout=self.dropout, training=self.training

@@ -323,7 +323,7 @@ class StreamingModule(nn.Module):
     def _check_steps_input(self, x: torch.Tensor) -> None:
         """Raise unless ``x`` is one chunk of this layer's input (T may be 0)."""
         channels = getattr(self, "in_channels", -1)
-        check_input(x, channels, getattr(self, "num_joints", -1), type(self).__name__, 0)
+        check_input(x, channels, getattr(self, "num_joints", -1), self, 0)
 
     def _empty(self, x: torch.Tensor) -> torch.Tensor:
         """No output frames, shaped like this layer's output for input ``x``."""

@@ -97,6 +97,7 @@ class TemporalConv(StreamingModule):
         x : Tensor
             (N, C, T, V).
         """
+        check_input(x, self.in_channels, -1, self)
         return self.bn(self.conv(x))
 
     @property
@@ -251,7 +252,7 @@ class MSTemporalConv(StreamingModule):
         x : Tensor
             (N, C, T, V).
         """
-        check_input(x, self.in_channels, -1, "MSTemporalConv")
+        check_input(x, self.in_channels, -1, self)
         out = torch.cat([branch(x) for branch in self.branches], dim=1)
         if self.has_residual:
             out = out + self.residual(x)

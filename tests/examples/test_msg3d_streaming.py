@@ -107,7 +107,7 @@ def test_training_mode_and_bad_chunks_are_refused():
     model = tiny_model()
     with pytest.raises(ValueError, match=r"\(N, C=3, T, V=20, M=2\)"):
         model.forward_steps(torch.randn(1, 3, 2, 20, 1, dtype=torch.float64))
-    with pytest.raises(ValueError, match="stream_window must be an int >= 1"):
+    with pytest.raises(ValueError, match="stream_window must be >= 1, got 0"):
         MSG3DNet.from_preset("nw-ucla-small", stream_window=0)
     model.train()
     with pytest.raises(RuntimeError, match="inference only"):
