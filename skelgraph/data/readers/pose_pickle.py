@@ -451,9 +451,10 @@ def read_pose_pickle(
         nesting or cycle (above), a truncated or corrupt pickle, an unexpected structure,
         a duplicate ``frame_dir``, anything that would run out of memory or recursion,
         an unknown ``split`` name (the message lists the names present), a split naming
-        a ``frame_dir`` with no annotation, or an annotation with a missing key, a wrong type or shape, a ``keypoint_score`` that
-        does not match ``keypoint``, ``total_frames`` different from T, a non-finite value,
-        or a joint count no layout is inferred for. The message names the file and, for an
+        a ``frame_dir`` with no annotation, or an annotation with a missing key, a wrong
+        type or shape, a ``keypoint_score`` that does not match ``keypoint``,
+        ``total_frames`` different from T, a non-finite value, or a joint count no layout
+        is inferred for. The message names the file and, for an
         annotation, its index and ``frame_dir``.
     ValueError
         An unknown ``layout`` name.
