@@ -176,7 +176,7 @@ def _ndarray(*args: Any) -> None:
 
 def _sized(make: type) -> Callable[..., Any]:
     def build(*args: Any) -> Any:
-        if args and isinstance(args[0], int):  # bytes(10**12) allocates a terabyte
+        if args and hasattr(args[0], "__index__"):  # bytes(10**12) allocates a terabyte
             raise _Refused(f"{make.__name__}({args[0]!r:.20}) of a count")
         return make(*args)
 
@@ -289,9 +289,10 @@ class _Settle:
             if depth >= self._limit:
                 raise self._too_deep()
             self._open.add(key)
-            self._done[key] = self._container(value, depth)
+            # The original is kept: its id must not be reused while the walk runs.
+            self._done[key] = (value, *self._container(value, depth))
             self._open.discard(key)
-        settled, height = self._done[key]
+        _, settled, height = self._done[key]
         if depth + height > self._limit:
             raise self._too_deep()
         return settled, height
