@@ -354,8 +354,10 @@ def test_a_chunk_of_another_stream_is_refused():
     layer.forward_steps(x[:, :, :2])
     with pytest.raises(ValueError, match="call clean_state"):
         layer.forward_steps(x[:1, :, 2:])
-    with pytest.raises(ValueError, match="call clean_state"):
+    with pytest.raises(TypeError, match=r"float32, got torch\.float64"):  # not its dtype
         layer.forward_steps(x[:, :, 2:].double())
+    with torch.autocast("cpu", dtype=torch.bfloat16), pytest.raises(ValueError, match="clean_st"):
+        layer.forward_steps(x[:, :, 2:].bfloat16())  # its dtype under autocast, another stream
 
 
 def test_flush_without_frames_is_refused():
