@@ -13,13 +13,14 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from examples.msg3d import cli
+from examples.msg3d.checkpoint import read_checkpoint_file
 from examples.msg3d.model import PRESETS, MSG3DNet
 from skelgraph.nn import authors
 
@@ -111,17 +112,12 @@ def to_authors(state_dict: Mapping[str, torch.Tensor], model: MSG3DNet) -> dict[
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The ``state_dict`` in a checkpoint file (or under its ``"state_dict"`` key).
 
-    Read with ``torch.load(..., weights_only=True)``, never arbitrary objects. An empty,
+    Read with :func:`~examples.msg3d.checkpoint.read_checkpoint_file`
+    (``torch.load(..., weights_only=True)``), never arbitrary objects. An empty,
     truncated or foreign file, or one that holds something else than a mapping of names
     to tensors, is a ``ValueError`` naming the path.
     """
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except Exception as error:  # EOFError, UnpicklingError, "Unsupported operand", ...
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({reason})") from None
+    checkpoint = read_checkpoint_file(path)
     if isinstance(checkpoint, Mapping) and "state_dict" in checkpoint:
         checkpoint = checkpoint["state_dict"]
     if not isinstance(checkpoint, Mapping) or not all(
@@ -141,7 +137,7 @@ def load_authors_checkpoint(path: str | Path, model: MSG3DNet) -> MSG3DNet:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = cli.Parser(
         description="Convert an MS-G3D checkpoint between the authors' code "
         "(kenziyuliu/MS-G3D, model/msg3d.py) and skelgraph's MSG3DNet. The input is read "
         "with torch.load(weights_only=True); the output is a plain state_dict.",
@@ -165,15 +161,18 @@ def main(argv: list[str] | None = None) -> None:
     try:
         state = read_state_dict(args.input)
         converted = to_authors(state, model) if args.to_authors else from_authors(state, model)
-    except (OSError, KeyError, ValueError) as error:
-        parser.exit(2, f"error: {error.args[0] if isinstance(error, KeyError) else error}\n")
-    if args.to_authors:
-        model.load_state_dict(state)  # check it is a complete skelgraph checkpoint
-    else:
-        model.load_state_dict(converted)
-    torch.save(converted, args.output)
+        # A complete checkpoint of the preset: every weight present and of its shape.
+        model.load_state_dict(state if args.to_authors else converted)
+    except OSError as error:
+        raise SystemExit(f"cannot read {args.input}: {error.strerror or error}") from None
+    except (KeyError, ValueError, RuntimeError) as error:
+        raise SystemExit(error.args[0] if isinstance(error, KeyError) else str(error)) from None
+    try:
+        torch.save(converted, args.output)
+    except (OSError, RuntimeError) as error:
+        raise SystemExit(f"cannot write {args.output}: {error}") from None
     print(f"wrote {len(converted)} tensors to {args.output}")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(cli.run(main))
