@@ -190,7 +190,8 @@ def test_admitted_globals_cannot_be_changed_or_made_to_allocate(tmp_path):
     with pytest.raises(AttributeError):
         encode_global._make = print
     million = Call(MULTIARRAY, "scalar", (dtype("<i8"), (10**6).to_bytes(8, "little")))
-    _refused(tmp_path, _with_extra(Call("builtins", "bytes", (million,))), r"bytes\(np\.int64\(1000000\)\)")
+    bytes_of_million = _with_extra(Call("builtins", "bytes", (million,)))
+    _refused(tmp_path, bytes_of_million, r"bytes\(np\.int64\(1000000\)\)")
     for name in ("bytes", "bytearray"):
         _refused(tmp_path, _with_extra(Call("builtins", name, (10**6,))), f"{name}\\(1000000\\)")
     path = _write(tmp_path, _with_extra(Call("builtins", "bytearray", (b"ab",))))
