@@ -251,18 +251,18 @@ def _load_pyskl(path: str | Path) -> tuple[MSG3DNet, dict[str, Any]]:
 
 def pyskl_stream(path: str | Path) -> str:
     """The stream of a checkpoint from its file name: pyskl's ``j``, ``b``, ``jm``, ``bm``
-    (``.pth``), or mmaction2's ``-joint-``, ``-bone-``, ``-joint-motion-``, ... .
+    (``.pth``, or ending a name after ``-``), or mmaction2's ``-joint-``, ``-bone-``,
+    ``-joint-motion-``, ... .
 
     Raises
     ------
     ValueError
         A name that says none.
     """
-    name = Path(path).stem.lower()
     short = dict(zip(("j", "b", "jm", "bm"), STREAMS))
-    if name in short:
-        return short[name]
-    tokens = name.replace("_", "-").split("-")
+    tokens = Path(path).stem.lower().replace("_", "-").split("-")
+    if tokens[-1] in short:  # j.pth, or our registry's ...-3d-j.pth
+        return short[tokens[-1]]
     for stream in sorted(STREAMS, key=len, reverse=True):  # "joint-motion" before "joint"
         words = stream.split("-")
         if any(tokens[i : i + len(words)] == words for i in range(len(tokens))):
