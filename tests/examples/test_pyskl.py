@@ -20,15 +20,10 @@ from tests.layer_helpers import randomize
 
 
 @pytest.fixture(scope="module")
-def make(tmp_path_factory):
-    return pyskl_oracle.make_dir(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def coco_120(make, tmp_path_factory):
+def coco_120(pyskl_make, tmp_path_factory):
     """COCO-17, (x, y, score) input, 120 classes, seed 3: made by pyskl's code now."""
     out = tmp_path_factory.mktemp("coco") / "coco-2d"
-    return pyskl_oracle.generate(make, out, "coco", 120, 3, two_d=True)
+    return pyskl_oracle.generate(pyskl_make, out, "coco", 120, 3, two_d=True)
 
 
 @pytest.fixture(scope="module")
@@ -91,13 +86,13 @@ def test_to_pyskl_gives_back_the_checkpoint(ntu60):
 
 
 @pytest.mark.parametrize(("graph", "layout"), [("ntu-rgbd", "nturgb+d"), ("coco-17", "coco")])
-def test_a_model_of_ours_runs_the_same_in_pyskls_code(make, tmp_path, graph, layout):
+def test_a_model_of_ours_runs_the_same_in_pyskls_code(pyskl_make, tmp_path, graph, layout):
     # Our own graph (for NTU the authors' hands, not pyskl's), trained masks and statistics:
     # pyskl's code on to_pyskl's weights computes our logits.
     with convert_checkpoint.scale_counts_fixed():
         model = randomize(MSG3DNet(7, graph), seed=5).eval()
     x = torch.randn(1, 2, 6, model.graph.num_nodes, 3)
-    theirs = pyskl_oracle.pyskl_logits(make, to_pyskl(model), x, layout, tmp_path)
+    theirs = pyskl_oracle.pyskl_logits(pyskl_make, to_pyskl(model), x, layout, tmp_path)
     assert _relative(_ours(model, x), theirs) < 1e-5
 
 
