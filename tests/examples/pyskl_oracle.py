@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from examples.msg3d.convert_checkpoint import scale_counts_fixed, to_pyskl
+from examples.msg3d.model import MSG3DNet
 from tests.conftest import fixture_path
+from tests.layer_helpers import randomize
 
 # pyskl's backbone and head on a saved state_dict and (N, M, T, V, C) input.
 _LOGITS = """
@@ -77,3 +80,14 @@ def pyskl_logits(
         make, "-c", _LOGITS, str(work / "state.pt"), str(work / "x.pt"), layout, str(work / "y.pt")
     )
     return torch.load(work / "y.pt", weights_only=True)
+
+
+def save_narrow(path: Path, graph: str, num_classes: int = 60, seed: int = 0) -> Path:
+    """A narrow (12, 24, 48) MSG3DNet of ours with random statistics, saved as pyskl saves
+    a checkpoint (:func:`to_pyskl`): a cheap stand-in where speed matters more than
+    having been made by pyskl's code."""
+    with scale_counts_fixed():
+        model = MSG3DNet(num_classes, graph, channels=(12, 24, 48))
+    randomize(model, seed).eval()
+    torch.save({"meta": {}, "state_dict": to_pyskl(model)}, path)
+    return path

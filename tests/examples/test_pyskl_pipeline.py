@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from examples.msg3d.convert_checkpoint import convert_pyskl, scale_counts_fixed, to_pyskl
-from examples.msg3d.model import MSG3DNet
+from examples.msg3d.convert_checkpoint import convert_pyskl
 from examples.msg3d.predict import Predictor
 from examples.msg3d.pyskl_pipeline import (
     BONE_PAIRS,
@@ -22,7 +21,7 @@ from examples.msg3d.pyskl_pipeline import (
 )
 from skelgraph import SkeletonGraph
 from skelgraph.data import SkeletonSample, read_pose_pickle
-from tests.layer_helpers import randomize
+from tests.examples import pyskl_oracle
 
 # --------------------------------------------------------------------- the transcription
 
@@ -224,10 +223,8 @@ def test_2d_inputs_are_pyskls(tmp_path, stream, seed, persons, frames, img_shape
 
 def test_3d_probabilities_are_pyskls_pipeline_and_model(tmp_path):
     # A narrow model in pyskl's format (the converter reads the widths off the weights).
-    with scale_counts_fixed():
-        model = randomize(MSG3DNet(60, "ntu-rgbd-pyskl", channels=(12, 24, 48)), seed=2)
-    torch.save({"meta": {}, "state_dict": to_pyskl(model.eval())}, tmp_path / "narrow-b.pth")
-    predictor = Predictor(convert_pyskl(tmp_path / "narrow-b.pth"))
+    path = pyskl_oracle.save_narrow(tmp_path / "narrow-b.pth", "ntu-rgbd-pyskl", seed=2)
+    predictor = Predictor(convert_pyskl(path))
     anno = annotation_3d(0, 2, 130)
     ours = predictor.probabilities(read_back(anno, "nturgb+d", tmp_path), num_clips=10)
     x = torch.from_numpy(pyskl_input(anno, "ntu-rgbd-pyskl", "b")).permute(0, 4, 2, 3, 1)
