@@ -40,6 +40,7 @@ __all__ = [
     "DownloadError",
     "PretrainedWeights",
     "get_weights",
+    "markdown_table",
 ]
 
 BASE_URL_VARIABLE = "SKELGRAPH_WEIGHTS_URL"
@@ -291,3 +292,27 @@ def get_weights(name: str) -> PretrainedWeights:
     if name not in WEIGHTS:
         raise ValueError(f"unknown weights {name!r}; known: {', '.join(WEIGHTS)}")
     return WEIGHTS[name]
+
+
+def markdown_table() -> str:
+    """The registry as a Markdown table: one row per dataset, split, input and source,
+    the names' common stem and each stream's published top-1 (README, docs)."""
+    rows: dict[str, dict[str, float]] = {}
+    for w in WEIGHTS.values():
+        stem = w.name.rsplit("-", 1)[0]
+        rows.setdefault(stem, {})[w.stream] = w.top1
+    lines = [
+        "| weights (`NAME-j`, `-b`, `-jm`, `-bm`) | dataset | input | joint | bone "
+        "| joint motion | bone motion |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for stem, accuracies in rows.items():
+        w = WEIGHTS[f"{stem}-j"]
+        cells = [f"{accuracies[s]:.1f}" if s in accuracies else "" for s in STREAMS]
+        what = "3-D Kinect, 25 joints" if w.dims == 3 else "2-D HRNet COCO-17"
+        lines.append(
+            f"| `{stem}` | {w.dataset_name} {w.split.replace('x', 'X-')} | {what} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return "\n".join(lines) + "\n"

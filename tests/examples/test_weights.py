@@ -140,3 +140,10 @@ def test_stream_runs_a_released_checkpoint(mirror, capsys):
     assert final["probability"] == pytest.approx(
         offline["predictions"][0]["top"][0]["probability"], abs=1e-5
     )
+
+
+def test_the_readme_table_is_the_registrys():
+    from examples.msg3d.weights import markdown_table
+    from tests.conftest import ROOT
+
+    assert markdown_table() in (ROOT / "README.md").read_text(encoding="utf-8")
