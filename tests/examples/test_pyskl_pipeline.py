@@ -162,9 +162,9 @@ def annotation_2d(seed, persons, frames, img_shape=(720, 1280)):
     rng = np.random.default_rng(seed)
     h, w = img_shape or (1080, 1920)
     kp = (_walk(rng, (persons, frames, 17, 2), 40.0) + [w / 2, h / 2]).astype(np.float16)
-    score = rng.uniform(0.2, 1.0, (persons, frames, 17)).astype(np.float16)
+    score = rng.uniform(0.2, 1.0, (persons, frames, 17)).astype(np.float32)
     score[rng.random(score.shape) < 0.1] = 0.005  # at most pyskl's 0.01: x, y zeroed
-    score[0, 3, 4] = np.float16(0.01)  # the threshold itself is masked too
+    score[0, 3, 4] = 0.01  # the threshold itself is masked too
     anno = {"frame_dir": f"2d{seed}", "label": 1, "total_frames": frames, "keypoint": kp,
             "keypoint_score": score}  # fmt: skip
     if img_shape is not None:
