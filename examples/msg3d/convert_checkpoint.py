@@ -18,7 +18,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,7 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from examples.msg3d import pyskl
+from examples.msg3d import cli, pyskl
+from examples.msg3d.checkpoint import read_checkpoint_file
 from examples.msg3d.model import PRESETS, MSG3DNet
 from examples.msg3d.pipeline import STREAMS
 from examples.msg3d.pyskl_pipeline import PysklPipeline
@@ -138,17 +138,12 @@ def to_authors(state_dict: Mapping[str, torch.Tensor], model: MSG3DNet) -> dict[
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The ``state_dict`` in a checkpoint file (or under its ``"state_dict"`` key).
 
-    Read with ``torch.load(..., weights_only=True)``, never arbitrary objects. An empty,
+    Read with :func:`~examples.msg3d.checkpoint.read_checkpoint_file`
+    (``torch.load(..., weights_only=True)``), never arbitrary objects. An empty,
     truncated or foreign file, or one that holds something else than a mapping of names
     to tensors, is a ``ValueError`` naming the path.
     """
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except Exception as error:  # EOFError, UnpicklingError, "Unsupported operand", ...
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({reason})") from None
+    checkpoint = read_checkpoint_file(path)
     if isinstance(checkpoint, Mapping) and "state_dict" in checkpoint:
         checkpoint = checkpoint["state_dict"]
     if not isinstance(checkpoint, Mapping) or not all(
@@ -325,8 +320,33 @@ def convert_pyskl(
     }
 
 
+def _convert_pyskl_file(
+    source: Path, target: Path, stream: str | None, class_names: Path | None
+) -> None:
+    """``--from pyskl``: :func:`convert_pyskl` from ``source`` to ``target``."""
+    names = None
+    if class_names is not None:
+        lines = cli.read_text(class_names, "--class-names").splitlines()
+        names = [line.strip() for line in lines if line.strip()]
+    try:
+        converted = convert_pyskl(source, stream=stream, class_names=names)
+    except OSError as error:
+        raise SystemExit(f"cannot read {source}: {error.strerror or error}") from None
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    try:
+        torch.save(converted, target)
+    except (OSError, RuntimeError) as error:
+        raise SystemExit(f"cannot write {target}: {error}") from None
+    pipeline = converted["pipeline"]
+    print(
+        f"wrote {target}: {converted['model_config']['overrides']['num_classes']} classes, "
+        f"{pipeline['layout']} {pipeline['dims']}-D, {pipeline['stream']} stream"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = cli.Parser(
         description="Convert an MS-G3D checkpoint between the authors' code "
         "(kenziyuliu/MS-G3D, model/msg3d.py) and skelgraph's MSG3DNet, or from pyskl / "
         "mmaction2 1.x (--from pyskl) into a checkpoint predict.py and stream.py take, "
@@ -365,36 +385,25 @@ def main(argv: list[str] | None = None) -> None:
     if args.source == "pyskl":
         if args.preset or args.to_authors:
             parser.error("--preset and --to-authors are for --from authors")
-        try:
-            names = None
-            if args.class_names is not None:
-                lines = args.class_names.read_text(encoding="utf-8").splitlines()
-                names = [line.strip() for line in lines if line.strip()]
-            converted = convert_pyskl(args.input, stream=args.stream, class_names=names)
-        except (OSError, ValueError) as error:
-            parser.exit(2, f"error: {error}\n")
-        torch.save(converted, args.output)
-        pipeline = converted["pipeline"]
-        print(
-            f"wrote {args.output}: {converted['model_config']['overrides']['num_classes']} "
-            f"classes, {pipeline['layout']} {pipeline['dims']}-D, {pipeline['stream']} stream"
-        )
-        return
+        return _convert_pyskl_file(args.input, args.output, args.stream, args.class_names)
     if args.preset is None:
         parser.error("--preset is required with --from authors")
     model = MSG3DNet.from_preset(args.preset)
     try:
         state = read_state_dict(args.input)
         converted = to_authors(state, model) if args.to_authors else from_authors(state, model)
-    except (OSError, KeyError, ValueError) as error:
-        parser.exit(2, f"error: {error.args[0] if isinstance(error, KeyError) else error}\n")
-    if args.to_authors:
-        model.load_state_dict(state)  # check it is a complete skelgraph checkpoint
-    else:
-        model.load_state_dict(converted)
-    torch.save(converted, args.output)
+        # A complete checkpoint of the preset: every weight present and of its shape.
+        model.load_state_dict(state if args.to_authors else converted)
+    except OSError as error:
+        raise SystemExit(f"cannot read {args.input}: {error.strerror or error}") from None
+    except (KeyError, ValueError, RuntimeError) as error:
+        raise SystemExit(error.args[0] if isinstance(error, KeyError) else str(error)) from None
+    try:
+        torch.save(converted, args.output)
+    except (OSError, RuntimeError) as error:
+        raise SystemExit(f"cannot write {args.output}: {error}") from None
     print(f"wrote {len(converted)} tensors to {args.output}")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(cli.run(main))

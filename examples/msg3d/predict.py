@@ -15,12 +15,14 @@ several ``--weights`` (one per stream) fuse their probabilities, weighed by
 
 INPUT is any file skelgraph reads: an NTU ``.skeleton``, a Kinetics-Skeleton or N-UCLA
 ``.json`` (told apart by their keys), an OpenPose ``--write_json`` folder, a pose pickle
-(``.pkl``; every sample, or those of ``--split``) or a ``.npy`` array (T, V, C) or
-(T, M, V, C) in the checkpoint's layout. The checkpoint's own pipeline (preprocessing,
+(``.pkl``; every sample, or those of ``--split``), a ``.npy`` array (T, V, C) or
+(T, M, V, C) in the checkpoint's layout, or a ``.txt`` file of joint rows in that layout
+(:func:`skelgraph.data.read_joint_rows`). The checkpoint's own pipeline (preprocessing,
 stream, clip length, persons) is applied (:class:`examples.msg3d.pipeline.Pipeline`); with
 ``--num-clips N`` the softmax scores of N of pyskl's fixed test clips are averaged
 (:func:`skelgraph.data.average_clip_scores`). The checkpoint is loaded with
-``torch.load(..., weights_only=True)``.
+``torch.load(..., weights_only=True)`` and checked before anything is built
+(:mod:`examples.msg3d.checkpoint`).
 """
 
 from __future__ import annotations
@@ -35,41 +37,28 @@ from typing import Any
 
 import torch
 
+from examples.msg3d import cli
+from examples.msg3d.checkpoint import build_model, load_checkpoint
 from examples.msg3d.convert_checkpoint import scale_counts_fixed
-from examples.msg3d.model import MSG3DNet
-from examples.msg3d.pipeline import graph_from_config
 from examples.msg3d.pyskl_pipeline import pipeline_from_dict
 from skelgraph.data import (
     SkeletonFormatError,
     SkeletonSample,
     average_clip_scores,
     read_array_file,
+    read_joint_rows,
     read_kinetics_json,
     read_ntu_skeleton,
     read_nucla_json,
     read_openpose_folder,
     read_pose_pickle,
 )
+from skelgraph.data.readers._common import load_json
 
 __all__ = ["Predictor", "load_checkpoint", "main", "read_input"]
 
-
-def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> dict:
-    """A ``train.py`` checkpoint, loaded with ``weights_only=True`` (no code runs)."""
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError:
-        raise SystemExit(f"no checkpoint {path}") from None
-    if not isinstance(ckpt, dict) or "model" not in ckpt:
-        raise SystemExit(f"{path} is not a train.py checkpoint (no 'model' entry)")
-    for key in ("model_config", "pipeline"):
-        if not ckpt.get(key):
-            raise SystemExit(
-                f"{path} has no {key!r}: it was written by an older train.py or for a model "
-                "or datasets passed from Python; rebuild the model yourself and load "
-                "ckpt['model']"
-            )
-    return ckpt
+NUM_CLIPS = (1, 100)  # pyskl tests with 10; every clip is a batch item of the model
+TOP_K = (1, 1000)
 
 
 class Predictor:
@@ -78,19 +67,14 @@ class Predictor:
     Parameters
     ----------
     checkpoint : dict
-        From :func:`load_checkpoint`.
+        From :func:`load_checkpoint` (which checks it: see
+        :mod:`examples.msg3d.checkpoint`).
     device : str or torch.device
     """
 
     def __init__(self, checkpoint: dict[str, Any], device: str | torch.device = "cpu") -> None:
-        config = checkpoint["model_config"]
-        kwargs = dict(config["overrides"])
-        if "graph" in kwargs:
-            kwargs["graph"] = graph_from_config(kwargs["graph"])
-        if "windows" in kwargs:
-            kwargs["windows"] = tuple(tuple(w) for w in kwargs["windows"])
         with scale_counts_fixed():
-            self.model = MSG3DNet.from_preset(config["preset"], **kwargs)
+            self.model = build_model(checkpoint["model_config"])
         self.model.load_state_dict(checkpoint["model"])
         self.model.to(device).eval()
         self.device = torch.device(device)
@@ -149,14 +133,13 @@ def fused_probabilities(
 
 def load_weights(name: str, device: str | torch.device = "cpu") -> dict:
     """The converted checkpoint of a released model (:mod:`examples.msg3d.weights`),
-    downloaded once; exit status 2 and a one-line message when that fails (offline)."""
+    downloaded once; a ``SystemExit`` naming the problem when that fails (offline, say)."""
     from examples.msg3d.weights import DownloadError, get_weights  # downloads only here
 
     try:
         checkpoint = get_weights(name).checkpoint(progress=sys.stderr.isatty())
     except (DownloadError, ValueError) as error:
-        print(f"error: --weights {name}: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(f"--weights {name}: {error}") from None
     checkpoint["model"] = {k: v.to(device) for k, v in checkpoint["model"].items()}
     return checkpoint
 
@@ -172,6 +155,8 @@ def read_input(
         A file type not recognised, or a reader's :class:`SkeletonFormatError`.
     """
     path = Path(path)
+    if not path.exists():
+        raise SystemExit(f"{path}: no such file or folder")
     graph = predictor.graph
     try:
         if path.is_dir():
@@ -184,21 +169,24 @@ def read_input(
             return [(f"{path}:{s.meta['frame_dir']}", s) for s in samples]
         if suffix == ".npy":
             return [(str(path), read_array_file(path, graph))]
+        if suffix == ".txt":
+            confidence = predictor.pipeline.channels == 4  # x y z c rows, c kept
+            return [(str(path), read_joint_rows(path, graph, keep_confidence=confidence))]
         if suffix == ".json":
-            with open(path, encoding="utf-8") as file:
-                content = json.load(file)
+            content = load_json(path)  # within the readers' budget, as they read it
             if isinstance(content, dict) and "skeletons" in content:
                 return [(str(path), read_nucla_json(path))]
             return [(str(path), read_kinetics_json(path))]
     except (SkeletonFormatError, ValueError, OSError) as error:
         raise SystemExit(f"cannot read {path}: {error}") from None
     raise SystemExit(
-        f"{path}: not a file skelgraph reads (.skeleton, .json, .pkl, .npy or an OpenPose folder)"
+        f"{path}: not a file skelgraph reads (.skeleton, .json, .pkl, .npy, .txt or an OpenPose "
+        "folder)"
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = cli.Parser(
         description="Top-5 actions of skeleton files with a train.py checkpoint.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -213,17 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--fusion-weights",
-        type=float,
+        type=cli.bounded_float(0.0),
         nargs="+",
         metavar="W",
         help="one weight per --weights (default all 1; pyskl's four streams: 2 2 1 1)",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="skeleton files or folders")
     p.add_argument("--split", help="pose pickles: only this split's samples")
-    p.add_argument("--num-clips", type=int, default=1, help="test clips averaged per input")
-    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument(
+        "--num-clips", type=cli.bounded_int(*NUM_CLIPS), default=1,
+        help=f"test clips averaged per input ({NUM_CLIPS[0]}..{NUM_CLIPS[1]})",
+    )  # fmt: skip
+    p.add_argument("--top-k", type=cli.bounded_int(*TOP_K), default=5, help="classes listed")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda, cuda:1, ...")
     return p
 
 
@@ -250,8 +241,6 @@ def build_predictors(args: argparse.Namespace) -> list[Predictor]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     args = build_parser().parse_args(argv)
-    if args.num_clips < 1 or args.top_k < 1:
-        raise SystemExit("--num-clips and --top-k must be >= 1")
     predictors = build_predictors(args)
     predictor = predictors[0]
     results = []
@@ -281,4 +270,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main))

@@ -191,6 +191,11 @@ class PysklPipeline:
         )
 
     @property
+    def channels(self) -> int:
+        """C the model takes: (x, y, z) or (x, y, score)."""
+        return 3
+
+    @property
     def graph(self) -> SkeletonGraph:
         """The layout's :class:`~skelgraph.SkeletonGraph` (inputs are read in it)."""
         return SkeletonGraph.from_layout(self.layout)

@@ -16,7 +16,8 @@ emits a prediction whenever an output frame of the last block becomes ready: one
 4 input frames (the model's temporal stride), the first after ``model.delay`` frames (72),
 each pooling the ready frames of the last ``--window`` input frames. At the end of the
 stream, ``flush()`` gives exactly the offline logits of the whole clip (``predict.py``'s
-answer); that is the last line printed.
+answer); that is the last line printed. A clip no longer than the delay (a checkpoint
+trained on 32-frame clips, say) gives only that line, and a warning on stderr.
 
 ``--fps`` paces the replay at a camera's rate (sleeping between frames) instead of as fast
 as the model runs; latencies are those of ``forward_steps`` alone. The checkpoint is loaded
@@ -33,9 +34,13 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from examples.msg3d import cli
+from examples.msg3d.checkpoint import LIMITS
 from examples.msg3d.predict import Predictor, load_checkpoint, load_weights, read_input
 
 __all__ = ["main", "replay"]
+
+FPS = (0.1, 10_000.0)  # a frame every 10 s at the slowest: a replay ends
 
 
 def replay(predictor: Predictor, clip: torch.Tensor, fps: float | None = None) -> Iterator[dict]:
@@ -72,7 +77,7 @@ def replay(predictor: Predictor, clip: torch.Tensor, fps: float | None = None) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = cli.Parser(
         description="Replay a skeleton file frame by frame through a train.py checkpoint, "
         "printing the rolling top-1 prediction and its latency.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -85,20 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="INPUT", help="a skeleton file or OpenPose folder")
     p.add_argument("--split", help="pose pickles: the split to take the sample from")
     p.add_argument("--sample", help="pose pickles: the sample's frame_dir (default: the first)")
-    p.add_argument("--fps", type=float, help="replay at this frame rate (default: at once)")
-    p.add_argument("--window", type=int, default=300, help="input frames pooled per prediction")
+    p.add_argument(
+        "--fps", type=cli.bounded_float(*FPS),
+        help=f"replay at this frame rate, {FPS[0]:g}..{FPS[1]:g} (default: at once)",
+    )  # fmt: skip
+    p.add_argument(
+        "--window", type=cli.bounded_int(*LIMITS["stream_window"]), default=300,
+        help="input frames pooled per prediction ({}..{})".format(*LIMITS["stream_window"]),
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object per prediction")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda, cuda:1, ...")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     args = build_parser().parse_args(argv)
-    if args.fps is not None and not args.fps > 0:
-        raise SystemExit(f"--fps must be > 0, got {args.fps}")
-    if args.window < 1:
-        raise SystemExit(f"--window must be >= 1, got {args.window}")
     if args.weights is not None:
         checkpoint = load_weights(args.weights, args.device)
     else:
@@ -107,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     predictor.model.stream_window = args.window
     samples = read_input(args.input, predictor, split=args.split)
     if args.sample is not None:
-        samples = [(n, s) for n, s in samples if n.rsplit(":", 1)[-1] == args.sample]
+        samples = [(n, s) for n, s in samples if s.meta.get("frame_dir") == args.sample]
         if not samples:
             raise SystemExit(f"{args.input}: no sample {args.sample!r}")
     name, sample = samples[0]
@@ -116,6 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         raise SystemExit(f"{name}: {error}") from None
     model = predictor.model
+    if clip.shape[2] <= model.delay:  # the first output frame needs delay + 1 input frames
+        fix = "" if predictor.pipeline.sampling == "none" else " (train with --frames above it)"
+        print(f"warning: {name}: {clip.shape[2]} frames, not more than the model's delay of "
+              f"{model.delay}: no live prediction, only the end-of-stream one{fix}",
+              file=sys.stderr)  # fmt: skip
     if not args.json:
         print(f"{name}: {clip.shape[2]} frames; a prediction every {model.stride} frames "
               f"from frame {model.delay + 1} on")  # fmt: skip
@@ -133,4 +145,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main))

@@ -149,15 +149,11 @@ def test_the_command_line_writes_what_predict_takes(ntu60, tmp_path, capsys):
     _same_weights(Predictor(ckpt).model, reference)
 
 
-def test_the_command_line_names_bad_input_without_a_traceback(ntu60, tmp_path, capsys):
+def test_the_command_line_names_bad_input(ntu60, tmp_path):
     (tmp_path / "j.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(SystemExit) as exit_:
+    with pytest.raises(SystemExit, match=r"j.pth: not a readable PyTorch checkpoint"):
         convert_checkpoint.main(["--from", "pyskl", str(tmp_path / "j.pth"), str(tmp_path / "o")])
-    assert exit_.value.code == 2
-    assert "j.pth: not a readable PyTorch checkpoint" in capsys.readouterr().err
     source = tmp_path / "epoch_16.pth"
     source.write_bytes(ntu60[0].read_bytes())
-    with pytest.raises(SystemExit) as exit_:
+    with pytest.raises(SystemExit, match="cannot tell the stream"):
         convert_checkpoint.main(["--from", "pyskl", str(source), str(tmp_path / "o")])
-    assert exit_.value.code == 2
-    assert "cannot tell the stream" in capsys.readouterr().err

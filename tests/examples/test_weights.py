@@ -88,22 +88,19 @@ def test_predict_downloads_once_converts_and_runs(mirror, capsys):
     # ... and refuse a cached file that changed since it was downloaded.
     with open(cached, "ab") as file:
         file.write(b"\0")
-    with pytest.raises(SystemExit) as exit_:
+    with pytest.raises(SystemExit, match=r"--weights pyskl-ntu60-xsub-3d-j: .* sha256"):
         predict.main(argv)
-    assert exit_.value.code == 2
-    assert "sha256" in capsys.readouterr().err
 
 
-def test_offline_is_a_clear_error_not_a_traceback(tmp_path, monkeypatch, capsys):
+def test_offline_is_a_clear_error_not_a_traceback(tmp_path, monkeypatch):
     monkeypatch.setenv(BASE_URL_VARIABLE, (tmp_path / "nowhere").as_uri())
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     for main in (predict.main, stream.main):
         with pytest.raises(SystemExit) as exit_:
             main(["--weights", "pyskl-ntu60-xsub-3d-b", str(fixture_path(*SKELETON))])
-        assert exit_.value.code == 2
-        err = capsys.readouterr().err
-        assert "cannot download pyskl-ntu60-xsub-3d-b from file://" in err
-        assert "Traceback" not in err and "--checkpoint" in err
+        message = str(exit_.value.code)  # cli.run prints it as one line, status 2
+        assert "cannot download pyskl-ntu60-xsub-3d-b from file://" in message
+        assert "--checkpoint" in message
 
 
 def test_two_streams_fuse_as_pyskl(mirror, tmp_path, capsys):
