@@ -260,3 +260,19 @@ def test_bad_samples_are_named():
         prenormalize_3d(np.ones((3, 4, 25, 3), np.float32))
     with pytest.raises(ValueError, match="pyskl layouts"):
         PysklPipeline("ntu-rgbd", 3)
+
+
+def test_checkpoints_check_the_pyskl_pipeline_field_by_field():
+    from examples.msg3d import checkpoint
+
+    pipeline = PysklPipeline("coco-17", 2, "bone")
+    assert set(checkpoint._PYSKL_PIPELINE_FIELDS) == set(pipeline.to_dict())
+    assert checkpoint.check_pipeline(pipeline.to_dict()) == pipeline
+    for field, value, match in [
+        ("layout", "../x.json", r"pipeline.layout: expected one of"),
+        ("img_shape", [10**9, 5], r"pipeline.img_shape\[0\]: expected an integer"),
+        ("threshold", float("nan"), r"pipeline.threshold: expected null or a score"),
+        ("clip_len", 0, r"pipeline.clip_len: expected an integer in 1"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            checkpoint.check_pipeline({**pipeline.to_dict(), field: value})
