@@ -22,10 +22,12 @@ allowed values and the value received:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
+import warnings
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, get_args
 
 import torch
@@ -45,6 +47,7 @@ __all__ = [
     "load_checkpoint",
     "model_arguments",
     "read_checkpoint_file",
+    "scale_counts_fixed",
 ]
 
 LIMITS: dict[str, tuple[int, int]] = {
@@ -231,7 +234,17 @@ def check_pipeline(values: Any) -> Pipeline | PysklPipeline:
 
 def build_model(model_config: Mapping[str, Any]) -> MSG3DNet:
     """The :class:`MSG3DNet` a checked ``model_config`` describes (:func:`model_arguments`)."""
-    return MSG3DNet(**model_arguments(model_config))
+    with scale_counts_fixed():
+        return MSG3DNet(**model_arguments(model_config))
+
+
+@contextlib.contextmanager
+def scale_counts_fixed() -> Iterator[None]:
+    """Build models of a checkpoint without the warning about scales beyond the graph's
+    diameter: a checkpoint fixes its scale count (pyskl's: 13 on COCO-17, diameter 8)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "num_scales=.*diameter", UserWarning)
+        yield
 
 
 # --------------------------------------------------------------------------- the checks
@@ -411,7 +424,7 @@ def _check_weights(state: Any, arguments: Mapping[str, Any]) -> None:
             f"model: expected a state_dict (names to tensors), got {_show(type(state))}"
         )
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), scale_counts_fixed():
             expected = MSG3DNet(**arguments).state_dict()
     except (TypeError, ValueError) as error:
         raise ValueError(f"model_config: {error}") from None

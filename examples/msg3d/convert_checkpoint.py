@@ -18,9 +18,7 @@ Usage::
 
 from __future__ import annotations
 
-import contextlib
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,7 @@ import torch
 from torch import nn
 
 from examples.msg3d import cli, pyskl
-from examples.msg3d.checkpoint import read_checkpoint_file
+from examples.msg3d.checkpoint import read_checkpoint_file, scale_counts_fixed
 from examples.msg3d.model import PRESETS, MSG3DNet
 from examples.msg3d.pipeline import STREAMS
 from examples.msg3d.pyskl_pipeline import PysklPipeline
@@ -44,7 +42,6 @@ __all__ = [
     "load_pyskl_checkpoint",
     "pyskl_stream",
     "read_state_dict",
-    "scale_counts_fixed",
     "to_authors",
     "to_pyskl",
 ]
@@ -160,15 +157,6 @@ def load_authors_checkpoint(path: str | Path, model: MSG3DNet) -> MSG3DNet:
     return it."""
     model.load_state_dict(from_authors(read_state_dict(path), model))
     return model
-
-
-@contextlib.contextmanager
-def scale_counts_fixed() -> Iterator[None]:
-    """Build models of a checkpoint without the warning about scales beyond the graph's
-    diameter: a checkpoint fixes its scale count (pyskl's: 13 on COCO-17, diameter 8)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "num_scales=.*diameter", UserWarning)
-        yield
 
 
 def _masks(model: MSG3DNet) -> dict[str, MultiScaleAggregation]:

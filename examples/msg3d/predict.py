@@ -39,7 +39,6 @@ import torch
 
 from examples.msg3d import cli
 from examples.msg3d.checkpoint import build_model, load_checkpoint
-from examples.msg3d.convert_checkpoint import scale_counts_fixed
 from examples.msg3d.pyskl_pipeline import pipeline_from_dict
 from skelgraph.data import (
     SkeletonFormatError,
@@ -73,8 +72,7 @@ class Predictor:
     """
 
     def __init__(self, checkpoint: dict[str, Any], device: str | torch.device = "cpu") -> None:
-        with scale_counts_fixed():
-            self.model = build_model(checkpoint["model_config"])
+        self.model = build_model(checkpoint["model_config"])
         self.model.load_state_dict(checkpoint["model"])
         self.model.to(device).eval()
         self.device = torch.device(device)

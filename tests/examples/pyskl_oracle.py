@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from examples.msg3d.convert_checkpoint import scale_counts_fixed, to_pyskl
+from examples.msg3d.checkpoint import scale_counts_fixed
+from examples.msg3d.convert_checkpoint import to_pyskl
 from examples.msg3d.model import MSG3DNet
 from tests.conftest import fixture_path
 from tests.layer_helpers import randomize

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from examples.msg3d import convert_checkpoint
-from examples.msg3d.checkpoint import load_checkpoint
+from examples.msg3d.checkpoint import load_checkpoint, scale_counts_fixed
 from examples.msg3d.convert_checkpoint import (
     convert_pyskl,
     load_pyskl_checkpoint,
@@ -90,7 +90,7 @@ def test_to_pyskl_gives_back_the_checkpoint(ntu60):
 def test_a_model_of_ours_runs_the_same_in_pyskls_code(pyskl_make, tmp_path, graph, layout):
     # Our own graph (for NTU the authors' hands, not pyskl's), trained masks and statistics:
     # pyskl's code on to_pyskl's weights computes our logits.
-    with convert_checkpoint.scale_counts_fixed():
+    with scale_counts_fixed():
         model = randomize(MSG3DNet(7, graph), seed=5).eval()
     x = torch.randn(1, 2, 6, model.graph.num_nodes, 3)
     theirs = pyskl_oracle.pyskl_logits(pyskl_make, to_pyskl(model), x, layout, tmp_path)
