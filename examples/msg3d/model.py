@@ -68,6 +68,7 @@ class MSG3DNet(StreamingModule):
     Parameters
     ----------
     num_classes : int
+        Number of actions: the size of the logits.
     graph : GraphLike
         Layout of the joints (``"ntu-rgbd"`` for NTU RGB+D).
     num_persons : int
@@ -187,7 +188,21 @@ class MSG3DNet(StreamingModule):
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> MSG3DNet:
-        """A model of a named configuration (:data:`PRESETS`), with keyword overrides."""
+        """A model of a named configuration (:data:`PRESETS`), with keyword overrides.
+
+        Parameters
+        ----------
+        name : str
+            A key of :data:`PRESETS`: ``"ntu60"``, ``"ntu120"``, ``"kinetics400"`` or
+            ``"nw-ucla-small"``.
+        **overrides
+            Constructor arguments that replace the preset's (``num_classes=5``, ...).
+
+        Raises
+        ------
+        ValueError
+            An unknown preset name.
+        """
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
@@ -209,7 +224,13 @@ class MSG3DNet(StreamingModule):
         return x.view(n * m, v, c, t).permute(0, 2, 3, 1)  # (N·M, C, T, V)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, T, V, M) clips to (N, num_classes) logits."""
+        """(N, C, T, V, M) clips to (N, num_classes) logits.
+
+        Parameters
+        ----------
+        x : Tensor
+            Clips of shape (N, C, T, V, M): C coordinates, T frames, V joints, M persons.
+        """
         self._check_steps_input(x)
         n = x.shape[0]
         x = self._embed(x)

@@ -195,7 +195,7 @@ class DisentangledGraphConv(StreamingModule):
 
     @property
     def delay(self) -> int:
-        """0: frame-wise."""
+        """Always 0, as the layer works frame by frame."""
         return 0
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
