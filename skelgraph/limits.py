@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 MAX_GRAPH_NODES = 1024
-"""Most nodes of a graph: a skeleton's joints, or the τ·V nodes of a G3D window graph. A
+"""Most nodes of a graph, a skeleton's joints or the τ·V nodes of a G3D window graph. A
 graph keeps dense V×V matrices (adjacency, hop distances, one per scale), 8 MiB each in
 float64 at this size, and finds all-pairs hop distances (about a second for a chain of
 1024 joints); the largest built-in layout has 25 joints, its 5-frame window 125 nodes."""
@@ -35,7 +35,7 @@ model may have: the final layer of 384 inputs is then 96 MiB in float32. Kinetic
 classes."""
 
 MAX_PICKLE_ARRAY_ELEMENTS = 2**26
-"""Most elements of any one array in a pose pickle (67,108,864: 256 MiB in float32; an
+"""Most elements of any one array in a pose pickle (67,108,864, or 256 MiB in float32; an
 hour of 30 fps video of two people of 17 joints in 3-D is 11 M), checked from the shape an
 array declares, before it is allocated. An item wider than 8 bytes (complex128, a string)
 counts as itemsize / 8 elements."""
