@@ -203,8 +203,9 @@ class G3DConv(StreamingModule):
         ----------
         shape, frames, window
             As in :class:`~skelgraph.nn.streaming.WindowState`.
-        kernels : _StreamKernels, optional
-            ``None`` until the first frame.
+        kernels : tuple, optional
+            The window blocks and projection read from the weights (the private
+            ``_StreamKernels``); ``None`` until the first frame.
         """
 
         kernels: _StreamKernels | None = None

@@ -330,10 +330,11 @@ class MSTemporalConv(StreamingModule):
         ----------
         shape, frames, window
             As in :class:`~skelgraph.nn.streaming.WindowState`.
-        weights : _StreamWeights, optional
-            ``None`` until the first frame.
+        weights : tuple, optional
+            The folded weights (the private ``_StreamWeights``); ``None`` until the
+            first frame.
         taps : dict of int to tuple
-            :meth:`MSTemporalConv._tap_index` by number of ready frames.
+            The gather indices (``MSTemporalConv._tap_index``) by number of ready frames.
         """
 
         weights: _StreamWeights | None = None
