@@ -22,10 +22,12 @@ allowed values and the value received:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
+import warnings
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, get_args
 
 import torch
@@ -33,7 +35,8 @@ import torch
 from examples.msg3d import cli
 from examples.msg3d.model import PRESETS, MSG3DNet
 from examples.msg3d.pipeline import STREAMS, Pipeline
-from skelgraph import SkeletonGraph
+from examples.msg3d.pyskl_pipeline import BONE_PAIRS, PysklPipeline
+from skelgraph import SkeletonGraph, limits
 from skelgraph.graph import LAYOUT_ALIASES, LAYOUTS
 from skelgraph.graph.adjacency import Aggregation
 
@@ -44,14 +47,15 @@ __all__ = [
     "load_checkpoint",
     "model_arguments",
     "read_checkpoint_file",
+    "scale_counts_fixed",
 ]
 
 LIMITS: dict[str, tuple[int, int]] = {
-    "num_classes": (1, 100_000),
+    "num_classes": (1, limits.MAX_CLASSES),
     "num_persons": (1, 64),
     "channels": (1, 64),  # input channels C (in_channels, the pipeline's channels)
-    "joints": (1, 1024),  # V of a layout
-    "window_nodes": (1, 2048),  # window size × V: the nodes of a G3D window graph
+    "joints": (1, limits.MAX_GRAPH_NODES),  # V of a layout
+    "window_nodes": (1, limits.MAX_GRAPH_NODES),  # window size × V: a G3D window graph's nodes
     "window_dilation": (1, 64),
     "num_scales": (1, 64),  # num_gcn_scales, num_g3d_scales
     "windows": (1, 8),  # G3D pathways per block
@@ -60,6 +64,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "frames": (1, 10_000),  # the pipeline's clip length
     "stream_window": (1, 100_000),  # input frames pooled by the step-wise predictions
     "name_length": (0, 1_000),  # characters of a class name
+    "pixels": (1, 100_000),  # a frame's height or width (pyskl's img_shape)
 }
 """The inclusive range of each number a checkpoint (or ``stream.py --window``) may hold."""
 
@@ -206,8 +211,9 @@ def model_arguments(model_config: Any) -> dict[str, Any]:
     return out
 
 
-def check_pipeline(values: Any) -> Pipeline:
-    """The checkpoint's ``pipeline`` as a :class:`Pipeline`, every field checked.
+def check_pipeline(values: Any) -> Pipeline | PysklPipeline:
+    """The checkpoint's ``pipeline`` as a :class:`Pipeline` (or, marked ``"kind": "pyskl"``,
+    a :class:`~examples.msg3d.pyskl_pipeline.PysklPipeline`), every field checked.
 
     Raises
     ------
@@ -216,6 +222,11 @@ def check_pipeline(values: Any) -> Pipeline:
     """
     if not isinstance(values, Mapping):
         raise ValueError(f"pipeline: expected a mapping, got {_show(values)}")
+    if values.get("kind") == "pyskl":
+        required = ("kind", "layout", "dims")
+        return PysklPipeline.from_dict(
+            _check_fields("pipeline", values, _PYSKL_PIPELINE_FIELDS, required=required)
+        )
     checked = _check_fields("pipeline", values, _PIPELINE_FIELDS, required=("layout", "channels"))
     layout = values["layout"]  # as stored: a name or the graph's dict, which Pipeline keeps
     return Pipeline(**{**checked, "layout": layout})
@@ -223,7 +234,17 @@ def check_pipeline(values: Any) -> Pipeline:
 
 def build_model(model_config: Mapping[str, Any]) -> MSG3DNet:
     """The :class:`MSG3DNet` a checked ``model_config`` describes (:func:`model_arguments`)."""
-    return MSG3DNet(**model_arguments(model_config))
+    with scale_counts_fixed():
+        return MSG3DNet(**model_arguments(model_config))
+
+
+@contextlib.contextmanager
+def scale_counts_fixed() -> Iterator[None]:
+    """Build models of a checkpoint without the warning about scales beyond the graph's
+    diameter: a checkpoint fixes its scale count (pyskl's: 13 on COCO-17, diameter 8)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "num_scales=.*diameter", UserWarning)
+        yield
 
 
 # --------------------------------------------------------------------------- the checks
@@ -348,6 +369,36 @@ _PIPELINE_FIELDS: dict[str, Callable[[str, Any], Any]] = {
 """One check per field of :class:`Pipeline` (a test keeps them in step)."""
 
 
+def _image_shape(field: str, value: Any) -> tuple[int, int]:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError(f"{field}: expected a pair [height, width], got {_show(value)}")
+    return (
+        _integer("pixels")(f"{field}[0]", value[0]),
+        _integer("pixels")(f"{field}[1]", value[1]),
+    )
+
+
+def _threshold(field: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{field}: expected null or a score in 0..1, got {_show(value)}")
+    return float(value)
+
+
+_PYSKL_PIPELINE_FIELDS: dict[str, Callable[[str, Any], Any]] = {
+    "kind": _choice(("pyskl",)),
+    "layout": _choice(tuple(BONE_PAIRS)),
+    "dims": _choice((2, 3)),
+    "stream": _choice(STREAMS),
+    "clip_len": _integer("frames"),
+    "num_persons": _integer("num_persons"),
+    "img_shape": _image_shape,
+    "threshold": _threshold,
+}
+"""One check per field of :class:`~examples.msg3d.pyskl_pipeline.PysklPipeline`."""
+
+
 def _check_fields(
     where: str,
     values: Mapping[str, Any],
@@ -373,7 +424,7 @@ def _check_weights(state: Any, arguments: Mapping[str, Any]) -> None:
             f"model: expected a state_dict (names to tensors), got {_show(type(state))}"
         )
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), scale_counts_fixed():
             expected = MSG3DNet(**arguments).state_dict()
     except (TypeError, ValueError) as error:
         raise ValueError(f"model_config: {error}") from None

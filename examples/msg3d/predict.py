@@ -4,6 +4,14 @@ Usage::
 
     python -m examples.msg3d.predict --checkpoint runs/x/best.pt S001C001P001R001A001.skeleton
     python -m examples.msg3d.predict --checkpoint best.pt ntu.pkl --split xsub_val --json
+    python -m examples.msg3d.predict --weights pyskl-ntu60-xsub-3d-j S001C001P001R001A001.skeleton
+    python -m examples.msg3d.predict --weights pyskl-ntu60-xsub-hrnet-j \
+        --weights pyskl-ntu60-xsub-hrnet-b ntu60_hrnet.pkl --num-clips 10
+
+``--weights NAME`` (:data:`examples.msg3d.weights.WEIGHTS`) downloads a released
+checkpoint once into torch's hub cache and converts it, with its own test pipeline;
+several ``--weights`` (one per stream) fuse their probabilities, weighed by
+``--fusion-weights`` (pyskl: 1 1 for joint and bone, 2 2 1 1 for four streams).
 
 INPUT is any file skelgraph reads: an NTU ``.skeleton``, a Kinetics-Skeleton or N-UCLA
 ``.json`` (told apart by their keys), an OpenPose ``--write_json`` folder, a pose pickle
@@ -31,7 +39,7 @@ import torch
 
 from examples.msg3d import cli
 from examples.msg3d.checkpoint import build_model, load_checkpoint
-from examples.msg3d.pipeline import Pipeline
+from examples.msg3d.pyskl_pipeline import pipeline_from_dict
 from skelgraph.data import (
     SkeletonFormatError,
     SkeletonSample,
@@ -68,7 +76,7 @@ class Predictor:
         self.model.load_state_dict(checkpoint["model"])
         self.model.to(device).eval()
         self.device = torch.device(device)
-        self.pipeline = Pipeline.from_dict(checkpoint["pipeline"])
+        self.pipeline = pipeline_from_dict(checkpoint["pipeline"])
         k = self.model.fc.out_features
         names = checkpoint.get("class_names")
         self.class_names = list(names) if names else [f"class {i}" for i in range(k)]
@@ -86,12 +94,52 @@ class Predictor:
 
     def top_k(self, sample: SkeletonSample, k: int = 5, num_clips: int = 1) -> list[dict]:
         """The ``k`` most probable classes: ``{"rank", "class", "name", "probability"}``."""
-        probs = self.probabilities(sample, num_clips)
-        values, indices = probs.topk(min(k, len(probs)))
-        return [
-            {"rank": r + 1, "class": int(i), "name": self.class_names[i], "probability": float(p)}
-            for r, (p, i) in enumerate(zip(values.tolist(), indices.tolist()))
-        ]
+        return top_k(self.probabilities(sample, num_clips), self.class_names, k)
+
+
+def top_k(probs: torch.Tensor, class_names: Sequence[str], k: int = 5) -> list[dict]:
+    """The ``k`` largest of ``probs`` (K,): ``{"rank", "class", "name", "probability"}``."""
+    values, indices = probs.topk(min(k, len(probs)))
+    return [
+        {"rank": r + 1, "class": int(i), "name": class_names[i], "probability": float(p)}
+        for r, (p, i) in enumerate(zip(values.tolist(), indices.tolist()))
+    ]
+
+
+def fused_probabilities(
+    predictors: Sequence[Predictor],
+    sample: SkeletonSample,
+    num_clips: int = 1,
+    weights: Sequence[float] | None = None,
+) -> torch.Tensor:
+    r"""pyskl's fusion of streams: :math:`\sum_i w_i p_i / \sum_i w_i`, each :math:`p_i`
+    one checkpoint's clip-averaged probabilities (its own pipeline) of the same sample.
+
+    Parameters
+    ----------
+    predictors : sequence of Predictor
+        One per stream, the same classes.
+    sample : SkeletonSample
+    num_clips : int
+    weights : sequence of float, optional
+        One per predictor, default all 1 (pyskl: 2 2 1 1 for j, b, jm, bm).
+    """
+    weights = [1.0] * len(predictors) if weights is None else list(weights)
+    fused = sum(w * p.probabilities(sample, num_clips) for w, p in zip(weights, predictors))
+    return fused / sum(weights)
+
+
+def load_weights(name: str, device: str | torch.device = "cpu") -> dict:
+    """The converted checkpoint of a released model (:mod:`examples.msg3d.weights`),
+    downloaded once; a ``SystemExit`` naming the problem when that fails (offline, say)."""
+    from examples.msg3d.weights import DownloadError, get_weights  # downloads only here
+
+    try:
+        checkpoint = get_weights(name).checkpoint(progress=sys.stderr.isatty())
+    except (DownloadError, ValueError) as error:
+        raise SystemExit(f"--weights {name}: {error}") from None
+    checkpoint["model"] = {k: v.to(device) for k, v in checkpoint["model"].items()}
+    return checkpoint
 
 
 def read_input(
@@ -140,7 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Top-5 actions of skeleton files with a train.py checkpoint.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--checkpoint", required=True, help="best.pt or last.pt of train.py")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="best.pt or last.pt of train.py")
+    source.add_argument(
+        "--weights",
+        action="append",
+        metavar="NAME",
+        help="a released checkpoint by name (see examples/msg3d/weights.py); repeat to fuse "
+        "streams",
+    )
+    p.add_argument(
+        "--fusion-weights",
+        type=cli.bounded_float(0.0),
+        nargs="+",
+        metavar="W",
+        help="one weight per --weights (default all 1; pyskl's four streams: 2 2 1 1)",
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="skeleton files or folders")
     p.add_argument("--split", help="pose pickles: only this split's samples")
     p.add_argument(
@@ -153,20 +216,43 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_predictors(args: argparse.Namespace) -> list[Predictor]:
+    """The predictors of ``--checkpoint`` or of every ``--weights``; a ``SystemExit`` for
+    ``--fusion-weights`` not one per ``--weights``, or streams of other classes or
+    layouts."""
+    if args.checkpoint is not None:
+        if args.fusion_weights is not None:
+            raise SystemExit("--fusion-weights goes with several --weights")
+        return [Predictor(load_checkpoint(args.checkpoint, args.device), args.device)]
+    if args.fusion_weights is not None and len(args.fusion_weights) != len(args.weights):
+        raise SystemExit(
+            f"--fusion-weights: {len(args.fusion_weights)} weights for "
+            f"{len(args.weights)} --weights"
+        )
+    predictors = [Predictor(load_weights(n, args.device), args.device) for n in args.weights]
+    kinds = {(len(p.class_names), p.graph.name) for p in predictors}
+    if len(kinds) > 1:
+        raise SystemExit(f"--weights of different classes or layouts cannot fuse: {kinds}")
+    return predictors
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     args = build_parser().parse_args(argv)
-    predictor = Predictor(load_checkpoint(args.checkpoint, args.device), args.device)
+    predictors = build_predictors(args)
+    predictor = predictors[0]
     results = []
     for item in args.inputs:
         for name, sample in read_input(item, predictor, split=args.split):
             try:
-                top = predictor.top_k(sample, args.top_k, args.num_clips)
+                probs = fused_probabilities(predictors, sample, args.num_clips, args.fusion_weights)
             except ValueError as error:
                 raise SystemExit(f"{name}: {error}") from None
+            top = top_k(probs, predictor.class_names, args.top_k)
             results.append({"input": name, "label": sample.label, "top": top})
     if args.json:
-        json.dump({"checkpoint": str(args.checkpoint), "predictions": results}, sys.stdout)
+        source = args.checkpoint or args.weights
+        json.dump({"checkpoint": source, "predictions": results}, sys.stdout)
         print()
         return 0
     width = max(len(t["name"]) for r in results for t in r["top"])

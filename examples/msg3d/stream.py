@@ -6,6 +6,7 @@ Usage::
     python -m examples.msg3d.stream --checkpoint runs/x/best.pt a04_s01_e00_v03.json
     python -m examples.msg3d.stream --checkpoint best.pt openpose_json_folder/ --fps 30
     python -m examples.msg3d.stream --checkpoint best.pt ntu.pkl --split xsub_val --sample ID
+    python -m examples.msg3d.stream --weights pyskl-ntu60-xsub-3d-j S001C001P001R001A001.skeleton
 
 INPUT is any file ``predict.py`` reads (a pose pickle: one of its samples, ``--sample``, or
 the first). The frames replayed are those the offline model sees: the checkpoint's
@@ -35,7 +36,7 @@ import torch
 
 from examples.msg3d import cli
 from examples.msg3d.checkpoint import LIMITS
-from examples.msg3d.predict import Predictor, load_checkpoint, read_input
+from examples.msg3d.predict import Predictor, load_checkpoint, load_weights, read_input
 
 __all__ = ["main", "replay"]
 
@@ -81,7 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         "printing the rolling top-1 prediction and its latency.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--checkpoint", required=True, help="best.pt or last.pt of train.py")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="best.pt or last.pt of train.py")
+    source.add_argument(
+        "--weights", metavar="NAME", help="a released checkpoint (examples/msg3d/weights.py)"
+    )
     p.add_argument("input", metavar="INPUT", help="a skeleton file or OpenPose folder")
     p.add_argument("--split", help="pose pickles: the split to take the sample from")
     p.add_argument("--sample", help="pose pickles: the sample's frame_dir (default: the first)")
@@ -101,7 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     args = build_parser().parse_args(argv)
-    predictor = Predictor(load_checkpoint(args.checkpoint, args.device), args.device)
+    if args.weights is not None:
+        checkpoint = load_weights(args.weights, args.device)
+    else:
+        checkpoint = load_checkpoint(args.checkpoint, args.device)
+    predictor = Predictor(checkpoint, args.device)
     predictor.model.stream_window = args.window
     samples = read_input(args.input, predictor, split=args.split)
     if args.sample is not None:

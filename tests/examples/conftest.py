@@ -1,5 +1,6 @@
 """Small, valid inputs of the commands (a checkpoint, a pose pickle, score files), made in
-a second rather than trained, for the tests that spoil them one field at a time."""
+a second rather than trained, for the tests that spoil them one field at a time; and
+fixtures of pyskl's code (:mod:`tests.examples.pyskl_oracle`), made once per session."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from examples.msg3d.model import MSG3DNet
 from examples.msg3d.pipeline import Pipeline
 from skelgraph import SkeletonGraph
 from skelgraph.data import from_array, write_pose_pickle
+from tests.examples import pyskl_oracle
 
 ARM = {
     "name": "arm",
@@ -64,3 +66,19 @@ def arm_files(tmp_path_factory):
         np.savez(path, ids=ids, labels=labels, logits=logits, stream=np.array(stream))
     (root / "arm.json").write_text(json.dumps(ARM))
     return files
+
+
+@pytest.fixture(scope="session")
+def pyskl_make(tmp_path_factory):
+    """A private copy of the shared generator folder; skips without ../shared."""
+    return pyskl_oracle.make_dir(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def pyskl_coco60(pyskl_make, tmp_path_factory):
+    """A COCO-17 (x, y, score) checkpoint of 60 classes made by pyskl's code, with a 2-D
+    sample and pyskl's joint test-pipeline probabilities (``sample_*`` in its io)."""
+    out = tmp_path_factory.mktemp("coco60") / "coco60"
+    pyskl_oracle.generate(pyskl_make, out, "coco", 60, 1, two_d=True)
+    pyskl_oracle.sample_2d(pyskl_make, out)
+    return out
