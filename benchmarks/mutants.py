@@ -280,10 +280,10 @@ MUTANTS: tuple[Mutant, ...] = (
     # ------------------------------------------------------------------ nn
     Mutant(
         "skelgraph/nn/aggregation.py",
-        "        if self.num_scales > graph.diameter + 1:",
-        "        if self.num_scales > graph.diameter + 2:",
+        "        if self.num_scales > graph.num_nodes:",
+        "        if self.num_scales > graph.num_nodes + 1:",
         AGG,
-        "one scale beyond the diameter accepted",
+        "one scale more than the V possible hop counts accepted",
     ),
     Mutant(
         "skelgraph/nn/aggregation.py",
@@ -570,15 +570,15 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "skelgraph/nn/streaming.py",
-        "            means.append(self._sum / min(self._count, self.window))",
-        "            means.append(self._sum / self.window)",
+        "        mean = self._sum / min(self._count, self.window)",
+        "        mean = self._sum / self.window",
         STREAM,
         "running mean divides by the full window before it fills",
     ),
     Mutant(
         "skelgraph/nn/streaming.py",
-        "            if self._count >= self.window:\n                self._sum -= self._ring[slot]",
-        "            if self._count > self.window:\n                self._sum -= self._ring[slot]",
+        "            if self._count >= self.window:\n                finite, bad = self._split(self._ring[slot])",
+        "            if self._count > self.window:\n                finite, bad = self._split(self._ring[slot])",
         STREAM,
         "running mean forgets the oldest frame one step late",
     ),
@@ -787,8 +787,8 @@ MUTANTS: tuple[Mutant, ...] = (
     # ------------------------------------------------------------------ readers
     Mutant(
         "skelgraph/data/readers/pose_pickle.py",
-        '"bytes", "bytearray", "complex", "slice"):',
-        '"bytes", "bytearray", "complex", "slice", "getattr"):',
+        '    for name in ("set", "frozenset", "complex", "slice"):',
+        '    for name in ("set", "frozenset", "complex", "slice", "getattr"):',
         PICKLE,
         "a dangerous builtin added to the unpickler's allow-list",
     ),
@@ -836,8 +836,8 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "skelgraph/data/readers/pose_pickle.py",
-        "    if not _is_int(label) or label < 0:",
-        "    if not _is_int(label):",
+        "    if not _is_int(label) or not 0 <= label < limits.MAX_CLASSES:",
+        "    if not _is_int(label) or not label < limits.MAX_CLASSES:",
         PICKLE,
         "negative labels accepted",
     ),
@@ -942,8 +942,8 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "skelgraph/metrics.py",
-        "            per_class.mean() if present.any()",
-        "            per_class.sum() / self.num_classes if present.any()",
+        '        ).mean()\n        out["confusion_matrix"]',
+        '        ).sum() / self.num_classes\n        out["confusion_matrix"]',
         METRICS,
         "classes with no sample count as 0",
     ),
