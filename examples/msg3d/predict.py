@@ -9,7 +9,7 @@ INPUT is any file skelgraph reads: an NTU ``.skeleton``, a Kinetics-Skeleton or 
 ``.json`` (told apart by their keys), an OpenPose ``--write_json`` folder, a pose pickle
 (``.pkl``; every sample, or those of ``--split``) or a ``.npy`` array (T, V, C) or
 (T, M, V, C) in the checkpoint's layout. The checkpoint's own pipeline (preprocessing,
-stream, clip length, persons) is applied (:class:`examples.msg3d.pipeline.Pipeline`); with
+stream, clip length, persons) is applied (:class:`skelgraph.data.Pipeline`); with
 ``--num-clips N`` the softmax scores of N of pyskl's fixed test clips are averaged
 (:func:`skelgraph.data.average_clip_scores`). The checkpoint is loaded with
 ``torch.load(..., weights_only=True)``.
@@ -28,11 +28,12 @@ from typing import Any
 import torch
 
 from examples.msg3d.model import MSG3DNet
-from examples.msg3d.pipeline import Pipeline, graph_from_config
 from skelgraph.data import (
+    Pipeline,
     SkeletonFormatError,
     SkeletonSample,
     average_clip_scores,
+    graph_from_config,
     read_array_file,
     read_kinetics_json,
     read_ntu_skeleton,

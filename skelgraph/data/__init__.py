@@ -17,6 +17,13 @@ from skelgraph.data.dataset import SkeletonDataset
 from skelgraph.data.errors import SkeletonFormatError
 from skelgraph.data.features import bone_features, motion_features, resample_frames
 from skelgraph.data.keypoints2d import normalize_2d, threshold_scores
+from skelgraph.data.pipeline import (
+    STREAMS,
+    FitPersons,
+    Pipeline,
+    graph_from_config,
+    graph_to_config,
+)
 from skelgraph.data.preprocess import (
     PREPROCESS_SPECS,
     PreprocessSpec,
@@ -55,6 +62,7 @@ from skelgraph.data.readers import (
     write_pose_pickle,
 )
 from skelgraph.data.sample import SkeletonSample
+from skelgraph.data.sample_dataset import SampleDataset
 from skelgraph.data.sampling import PYSKL_TEST_SEED, average_clip_scores, uniform_sample_indices
 from skelgraph.data.transforms import (
     AlignToAxes,
@@ -82,22 +90,26 @@ __all__ = [
     "NTU_XVIEW_TRAIN_CAMERAS",
     "PREPROCESS_SPECS",
     "PYSKL_TEST_SEED",
+    "STREAMS",
     "AlignToAxes",
     "BoneFeatures",
     "CenterJoints",
     "Compose",
     "FillEmptyFrames",
+    "FitPersons",
     "MotionFeatures",
     "NTUName",
     "NUCLAName",
     "Normalize2D",
     "PadToLength",
     "PaperPreprocess",
+    "Pipeline",
     "PreprocessSpec",
     "RandomRotate",
     "RandomScale",
     "RandomShift",
     "ResampleFrames",
+    "SampleDataset",
     "SkeletonDataset",
     "SkeletonFormatError",
     "SkeletonSample",
@@ -113,6 +125,8 @@ __all__ = [
     "center_joints",
     "fill_empty_frames",
     "from_array",
+    "graph_from_config",
+    "graph_to_config",
     "load_kinetics_labels",
     "load_label_names",
     "motion_features",
