@@ -201,7 +201,7 @@ class Trainer:
         self.writer: Any = None
         if write_outputs and self.rank == 0:
             folder = RunFolder(cfg.out, resume=bool(cfg.resume), overwrite=cfg.overwrite)
-            self.folder = folder.__enter__()
+            self.folder = folder.open()
         try:
             self._setup(model, datasets)
         except BaseException:

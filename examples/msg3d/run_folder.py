@@ -44,6 +44,11 @@ class RunFolder:
         self._lock: BinaryIO | None = None
 
     def __enter__(self) -> RunFolder:
+        return self.open()
+
+    def open(self) -> RunFolder:
+        """Create the folder, take its lock, refuse a run in it (unless resuming or
+        overwriting) and remove temporaries a killed run left; ``self``."""
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
