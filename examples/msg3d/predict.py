@@ -7,8 +7,9 @@ Usage::
 
 INPUT is any file skelgraph reads: an NTU ``.skeleton``, a Kinetics-Skeleton or N-UCLA
 ``.json`` (told apart by their keys), an OpenPose ``--write_json`` folder, a pose pickle
-(``.pkl``; every sample, or those of ``--split``) or a ``.npy`` array (T, V, C) or
-(T, M, V, C) in the checkpoint's layout. The checkpoint's own pipeline (preprocessing,
+(``.pkl``; every sample, or those of ``--split``), a ``.npy`` array (T, V, C) or
+(T, M, V, C) in the checkpoint's layout, or a ``.txt`` file of joint rows in that layout
+(:func:`skelgraph.data.read_joint_rows`). The checkpoint's own pipeline (preprocessing,
 stream, clip length, persons) is applied (:class:`skelgraph.data.Pipeline`); with
 ``--num-clips N`` the softmax scores of N of pyskl's fixed test clips are averaged
 (:func:`skelgraph.data.average_clip_scores`). The checkpoint is loaded with
@@ -35,6 +36,7 @@ from skelgraph.data import (
     average_clip_scores,
     graph_from_config,
     read_array_file,
+    read_joint_rows,
     read_kinetics_json,
     read_ntu_skeleton,
     read_nucla_json,
@@ -133,6 +135,9 @@ def read_input(
             return [(f"{path}:{s.meta['frame_dir']}", s) for s in samples]
         if suffix == ".npy":
             return [(str(path), read_array_file(path, graph))]
+        if suffix == ".txt":
+            confidence = predictor.pipeline.channels == 4  # x y z c rows, c kept
+            return [(str(path), read_joint_rows(path, graph, keep_confidence=confidence))]
         if suffix == ".json":
             with open(path, encoding="utf-8") as file:
                 content = json.load(file)
@@ -142,7 +147,8 @@ def read_input(
     except (SkeletonFormatError, ValueError, OSError) as error:
         raise SystemExit(f"cannot read {path}: {error}") from None
     raise SystemExit(
-        f"{path}: not a file skelgraph reads (.skeleton, .json, .pkl, .npy or an OpenPose folder)"
+        f"{path}: not a file skelgraph reads (.skeleton, .json, .pkl, .npy, .txt or an OpenPose "
+        "folder)"
     )
 
 

@@ -15,7 +15,8 @@ emits a prediction whenever an output frame of the last block becomes ready: one
 4 input frames (the model's temporal stride), the first after ``model.delay`` frames (72),
 each pooling the ready frames of the last ``--window`` input frames. At the end of the
 stream, ``flush()`` gives exactly the offline logits of the whole clip (``predict.py``'s
-answer); that is the last line printed.
+answer); that is the last line printed. A clip no longer than the delay (a checkpoint
+trained on 32-frame clips, say) gives only that line, and a warning on stderr.
 
 ``--fps`` paces the replay at a camera's rate (sleeping between frames) instead of as fast
 as the model runs; latencies are those of ``forward_steps`` alone. The checkpoint is loaded
@@ -107,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         raise SystemExit(f"{name}: {error}") from None
     model = predictor.model
+    if clip.shape[2] <= model.delay:  # the first output frame needs delay + 1 input frames
+        fix = "" if predictor.pipeline.sampling == "none" else " (train with --frames above it)"
+        print(f"warning: {name}: {clip.shape[2]} frames, not more than the model's delay of "
+              f"{model.delay}: no live prediction, only the end-of-stream one{fix}",
+              file=sys.stderr)  # fmt: skip
     if not args.json:
         print(f"{name}: {clip.shape[2]} frames; a prediction every {model.stride} frames "
               f"from frame {model.delay + 1} on")  # fmt: skip

@@ -1,9 +1,24 @@
-"""Skeleton data: readers, the paper's preprocessing, features, transforms, a Dataset.
+"""Skeleton data, by job: read files, change arrays, compose transforms, serve a Dataset.
 
 Arrays are (C, T, V, M) float32: channels, frames, joints, persons; an absent joint,
-frame or person is all zeros. Readers return a :class:`SkeletonSample`; the array
-functions take and return plain NumPy arrays; :mod:`skelgraph.data.transforms` wraps them
-as composable callables; :class:`SkeletonDataset` serves ``(tensor, label)`` pairs.
+frame or person is all zeros.
+
+- **Readers** (:mod:`skelgraph.data.readers`): one per file format, each returning a
+  :class:`SkeletonSample`; malformed input raises :class:`SkeletonFormatError`.
+- **Array functions**, NumPy arrays in and out: the paper's preprocessing
+  (:mod:`~skelgraph.data.preprocess`), bone and motion features and resampling in time
+  (:mod:`~skelgraph.data.features`), 2-D keypoints (:mod:`~skelgraph.data.keypoints2d`),
+  clip sampling (:mod:`~skelgraph.data.sampling`), random augmentation
+  (:mod:`~skelgraph.data.augment`).
+- **Transforms** (:mod:`~skelgraph.data.transforms`): each array function as a callable,
+  composable with :class:`Compose`.
+- **Dataset** (:mod:`~skelgraph.data.dataset`): :class:`SkeletonDataset` serves
+  ``(tensor, label)`` pairs, cached on disk under a key of the files, the reader and the
+  preprocessing (:mod:`~skelgraph.data.cache_key`).
+- **Pipeline** (:mod:`~skelgraph.data.pipeline`): how a sample becomes a model's input,
+  stored in checkpoints as plain data; :class:`SampleDataset` serves samples it prepared.
+
+Every public name of these modules is importable from ``skelgraph.data``.
 """
 
 from skelgraph.data.augment import (
@@ -26,6 +41,7 @@ from skelgraph.data.pipeline import (
 )
 from skelgraph.data.preprocess import (
     PREPROCESS_SPECS,
+    JointRef,
     PreprocessSpec,
     align_to_axes,
     alignment_rotation,
@@ -38,6 +54,8 @@ from skelgraph.data.preprocess import (
 from skelgraph.data.readers import (
     BODY25_TO_OPENPOSE18,
     MAX_PICKLE_BYTES,
+    MSR_ACTION3D_JOINTS,
+    MSR_ACTION3D_TO_KINECT_V1,
     NTU_XSUB120_TRAIN_SUBJECTS,
     NTU_XSUB_TRAIN_SUBJECTS,
     NTU_XVIEW_TRAIN_CAMERAS,
@@ -53,6 +71,7 @@ from skelgraph.data.readers import (
     parse_ntu_name,
     parse_nucla_name,
     read_array_file,
+    read_joint_rows,
     read_kinetics_json,
     read_ntu_skeleton,
     read_nucla_json,
@@ -79,78 +98,102 @@ from skelgraph.data.transforms import (
     RandomShift,
     ResampleFrames,
     ThresholdScores,
+    Transform,
     UniformSampleFrames,
 )
 
-__all__ = [
-    "BODY25_TO_OPENPOSE18",
-    "MAX_PICKLE_BYTES",
+# Grouped by job, sorted within a group.
+__all__ = [  # noqa: RUF022
+    # What readers return and raise
+    "SkeletonFormatError",
+    "SkeletonSample",
+    # Readers (skelgraph.data.readers), by format. NTU RGB+D:
     "NTU_XSUB120_TRAIN_SUBJECTS",
     "NTU_XSUB_TRAIN_SUBJECTS",
     "NTU_XVIEW_TRAIN_CAMERAS",
+    "NTUName",
+    "body_energy",
+    "ntu_split",
+    "parse_ntu_name",
+    "read_ntu_skeleton",
+    # Kinetics-Skeleton (ST-GCN's JSON):
+    "load_kinetics_labels",
+    "load_label_names",
+    "read_kinetics_json",
+    "select_people_by_score",
+    # NW-UCLA:
+    "NUCLAName",
+    "nucla_cross_view_split",
+    "parse_nucla_name",
+    "read_nucla_json",
+    # OpenPose output folders:
+    "BODY25_TO_OPENPOSE18",
+    "body25_to_openpose18",
+    "read_openpose_folder",
+    # pyskl / mmaction2 annotation pickles:
+    "MAX_PICKLE_BYTES",
+    "read_pose_pickle",
+    "write_pose_pickle",
+    # Arrays from any pose estimator:
+    "from_array",
+    "read_array_file",
+    # Text files of joint rows (MSR Action3D, UTKinect):
+    "MSR_ACTION3D_JOINTS",
+    "MSR_ACTION3D_TO_KINECT_V1",
+    "read_joint_rows",
+    # The paper's preprocessing, after 2s-AGCN (preprocess)
     "PREPROCESS_SPECS",
+    "JointRef",
+    "PreprocessSpec",
+    "align_to_axes",
+    "alignment_rotation",
+    "center_joints",
+    "fill_empty_frames",
+    "pad_to_length",
+    "paper_preprocess",
+    "rotation_about_axis",
+    # Bones, motion, resampling in time (features)
+    "bone_features",
+    "motion_features",
+    "resample_frames",
+    # 2-D keypoints: pixel coordinates with a confidence score (keypoints2d)
+    "normalize_2d",
+    "threshold_scores",
+    # Clips as pyskl samples them, and averaging their scores (sampling)
     "PYSKL_TEST_SEED",
-    "STREAMS",
+    "average_clip_scores",
+    "uniform_sample_indices",
+    # Random rotation, scaling, shift (augment)
+    "as_generator",
+    "random_rotate",
+    "random_scale",
+    "random_shift",
+    "rotation_matrix_xyz",
+    # Each array function as a composable callable (transforms)
     "AlignToAxes",
     "BoneFeatures",
     "CenterJoints",
     "Compose",
     "FillEmptyFrames",
-    "FitPersons",
     "MotionFeatures",
-    "NTUName",
-    "NUCLAName",
     "Normalize2D",
     "PadToLength",
     "PaperPreprocess",
-    "Pipeline",
-    "PreprocessSpec",
     "RandomRotate",
     "RandomScale",
     "RandomShift",
     "ResampleFrames",
-    "SampleDataset",
-    "SkeletonDataset",
-    "SkeletonFormatError",
-    "SkeletonSample",
     "ThresholdScores",
+    "Transform",
     "UniformSampleFrames",
-    "align_to_axes",
-    "alignment_rotation",
-    "as_generator",
-    "average_clip_scores",
-    "body25_to_openpose18",
-    "body_energy",
-    "bone_features",
-    "center_joints",
-    "fill_empty_frames",
-    "from_array",
+    # (tensor, label) pairs, cached on disk (dataset)
+    "SkeletonDataset",
+    # How a sample becomes a model's input, in training and prediction (pipeline)
+    "STREAMS",
+    "FitPersons",
+    "Pipeline",
     "graph_from_config",
     "graph_to_config",
-    "load_kinetics_labels",
-    "load_label_names",
-    "motion_features",
-    "normalize_2d",
-    "ntu_split",
-    "nucla_cross_view_split",
-    "pad_to_length",
-    "paper_preprocess",
-    "parse_ntu_name",
-    "parse_nucla_name",
-    "random_rotate",
-    "random_scale",
-    "random_shift",
-    "read_array_file",
-    "read_kinetics_json",
-    "read_ntu_skeleton",
-    "read_nucla_json",
-    "read_openpose_folder",
-    "read_pose_pickle",
-    "resample_frames",
-    "rotation_about_axis",
-    "rotation_matrix_xyz",
-    "select_people_by_score",
-    "threshold_scores",
-    "uniform_sample_indices",
-    "write_pose_pickle",
+    # Samples in memory prepared by a Pipeline (sample_dataset)
+    "SampleDataset",
 ]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_sequence", "joint_position", "require_finite", "sequence_and_length"]
+__all__ = [
+    "as_sequence",
+    "check_dims",
+    "check_score_channel",
+    "joint_position",
+    "require_finite",
+    "sequence_and_length",
+]
 
 
 def as_sequence(data: np.ndarray, name: str = "data") -> np.ndarray:
@@ -26,6 +33,22 @@ def sequence_and_length(data: np.ndarray, length: int, action: str) -> np.ndarra
     if data.shape[1] == 0:
         raise ValueError(f"cannot {action} a sequence with no frames")
     return data
+
+
+def check_dims(dims: int, channels: int) -> None:
+    """``ValueError`` unless ``dims``, a number of leading coordinate channels, is in
+    1..``channels``."""
+    if not 1 <= dims <= channels:
+        raise ValueError(f"dims must be in 1..{channels}, got {dims}")
+
+
+def check_score_channel(score_channel: int | None, channels: int, *, optional: bool) -> None:
+    """``ValueError`` unless ``score_channel`` is a channel index (or, if ``optional``,
+    ``None``)."""
+    if score_channel is None and optional:
+        return
+    if not isinstance(score_channel, (int, np.integer)) or not 0 <= score_channel < channels:
+        raise ValueError(f"score_channel must be in 0..{channels - 1}, got {score_channel}")
 
 
 def joint_position(data: np.ndarray, joint: int | tuple[int, ...]) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skelgraph.data._checks import as_sequence
+from skelgraph.data._checks import as_sequence, check_dims
 
 __all__ = ["as_generator", "random_rotate", "random_scale", "random_shift", "rotation_matrix_xyz"]
 
@@ -30,8 +30,7 @@ def as_generator(seed: SeedLike) -> np.random.Generator:
 
 
 def _coords(data: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
-    if not 1 <= dims <= data.shape[0]:
-        raise ValueError(f"dims must be in 1..{data.shape[0]}, got {dims}")
+    check_dims(dims, data.shape[0])
     coords = data[:dims].astype(np.float64)
     return coords, coords.any(axis=0, keepdims=True)
 

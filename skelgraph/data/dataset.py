@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
-import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from skelgraph.data.cache_key import dataset_key
 from skelgraph.data.readers._common import MAX_LABEL
 from skelgraph.data.sample import SkeletonSample
 
@@ -30,118 +27,9 @@ except ImportError:  # Windows: builders are not serialised
 __all__ = ["SkeletonDataset"]
 
 _DATA, _LABELS, _INDEX = "data.npy", "labels.npy", "index.json"
-_CACHE_VERSION = 2
 
 Reader = Callable[[str], SkeletonSample]
 ArrayTransform = Callable[[np.ndarray], np.ndarray]
-
-
-class _Unidentifiable(ValueError):
-    """A reader or preprocessing step whose configuration cannot be told apart reliably."""
-
-
-def _describe(obj: Any, _depth: int = 0) -> str | None:
-    """A stable description of a reader or transform: what determines its output.
-
-    A function is described by its qualified name, a fingerprint of its code, and the
-    values it captures (defaults, closure cells); a :func:`functools.partial` by its
-    function and bound arguments; a bound method by its object and name; any other object
-    by its ``repr``. Values are described recursively by :func:`_stable`. Raises
-    :class:`_Unidentifiable` where that would rest on an object's address (the default
-    ``repr``), so that two readers with different captured state cannot share a cache.
-    """
-    if obj is None:
-        return None
-    if _depth > 20:
-        raise _Unidentifiable("too deeply nested to describe")
-    if isinstance(obj, functools.partial):
-        return (
-            f"partial({_describe(obj.func, _depth + 1)}, {_stable(obj.args, _depth)}, "
-            f"{_stable(obj.keywords, _depth)})"
-        )
-    if isinstance(obj, types.MethodType):
-        return f"method({_stable(obj.__self__, _depth)}, {obj.__func__.__qualname__})"
-    if isinstance(obj, types.FunctionType):
-        closure = [c.cell_contents for c in obj.__closure__ or () if _has_contents(c)]
-        return (
-            f"function({obj.__module__}.{obj.__qualname__}, code={_code_digest(obj.__code__)}, "
-            f"defaults={_stable(obj.__defaults__, _depth)}, "
-            f"kwdefaults={_stable(obj.__kwdefaults__, _depth)}, "
-            f"closure={_stable(closure, _depth)})"
-        )
-    if isinstance(obj, (types.BuiltinFunctionType, type)):
-        return f"{getattr(obj, '__module__', '?')}.{obj.__qualname__}"
-    return _stable(obj, _depth)
-
-
-def _describe_or_key(obj: Any, cache_key: str | None) -> str | None:
-    """:func:`_describe`, or the user's ``cache_key`` standing for what it cannot describe."""
-    try:
-        return _describe(obj)
-    except _Unidentifiable:
-        if cache_key is None:
-            raise
-        return f"key:{cache_key}"
-
-
-def _has_contents(cell: Any) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018
-    except ValueError:  # an empty cell (a name not yet assigned)
-        return False
-    return True
-
-
-def _code_digest(code: types.CodeType) -> str:
-    """A hash of a function's code: its bytecode, constants (nested code too) and names."""
-    digest = hashlib.sha256()
-    stack = [code]
-    while stack:
-        current = stack.pop()
-        digest.update(current.co_code)
-        digest.update(repr(current.co_names).encode())
-        for const in current.co_consts:
-            if isinstance(const, types.CodeType):
-                stack.append(const)
-            elif isinstance(const, frozenset):  # its repr's order varies with the hash seed
-                digest.update(repr(sorted(map(repr, const))).encode())
-            else:
-                digest.update(repr(const).encode())
-    return digest.hexdigest()[:16]
-
-
-def _stable(value: Any, _depth: int = 0) -> str:
-    """A repr of ``value`` that depends on its content only, never on its address."""
-    depth = _depth + 1
-    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        items = ", ".join(_stable(v, depth) for v in value)
-        return f"{type(value).__name__}[{items}]"
-    if isinstance(value, dict):
-        items = sorted((_stable(k, depth), _stable(v, depth)) for k, v in value.items())
-        return "dict{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
-    if isinstance(value, (set, frozenset)):
-        return "set{" + ", ".join(sorted(_stable(v, depth) for v in value)) + "}"
-    if isinstance(value, np.ndarray):  # its repr elides large arrays: hash the bytes
-        data = np.ascontiguousarray(value)
-        digest = hashlib.sha256(data.view(np.uint8).reshape(-1)).hexdigest()[:16]
-        return f"ndarray({data.dtype}, {data.shape}, {digest})"
-    if isinstance(value, os.PathLike):
-        return f"path({os.fspath(value)!r})"
-    if callable(value) and not _has_own_repr(value):
-        return _describe(value, depth)  # type: ignore[return-value]
-    text = repr(value)
-    if not _has_own_repr(value) or _ADDRESS.search(text):
-        raise _Unidentifiable(f"{text[:80]} has no repr that identifies its content")
-    return text
-
-
-def _has_own_repr(value: Any) -> bool:
-    return type(value).__repr__ is not object.__repr__
-
-
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 class SkeletonDataset(Dataset):
@@ -257,12 +145,11 @@ class SkeletonDataset(Dataset):
             Folder for ``data.npy``, ``labels.npy`` and ``index.json``. When it holds a
             cache built from the same content, that cache is memory-mapped and no file
             is read. The content is keyed by the files (paths, sizes, modification
-            times), the labels, and a description of ``reader`` and ``preprocess``:
-            for a function its qualified name, a hash of its code and the values it
-            captures (defaults, closure); for a :func:`functools.partial` its function
-            and bound arguments; for an object its ``repr``. A reader whose description
-            would rest on an object's address (a lambda capturing an object without a
-            ``repr``, for instance) is refused unless ``cache_key`` is given. Code
+            times), the labels, and a description of ``reader`` and ``preprocess``
+            (:func:`~skelgraph.data.cache_key.describe`: for a function its qualified
+            name, a hash of its code and the values it captures). A reader whose
+            description would rest on an object's address (a lambda capturing an object
+            without a ``repr``, for instance) is refused unless ``cache_key`` is given. Code
             called by the reader is not part of the key: after editing it, pass
             ``rebuild=True``. A cache that is truncated, corrupt or half-written (a
             build that was killed) is detected and rebuilt. Builders of one folder take
@@ -302,23 +189,7 @@ class SkeletonDataset(Dataset):
             final = found if labels is None else np.asarray(labels, np.int64)
             return cls(out, final, transform=transform, names=paths)
 
-        try:
-            described = {
-                "reader": _describe(reader) if cache_key is None else f"key:{cache_key}",
-                "preprocess": _describe_or_key(preprocess, cache_key),
-            }
-        except _Unidentifiable as error:
-            raise ValueError(
-                f"cannot key the cache by this reader or preprocessing ({error}); give it a "
-                "repr, use a module-level function or functools.partial, or pass cache_key= "
-                "(and change it whenever they change)"
-            ) from None
-        key = {
-            "version": _CACHE_VERSION,
-            "config": hashlib.sha256(json.dumps(described).encode()).hexdigest(),
-            "files": [_stat(p) for p in paths],
-            "labels": labels,
-        }
+        key = dataset_key(paths, labels, reader, preprocess, cache_key)
         cache = Path(cache_dir)
         cache.mkdir(parents=True, exist_ok=True)
         with _locked(cache):
@@ -428,11 +299,6 @@ class SkeletonDataset(Dataset):
         self.__dict__.update(state)
         if self._data is None and self._paths is not None:
             self._data = np.load(self._paths[0], mmap_mode="r", allow_pickle=False)
-
-
-def _stat(path: str) -> list[Any]:
-    info = os.stat(path)
-    return [os.path.abspath(path), info.st_size, info.st_mtime_ns]
 
 
 def _fingerprint(path: Path) -> list[int]:

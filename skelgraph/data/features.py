@@ -6,7 +6,7 @@ from typing import Literal
 
 import numpy as np
 
-from skelgraph.data._checks import as_sequence, sequence_and_length
+from skelgraph.data._checks import as_sequence, check_score_channel, sequence_and_length
 from skelgraph.graph import GraphLike, SkeletonGraph
 
 __all__ = ["bone_features", "motion_features", "resample_frames"]
@@ -59,7 +59,7 @@ def bone_features(
             f"graph {graph.name!r} has {graph.num_nodes} joints but the data has V = "
             f"{data.shape[2]}"
         )
-    _check_score_channel(score_channel, data.shape[0])
+    check_score_channel(score_channel, data.shape[0], optional=True)
     children, parents = (list(i) for i in zip(*graph.bone_pairs))
     out = np.empty_like(data)
     out[:, :, children] = data[:, :, children] - data[:, :, parents]
@@ -95,18 +95,13 @@ def motion_features(data: np.ndarray, *, score_channel: int | None = None) -> np
         Shape (C, T, V, M), same dtype.
     """
     data = as_sequence(data)
-    _check_score_channel(score_channel, data.shape[0])
+    check_score_channel(score_channel, data.shape[0], optional=True)
     out = np.zeros_like(data)
     out[:, :-1] = data[:, 1:] - data[:, :-1]
     if score_channel is not None:
         score = data[score_channel]
         out[score_channel, :-1] = (score[1:] + score[:-1]) / 2
     return out
-
-
-def _check_score_channel(score_channel: int | None, channels: int) -> None:
-    if score_channel is not None and not 0 <= score_channel < channels:
-        raise ValueError(f"score_channel must be in 0..{channels - 1}, got {score_channel}")
 
 
 def resample_frames(

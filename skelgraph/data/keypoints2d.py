@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skelgraph.data._checks import as_sequence
+from skelgraph.data._checks import as_sequence, check_score_channel
 
 __all__ = ["normalize_2d", "threshold_scores"]
 
@@ -85,8 +85,7 @@ def threshold_scores(data: np.ndarray, threshold: float, *, score_channel: int =
         Same shape and dtype.
     """
     data = as_sequence(data)
-    if not 0 <= score_channel < data.shape[0]:
-        raise ValueError(f"score_channel must be in 0..{data.shape[0] - 1}, got {score_channel}")
+    check_score_channel(score_channel, data.shape[0], optional=False)
     if not np.isfinite(threshold):
         raise ValueError(f"threshold must be finite, got {threshold}")
     low = data[score_channel] < threshold

@@ -24,7 +24,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from skelgraph.data._checks import as_sequence, joint_position, require_finite, sequence_and_length
+from skelgraph.data._checks import (
+    as_sequence,
+    check_dims,
+    joint_position,
+    require_finite,
+    sequence_and_length,
+)
 from skelgraph.graph import LAYOUT_ALIASES, SkeletonGraph
 
 __all__ = [
@@ -232,8 +238,7 @@ def center_joints(data: np.ndarray, joint: JointRef, *, dims: int | None = None)
     data = as_sequence(data)
     require_finite(data)
     dims = data.shape[0] if dims is None else dims
-    if not 1 <= dims <= data.shape[0]:
-        raise ValueError(f"dims must be in 1..{data.shape[0]}, got {dims}")
+    check_dims(dims, data.shape[0])
     out = data.copy()
     coords = data[:dims]
     center = joint_position(coords, joint)[:, :, None, 0:1]  # (dims, T, 1, 1)

@@ -1,10 +1,14 @@
 """Callable transforms over (C, T, V, M) arrays, composable with :class:`Compose`.
 
-Each class wraps one function of :mod:`skelgraph.data.preprocess`,
-:mod:`skelgraph.data.features` or :mod:`skelgraph.data.augment`; ``transform(x)`` equals
-the function with the stored arguments. The random ones own a
-:class:`numpy.random.Generator` made from their ``seed``, so a seeded pipeline gives the
-same sequence of draws on every run (give each data-loader worker its own seed).
+Each class wraps one array function (of :mod:`~skelgraph.data.preprocess`,
+:mod:`~skelgraph.data.features`, :mod:`~skelgraph.data.keypoints2d`,
+:mod:`~skelgraph.data.augment` or :mod:`~skelgraph.data.sampling`) and is documented by
+reference to it: ``transform(x)`` equals the function on ``x`` with the arguments the
+transform was built with, which mean what the function's docstring says; a class
+describes only what differs. The random ones own a :class:`numpy.random.Generator` made
+from their ``seed`` instead of taking ``rng``, so a seeded pipeline gives the same
+sequence of draws on every run (give each data-loader worker its own seed, or
+``reseed`` it).
 """
 
 from __future__ import annotations
@@ -85,21 +89,19 @@ class Compose(_Repr):
 
 
 class FillEmptyFrames(_Repr):
-    """:func:`~skelgraph.data.preprocess.fill_empty_frames`."""
+    """See :func:`~skelgraph.data.preprocess.fill_empty_frames`."""
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
         return preprocess.fill_empty_frames(data)
 
 
 class CenterJoints(_Repr):
-    """:func:`~skelgraph.data.preprocess.center_joints` on ``joint``.
+    """See :func:`~skelgraph.data.preprocess.center_joints`.
 
     Parameters
     ----------
-    joint : int or tuple of int
-        The centre joint (a tuple: their mean).
-    dims : int, optional
-        Number of leading coordinate channels to translate; all channels by default.
+    joint, dims
+        As in the function.
     """
 
     def __init__(self, joint: JointRef, *, dims: int | None = None) -> None:
@@ -111,16 +113,12 @@ class CenterJoints(_Repr):
 
 
 class AlignToAxes(_Repr):
-    """:func:`~skelgraph.data.preprocess.align_to_axes`: spine to +z, shoulders to +x.
+    """See :func:`~skelgraph.data.preprocess.align_to_axes` (``frame=0``, as the authors).
 
     Parameters
     ----------
-    z_axis : (bottom, top)
-        Spine joints, e.g. ``(0, 1)`` for NTU.
-    x_axis : (left, right)
-        Shoulder joints, e.g. ``(4, 8)`` for NTU.
-    method : {"authors", "orthonormal"}
-        See :func:`~skelgraph.data.preprocess.alignment_rotation`.
+    z_axis, x_axis, method
+        As in the function.
     """
 
     def __init__(
@@ -139,14 +137,12 @@ class AlignToAxes(_Repr):
 
 
 class PadToLength(_Repr):
-    """:func:`~skelgraph.data.preprocess.pad_to_length`.
+    """See :func:`~skelgraph.data.preprocess.pad_to_length`.
 
     Parameters
     ----------
-    length : int
-        Frames wanted.
-    mode : {"replay", "zero"}
-        Pad by repeating the whole sequence, or with empty frames.
+    length, mode
+        As in the function.
     """
 
     def __init__(self, length: int, *, mode: Literal["replay", "zero"] = "replay") -> None:
@@ -158,21 +154,12 @@ class PadToLength(_Repr):
 
 
 class PaperPreprocess(_Repr):
-    """:func:`~skelgraph.data.preprocess.paper_preprocess` for a layout (default NTU).
+    """See :func:`~skelgraph.data.preprocess.paper_preprocess`.
 
     Parameters
     ----------
-    layout : str or PreprocessSpec
-        A key of :data:`~skelgraph.data.preprocess.PREPROCESS_SPECS` (or its pyskl alias),
-        or a spec for a custom layout.
-    length : int or None
-        T of the result; ``None`` keeps T.
-    dims : int
-        Number of leading coordinate channels (3 for x, y, z; 2 for x, y, score).
-    rotate : bool, optional
-        Whether to align the axes; by default when ``dims == 3``.
-    method : {"authors", "orthonormal"}
-        See :func:`~skelgraph.data.preprocess.alignment_rotation`.
+    layout, length, dims, rotate, method
+        As in the function.
     """
 
     def __init__(
@@ -202,14 +189,12 @@ class PaperPreprocess(_Repr):
 
 
 class ResampleFrames(_Repr):
-    """:func:`~skelgraph.data.features.resample_frames` to ``length`` frames.
+    """See :func:`~skelgraph.data.features.resample_frames`.
 
     Parameters
     ----------
-    length : int
-        L >= 1, the frames of the result.
-    mode : {"linear", "nearest"}
-        Interpolate between the two nearest frames, or take the nearest one.
+    length, mode
+        As in the function.
     """
 
     def __init__(self, length: int, *, mode: Literal["linear", "nearest"] = "linear") -> None:
@@ -221,14 +206,12 @@ class ResampleFrames(_Repr):
 
 
 class BoneFeatures(_ScoreChannel):
-    """:func:`~skelgraph.data.features.bone_features` on a graph or layout name.
+    """See :func:`~skelgraph.data.features.bone_features`.
 
     Parameters
     ----------
-    graph : SkeletonGraph or layout name or any GraphLike
-        Its V must match the data's.
-    score_channel : int, optional
-        The confidence channel, averaged instead of differenced.
+    graph, score_channel
+        As in the function.
     """
 
     def __init__(self, graph: GraphLike, *, score_channel: int | None = None) -> None:
@@ -240,12 +223,12 @@ class BoneFeatures(_ScoreChannel):
 
 
 class MotionFeatures(_ScoreChannel):
-    """:func:`~skelgraph.data.features.motion_features`.
+    """See :func:`~skelgraph.data.features.motion_features`.
 
     Parameters
     ----------
-    score_channel : int, optional
-        The confidence channel, averaged instead of differenced.
+    score_channel
+        As in the function.
     """
 
     def __init__(self, *, score_channel: int | None = None) -> None:
@@ -256,15 +239,14 @@ class MotionFeatures(_ScoreChannel):
 
 
 class Normalize2D(_Repr):
-    """:func:`~skelgraph.data.keypoints2d.normalize_2d` for frames of ``img_shape`` (h, w).
-
-    The default is pyskl's ``PreNormalize2D`` default, 1080 x 1920; where each sample has
-    its own size (``sample.meta["img_shape"]`` of a pose pickle), call the function.
+    """See :func:`~skelgraph.data.keypoints2d.normalize_2d`; one frame size for all items.
 
     Parameters
     ----------
-    img_shape : (float, float)
-        ``(height, width)`` of the frames, in that order.
+    img_shape
+        As in the function; by default pyskl's ``PreNormalize2D`` default, 1080 x 1920.
+        Where each sample has its own size (``sample.meta["img_shape"]`` of a pose
+        pickle), call the function instead.
     """
 
     def __init__(self, img_shape: tuple[float, float] = (1080, 1920)) -> None:
@@ -276,14 +258,12 @@ class Normalize2D(_Repr):
 
 
 class ThresholdScores(_Repr):
-    """:func:`~skelgraph.data.keypoints2d.threshold_scores`: joints below ``threshold`` zeroed.
+    """See :func:`~skelgraph.data.keypoints2d.threshold_scores`.
 
     Parameters
     ----------
-    threshold : float
-        Joints whose score is below it become absent (all channels zero).
-    score_channel : int
-        The confidence channel (2 for (x, y, score)).
+    threshold, score_channel
+        As in the function; by default the threshold is pyskl's, 0.01.
     """
 
     def __init__(self, threshold: float = 0.01, *, score_channel: int = 2) -> None:
@@ -296,8 +276,7 @@ class ThresholdScores(_Repr):
 
 class _Random(_Repr):
     def __init__(self, seed: SeedLike) -> None:
-        self.seed = seed
-        self._rng = as_generator(seed)
+        self.reseed(seed)
 
     def reseed(self, seed: SeedLike) -> None:
         """Restart the draws from ``seed`` (e.g. in a data-loader ``worker_init_fn``)."""
@@ -306,17 +285,14 @@ class _Random(_Repr):
 
 
 class RandomRotate(_Random):
-    """:func:`~skelgraph.data.augment.random_rotate`, angles uniform in ±``max_degrees``.
+    """See :func:`~skelgraph.data.augment.random_rotate`.
 
     Parameters
     ----------
-    max_degrees : float
-        The largest angle, in degrees.
-    dims : {2, 3}
-        Number of leading coordinate channels.
+    max_degrees, dims
+        As in the function.
     seed : int, Generator or None
-        Seed of the transform's own generator
-        (:func:`~skelgraph.data.augment.as_generator`); ``reseed`` restarts it.
+        Seed of the transform's own generator, used as the function's ``rng``.
     """
 
     def __init__(self, max_degrees: float = 17.0, *, dims: int = 3, seed: SeedLike = None):
@@ -329,19 +305,14 @@ class RandomRotate(_Random):
 
 
 class RandomScale(_Random):
-    """:func:`~skelgraph.data.augment.random_scale`, factor uniform in [low, high).
+    """See :func:`~skelgraph.data.augment.random_scale`.
 
     Parameters
     ----------
-    low, high : float
-        The range of the factor, 0 < low <= high.
-    dims : int
-        Number of leading coordinate channels scaled.
-    per_axis : bool
-        One factor per coordinate channel instead of one for all.
+    low, high, dims, per_axis
+        As in the function.
     seed : int, Generator or None
-        Seed of the transform's own generator
-        (:func:`~skelgraph.data.augment.as_generator`); ``reseed`` restarts it.
+        Seed of the transform's own generator, used as the function's ``rng``.
     """
 
     def __init__(
@@ -366,17 +337,14 @@ class RandomScale(_Random):
 
 
 class RandomShift(_Random):
-    """:func:`~skelgraph.data.augment.random_shift`, shift uniform in ±``max_shift``.
+    """See :func:`~skelgraph.data.augment.random_shift`.
 
     Parameters
     ----------
-    max_shift : float
-        The largest shift per coordinate, >= 0.
-    dims : int
-        Number of leading coordinate channels shifted.
+    max_shift, dims
+        As in the function.
     seed : int, Generator or None
-        Seed of the transform's own generator
-        (:func:`~skelgraph.data.augment.as_generator`); ``reseed`` restarts it.
+        Seed of the transform's own generator, used as the function's ``rng``.
     """
 
     def __init__(self, max_shift: float = 0.1, *, dims: int = 3, seed: SeedLike = None) -> None:
@@ -389,29 +357,19 @@ class RandomShift(_Random):
 
 
 class UniformSampleFrames(_Random):
-    """:func:`~skelgraph.data.sampling.uniform_sample_indices`: clips of ``clip_len`` frames.
+    """See :func:`~skelgraph.data.sampling.uniform_sample_indices`; the frames, not indices.
 
     Returns (C, num_clips · clip_len, V, M), the clips one after another in time;
-    ``x.reshape(C, num_clips, clip_len, V, M)`` separates them. Training draws come from
-    the transform's own generator (``seed``); with ``test_mode`` every call gives pyskl's
-    fixed test clips (``test_seed``, 255).
+    ``x.reshape(C, num_clips, clip_len, V, M)`` separates them.
 
     Parameters
     ----------
-    clip_len : int
-        Frames per clip, >= 1.
-    num_clips : int
-        Clips, >= 1.
-    p_interval : float or (float, float)
-        The fraction of T each clip is drawn from, fixed or uniform in ``(low, high)``,
-        0 < low <= high <= 1; 1 uses the whole sequence.
-    test_mode : bool
-        Fixed, seeded draws (testing) instead of the generator's (training).
+    clip_len, num_clips, p_interval, test_mode
+        As in the function.
     seed : int, Generator or None
-        Seed of the transform's own generator
-        (:func:`~skelgraph.data.augment.as_generator`); ``reseed`` restarts it.
+        Seed of the transform's own generator, used as the function's ``rng``.
     test_seed : int
-        The test draws' seed; pyskl's is 255.
+        The function's ``seed``: the test draws' seed, pyskl's 255.
     """
 
     def __init__(

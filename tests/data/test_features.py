@@ -1,4 +1,4 @@
-"""Bones, motion, resampling, random augmentation and the transform classes."""
+"""Bones, motion and resampling in time, and the score channel of 2-D data."""
 
 from __future__ import annotations
 
@@ -6,26 +6,11 @@ import numpy as np
 import pytest
 
 from skelgraph.data import (
-    AlignToAxes,
     BoneFeatures,
-    CenterJoints,
-    Compose,
-    FillEmptyFrames,
     MotionFeatures,
-    PadToLength,
-    PaperPreprocess,
-    RandomRotate,
-    RandomScale,
-    RandomShift,
-    ResampleFrames,
     bone_features,
     motion_features,
-    paper_preprocess,
-    random_rotate,
-    random_scale,
-    random_shift,
     resample_frames,
-    rotation_matrix_xyz,
 )
 from skelgraph.graph import SkeletonGraph
 
@@ -87,86 +72,6 @@ def test_resample_linear_is_exact_on_linear_motion():
         resample_frames(data, 4, mode="cubic")
 
 
-def test_rotation_matrix_xyz():
-    r = rotation_matrix_xyz([0.1, -0.4, 2.0])
-    np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
-    assert np.linalg.det(r) == pytest.approx(1.0)
-    np.testing.assert_allclose(
-        rotation_matrix_xyz([0, 0, np.pi / 2]) @ [1, 0, 0], [0, 1, 0], atol=1e-12
-    )
-
-
-def _lengths(data: np.ndarray) -> np.ndarray:
-    edges = np.array(SkeletonGraph.from_layout("ntu-rgbd").edges)
-    return np.linalg.norm(data[:3, :, edges[:, 0]] - data[:3, :, edges[:, 1]], axis=0)
-
-
-def test_augmentations_are_seeded_and_keep_absent_joints():
-    data = _data()
-    data[:, 2, 5, 0] = 0
-    for fn in (random_rotate, random_scale, random_shift):
-        a, b = fn(data, 3), fn(data, 3)
-        np.testing.assert_array_equal(a, b)
-        assert not np.array_equal(fn(data, 4), a)
-        assert not a[:, 2, 5, 0].any()
-    np.testing.assert_allclose(_lengths(random_rotate(data, 1)), _lengths(data), rtol=1e-5)
-    scaled = random_scale(data, np.random.default_rng(5), low=2.0, high=2.0)
-    np.testing.assert_allclose(scaled, 2 * data)
-    shifted = random_shift(data, 2, max_shift=0.5)
-    delta = (shifted - data)[:, 0, 0, 0]
-    np.testing.assert_allclose(shifted[:, 3], data[:, 3] + delta[:, None, None], atol=1e-6)
-    assert np.abs(delta).max() <= 0.5
-
-
-def test_augmentations_2d_leave_scores():
-    data = np.abs(_data((3, 5, 18, 2)))
-    for fn in (random_rotate, random_scale, random_shift):
-        out = fn(data, 0, dims=2)
-        np.testing.assert_array_equal(out[2], data[2])
-    rotated = random_rotate(data, 0, dims=2)
-    norms = np.linalg.norm(rotated[:2, :, 3] - rotated[:2, :, 4], axis=0)
-    np.testing.assert_allclose(
-        norms, np.linalg.norm(data[:2, :, 3] - data[:2, :, 4], axis=0), rtol=1e-5
-    )
-
-
-def test_transform_classes_equal_functions():
-    data = _data((3, 20, 25, 2))
-    pipeline = Compose(
-        [
-            FillEmptyFrames(),
-            CenterJoints(1),
-            AlignToAxes((0, 1), (4, 8)),
-            PadToLength(32),
-            ResampleFrames(16),
-            BoneFeatures("ntu-rgbd"),
-            MotionFeatures(),
-        ]
-    )
-    # PadToLength replays the 20 preprocessed frames up to 32, then 32 -> 16 frames
-    padded = np.concatenate([paper_preprocess(data, length=None)] * 2, axis=1)[:, :32]
-    expected = motion_features(bone_features(resample_frames(padded, 16), "ntu-rgbd"))
-    np.testing.assert_allclose(pipeline(data), expected, atol=1e-5)
-    assert len(pipeline) == 7 and "CenterJoints(joint=1" in repr(pipeline)
-    np.testing.assert_allclose(PaperPreprocess(length=40)(data), paper_preprocess(data, length=40))
-    with pytest.raises(TypeError, match="not callable"):
-        Compose([1])
-
-
-def test_random_transforms_reproduce_and_reseed():
-    data = _data()
-    augment = Compose([RandomRotate(seed=1), RandomScale(seed=2), RandomShift(seed=3)])
-    first = [augment(data) for _ in range(3)]
-    assert not np.array_equal(first[0], first[1])  # fresh draws on every call
-    again = Compose([RandomRotate(seed=1), RandomScale(seed=2), RandomShift(seed=3)])
-    for expected in first:
-        np.testing.assert_array_equal(again(data), expected)
-    rotate = RandomRotate(seed=9)
-    a = rotate(data)
-    rotate.reseed(9)
-    np.testing.assert_array_equal(rotate(data), a)
-
-
 # ---------------------------------------------------------------- 2-D score channel
 def _chain_2d() -> tuple[SkeletonGraph, np.ndarray]:
     """A 3-joint chain 0 - 1 - 2 rooted at 0, two frames, channels (x, y, score)."""
@@ -208,5 +113,7 @@ def test_score_channel_checks_and_repr():
         motion_features(data, score_channel=3)
     with pytest.raises(ValueError, match=r"score_channel must be in 0\.\.2, got -1"):
         bone_features(data, SkeletonGraph.from_edges([(0, 1), (1, 2)]), score_channel=-1)
+    with pytest.raises(ValueError, match=r"score_channel must be in 0\.\.2, got 1\.5"):
+        motion_features(data, score_channel=1.5)
     assert repr(BoneFeatures("coco-17")) == "BoneFeatures(graph='coco-17')"
     assert repr(MotionFeatures(score_channel=2)) == "MotionFeatures(score_channel=2)"

@@ -8,11 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skelgraph.data import (
-    BoneFeatures,
-    Compose,
     Normalize2D,
-    ThresholdScores,
-    bone_features,
     normalize_2d,
     threshold_scores,
 )
@@ -70,19 +66,11 @@ def test_threshold_zeroes_all_channels_below():
     edge = data.copy()
     edge[2, 0, 0, 0] = 0.3  # equal to the threshold: kept
     assert threshold_scores(edge, 0.3)[:, 0, 0, 0].tolist() == edge[:, 0, 0, 0].tolist()
-    with pytest.raises(ValueError, match="score_channel"):
-        threshold_scores(data, 0.3, score_channel=3)
     with pytest.raises(ValueError, match="finite"):
         threshold_scores(data, float("nan"))
-
-
-def test_transforms_compose_like_pyskl_prenormalize():
-    data = _pixels(1)
-    pipeline = Compose([ThresholdScores(0.01), Normalize2D((480, 640)), BoneFeatures("coco")])
-    expected = normalize_2d(threshold_scores(data, 0.01), (480, 640))
-    np.testing.assert_array_equal(pipeline(data), bone_features(expected, "coco-17"))
-    assert repr(Normalize2D()) == "Normalize2D(img_shape=(1080, 1920))"
-    assert repr(ThresholdScores(0.2)) == "ThresholdScores(threshold=0.2, score_channel=2)"
+    for channel in (None, 3, 1.5):  # only motion and bone features take None: no score
+        with pytest.raises(ValueError, match=rf"score_channel must be in 0\.\.2, got {channel}"):
+            threshold_scores(data, 0.1, score_channel=channel)
 
 
 @settings(max_examples=40, deadline=None)

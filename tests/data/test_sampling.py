@@ -11,8 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skelgraph.data import (
-    Compose,
-    UniformSampleFrames,
     average_clip_scores,
     uniform_sample_indices,
 )
@@ -113,21 +111,6 @@ def test_argument_checks():
     ]:
         with pytest.raises(ValueError, match=message):
             uniform_sample_indices(**kwargs)
-
-
-def test_transform_stacks_clips_in_time():
-    data = np.arange(30, dtype=np.float32)[None, :, None, None] * np.ones((3, 1, 5, 2))
-    t = UniformSampleFrames(8, num_clips=3, test_mode=True)
-    out = Compose([t])(data)
-    assert out.shape == (3, 24, 5, 2)
-    expected = uniform_sample_indices(30, 8, num_clips=3, test_mode=True).ravel()
-    np.testing.assert_array_equal(out[0, :, 0, 0], expected)
-    train = UniformSampleFrames(8, seed=0)
-    first = train(data)[0, :, 0, 0]
-    train.reseed(0)
-    np.testing.assert_array_equal(train(data)[0, :, 0, 0], first)
-    with pytest.raises(ValueError, match="p_interval"):
-        UniformSampleFrames(8, p_interval=2.0)
 
 
 def test_average_clip_scores_prob_and_score():

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+import torch
 
 from examples.msg3d import predict as predict_script
 from examples.msg3d import stream as stream_script
@@ -68,3 +70,52 @@ def test_bad_options_are_refused(checkpoint, extra, match):
     best, pkl = checkpoint
     with pytest.raises(SystemExit, match=match):
         stream_script.main(["--checkpoint", str(best), str(pkl), *extra])
+
+
+def _with_clip_length(best, frames: int, path):
+    """The checkpoint with its pipeline drawing clips of ``frames`` frames."""
+    ckpt = torch.load(best, weights_only=True)
+    ckpt["pipeline"]["frames"] = frames
+    torch.save(ckpt, path)
+    return str(path)
+
+
+def test_a_clip_within_the_delay_gives_a_warning_and_no_live_prediction(
+    checkpoint, capsys, tmp_path
+):
+    best, pkl = checkpoint
+    delay = predict_script.Predictor(predict_script.load_checkpoint(best)).model.delay
+    for frames, live in ((delay, 0), (delay + 1, 1)):
+        ckpt = _with_clip_length(best, frames, tmp_path / f"T{frames}.pt")
+        args = ["--checkpoint", ckpt, str(pkl), "--split", "val", "--sample", "arm06", "--json"]
+        assert stream_script.main(args) == 0
+        captured = capsys.readouterr()
+        records = [json.loads(line) for line in captured.out.splitlines()]
+        assert sum(not r["final"] for r in records) == live and records[-1]["final"]
+        warning = (
+            f"warning: {pkl}:arm06: {frames} frames, not more than the model's delay of {delay}: "
+            "no live prediction, only the end-of-stream one (train with --frames above it)\n"
+        )
+        assert captured.err == (warning if live == 0 else "")
+
+
+def test_joint_rows_text_files_are_read_by_predict_and_stream(checkpoint, capsys, tmp_path):
+    best, _ = checkpoint
+    xyz = np.random.default_rng(3).normal(size=(30, 5, 3))  # (T, V, C) of the arm layout
+    np.save(tmp_path / "clip.npy", xyz)
+    text = "".join(" ".join(repr(float(x)) for x in joint) + "\n" for joint in xyz.reshape(-1, 3))
+    (tmp_path / "clip.txt").write_text(text)  # one joint per row, 5 rows a frame
+    tops = []
+    for name in ("clip.npy", "clip.txt"):
+        args = ["--checkpoint", str(best), str(tmp_path / name), "--json"]
+        assert predict_script.main(args) == 0
+        tops.append(json.loads(capsys.readouterr().out)["predictions"][0]["top"])
+    assert tops[0] == tops[1]
+    streamed = ["--checkpoint", str(best), str(tmp_path / "clip.txt"), "--json"]
+    assert stream_script.main(streamed) == 0
+    final = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert final["final"] and final["class"] == tops[1][0]["class"]
+    assert final["probability"] == pytest.approx(tops[1][0]["probability"], rel=1e-4)
+    (tmp_path / "bad.txt").write_text("1 2 3\n" * 7)
+    with pytest.raises(SystemExit, match=r"bad.txt: 7 rows of one joint each is not a multiple"):
+        predict_script.main(["--checkpoint", str(best), str(tmp_path / "bad.txt")])

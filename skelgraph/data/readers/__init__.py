@@ -2,6 +2,11 @@
 
 from skelgraph.data.readers._common import select_people_by_score
 from skelgraph.data.readers.arrays import from_array, read_array_file
+from skelgraph.data.readers.joint_rows import (
+    MSR_ACTION3D_JOINTS,
+    MSR_ACTION3D_TO_KINECT_V1,
+    read_joint_rows,
+)
 from skelgraph.data.readers.kinetics import (
     load_kinetics_labels,
     load_label_names,
@@ -37,6 +42,8 @@ from skelgraph.data.readers.pose_pickle import (
 __all__ = [
     "BODY25_TO_OPENPOSE18",
     "MAX_PICKLE_BYTES",
+    "MSR_ACTION3D_JOINTS",
+    "MSR_ACTION3D_TO_KINECT_V1",
     "NTU_XSUB120_TRAIN_SUBJECTS",
     "NTU_XSUB_TRAIN_SUBJECTS",
     "NTU_XVIEW_TRAIN_CAMERAS",
@@ -52,6 +59,7 @@ __all__ = [
     "parse_ntu_name",
     "parse_nucla_name",
     "read_array_file",
+    "read_joint_rows",
     "read_kinetics_json",
     "read_ntu_skeleton",
     "read_nucla_json",

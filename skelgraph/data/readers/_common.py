@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from skelgraph.data.errors import SkeletonFormatError
+from skelgraph.graph import LAYOUTS, SkeletonGraph, resolve_layout
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -28,6 +29,8 @@ __all__ = [
     "check_elements",
     "check_finite32",
     "check_label",
+    "layout_joints",
+    "layouts_hint",
     "load_json",
     "numbers",
     "place_people",
@@ -158,6 +161,48 @@ def check_label(value: Any, what: str, path: str | os.PathLike[str], minimum: in
             f"{what} must be in {minimum}..{MAX_LABEL}, got {_show(value)}", path
         )
     return int(value)
+
+
+def layout_joints(layout: str | SkeletonGraph) -> tuple[str | SkeletonGraph, int, str]:
+    """``(layout, V, name)``: a name resolved from a pyskl alias, or the graph itself.
+
+    Raises
+    ------
+    ValueError
+        An unknown layout name.
+    TypeError
+        Neither a name nor a :class:`~skelgraph.SkeletonGraph`.
+    """
+    if isinstance(layout, SkeletonGraph):
+        return layout, layout.num_nodes, layout.name
+    if isinstance(layout, str):
+        name = resolve_layout(layout)
+        return name, len(LAYOUTS[name].joint_names), name
+    raise TypeError(f"layout must be a layout name or a SkeletonGraph, got {type(layout).__name__}")
+
+
+# Joint counts shared by a built-in layout and a known dataset whose joints come in another
+# order: a suggestion by count alone would be wrong for that dataset's files.
+_OTHER_ORDERS = {
+    20: "MSR Action3D's are in another order, which MSR_ACTION3D_TO_KINECT_V1 maps to it",
+}
+
+
+def layouts_hint(v: int) -> str:
+    """The built-in layouts of ``v`` joints, for an error message ("" if none).
+
+    A joint count does not tell the joint order: the hint says that a layout fits only
+    if the data's joints are its ``joint_names`` in order, and names the known datasets
+    of that count whose order differs.
+    """
+    same = [name for name, lay in LAYOUTS.items() if len(lay.joint_names) == v]
+    if not same:
+        return ""
+    other = f"; {_OTHER_ORDERS[v]}" if v in _OTHER_ORDERS else ""
+    return (
+        f"built-in layouts with {v} joints: {', '.join(same)} (only if the data's joints are "
+        f"in the order of its joint_names{other})"
+    )
 
 
 def _show(value: Any) -> str:

@@ -17,11 +17,13 @@ from skelgraph.data.readers._common import (
     check_budgets,
     check_elements,
     check_label,
+    layout_joints,
+    layouts_hint,
     read_file_bytes,
     reading,
 )
 from skelgraph.data.sample import SkeletonSample
-from skelgraph.graph import LAYOUTS, SkeletonGraph, resolve_layout
+from skelgraph.graph import SkeletonGraph
 
 __all__ = ["from_array", "read_array_file"]
 
@@ -79,15 +81,7 @@ def from_array(
         beyond float32's range (``|x| >= 3.4e38``; with its frame), more than
         ``max_elements`` values, or a label outside 0..2**31 - 1.
     """
-    if isinstance(layout, SkeletonGraph):
-        expected, layout_name = layout.num_nodes, layout.name
-    elif isinstance(layout, str):
-        layout = layout_name = resolve_layout(layout)
-        expected = len(LAYOUTS[layout].joint_names)
-    else:
-        raise TypeError(
-            f"layout must be a layout name or a SkeletonGraph, got {type(layout).__name__}"
-        )
+    layout, expected, layout_name = layout_joints(layout)
     check_budgets(None, max_elements)
     if label is not None:
         label = check_label(label, "label", path)
@@ -110,8 +104,7 @@ def from_array(
     if t == 0 or c == 0:
         raise SkeletonFormatError(f"the array has no frames or no channels: {x.shape}", path)
     if v != expected:
-        same = [name for name, lay in LAYOUTS.items() if len(lay.joint_names) == v]
-        hint = f"; layouts with {v} joints: {', '.join(same)}" if same else ""
+        hint = f"; {layouts_hint(v)}" if layouts_hint(v) else ""
         if v == 25 and layout == "openpose-18":
             hint = "; BODY_25 data: map it with body25_to_openpose18 first"
         raise SkeletonFormatError(

@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, Literal
 import numpy as np
 
 from skelgraph.data.errors import SkeletonFormatError
+from skelgraph.data.readers._common import layouts_hint
 from skelgraph.data.sample import SkeletonSample
 from skelgraph.graph import LAYOUTS, SkeletonGraph, resolve_layout
 
@@ -363,8 +364,7 @@ def _sample(
     if layout is None:
         name = _infer_layout(v, c)
         if name is None:
-            same = [n for n, lay in LAYOUTS.items() if len(lay.joint_names) == v]
-            hint = f" (built-in layouts with {v} joints: {', '.join(same)})" if same else ""
+            hint = f" ({layouts_hint(v)})" if layouts_hint(v) else ""
             if v == 25 and c == 2:
                 hint = " (BODY_25 2-D keypoints: map them with body25_to_openpose18)"
             raise fail(f"no layout is inferred for V = {v} joints with C = {c}; pass layout={hint}")

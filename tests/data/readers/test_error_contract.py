@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from skelgraph.data import (
     SkeletonFormatError,
     read_array_file,
+    read_joint_rows,
     read_kinetics_json,
     read_ntu_skeleton,
     read_nucla_json,
@@ -163,3 +164,11 @@ def test_csv(data):
     rows = "\n".join(",".join(["0.5"] * 75) for _ in range(3)).encode()
     raw = data.draw(_inputs(rows))
     _check(lambda p: read_array_file(p, "ntu-rgbd", **BUDGET), raw, "poses.csv")
+
+
+@SETTINGS
+@given(data=st.data())
+def test_joint_rows(data):
+    rows = b"".join(b"0.25 -1.5 3e-2 1\n" for _ in range(40))  # MSR Action3D: 2 frames
+    raw = data.draw(_inputs(rows))
+    _check(lambda p: read_joint_rows(p, "kinect-v1-20", **BUDGET), raw, "a01_s01_e01_skeleton.txt")

@@ -224,7 +224,8 @@ def test_uninferable_layouts_need_layout(tmp_path):
     with pytest.raises(
         SkeletonFormatError,
         match=r"no layout is inferred for V = 20 joints with C = 3; pass layout= "
-        r"\(built-in layouts with 20 joints: kinect-v1-20\)",
+        r"\(built-in layouts with 20 joints: kinect-v1-20 \(only if the data's joints are in "
+        r"the order of its joint_names; MSR Action3D's are in another order",
     ):
         read_pose_pickle(path)
     assert read_pose_pickle(path, layout="kinect-v1-20")[0].layout == "kinect-v1-20"
