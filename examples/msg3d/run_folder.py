@@ -1,10 +1,10 @@
 """The output folder of one training run: claimed by a lock, written file by file atomically.
 
 Nothing a run wrote is lost: a folder that holds a run is refused unless the run resumes
-it or ``--overwrite`` says to replace it; a lock (``train.lock``, an ``flock`` the kernel
-drops when its process dies, holding that process's id) keeps a second run out; every
-file is written beside its final name and renamed over it, so a full disk or a kill
-leaves the previous good file, never a partial one.
+it or ``--overwrite`` says to replace it; a lock (``train.lock`` while the run lasts, an
+``flock`` the kernel drops when its process dies, holding that process's id) keeps a
+second run out; every file is written beside its final name and renamed over it, so a
+full disk or a kill leaves the previous good file, never a partial one.
 """
 
 from __future__ import annotations
@@ -73,8 +73,24 @@ class RunFolder:
 
     def _acquire(self) -> None:
         lock_path = self.path / LOCK_NAME
+        while True:
+            lock = self._try_lock(lock_path)
+            try:  # the file we locked may have been removed by its last holder meanwhile
+                if os.fstat(lock.fileno()).st_ino == os.stat(lock_path).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            lock.close()
+        # A file left by a dead process holds no state: it is simply locked again.
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"process {os.getpid()} on {socket.gethostname()}\n".encode())
+        lock.flush()
+        self._lock = lock
+
+    def _try_lock(self, lock_path: Path) -> BinaryIO:
         try:
-            lock = open(lock_path, "a+b")
+            lock = open(lock_path, "a+b")  # held open for the whole run
         except OSError as error:
             raise SystemExit(f"{lock_path}: cannot open the run lock ({error.strerror})") from None
         try:
@@ -87,18 +103,15 @@ class RunFolder:
                 f"--out {self.path} is in use by {holder} (lock {lock_path}); wait for that "
                 "run to end or choose another --out"
             ) from None
-        # The lock holds no state: a file left by a dead process is simply locked again.
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"process {os.getpid()} on {socket.gethostname()}\n".encode())
-        lock.flush()
-        self._lock = lock
+        return lock
 
     def close(self) -> None:
-        """Release the lock; idempotent. The file stays: removing it could let two runs
-        lock two different files of one name."""
+        """Remove the lock file and release the lock; idempotent. (A run that opened the
+        file just before its removal notices, after locking it, that it is no longer the
+        folder's lock, and tries again.)"""
         if self._lock is None:
             return
+        (self.path / LOCK_NAME).unlink(missing_ok=True)
         self._lock.close()
         self._lock = None
 

@@ -159,6 +159,7 @@ def test_a_folder_holding_a_run_needs_resume_or_overwrite(capsys, tmp_path):
     assert (run / "last.pt").read_bytes() == before
     assert train_script.main([*args, "--overwrite"]) == 0
     assert torch.load(run / "last.pt", weights_only=True)["epoch"] == 1
+    assert not (run / LOCK_NAME).exists()  # released with the run
 
 
 def test_a_second_run_on_a_locked_folder_names_the_holder(capsys, tmp_path):
