@@ -9,6 +9,7 @@ Build (from the repository root; warnings are errors)::
 from __future__ import annotations
 
 import doctest as _doctest
+import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -31,9 +32,9 @@ def _local_extension(name: str) -> None:
     spec.loader.exec_module(module)
 
 
-# Local extensions: the benchmark page's tables, a script's --help, links to PyTorch,
-# NumPy and networkx.
-for _name in ("benchmark_tables", "cli_help", "external_links"):
+# Local extensions: the benchmark page's tables and figures, a script's --help, links to
+# PyTorch, NumPy, networkx and Python, and links by any name of a documented object.
+for _name in ("benchmark_tables", "cli_help", "external_links", "public_names"):
     _local_extension(_name)
 
 # sphinx-autodoc-typehints 3.x on Sphinx 9 emits an upstream deprecation notice per page.
@@ -61,8 +62,14 @@ extensions = [
     "myst_parser",  # only to include CHANGELOG.md
     "benchmark_tables",  # docs/_ext: compact tables of benchmarks/results/
     "cli_help",  # docs/_ext: a script's --help, produced at build time
-    "external_links",  # docs/_ext: PyTorch / NumPy / networkx names linked, offline
+    "external_links",  # docs/_ext: PyTorch / NumPy / networkx / Python names linked, offline
+    "public_names",  # docs/_ext: a re-exported object's other names link to its entry
+    "sphinx_copybutton",  # a copy button on code blocks (docs extra)
 ]
+
+# A reference that links nowhere is a warning, so an error under -W: none renders as
+# plain text unnoticed (docs/_ext/public_names.py resolves the names Sphinx cannot).
+nitpicky = True
 
 source_suffix = {".rst": "restructuredtext"}  # Markdown only through the include
 exclude_patterns = ["_build", "README.md", "Thumbs.db", ".DS_Store"]
@@ -93,6 +100,22 @@ napoleon_numpy_docstring = True
 napoleon_use_rtype = False
 napoleon_use_ivar = True
 napoleon_custom_sections = ["Shapes"]
+# Docstring types ("sequence of int", {"sym", "rw"}) become links to the types they name
+# and literal values, rather than cross-references to words.
+napoleon_preprocess_types = True
+napoleon_type_aliases = {
+    "sequence": "collections.abc.Sequence",
+    "iterable": "collections.abc.Iterable",
+    "mapping": "collections.abc.Mapping",
+    "callable": "collections.abc.Callable",
+    "path": "pathlib.Path",
+    "array": "numpy.ndarray",
+    "array_like": "numpy.typing.ArrayLike",
+    "tensor": "torch.Tensor",
+    "collections": "collections.abc.Collection",
+    "callables": "collections.abc.Callable",
+    "hashable": "collections.abc.Hashable",
+}
 
 typehints_defaults = "comma"
 typehints_use_signature = False
@@ -122,7 +145,25 @@ plot_rcparams = {"figure.dpi": 110, "savefig.bbox": "tight", "font.size": 9}
 plot_apply_rcparams = True
 plot_pre_code = "import numpy as np\nimport matplotlib.pyplot as plt\n"
 
+# -- copy buttons: the commands of a console block and the code of a doctest, without
+# their prompts and outputs ----------------------------------------------------------
+copybutton_prompt_text = r"\$ |>>> |\.\.\. "
+copybutton_prompt_is_regexp = True
+copybutton_line_continuation_character = "\\"
+
 # -- HTML ----------------------------------------------------------------------------
+# The repository's address, from pyproject.toml's [project.urls] "Repository" (in the
+# installed package's metadata), shown as an icon in the header; none while pyproject.toml
+# names no repository.
+repository = next(
+    (
+        entry.partition(",")[2].strip()
+        for entry in importlib.metadata.metadata("skelgraph").get_all("Project-URL") or ()
+        if entry.partition(",")[0].strip() == "Repository"
+    ),
+    None,
+)
+
 html_theme = "pydata_sphinx_theme"
 html_title = f"skelgraph {release}"
 html_theme_options = {
@@ -131,6 +172,11 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
+    "icon_links": (
+        [{"name": "Source repository", "url": repository, "icon": "fa-brands fa-git-alt"}]
+        if repository
+        else []
+    ),
 }
 # No left sidebar on the top-level pages that have no sub-pages (it would be an empty
 # "Section Navigation").

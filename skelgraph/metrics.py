@@ -242,7 +242,7 @@ def plot_confusion_matrix(
         K tick labels; default the class indices.
     normalize : bool
         Show each row as fractions of its class's samples (a row with no sample stays 0).
-    ax : matplotlib Axes, optional
+    ax : matplotlib.axes.Axes, optional
         The axes to draw into; default a new figure's.
     annotate : bool, optional
         Write each cell's value; by default when K <= 20.

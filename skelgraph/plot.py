@@ -44,7 +44,7 @@ def draw_skeleton(
     positions : array of shape (V, 2), optional
         Joint coordinates (e.g. one frame of real data). Without them, a Kamada-Kawai layout
         of the graph (networkx) is used, rooted visually by its centre.
-    ax : matplotlib Axes, optional
+    ax : matplotlib.axes.Axes, optional
         The axes to draw into; default a new figure's.
     labels : bool
         Write each joint's index and name beside it.

@@ -120,6 +120,56 @@ def test_docs_page_code_runs(page, monkeypatch):
                 globs.update(test.globs)  # DocTest works on a copy of the namespace
 
 
+# A measured quantity in prose: a ratio, a time, a memory size or a percentage. The docs
+# quote measurements through the :result: role (docs/_ext/benchmark_tables.py), which reads
+# them from benchmarks/results/, so prose and results cannot disagree.
+FIGURE = re.compile(r"\d(?:[\d.]*\d)?(?:\s?(?:×(?!\s?\d)|%)|\s(?:s|ms|MiB|GiB)\b)")
+# Numbers of that form that are not measurements, by page.
+NOT_MEASURED = {
+    ("concepts/multiscale.rst", "2 %"),  # a property of the NTU graph, computed on the page
+    ("concepts/limits.rst", "256 MiB"),  # a bound the commands enforce
+    ("tutorials/online_inference.rst", "2.4 s"),  # the 72-frame delay at 30 frames/s
+    ("tutorials/online_inference.rst", "90 %"),  # a fraction of the clip
+    ("tutorials/training.rst", "60 %"),  # the learning-rate schedule
+    ("tutorials/training.rst", "80 %"),
+}
+
+
+def _prose(path: Path) -> list[tuple[int, str]]:
+    """The lines of a page outside directives and literal blocks, without inline literals
+    and roles."""
+    out, block_indent = [], None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        indent = len(line) - len(line.lstrip())
+        if block_indent is not None:
+            if not line.strip() or indent > block_indent:
+                continue
+            block_indent = None
+        if re.match(r"\s*\.\. [\w:-]+::", line) or line.rstrip().endswith("::"):
+            block_indent = indent
+        out.append((number, re.sub(r"``.*?``|:[\w-]+:`[^`]*`|`[^`]*`_*", "", line)))
+    return out
+
+
+def test_docs_quote_measurements_only_from_results():
+    pages = sorted(p for p in DOCS.rglob("*.rst") if "_build" not in p.parts)
+    found = [
+        f"{page.relative_to(DOCS)}:{number}: {match}"
+        for page in pages
+        for number, line in _prose(page)
+        for match in FIGURE.findall(line)
+        if (str(page.relative_to(DOCS)), match) not in NOT_MEASURED
+    ]
+    assert not found, "measurements typed into prose (use :result:):\n" + "\n".join(found)
+
+
+def test_docs_use_no_tracker_language():
+    pages = sorted(p for p in DOCS.rglob("*.rst") if "_build" not in p.parts)
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"\bissue\b|(?<![\w&])#\d+\b(?! \()", text), page
+
+
 # The packages the API reference covers (docs/api/*.rst); a new public package gets a
 # page there and its name here.
 DOCUMENTED = (
@@ -165,6 +215,7 @@ DOCS_PACKAGES = (
     "pydata_sphinx_theme",
     "sphinx_autodoc_typehints",
     "myst_parser",
+    "sphinx_copybutton",
     "sphinx-mathjax-offline",  # its import name has hyphens
 )
 
@@ -204,6 +255,84 @@ def test_external_types_link_to_their_references(html_build):
     assert "networkx.org/documentation/stable/reference/classes/graph.html" in graph
     data = (html_build / "api" / "data.html").read_text()
     assert "numpy.org/doc/stable/reference/generated/numpy.ndarray.html" in data
+
+
+def _external_links():
+    path = DOCS / "_ext" / "external_links.py"
+    spec = importlib.util.spec_from_file_location("external_links", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Each project's real page for a name, as its site lays them out (checked by hand against
+# the sites): shared pages, pages named after the defining module, anchors.
+_TORCH = "https://docs.pytorch.org/docs/stable/"
+_NUMPY = "https://numpy.org/doc/stable/reference/"
+_NX = "https://networkx.org/documentation/stable/reference/"
+_PY = "https://docs.python.org/3/library/"
+LINK_PAGES = {
+    "numpy.random.default_rng": _NUMPY + "random/generator.html#numpy.random.default_rng",
+    "numpy.typing.ArrayLike": _NUMPY + "typing.html#numpy.typing.ArrayLike",
+    "numpy.ndarray": _NUMPY + "generated/numpy.ndarray.html#numpy.ndarray",
+    "numpy.float32": _NUMPY + "arrays.scalars.html",
+    "torch.nn.Parameter": (
+        _TORCH + "generated/torch.nn.parameter.Parameter.html#torch.nn.parameter.Parameter"
+    ),
+    "torch.autocast": _TORCH + "amp.html#torch.autocast",
+    "torch.onnx.export": _TORCH + "onnx.html",
+    "torch.export.export": _TORCH + "export.html",
+    "torch.Tensor": _TORCH + "tensors.html#torch.Tensor",
+    "torch.nn.Conv2d": _TORCH + "generated/torch.nn.Conv2d.html#torch.nn.Conv2d",
+    "networkx.Graph": _NX + "classes/graph.html#networkx.Graph",
+    "networkx.diameter": (
+        _NX + "algorithms/generated/networkx.algorithms.distance_measures.diameter.html"
+        "#networkx.algorithms.distance_measures.diameter"
+    ),
+    "networkx.from_numpy_array": (
+        _NX + "generated/networkx.convert_matrix.from_numpy_array.html"
+        "#networkx.convert_matrix.from_numpy_array"
+    ),
+    "collections.abc.Sequence": _PY + "collections.abc.html#collections.abc.Sequence",
+    "os.PathLike": _PY + "os.html#os.PathLike",
+    "Ellipsis": _PY + "constants.html#Ellipsis",
+    "matplotlib.axes._axes.Axes": (
+        "https://matplotlib.org/stable/api/_as_gen/matplotlib.axes.Axes.html#matplotlib.axes.Axes"
+    ),
+    "torch_geometric.data.data.Data": (
+        "https://pytorch-geometric.readthedocs.io/en/stable/generated/"
+        "torch_geometric.data.Data.html#torch_geometric.data.Data"
+    ),
+    "torchmetrics.metric.Metric": (
+        "https://lightning.ai/docs/torchmetrics/stable/references/metric.html#torchmetrics.Metric"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LINK_PAGES))
+def test_external_link_patterns_match_the_projects_pages(name):
+    assert _external_links().url(name) == LINK_PAGES[name]
+
+
+def test_external_links_used_are_checked_pages(html_build):
+    """Every address the site links to in these projects is a page pinned above, or the
+    page the extension's checked pattern gives for the name in its anchor: none is typed
+    by hand past the patterns."""
+    hosts = (
+        "docs.pytorch.org|numpy.org|networkx.org|docs.python.org|matplotlib.org|lightning.ai"
+        "|pytorch-geometric"
+    )
+    used = set()
+    for page in html_build.rglob("*.html"):
+        if "_modules" not in page.parts:
+            used |= set(re.findall(rf'href="(https://(?:{hosts})[^"]*)"', page.read_text()))
+    links = _external_links()
+    unknown = [
+        address for address in used
+        if address not in LINK_PAGES.values()
+        and links.url(address.rpartition("#")[2] or "-") != address
+    ]  # fmt: skip
+    assert not unknown, unknown
 
 
 def test_docs_build_without_warnings(html_build):

@@ -14,6 +14,11 @@ Directives (each takes the results file, relative to the page, as its argument):
 
     .. accuracy-table:: ../benchmarks/results/accuracy.csv
 
+Roles, for a measured number in prose (from :mod:`benchmarks.figures`, so prose never
+restates a result by hand) and for the results file, machine and date it comes from::
+
+    training is :result:`speed.train8.speedup` faster (:results-source:`speed.md`)
+
 The ``load_*`` functions are used by the pages' figures too (``.. plot::`` code imports
 this module), so the tables and the plots read the same numbers.
 """
@@ -355,7 +360,41 @@ class ResultsHeader(Directive):
         return [bullets]
 
 
+def _figures() -> dict:
+    from benchmarks.figures import figures  # run from the repository root, as the plots
+
+    return figures(RESULTS)
+
+
+def result_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``:result:`speed.train8.speedup```: the figure's text, e.g. "1.50×"."""
+    figure = _figures().get(text)
+    if figure is None:
+        message = inliner.reporter.error(f"no figure named {text!r} in benchmarks/figures.py")
+        return [inliner.problematic(rawtext, rawtext, message)], [message]
+    inliner.document.settings.env.note_dependency(str(RESULTS / figure.source.file))
+    return [nodes.inline(rawtext, figure.text, classes=["result"])], []
+
+
+def results_source_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``:results-source:`speed.md```: "speed.md: MACHINE, DATE"."""
+    from benchmarks.figures import source
+
+    try:
+        found = source(text, RESULTS)
+    except (OSError, ValueError) as error:
+        message = inliner.reporter.error(f"results file {text!r}: {error}")
+        return [inliner.problematic(rawtext, rawtext, message)], [message]
+    inliner.document.settings.env.note_dependency(str(RESULTS / text))
+    node = nodes.inline(rawtext, "", classes=["results-source"])
+    node += nodes.literal(text, text)
+    node += nodes.Text(f": {found.machine}, {found.date}")
+    return [node], []
+
+
 def setup(app):
+    app.add_role("result", result_role)
+    app.add_role("results-source", results_source_role)
     app.add_directive("results-header", ResultsHeader)
     app.add_directive("speed-table", SpeedTable)
     app.add_directive("amp-table", AmpTable)

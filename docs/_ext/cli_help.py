@@ -35,6 +35,7 @@ class ArgparseHelp(Directive):
         text = parser.format_help().rstrip()
         block = nodes.literal_block(text, text)
         block["language"] = "text"
+        block["classes"].append("argparse-help")  # kept unwrapped (docs/_static/custom.css)
         return [block]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -29,6 +30,7 @@ from skelgraph.graph.skeleton import GraphLike
 from skelgraph.nn.streaming import (
     RunningMean,
     StreamingModule,
+    StreamState,
     chain_delay,
     flush_through,
     steps_through,
@@ -65,6 +67,7 @@ class MSG3DNet(StreamingModule):
     Parameters
     ----------
     num_classes : int
+        Number of actions: the size of the logits.
     graph : GraphLike
         Layout of the joints (``"ntu-rgbd"`` for NTU RGB+D).
     num_persons : int
@@ -136,22 +139,58 @@ class MSG3DNet(StreamingModule):
         self.stride = math.prod(block.stride for block in self.blocks)
         self.stream_window = stream_window
 
+    @dataclass(kw_only=True)
+    class State(StreamState):
+        """The model's own stream: the running mean of the last block's pooled frames and
+        the latest prediction (what ``flush`` returns).
+
+        Parameters
+        ----------
+        shape, frames
+            As in :class:`~skelgraph.nn.streaming.StreamState`.
+        pool : RunningMean
+            Over the last ⌈W / stride⌉ output frames.
+        logits : Tensor, optional
+            (N, num_classes), ``None`` before the first prediction.
+        """
+
+        pool: RunningMean
+        logits: torch.Tensor | None = None
+
+    def new_state(self) -> MSG3DNet.State:
+        """A fresh stream: an empty running mean over ⌈W / stride⌉ output frames."""
+        return self.State(pool=RunningMean(-(-self._stream_window // self.stride)))
+
     @property
     def stream_window(self) -> int:
         """W, the input frames the step-wise predictions pool over; setting it cleans the
         stream's state."""
-        return self._pool.window * self.stride
+        return self._stream_window
 
     @stream_window.setter
     def stream_window(self, frames: int) -> None:
         if not isinstance(frames, int) or frames < 1:
             raise ValueError(f"stream_window must be an int >= 1, got {frames!r}")
-        self._pool = RunningMean(-(-frames // self.stride))  # ⌈W / stride⌉ output frames
+        self._stream_window = frames
         self.clean_state()
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> MSG3DNet:
-        """A model of a named configuration (:data:`PRESETS`), with keyword overrides."""
+        """A model of a named configuration (:data:`PRESETS`), with keyword overrides.
+
+        Parameters
+        ----------
+        name : str
+            A key of :data:`PRESETS`: ``"ntu60"``, ``"ntu120"``, ``"kinetics400"`` or
+            ``"nw-ucla-small"``.
+        **overrides
+            Constructor arguments that replace the preset's (``num_classes=5``, ...).
+
+        Raises
+        ------
+        ValueError
+            An unknown preset name.
+        """
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
@@ -172,7 +211,13 @@ class MSG3DNet(StreamingModule):
         return x.view(n * m, v, c, t).permute(0, 2, 3, 1)  # (N·M, C, T, V)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, T, V, M) clips to (N, num_classes) logits."""
+        """(N, C, T, V, M) clips to (N, num_classes) logits.
+
+        Parameters
+        ----------
+        x : Tensor
+            Clips of shape (N, C, T, V, M): C coordinates, T frames, V joints, M persons.
+        """
         self._check_steps_input(x)
         n = x.shape[0]
         x = self._embed(x)
@@ -186,7 +231,7 @@ class MSG3DNet(StreamingModule):
         return chain_delay(self.blocks)
 
     def _no_output(self) -> torch.Tensor:
-        n, *_, dtype, device = self.__dict__["_stream_started"]
+        n, *_, dtype, device = self.stream_state.shape
         return torch.zeros(n, self.out_channels, 0, dtype=dtype, device=device)
 
     def _predict(self, y: torch.Tensor) -> torch.Tensor:
@@ -196,9 +241,10 @@ class MSG3DNet(StreamingModule):
         if t == 0:
             return self._no_output()
         frames = y.view(nm // m, m, c, t, v).sum((1, 4))  # (N, C, T_ready): sum of M·V
-        pooled = self._pool.push(frames) / (m * v)
+        state = self.stream_state
+        pooled = state.pool.push(frames) / (m * v)
         logits = self.fc(pooled.transpose(1, 2)).transpose(1, 2)  # (N, classes, T_ready)
-        self.__dict__["_stream_logits"] = logits[:, :, -1]
+        state.logits = logits[:, :, -1]
         return logits
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,4 +252,4 @@ class MSG3DNet(StreamingModule):
 
     def _flush(self) -> torch.Tensor:
         self._predict(flush_through(self.blocks))
-        return self.__dict__["_stream_logits"]
+        return self.stream_state.logits

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import nn
 
-from examples.msg3d.arguments import read_text_bounded
+from examples.msg3d import cli
 from examples.msg3d.config import INT_RANGES, TrainConfig
 from examples.msg3d.datasets import TrainData
 from examples.msg3d.model import PRESETS, MSG3DNet
@@ -41,12 +41,8 @@ def build_model(cfg: TrainConfig, overrides: dict[str, Any] | None = None) -> nn
 
 
 def read_class_names(path: str | os.PathLike[str]) -> list[str]:
-    """One class name per non-empty line of a small UTF-8 file."""
-    try:
-        lines = read_text_bounded(path).splitlines()
-    except (OSError, ValueError) as error:
-        reason = error.strerror if isinstance(error, OSError) else error
-        raise SystemExit(f"--class-names: cannot read {path}: {reason}") from None
+    """One class name per non-empty line of a small UTF-8 file (:func:`cli.read_text`)."""
+    lines = cli.read_text(path, "--class-names").splitlines()
     return [line.strip() for line in lines if line.strip()]
 
 

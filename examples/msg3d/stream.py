@@ -6,6 +6,7 @@ Usage::
     python -m examples.msg3d.stream --checkpoint runs/x/best.pt a04_s01_e00_v03.json
     python -m examples.msg3d.stream --checkpoint best.pt openpose_json_folder/ --fps 30
     python -m examples.msg3d.stream --checkpoint best.pt ntu.pkl --split xsub_val --sample ID
+    python -m examples.msg3d.stream --weights pyskl-ntu60-xsub-3d-j S001C001P001R001A001.skeleton
 
 INPUT is any file ``predict.py`` reads (a pose pickle: one of its samples, ``--sample``, or
 the first). The frames replayed are those the offline model sees: the checkpoint's
@@ -33,9 +34,13 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from examples.msg3d.predict import Predictor, load_checkpoint, read_input
+from examples.msg3d import cli
+from examples.msg3d.checkpoint import LIMITS
+from examples.msg3d.predict import Predictor, load_checkpoint, load_weights, read_input
 
 __all__ = ["main", "replay"]
+
+FPS = (0.1, 10_000.0)  # a frame every 10 s at the slowest: a replay ends
 
 
 def replay(predictor: Predictor, clip: torch.Tensor, fps: float | None = None) -> Iterator[dict]:
@@ -72,34 +77,44 @@ def replay(predictor: Predictor, clip: torch.Tensor, fps: float | None = None) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = cli.Parser(
         description="Replay a skeleton file frame by frame through a train.py checkpoint, "
         "printing the rolling top-1 prediction and its latency.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--checkpoint", required=True, help="best.pt or last.pt of train.py")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="best.pt or last.pt of train.py")
+    source.add_argument(
+        "--weights", metavar="NAME", help="a released checkpoint (examples/msg3d/weights.py)"
+    )
     p.add_argument("input", metavar="INPUT", help="a skeleton file or OpenPose folder")
     p.add_argument("--split", help="pose pickles: the split to take the sample from")
     p.add_argument("--sample", help="pose pickles: the sample's frame_dir (default: the first)")
-    p.add_argument("--fps", type=float, help="replay at this frame rate (default: at once)")
-    p.add_argument("--window", type=int, default=300, help="input frames pooled per prediction")
+    p.add_argument(
+        "--fps", type=cli.bounded_float(*FPS),
+        help=f"replay at this frame rate, {FPS[0]:g}..{FPS[1]:g} (default: at once)",
+    )  # fmt: skip
+    p.add_argument(
+        "--window", type=cli.bounded_int(*LIMITS["stream_window"]), default=300,
+        help="input frames pooled per prediction ({}..{})".format(*LIMITS["stream_window"]),
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object per prediction")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda, cuda:1, ...")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     args = build_parser().parse_args(argv)
-    if args.fps is not None and not args.fps > 0:
-        raise SystemExit(f"--fps must be > 0, got {args.fps}")
-    if args.window < 1:
-        raise SystemExit(f"--window must be >= 1, got {args.window}")
-    predictor = Predictor(load_checkpoint(args.checkpoint, args.device), args.device)
+    if args.weights is not None:
+        checkpoint = load_weights(args.weights, args.device)
+    else:
+        checkpoint = load_checkpoint(args.checkpoint, args.device)
+    predictor = Predictor(checkpoint, args.device)
     predictor.model.stream_window = args.window
     samples = read_input(args.input, predictor, split=args.split)
     if args.sample is not None:
-        samples = [(n, s) for n, s in samples if n.rsplit(":", 1)[-1] == args.sample]
+        samples = [(n, s) for n, s in samples if s.meta.get("frame_dir") == args.sample]
         if not samples:
             raise SystemExit(f"{args.input}: no sample {args.sample!r}")
     name, sample = samples[0]
@@ -130,4 +145,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main))

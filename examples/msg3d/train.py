@@ -26,14 +26,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from examples.msg3d.arguments import (
-    Parser,
-    fail,
-    float_range,
-    int_range,
-    json_object,
-    read_text_bounded,
-)
+from examples.msg3d import cli
 from examples.msg3d.config import (
     FLOAT_RANGES,
     INT_RANGES,
@@ -53,18 +46,19 @@ PROG = "train.py"
 
 
 def _int(name: str) -> Callable[[str], int]:
-    return int_range(*INT_RANGES[name])
+    return cli.bounded_int(*INT_RANGES[name])
 
 
 def _float(name: str) -> Callable[[str], float]:
-    return float_range(*FLOAT_RANGES[name])
+    low, high, _ = FLOAT_RANGES[name]  # an excluded low end is left to TrainConfig.validate
+    return cli.bounded_float(low, high)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; defaults come from :class:`TrainConfig`, ranges from
     :data:`~examples.msg3d.config.INT_RANGES` and :data:`~examples.msg3d.config.FLOAT_RANGES`."""
     d = TrainConfig()
-    p = Parser(
+    p = cli.Parser(
         prog=PROG,
         description="Train MS-G3D Net (examples/msg3d/model.py) with the paper's recipe.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -111,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--class-names", help="text file, one class name per line")
     g.add_argument(
         "--model-args",
-        type=json_object,
+        type=cli.json_object,
         help="JSON object of MSG3DNet arguments, e.g. '{\"channels\": [16, 32, 64]}'",
     )
     g = p.add_argument_group("recipe")
@@ -147,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov)
     g.add_argument("--weight-decay", type=_float("weight_decay"), default=d.weight_decay)
     g.add_argument(
-        "--milestones", type=int_range(*MILESTONE_RANGE), nargs="+",
+        "--milestones", type=cli.bounded_int(*MILESTONE_RANGE), nargs="+",
         help="epochs of ×gamma (default 60%%, 80%%)",
     )  # fmt: skip
     g.add_argument("--gamma", type=_float("gamma"), default=d.gamma)
@@ -178,11 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _read_config(path: str) -> dict[str, object]:
     """A ``--config`` file: a small JSON object of option values of the right types."""
+    text = cli.read_text(path, "--config")
     try:
-        values = json.loads(read_text_bounded(path))
-    except OSError as error:
-        raise SystemExit(f"--config {path}: {error.strerror or error}") from None
-    except (ValueError, RecursionError) as error:  # not UTF-8, too large, not JSON
+        values = json.loads(text)
+    except (ValueError, RecursionError) as error:
         raise SystemExit(f"--config {path}: not a JSON object of options ({error})") from None
     if not isinstance(values, dict):
         raise SystemExit(f"--config {path}: expected a JSON object, got {type(values).__name__}")
@@ -213,20 +206,16 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; sets up and tears down ``torch.distributed`` under torchrun.
 
-    Every refusal is one line on stderr and a ``SystemExit`` with status 2 whose text is
-    that line's message.
+    A refusal is a ``SystemExit("message")`` (:mod:`examples.msg3d.cli`'s contract: run as
+    a command, one line on stderr and exit status 2).
     """
     cfg = parse_args(argv)
     try:
         with process_group(cfg.device):
             history = train(cfg)
-    except SystemExit as error:
-        if isinstance(error.code, str):
-            raise fail(PROG, error.code) from None
-        raise
     except OSError as error:  # a file the run needed, named by the error
         where = f"{error.filename}: " if error.filename else ""
-        raise fail(PROG, f"{where}{error.strerror or error}") from None
+        raise SystemExit(f"{where}{error.strerror or error}") from None
     if history and world()[0] == 0 and not cfg.quiet:
         best = max(history, key=lambda h: h["test_top1"])
         print(
@@ -237,4 +226,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main))

@@ -58,7 +58,7 @@ def rotation_matrix_xyz(angles: np.ndarray) -> np.ndarray:
 def random_rotate(
     data: np.ndarray, rng: SeedLike = None, *, max_degrees: float = 17.0, dims: int = 3
 ) -> np.ndarray:
-    r"""Rotate the coordinates by random angles, uniform in ±``max_degrees``.
+    r"""Rotate the coordinates by random angles, uniform in ±\ ``max_degrees``.
 
     3-D (``dims=3``): :math:`p' = R_z(\gamma) R_y(\beta) R_x(\alpha)\, p` with α, β, γ
     drawn independently. 2-D (``dims=2``): an in-plane rotation by one angle. Channels
@@ -141,7 +141,7 @@ def random_scale(
 def random_shift(
     data: np.ndarray, rng: SeedLike = None, *, max_shift: float = 0.1, dims: int = 3
 ) -> np.ndarray:
-    """Translate present joints by a vector uniform in ±``max_shift`` per coordinate.
+    """Translate present joints by a vector uniform in ±\\ ``max_shift`` per coordinate.
 
     Absent joints (all coordinates zero) are not moved, so they stay recognisable.
 

@@ -52,9 +52,9 @@ class SkeletonDataset(Dataset):
     transform : callable, optional
         Applied to each item's (C, T, V, M) float32 array (a writable copy) before it
         becomes a tensor: augmentation, bone or motion features (see
-        :mod:`skelgraph.data.transforms`).
+        ``skelgraph.data.transforms``).
     names : sequence of str, optional
-        One name per item (e.g. its file), for :attr:`names`.
+        One name per item (e.g. its file), for ``names``.
 
     Examples
     --------
@@ -105,6 +105,7 @@ class SkeletonDataset(Dataset):
         label_path : str or path, optional
             ``.npy`` file of N integer labels (pickles are refused).
         transform : callable, optional
+            Applied to each sample's (C, T, V, M) array when it is read, as for the class.
         mmap : bool
             Memory-map the data instead of loading it.
         """

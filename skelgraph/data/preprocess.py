@@ -77,7 +77,14 @@ class PreprocessSpec:
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> PreprocessSpec:
         """A spec from ``{"center": ..., "z_axis": [...], "x_axis": [...]}`` (lists for
-        tuples, as in JSON)."""
+        tuples, as in JSON).
+
+        Parameters
+        ----------
+        spec : mapping
+            ``center`` (required), ``z_axis`` and ``x_axis`` (optional), as
+            :meth:`to_dict` gives them.
+        """
 
         def ref(value: Any) -> JointRef:
             return tuple(int(v) for v in value) if isinstance(value, (list, tuple)) else int(value)
@@ -111,6 +118,11 @@ class PreprocessSpec:
         """The spec of a layout: a key of :data:`PREPROCESS_SPECS` or pyskl alias, a
         :class:`~skelgraph.SkeletonGraph` with :attr:`~skelgraph.SkeletonGraph.preprocess`
         or equal to a built-in layout, or a spec (returned as it is).
+
+        Parameters
+        ----------
+        layout : str or SkeletonGraph or PreprocessSpec
+            The layout whose preprocessing joints are wanted.
 
         Raises
         ------

@@ -79,7 +79,7 @@ class SkeletonSample:
 
     @property
     def graph(self) -> SkeletonGraph:
-        """The :class:`SkeletonGraph` of :attr:`layout`."""
+        """The :class:`SkeletonGraph` of ``layout``."""
         return SkeletonGraph.coerce(self.layout)
 
     def __repr__(self) -> str:

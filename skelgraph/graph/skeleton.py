@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["GraphLike", "SkeletonGraph", "WindowVariant"]
 
+_HOPS = ("hop_distances",)  # the cache key of the hop distances
+
 WindowVariant = Literal["cross-spacetime", "grid", "grid-dense-self"]
 
 
@@ -154,6 +156,11 @@ class SkeletonGraph:
         accepted as aliases (:data:`~skelgraph.graph.LAYOUT_ALIASES`); the graph keeps the
         built-in name.
 
+        Parameters
+        ----------
+        name : str
+            A name of :meth:`layouts` (``"ntu-rgbd"``, ...) or a pyskl alias.
+
         Raises
         ------
         ValueError
@@ -181,8 +188,15 @@ class SkeletonGraph:
     ) -> SkeletonGraph:
         """A graph from an undirected edge list.
 
-        ``num_nodes`` defaults to ``len(joint_names)`` or, failing that, one more than the
-        largest index in ``edges``.
+        Parameters
+        ----------
+        edges : iterable of (int, int)
+            Undirected bones as pairs of 0-based joint indices, each listed once.
+        num_nodes : int, optional
+            Number of joints V; defaults to ``len(joint_names)`` or, failing that, one more
+            than the largest index in ``edges``.
+        joint_names, center, name, preprocess
+            As for the class.
         """
         edges = [tuple(e) for e in edges]
         if num_nodes is None:
@@ -208,6 +222,11 @@ class SkeletonGraph:
         Keys: ``edges`` (list of pairs, 0-based; required), ``joint_names`` and/or
         ``num_nodes`` (at least one where ``edges`` does not reach the last joint),
         ``center``, ``name`` and ``preprocess`` (see the class), all optional.
+
+        Parameters
+        ----------
+        spec : mapping
+            The description, with the keys above.
 
         Raises
         ------
@@ -250,6 +269,11 @@ class SkeletonGraph:
               "preprocess": {"center": 0, "z_axis": [0, 1], "x_axis": [1, 2]}
             }
 
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The JSON file.
+
         Raises
         ------
         ValueError
@@ -272,8 +296,15 @@ class SkeletonGraph:
     ) -> SkeletonGraph:
         """A graph from an undirected networkx graph.
 
-        Nodes are numbered in ``graph.nodes`` order; their labels become the joint names.
-        ``center`` is a node label of ``graph``.
+        Parameters
+        ----------
+        graph : networkx.Graph
+            Undirected, simple, without self edges. Nodes are numbered in ``graph.nodes``
+            order; their labels become the joint names.
+        center : hashable, optional
+            The root joint, as a node label of ``graph``; defaults to the first node.
+        name : str, optional
+            Defaults to ``graph.name``, or ``"custom"``.
         """
         if graph.is_directed():
             raise ValueError("expected an undirected networkx graph, got a directed one")
@@ -308,6 +339,15 @@ class SkeletonGraph:
     ) -> SkeletonGraph:
         """A graph from a PyG ``edge_index`` of shape (2, E) with both directions listed.
 
+        Parameters
+        ----------
+        edge_index : Tensor or numpy.ndarray
+            Integer array of shape (2, E): each undirected edge in both directions, once.
+        num_nodes : int, optional
+            Number of joints V, as for :meth:`from_edges`.
+        joint_names, center, name
+            As for the class.
+
         Raises
         ------
         ValueError
@@ -339,7 +379,15 @@ class SkeletonGraph:
     def from_adjacency(
         cls, matrix: np.ndarray | torch.Tensor, *, center: int | None = None, name: str = "custom"
     ) -> SkeletonGraph:
-        """A graph from a symmetric (V, V) 0/1 adjacency matrix with a zero diagonal."""
+        """A graph from a symmetric (V, V) 0/1 adjacency matrix with a zero diagonal.
+
+        Parameters
+        ----------
+        matrix : numpy.ndarray or Tensor
+            The adjacency matrix A, shape (V, V), without self-loops.
+        center, name
+            As for the class.
+        """
         if isinstance(matrix, torch.Tensor):
             matrix = matrix.detach().cpu().numpy()
         m = np.asarray(matrix, dtype=np.float64)
@@ -360,7 +408,14 @@ class SkeletonGraph:
     @classmethod
     def coerce(cls, graph: GraphLike) -> SkeletonGraph:
         """Turn any :data:`GraphLike` (graph, layout name, networkx graph, (V, V) matrix)
-        into a :class:`SkeletonGraph`; the layers accept all of them through this."""
+        into a :class:`SkeletonGraph`; the layers accept all of them through this.
+
+        Parameters
+        ----------
+        graph : GraphLike
+            A :class:`SkeletonGraph` (returned as is), a layout name, an undirected
+            networkx graph or a (V, V) adjacency matrix.
+        """
         if isinstance(graph, SkeletonGraph):
             return graph
         if isinstance(graph, str):
@@ -503,7 +558,7 @@ class SkeletonGraph:
         """Number of bones at each joint, shape (V,), int64 (self-loops not counted)."""
         return _readonly(self.adjacency.sum(1).astype(np.int64))
 
-    @cached_property
+    @property
     def hop_distances(self) -> np.ndarray:
         """Shortest-path hop distances ``d(i, j)``, shape (V, V), int64.
 
@@ -511,6 +566,10 @@ class SkeletonGraph:
         :data:`~skelgraph.graph.adjacency.UNREACHABLE` (-1), so they never pass for a
         distance in arithmetic or comparisons with ``k >= 0``.
         """
+        # Kept in the graph's cache, where a window graph is given its closed form.
+        return self._cached(_HOPS, self._searched_hops)
+
+    def _searched_hops(self) -> np.ndarray:
         hops = np.full((self._num_nodes, self._num_nodes), UNREACHABLE, dtype=np.int64)
         for source, lengths in nx.all_pairs_shortest_path_length(self.to_networkx()):
             for target, length in lengths.items():
@@ -661,7 +720,7 @@ class SkeletonGraph:
                 + ("" if variant == "cross-spacetime" else f"-{variant}"),
             )
             # Its hop distances in closed form, in O((τV)²) instead of a search per node.
-            window.__dict__["hop_distances"] = _readonly(self._window_hops(tau, variant))
+            window._cache[_HOPS] = _readonly(self._window_hops(tau, variant))
             return window
 
         return self._cached(("window", tau, variant), build)

@@ -48,7 +48,8 @@ class MultiScaleAggregation(nn.Module):
     graph : SkeletonGraph
         The graph whose scales are aggregated over (a skeleton or a window graph).
     num_scales : int
-        K, scales k = 0..K-1; at most the graph's diameter + 1.
+        K, scales k = 0..K-1; at most the graph's node count V. Scales beyond the
+        diameter are the identity (with their residual mask) and warn.
     aggregation : {"disentangled", "powering"}
         :math:`\tilde A_{(k)}` (Eq. 3) or :math:`\operatorname{norm}(\tilde A)^k` (Eq. 2).
     normalization : {"sym", "rw", "none"}
@@ -93,11 +94,14 @@ class MultiScaleAggregation(nn.Module):
                 "aggregation='disentangled' only"
             )
         self.num_nodes = graph.num_nodes
-        if self.num_scales > graph.diameter + 1:  # before allocating K·V² values
+        # Scales beyond the diameter are I (plus their residual mask): allowed, with the
+        # graph's warning, as pyskl's 13 scales on COCO-17 (diameter 8) need; more than
+        # V, one per possible hop count, is refused before allocating K·V² values.
+        if self.num_scales > graph.num_nodes:
             raise ValueError(
-                f"num_scales={num_scales} is more than {graph.name!r} can use: its diameter "
-                f"is {graph.diameter}, so hops 0..{graph.diameter} give at most "
-                f"{graph.diameter + 1} scales; use num_scales <= {graph.diameter + 1}"
+                f"num_scales={num_scales} is more than {graph.name!r} can use: its "
+                f"{graph.num_nodes} nodes have hop distances 0..{graph.num_nodes - 1} at most "
+                f"(its diameter is {graph.diameter}); use num_scales <= {graph.num_nodes}"
             )
         stack = graph.multiscale_adjacency(num_scales, aggregation, normalization)
         self.register_buffer("scales", torch.tensor(stack, dtype=torch.float32), persistent=False)

@@ -30,6 +30,7 @@ __all__ = [
     "model_from_authors",
     "model_to_authors",
     "msg3d_parts",
+    "strip_module_prefix",
     "to_authors",
 ]
 
@@ -215,8 +216,15 @@ def msg3d_parts(model: nn.Module) -> list[Part]:
     return parts
 
 
-def _strip_module(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Drop the ``module.`` prefix that DataParallel/DDP checkpoints carry."""
+def strip_module_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state_dict`` without the ``module.`` prefix that DataParallel/DDP checkpoints carry.
+
+    Parameters
+    ----------
+    state_dict : Mapping of str to Tensor
+        A checkpoint's weights; returned as a new dict, unchanged if not every key has
+        the prefix.
+    """
     if state_dict and all(k.startswith("module.") for k in state_dict):
         return {k[len("module.") :]: v for k, v in state_dict.items()}
     return dict(state_dict)
@@ -242,7 +250,7 @@ def model_from_authors(
     ValueError
         A shape that does not fit ``model`` (another layout, width or scale count).
     """
-    theirs = _strip_module(state_dict)
+    theirs = strip_module_prefix(state_dict)
     out: dict[str, torch.Tensor] = {}
     unmapped: list[str] = []
     missing: list[str] = []

@@ -1,23 +1,27 @@
-r"""Which computation the graph convolutions run: one global switch, one rule.
+r"""Which computation the graph convolutions run: one global setting, one rule.
 
 skelgraph's graph convolutions have two sibling implementations that give the same result
 up to float rounding:
 
 - ``"reference"``: the authors' order of operations (aggregate the K scales into K·C
-  channels, then a 1×1 convolution; for G3D, on unfolded windows);
+  channels, then a 1×1 convolution; for G3D, on unfolded windows), in
+  :mod:`skelgraph.nn.functional`;
 - ``"fast"``: kernels that do the same sums with less memory traffic and, for G3D, fewer
   multiply-adds (:mod:`skelgraph.nn.node_major`, :mod:`skelgraph.nn.project_first`), and
   a no-grad inference epilogue that folds bias, batch norm and ReLU into one in-place step.
 
 The setting is global (:func:`set_implementation`, or the :func:`implementation` context
-manager), and the functional operations of :mod:`skelgraph.nn.functional` read it through
-:func:`use_fast`, the one place where the choice is made:
+manager). Each layer turns it into a *plan*, the kernels it runs, in one method
+(``DisentangledGraphConv.plan``, ``G3DConv.plan``) that applies the rule of
+:func:`use_fast` and :func:`fuses_epilogue`; its ``forward`` branches on the plan's named
+fields. The kernels read no setting. The rule:
 
 - ``"auto"`` (default): the fast kernel when it needs no more multiply-adds than the
-  reference (:func:`~skelgraph.nn.project_first.multiply_adds`). Node-major MS-GCN does
-  the reference's products in a cheaper memory order, so it is always chosen; project-first
-  G3D is chosen unless the projection widens the channels a lot (the authors' first block,
-  3 → 96 channels, keeps the reference order).
+  reference (:func:`~skelgraph.nn.project_first.multiply_adds`, counted once, when the
+  layer is built). Node-major MS-GCN does the reference's products in a cheaper memory
+  order, so it is always chosen; project-first G3D is chosen unless the projection widens
+  the channels a lot (the authors' first block, 3 → 96 channels, keeps the reference
+  order).
 - ``"reference"`` or ``"fast"``: always that one, where the fast kernel applies.
 - Whatever the setting, the reference runs where a fast kernel cannot: while dropout acts
   on the aggregated features (which the fast MS-GCN never forms), and under
@@ -27,6 +31,10 @@ manager), and the functional operations of :mod:`skelgraph.nn.functional` read i
   kernels run as whole-tensor operations that those tools record
   (:func:`recording_tool`).
 
+A plan is evaluated at every call, from the layer's costs, the setting and these runtime
+conditions: a few comparisons, and never stale (a context manager, a module switched to
+training, a trace of a module built earlier all get the kernels they need).
+
 Examples
 --------
 >>> import torch
@@ -35,6 +43,10 @@ Examples
 >>> x = torch.randn(1, 32, 8, 25)
 >>> with backend.implementation("reference"):
 ...     slow = layer(x)
+...     layer.plan().window_conv
+'reference'
+>>> layer.plan().window_conv
+'project-first'
 >>> torch.allclose(layer(x), slow, atol=1e-5)
 True
 """
@@ -46,11 +58,13 @@ from contextlib import contextmanager
 from typing import Literal
 
 import torch
+from torch import nn
 
 from skelgraph._validation import check_choice
 
 __all__ = [
     "Implementation",
+    "fuses_epilogue",
     "get_implementation",
     "implementation",
     "recording_tool",
@@ -125,7 +139,7 @@ def recording_tool() -> Literal["trace", "compile"] | None:
 
 
 def use_fast(reference_cost: int, fast_cost: int, *, applicable: bool = True) -> bool:
-    """Whether a functional operation runs its fast kernel: the rule, in one place.
+    """Whether a layer's plan takes its fast kernel: the rule, in one place.
 
     Parameters
     ----------
@@ -141,3 +155,26 @@ def use_fast(reference_cost: int, fast_cost: int, *, applicable: bool = True) ->
     if setting == "auto":
         return fast_cost <= reference_cost
     return setting == "fast"
+
+
+def fuses_epilogue(bn: nn.Module, act: nn.Module) -> bool:
+    """Whether a layer's plan folds ``act(bn(y + bias))`` into one in-place affine map and
+    clamp (:func:`skelgraph.nn.functional.bias_norm_act` with ``fused=True``): the rule of
+    :func:`use_fast` at equal cost, where it computes the same: no gradients, batch norm
+    in eval mode with running statistics, a ReLU or no activation.
+
+    Parameters
+    ----------
+    bn : nn.Module
+        The layer's batch norm.
+    act : nn.Module
+        The layer's activation, applied after it.
+    """
+    fusable = (
+        isinstance(bn, nn.BatchNorm2d)
+        and not bn.training
+        and bn.track_running_stats
+        and isinstance(act, nn.ReLU | nn.Identity)
+        and not torch.is_grad_enabled()
+    )
+    return use_fast(0, 0, applicable=fusable)

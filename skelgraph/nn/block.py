@@ -15,7 +15,7 @@ from skelgraph.nn.checkpoint import checkpointed
 from skelgraph.nn.g3d import MultiWindowG3D
 from skelgraph.nn.graph_conv import DisentangledGraphConv
 from skelgraph.nn.streaming import (
-    Aligner,
+    PathwaysState,
     StreamingModule,
     chain_delay,
     flush_through,
@@ -135,7 +135,8 @@ class STGCBlock(StreamingModule):
             MSTemporalConv(out_channels, out_channels, activation=None),
         )
         self.tcn = MSTemporalConv(out_channels, out_channels)
-        self._align = Aligner()
+
+    State = PathwaysState
 
     def reset_parameters(self) -> None:
         """Re-initialise every layer of the block."""
@@ -166,7 +167,7 @@ class STGCBlock(StreamingModule):
         return pathways + self.stride * self.tcn.delay
 
     def _sum(self, factorized: torch.Tensor, g3d: torch.Tensor) -> torch.Tensor:
-        aligned = self._align.push([factorized, g3d])
+        aligned = self.stream_state.align.push([factorized, g3d])
         if aligned is None:
             return self.tcn.forward_steps(self._no_output())
         return self.tcn.forward_steps(F.relu(aligned[0] + aligned[1]))

@@ -14,7 +14,7 @@ Examples
 >>> block = STGCBlock(3, 24, "kinect-v1-20", num_gcn_scales=4, num_g3d_scales=2,
 ...                   windows=((3, 1),), checkpoint=True)
 >>> block(torch.randn(2, 3, 8, 20)).sum().backward()
->>> int(block.tcn.branches[0][1].num_batches_tracked)
+>>> int(block.tcn.branches[0].bn.num_batches_tracked)
 1
 """
 

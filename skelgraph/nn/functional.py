@@ -1,10 +1,12 @@
-r"""Functional forms of the graph convolutions: each picks its kernel in one place.
+r"""Functional forms of the graph convolutions: the reference kernels and the shared steps.
 
-The layers (:class:`~skelgraph.DisentangledGraphConv`, :class:`~skelgraph.G3DConv`) hold
-parameters and buffers and call these functions; the choice between the reference maths
-and the fast kernels is made here, by :func:`skelgraph.nn.backend.use_fast`, from the
-global setting of :mod:`skelgraph.nn.backend`. Every function computes the same result
-whichever kernel runs, up to float rounding.
+The reference kernels follow the authors' order of operations (aggregate the K scales into
+K·C channels, then a 1×1 convolution): :func:`multiscale_graph_conv` (MS-GCN) and
+:func:`window_graph_conv` (G3D, on unfolded windows). Their fast siblings live in
+:mod:`skelgraph.nn.node_major` and :mod:`skelgraph.nn.project_first`; which one runs is
+the layer's plan (:mod:`skelgraph.nn.backend`), not these functions' choice: nothing here
+reads a setting. Every function computes the same result whichever kernel runs, up to
+float rounding.
 
 Notation: ``x`` is (N, C, T, V); ``adjacency`` the (K, V, V) effective scales
 :math:`\hat A_k` (for windows, (K, τV, τV)); ``weight`` the projection :math:`\Theta`
@@ -19,30 +21,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from skelgraph._validation import shape_checks
-from skelgraph.nn import backend
-from skelgraph.nn.node_major import node_major_graph_conv
-from skelgraph.nn.project_first import (
-    aggregate_windows,
-    frame_projection,
-    multiply_adds,
-    project_frames,
-    project_then_aggregate,
-    window_blocks,
-)
 
 __all__ = [
-    "aggregate_windows",
     "bias_norm_act",
     "conv_frames",
     "fold_batch_norm",
-    "frame_projection",
     "multiscale_aggregate",
     "multiscale_graph_conv",
-    "project_frames",
     "unfold_windows",
-    "window_blocks",
     "window_graph_conv",
-    "window_projects_first",
 ]
 
 
@@ -100,19 +87,17 @@ def multiscale_graph_conv(
     dropout: float = 0.0,
     training: bool = False,
 ) -> torch.Tensor:
-    r"""Multi-scale graph convolution of every frame (MS-GCN, Eq. 4), without a bias.
+    r"""Multi-scale graph convolution of every frame (MS-GCN, Eq. 4), without a bias: the
+    reference kernel.
 
     .. math::
 
         Y_t = \sum_{k=0}^{K-1} \hat A_k\, \operatorname{dropout}(X_t)\, \Theta_k
 
-    (dropout acting on the aggregated K·C features, as in the authors' ``MS_GCN``).
-
-    Kernels: the reference aggregates into (N, K·C, T, V) and projects with a 1×1
-    convolution; the fast kernel (:func:`~skelgraph.nn.node_major.node_major_graph_conv`)
-    does the same products frame by frame, nodes before channels, without a permuted
-    copy of the K-fold features, which its backward recomputes instead of storing. Equal
-    multiply-adds, so ``"auto"`` picks it, except while dropout is active.
+    (dropout acting on the aggregated K·C features, as in the authors' ``MS_GCN``): the
+    K scales aggregated into (N, K·C, T, V), then a 1×1 convolution. The fast sibling,
+    :func:`~skelgraph.nn.node_major.node_major_graph_conv`, does the same products without
+    dropout.
 
     Parameters
     ----------
@@ -133,13 +118,8 @@ def multiscale_graph_conv(
         (N, C', T, V).
     """
     _check(x, adjacency, weight)
-    cost = multiply_adds("aggregate-first", x.shape[1], weight.shape[0], *adjacency.shape[:2])
-    dropout_active = training and dropout > 0
-    if backend.use_fast(cost, cost, applicable=not dropout_active):
-        whole = backend.recording_tool() == "compile"
-        return node_major_graph_conv(x, adjacency, weight, whole_tensor=whole)
     y = multiscale_aggregate(x, adjacency)
-    return _project(F.dropout(y, dropout, training) if dropout_active else y, weight)
+    return _project(F.dropout(y, dropout, training) if training and dropout > 0 else y, weight)
 
 
 def unfold_windows(
@@ -189,45 +169,6 @@ def unfold_windows(
     return torch.stack(frames, dim=3).reshape(n, c, -1, window_size * v)
 
 
-def window_projects_first(
-    in_channels: int,
-    out_channels: int,
-    num_scales: int,
-    num_nodes: int,
-    window_size: int,
-    dilation: int = 1,
-    stride: int = 1,
-) -> bool:
-    """Whether :func:`window_graph_conv` runs its project-first kernel for these sizes (the
-    rule of :func:`skelgraph.nn.backend.use_fast` on the multiply-adds of both orders).
-
-    The multiply-adds are counted by :func:`~skelgraph.nn.project_first.multiply_adds` at
-    T = 300 frames.
-
-    Parameters
-    ----------
-    in_channels : int
-        C, channels of the input.
-    out_channels : int
-        C', channels of the projection.
-    num_scales : int
-        K, scales of the window graph.
-    num_nodes : int
-        V, joints of the skeleton (a window has τ·V nodes).
-    window_size : int
-        τ, frames per window.
-    dilation : int
-        d, frames between a window's frames.
-    stride : int
-        s, frames between windows.
-    """
-    # Costs at the paper's T = 300: the choice hardly depends on T, and a fixed length
-    # keeps it out of the symbolic shapes of torch.compile and torch.export.
-    sizes = (in_channels, out_channels, num_scales, num_nodes, 300, window_size, dilation, stride)
-    reference_cost = multiply_adds("aggregate-first", *sizes)
-    return backend.use_fast(reference_cost, multiply_adds("project-first", *sizes))
-
-
 def window_graph_conv(
     x: torch.Tensor,
     adjacency: torch.Tensor,
@@ -245,12 +186,10 @@ def window_graph_conv(
 
     with :math:`[X_{(\tau)}]_t` the τ frames of window t (:func:`unfold_windows`).
 
-    Kernels: the reference unfolds the windows, aggregates K·C channels per window node
-    and projects (the authors' order); the fast kernel
-    (:func:`~skelgraph.nn.project_first.project_then_aggregate`) projects every frame once
-    to K·C' channels and aggregates the windows as τ matrix products over strided views:
-    no unfolded copy, no K·τ-fold tensor. ``"auto"`` picks the one with fewer
-    multiply-adds (:func:`~skelgraph.nn.project_first.multiply_adds`).
+    The reference kernel: unfold the windows, aggregate K·C channels per window node and
+    project (the authors' order). The fast sibling,
+    :func:`~skelgraph.nn.project_first.project_then_aggregate`, projects every frame once
+    and aggregates the windows without unfolding them.
 
     Parameters
     ----------
@@ -269,47 +208,43 @@ def window_graph_conv(
         (N, C', ceil(T / s), τV), window nodes frame-major.
     """
     _check(x, adjacency, weight, window_size)
-    c, k, v = x.shape[1], adjacency.shape[0], x.shape[3]
-    if window_projects_first(c, weight.shape[0], k, v, window_size, dilation, stride):
-        whole = backend.recording_tool() == "compile"
-        return project_then_aggregate(
-            x, adjacency, weight, window_size, dilation, stride, whole_tensor=whole
-        )
     windows = unfold_windows(x, window_size, dilation, stride)
     return _project(multiscale_aggregate(windows, adjacency), weight)
 
 
 def bias_norm_act(
-    y: torch.Tensor, bias: torch.Tensor | None, bn: nn.Module, act: nn.Module
+    y: torch.Tensor,
+    bias: torch.Tensor | None,
+    bn: nn.Module,
+    act: nn.Module,
+    *,
+    fused: bool = False,
 ) -> torch.Tensor:
     """``act(bn(y + bias))`` over the channels of an (N, C, ...) tensor.
 
-    The fast kernel, for inference (no gradients, batch norm in eval mode, ReLU or no
-    activation): the three steps run in place on ``y`` as one affine map and a clamp,
-    saving two full passes and allocations. Otherwise, or under the ``"reference"``
-    setting, the modules as they are. ``y`` must be a fresh tensor the caller owns.
+    ``fused=False``: the modules as they are. ``fused=True``, for inference where it
+    computes the same (:func:`skelgraph.nn.backend.fuses_epilogue`: no gradients, batch
+    norm in eval mode, ReLU or no activation): the three steps in place on ``y`` as one
+    affine map and a clamp, saving two full passes and allocations; ``y`` must then be a
+    fresh tensor the caller owns.
 
     Parameters
     ----------
     y : Tensor
-        (N, C, ...), e.g. a projection's output without its bias; may be changed in place.
+        (N, C, ...), e.g. a projection's output without its bias; changed in place when
+        fused.
     bias : Tensor or None
         (C,), added per channel; ``None``: no bias.
     bn : nn.Module
         The batch norm over the C channels.
     act : nn.Module
         The activation, applied last.
+    fused : bool
+        The in-place form (the layer's plan says when).
     """
     shape = (1, -1) + (1,) * (y.dim() - 2)  # broadcast over channels
-    fusable = (
-        isinstance(bn, nn.BatchNorm2d)
-        and not bn.training
-        and bn.track_running_stats
-        and isinstance(act, nn.ReLU | nn.Identity)
-        and not torch.is_grad_enabled()
-    )
-    if backend.use_fast(0, 0, applicable=fusable):
-        scale, shift = fold_batch_norm(None, bn)
+    if fused:
+        scale, shift = fold_batch_norm(None, bn)  # type: ignore[arg-type]
         if bias is not None:
             shift = shift + bias * scale
         y = y.mul_(scale.to(y.dtype).view(shape)).add_(shift.to(y.dtype).view(shape))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -11,12 +12,65 @@ from torch import nn
 from skelgraph._validation import check_choice, check_input, check_int
 from skelgraph.graph.adjacency import Aggregation, Normalization
 from skelgraph.graph.skeleton import GraphLike, SkeletonGraph, WindowVariant
-from skelgraph.nn import functional
+from skelgraph.nn import backend, functional
 from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
-from skelgraph.nn.streaming import Aligner, StreamingModule, TemporalWindow
+from skelgraph.nn.node_major import node_major_graph_conv
+from skelgraph.nn.project_first import (
+    aggregate_windows,
+    frame_projection,
+    multiply_adds,
+    project_frames,
+    project_then_aggregate,
+    window_blocks,
+)
+from skelgraph.nn.streaming import PathwaysState, StreamingModule, TemporalWindow, WindowState
 
-__all__ = ["G3DConv", "MultiWindowG3D"]
+__all__ = ["G3DConv", "G3DPlan", "MultiWindowG3D"]
+
+
+class G3DPlan(NamedTuple):
+    """The kernels a :class:`G3DConv` runs now (:meth:`G3DConv.plan`).
+
+    Parameters
+    ----------
+    window_conv : {"project-first", "reference"}
+        The window convolution of ``forward``:
+        :func:`~skelgraph.nn.project_first.project_then_aggregate` or
+        :func:`~skelgraph.nn.functional.window_graph_conv` (unfold, aggregate, project).
+    whole_tensor : bool
+        Project-first as whole-batch tensor operations (autograd's backward), what
+        ``torch.compile`` and ``torch.export`` record, rather than its per-sample custom
+        autograd function (a backward that rebuilds the projected frames).
+    fused_epilogue : bool
+        Bias, batch norm and ReLU as one in-place step
+        (:func:`~skelgraph.nn.functional.bias_norm_act`, ``fused=True``).
+    stream : {"project-first", "node-major", "reference"}
+        The window convolution of a stream started now: frames projected as they arrive
+        and their windows aggregated (:func:`~skelgraph.nn.project_first.project_frames`,
+        :func:`~skelgraph.nn.project_first.aggregate_windows`), or the complete windows
+        unfolded and convolved by the node-major kernel (one product per step) or the
+        reference.
+    """
+
+    window_conv: Literal["project-first", "reference"]
+    whole_tensor: bool
+    fused_epilogue: bool
+    stream: Literal["project-first", "node-major", "reference"]
+
+
+class _StreamKernels(NamedTuple):
+    """What a G3D stream reads from the weights at its first frame: its window
+    convolution (:attr:`G3DPlan.stream`), the effective scales, for project-first the
+    frame projection and the window blocks, the epilogue's form, and the collapse with its
+    batch norm folded."""
+
+    kind: Literal["project-first", "node-major", "reference"]
+    fused_epilogue: bool
+    adjacency: torch.Tensor
+    theta: torch.Tensor | None
+    blocks: torch.Tensor | None
+    collapse: tuple[torch.Tensor, torch.Tensor]
 
 
 class G3DConv(StreamingModule):
@@ -40,10 +94,9 @@ class G3DConv(StreamingModule):
         + b\Big)
 
     The output has no activation (the STGC block applies it after summing pathways).
-    This matches the authors' ``MS_G3D`` module weight for weight. The window
-    convolution is computed by :func:`skelgraph.nn.functional.window_graph_conv`, which
-    picks the reference (unfold, aggregate, project) or the fast project-first kernel
-    (:mod:`skelgraph.nn.backend`).
+    This matches the authors' ``MS_G3D`` module weight for weight. Which kernels run is
+    the layer's :meth:`plan` (the rule of :mod:`skelgraph.nn.backend`): the reference
+    window convolution (unfold, aggregate, project) or the fast project-first kernel.
 
     Parameters
     ----------
@@ -78,8 +131,8 @@ class G3DConv(StreamingModule):
 
     Step-wise (:mod:`skelgraph.nn.streaming`): a window of the last d·(τ - 1) + 1 padded
     frames, ``delay`` = d·(τ - 1) - ⌊d·(τ - 1) / 2⌋ (1 for τ = 3, 2 for τ = 5). Where the
-    project-first kernel is chosen (:func:`~skelgraph.nn.functional.window_projects_first`)
-    the window holds projected frames, so that each frame is projected once, as offline.
+    project-first kernel is chosen (:attr:`G3DPlan.stream`) the window holds projected
+    frames, so that each frame is projected once, as offline.
 
     Examples
     --------
@@ -133,13 +186,56 @@ class G3DConv(StreamingModule):
             self.embed_channels, out_channels, kernel_size=(1, window_size, 1)
         )
         self.out_bn = nn.BatchNorm2d(out_channels)
-        self._window = TemporalWindow(self.window_dilation * (self.window_size - 1), self.stride)
+        # Multiply-adds of both orders, counted once, at the paper's T = 300: the choice
+        # hardly depends on T, and a fixed length keeps it out of the symbolic shapes of
+        # torch.compile and torch.export.
+        sizes = (in_channels, self.embed_channels, num_scales, self.num_joints, 300)
+        geometry = (self.window_size, self.window_dilation, self.stride)
+        orders = ("aggregate-first", "project-first")
+        self._costs = tuple(multiply_adds(order, *sizes, *geometry) for order in orders)
+
+    @dataclass(kw_only=True)
+    class State(WindowState):
+        """A G3D stream: the padded frames its windows still need (projected ones under
+        project-first) and the kernels read from the weights at its first frame.
+
+        Parameters
+        ----------
+        shape, frames, window
+            As in :class:`~skelgraph.nn.streaming.WindowState`.
+        kernels : _StreamKernels, optional
+            ``None`` until the first frame.
+        """
+
+        kernels: _StreamKernels | None = None
+
+    def new_state(self) -> G3DConv.State:
+        """A fresh stream: an empty window of d·(τ - 1) + 1 padded frames."""
+        span = self.window_dilation * (self.window_size - 1)
+        return self.State(window=TemporalWindow(span, self.stride))
 
     def reset_parameters(self) -> None:
         """Re-initialise the mask, projection, collapse and batch norms."""
         self.aggregate.reset_parameters()
         for module in (self.proj, self.bn, self.collapse, self.out_bn):
             module.reset_parameters()
+
+    def plan(self) -> G3DPlan:
+        """The kernels this layer runs now: the one place it chooses, by the rule of
+        :mod:`skelgraph.nn.backend` on its multiply-adds (counted when built), the global
+        setting and the runtime (a recording tool, gradients, batch norm mode)."""
+        project_first = backend.use_fast(*self._costs)
+        node_major = backend.use_fast(0, 0)  # the reference's products, cheaper order
+        if project_first:
+            stream = "project-first"
+        else:
+            stream = "node-major" if node_major else "reference"
+        return G3DPlan(
+            window_conv="project-first" if project_first else "reference",
+            whole_tensor=backend.recording_tool() == "compile",
+            fused_epilogue=backend.fuses_epilogue(self.bn, self.act),
+            stream=stream,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, V) to (N, C', ceil(T / stride), V).
@@ -150,73 +246,74 @@ class G3DConv(StreamingModule):
             (N, C, T, V).
         """
         check_input(x, self.in_channels, self.num_joints, "G3DConv")
-        tau = self.window_size
-        y = functional.window_graph_conv(
-            x,
-            self.aggregate.adjacency(),
-            self.proj.weight.flatten(1),
-            tau,
-            self.window_dilation,
-            self.stride,
-        )
-        return self._collapse(y)
-
-    def _collapse(self, y: torch.Tensor) -> torch.Tensor:
-        """Window features (N, C_e, T', τV), before the bias, to output frames."""
-        y = functional.bias_norm_act(y, self.proj.bias, self.bn, self.act)  # (N, C_e, T', τV)
-        y = y.view(y.shape[0], self.embed_channels, -1, self.window_size, self.num_joints)
+        plan = self.plan()
+        tau, d, s = self.window_size, self.window_dilation, self.stride
+        adjacency, weight = self.aggregate.adjacency(), self.proj.weight.flatten(1)
+        if plan.window_conv == "project-first":
+            y = project_then_aggregate(
+                x, adjacency, weight, tau, d, s, whole_tensor=plan.whole_tensor
+            )
+        else:
+            y = functional.window_graph_conv(x, adjacency, weight, tau, d, s)
+        y = functional.bias_norm_act(
+            y, self.proj.bias, self.bn, self.act, fused=plan.fused_epilogue
+        )  # (N, C_e, T', τV)
+        y = y.view(y.shape[0], self.embed_channels, -1, tau, self.num_joints)
         return self.out_bn(self.collapse(y).squeeze(3))
 
     @property
     def delay(self) -> int:
-        return self._window.delay
+        span = self.window_dilation * (self.window_size - 1)
+        return span - span // 2
 
-    def _projects_first(self) -> bool:
-        k, tau = self.aggregate.num_scales, self.window_size
-        sizes = (self.in_channels, self.embed_channels, k, self.num_joints, tau)
-        return functional.window_projects_first(*sizes, self.window_dilation, self.stride)
-
-    def _stream_collapse(self, y: torch.Tensor) -> torch.Tensor:
-        """:meth:`_collapse` for a stream step: the collapse and its batch norm folded
-        into one matrix product over each window's τ frames (see
-        :func:`~skelgraph.nn.functional.conv_frames`)."""
-        y = functional.bias_norm_act(y, self.proj.bias, self.bn, self.act)  # (N, C_e, T', τV)
-        weight, bias = self._stream_constant(
-            "collapse", lambda: functional.fold_batch_norm(self.collapse, self.out_bn)
+    def _stream_kernels(self) -> _StreamKernels:
+        """The stream's kernels and weights, read once, at its first frame."""
+        plan, k = self.plan(), self.aggregate.num_scales
+        adjacency, weight = self.aggregate.adjacency(), self.proj.weight.flatten(1)
+        projected = plan.stream == "project-first"
+        return _StreamKernels(
+            plan.stream,
+            plan.fused_epilogue,
+            adjacency,
+            frame_projection(weight, k) if projected else None,
+            window_blocks(adjacency, self.window_size) if projected else None,
+            functional.fold_batch_norm(self.collapse, self.out_bn),
         )
-        frames = y.view(y.shape[0], self.embed_channels, -1, self.num_joints)  # T'·τ frames
-        return functional.conv_frames(frames, weight.squeeze(2), bias, self.window_size)
 
     def _windows(self, window: torch.Tensor) -> torch.Tensor:
-        """The window convolution on complete windows (no padding): of projected frames
-        (project-first), or of input frames (unfold, then the multi-scale graph conv of
-        the τV-node windows, the reference order)."""
+        """Output frames of the complete windows (no padding) of the stream's frames."""
+        kernels = self.stream_state.kernels
+        assert kernels is not None
         tau, d, s = self.window_size, self.window_dilation, self.stride
-        adjacency = self._stream_constant("adjacency", self.aggregate.adjacency)
-        if self._stream_constant("projected", self._projects_first):
-            blocks = self._stream_constant(
-                "blocks", lambda: functional.window_blocks(adjacency, tau)
-            )
-            y = functional.aggregate_windows(window, blocks, d, s)
+        if kernels.kind == "project-first":  # the window holds projected frames
+            y = aggregate_windows(window, kernels.blocks, d, s)
         else:
             windows = functional.unfold_windows(window, tau, d, s, padding=False)
             weight = self.proj.weight.flatten(1)
-            y = functional.multiscale_graph_conv(windows, adjacency, weight)
-        return self._stream_collapse(y)
+            if kernels.kind == "node-major":
+                y = node_major_graph_conv(windows, kernels.adjacency, weight, whole_tensor=True)
+            else:
+                y = functional.multiscale_graph_conv(windows, kernels.adjacency, weight)
+        # The epilogue, then the collapse and its batch norm folded into one matrix product
+        # over each window's τ frames (conv_frames: no conv2d set-up per step).
+        fused = kernels.fused_epilogue
+        y = functional.bias_norm_act(y, self.proj.bias, self.bn, self.act, fused=fused)
+        weight, bias = kernels.collapse
+        frames = y.view(y.shape[0], self.embed_channels, -1, self.num_joints)  # T'·τ frames
+        return functional.conv_frames(frames, weight.squeeze(2), bias, tau)
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
-        # One kernel for the whole stream. Project-first: every frame projected once as it
-        # arrives (zero padding commutes with the projection: its bias comes after).
-        if self._stream_constant("projected", self._projects_first):
-            k = self.aggregate.num_scales
-            theta = self._stream_constant(
-                "theta", lambda: functional.frame_projection(self.proj.weight.flatten(1), k)
-            )
-            x = functional.project_frames(x, theta, k)
-        return self._ready(self._window.apply(x, self._windows))
+        state = self.stream_state
+        if state.kernels is None:  # one kernel for the whole stream
+            state.kernels = self._stream_kernels()
+        if state.kernels.kind == "project-first":
+            # Every frame projected once as it arrives (zero padding commutes with the
+            # projection: its bias comes after).
+            x = project_frames(x, state.kernels.theta, self.aggregate.num_scales)
+        return self._ready(state.window.apply(x, self._windows))
 
     def _flush(self) -> torch.Tensor:
-        return self._ready(self._window.apply(None, self._windows))
+        return self._ready(self.stream_state.window.apply(None, self._windows))
 
     def extra_repr(self) -> str:
         return (
@@ -284,7 +381,8 @@ class MultiWindowG3D(StreamingModule):
         first = self.pathways[0]
         self.in_channels, self.out_channels = first.in_channels, first.out_channels
         self.num_joints, self.stride = first.num_joints, first.stride
-        self._align = Aligner()
+
+    State = PathwaysState
 
     def reset_parameters(self) -> None:
         """Re-initialise every pathway."""
@@ -310,7 +408,7 @@ class MultiWindowG3D(StreamingModule):
         return max(pathway.delay for pathway in self.pathways)
 
     def _sum(self, parts: list) -> torch.Tensor:
-        aligned = self._align.push(parts)
+        aligned = self.stream_state.align.push(parts)
         if aligned is None:
             return self._no_output()
         out = aligned[0]

@@ -2,18 +2,47 @@
 
 from __future__ import annotations
 
+from typing import Literal, NamedTuple
+
 import torch
 from torch import nn
 
 from skelgraph._validation import check_input, check_int
 from skelgraph.graph.adjacency import Aggregation, Normalization
 from skelgraph.graph.skeleton import GraphLike, SkeletonGraph
-from skelgraph.nn import functional
+from skelgraph.nn import backend, functional
 from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
-from skelgraph.nn.streaming import StreamingModule
+from skelgraph.nn.node_major import node_major_graph_conv
+from skelgraph.nn.project_first import multiply_adds
+from skelgraph.nn.streaming import StreamingModule, StreamState
 
-__all__ = ["DisentangledGraphConv"]
+__all__ = ["DisentangledGraphConv", "GraphConvPlan"]
+
+
+class GraphConvPlan(NamedTuple):
+    """The kernels a :class:`DisentangledGraphConv` runs now
+    (:meth:`DisentangledGraphConv.plan`).
+
+    Parameters
+    ----------
+    graph_conv : {"node-major", "reference"}
+        :func:`~skelgraph.nn.node_major.node_major_graph_conv` or
+        :func:`~skelgraph.nn.functional.multiscale_graph_conv` (aggregate, dropout,
+        project).
+    whole_tensor : bool
+        Node-major as whole-tensor operations (autograd's backward): what
+        ``torch.compile`` and ``torch.export`` record, and one product for a stream step;
+        otherwise its chunked custom autograd function (a backward that recomputes the
+        expanded features).
+    fused_epilogue : bool
+        Bias, batch norm and ReLU as one in-place step
+        (:func:`~skelgraph.nn.functional.bias_norm_act`, ``fused=True``).
+    """
+
+    graph_conv: Literal["node-major", "reference"]
+    whole_tensor: bool
+    fused_epilogue: bool
 
 
 class DisentangledGraphConv(StreamingModule):
@@ -35,8 +64,8 @@ class DisentangledGraphConv(StreamingModule):
     The parameters are those of the authors' ``MS_GCN``: the scales and residual mask
     (:class:`~skelgraph.nn.MultiScaleAggregation`), a 1×1 convolution of the K·C stacked
     channels (the :math:`\Theta_k`, with a bias), batch norm and the activation. The
-    sum is computed by :func:`skelgraph.nn.functional.multiscale_graph_conv`, which picks
-    the reference or the fast kernel (:mod:`skelgraph.nn.backend`).
+    kernels are the layer's :meth:`plan` (the rule of :mod:`skelgraph.nn.backend`): the
+    reference or the fast node-major kernel.
 
     Parameters
     ----------
@@ -110,12 +139,36 @@ class DisentangledGraphConv(StreamingModule):
         self.proj = nn.Conv2d(num_scales * in_channels, out_channels, kernel_size=1)
         self.bn = nn.BatchNorm2d(out_channels)
         self.act = make_activation(activation)
+        # Both orders do the same multiply-adds (counted once, at T = 300).
+        self._cost = multiply_adds("aggregate-first", in_channels, out_channels, num_scales,
+                                   self.num_joints)  # fmt: skip
+
+    State = StreamState  # frame-wise: nothing beyond the stream's shape
 
     def reset_parameters(self) -> None:
         """Re-initialise the mask, projection and batch norm."""
         self.aggregate.reset_parameters()
         self.proj.reset_parameters()
         self.bn.reset_parameters()
+
+    def plan(self, *, stream: bool = False) -> GraphConvPlan:
+        """The kernels this layer runs now: the one place it chooses, by the rule of
+        :mod:`skelgraph.nn.backend` on its multiply-adds (counted when built), the global
+        setting and the runtime (a recording tool, active dropout, gradients, batch norm
+        mode).
+
+        Parameters
+        ----------
+        stream : bool
+            For a stream step (a few frames, no gradients).
+        """
+        dropout_active = self.training and self.dropout > 0
+        node_major = backend.use_fast(self._cost, self._cost, applicable=not dropout_active)
+        return GraphConvPlan(
+            graph_conv="node-major" if node_major else "reference",
+            whole_tensor=stream or backend.recording_tool() == "compile",
+            fused_epilogue=backend.fuses_epilogue(self.bn, self.act),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, V) to (N, C', T, V).
@@ -126,19 +179,27 @@ class DisentangledGraphConv(StreamingModule):
             (N, C, T, V).
         """
         check_input(x, self.in_channels, self.num_joints, "DisentangledGraphConv")
-        weight = self.proj.weight.flatten(1)
-        y = functional.multiscale_graph_conv(
-            x, self.aggregate.adjacency(), weight, dropout=self.dropout, training=self.training
+        return self._graph_conv(x, self.plan())
+
+    def _graph_conv(self, x: torch.Tensor, plan: GraphConvPlan) -> torch.Tensor:
+        adjacency, weight = self.aggregate.adjacency(), self.proj.weight.flatten(1)
+        if plan.graph_conv == "node-major":
+            y = node_major_graph_conv(x, adjacency, weight, whole_tensor=plan.whole_tensor)
+        else:
+            y = functional.multiscale_graph_conv(
+                x, adjacency, weight, dropout=self.dropout, training=self.training
+            )
+        return functional.bias_norm_act(
+            y, self.proj.bias, self.bn, self.act, fused=plan.fused_epilogue
         )
-        return functional.bias_norm_act(y, self.proj.bias, self.bn, self.act)
 
     @property
     def delay(self) -> int:
-        """0: frame-wise."""
+        """Always 0, as the layer works frame by frame."""
         return 0
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
-        return self(x)
+        return self._graph_conv(x, self.plan(stream=True))
 
     def _flush(self) -> torch.Tensor:
         return self._no_output()

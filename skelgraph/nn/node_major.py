@@ -120,10 +120,11 @@ def node_major_graph_conv(
     weight : Tensor
         (C', K·C), scale-major input channels ``k·C + c``.
     whole_tensor : bool
-        Whole-tensor operations that compilers record (:func:`torch.compile`,
-        :func:`torch.export.export`; chunk loops would unroll or specialise symbolic
-        sizes), with autograd keeping the expanded features, instead of the chunked
-        custom autograd function.
+        Whole-tensor operations, with autograd keeping the expanded features, instead of
+        the chunked custom autograd function: what compilers record
+        (:func:`torch.compile`, :func:`torch.export.export`; chunk loops would unroll or
+        specialise symbolic sizes), and one product for a stream step (a few frames, no
+        gradients: no chunk loop needed).
 
     Returns
     -------
@@ -137,10 +138,8 @@ def node_major_graph_conv(
             f"{tuple(x.shape)} and weight {tuple(weight.shape)}"
         )
     adjacency = adjacency.to(x.dtype)
-    n, c, t, _ = x.shape
-    # Without gradients a single chunk's worth (a stream step) needs no chunk loop.
-    few = n * t * v * k * c <= CHUNK_FLOATS and not torch.is_grad_enabled()
-    if whole_tensor or few:
+    if whole_tensor:
+        n, c, t, _ = x.shape
         y = _aggregate(*_operands(x, adjacency))
         return torch.matmul(weight, y.view(n, t * v, k * c).transpose(1, 2)).view(n, -1, t, v)
     return _NodeMajorGraphConv.apply(x, adjacency, weight)

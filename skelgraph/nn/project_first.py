@@ -16,7 +16,7 @@ with no unfolded copy of the input and no K·τ-fold expanded tensor.
 :func:`sliding_window_matmul` is that product, with a backward that writes the input
 gradient in place. Results equal the aggregate-first path up to float rounding; the
 multiply-add counts of both orders are given by :func:`multiply_adds`, from which
-:func:`skelgraph.nn.functional.window_graph_conv` chooses (:mod:`skelgraph.nn.backend`).
+:class:`~skelgraph.G3DConv`'s plan chooses (:mod:`skelgraph.nn.backend`).
 """
 
 from __future__ import annotations

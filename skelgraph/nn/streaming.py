@@ -27,6 +27,14 @@ the windows at the offline positions s·t are computed, whatever the chunking.
 Pathways with different delays (the branches of an MS-TCN, a block's two pathways) are
 aligned by an :class:`Aligner`, which queues the frames of the faster ones.
 
+State is declared. Every streaming module holds one state object, a dataclass of the type
+its class declares as ``State`` (deriving from :class:`StreamState`), built by its
+``new_state()``; children are reached by name. :meth:`StreamingModule.get_state` copies
+the states of a module and of the streaming modules inside it, by module name, and
+:meth:`StreamingModule.set_state` resumes from such a copy; ``clean_state()`` gives every
+one a fresh state. A subclass that declares no ``State`` or implements no step is refused
+when it is defined.
+
 Streaming is inference: ``forward_steps`` runs without gradients and raises in training
 mode (batch statistics over a stream are not defined; batch norm uses its running
 statistics). A stream reads the weights once, at its first frame (batch norm folded into
@@ -47,7 +55,11 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import copy
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -56,35 +68,33 @@ from skelgraph._validation import check_input
 
 __all__ = [
     "Aligner",
+    "PathwaysState",
     "RunningMean",
     "StreamState",
     "StreamingModule",
     "TemporalWindow",
+    "WindowState",
     "chain_delay",
     "flush_through",
     "steps_through",
 ]
 
 
-class StreamState:
-    """Base of the state objects a :class:`StreamingModule` holds as attributes;
-    :meth:`StreamingModule.clean_state` calls :meth:`reset` on each of them."""
-
-    def reset(self) -> None:
-        raise NotImplementedError
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of the tensors this state holds now."""
-        total = 0
-        for value in vars(self).values():
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, torch.Tensor):
-                    total += item.nelement() * item.element_size()
-        return total
+def _nbytes(value: Any) -> int:
+    """Bytes of the tensors in a state: in its dataclass fields, lists, tuples and dicts."""
+    if isinstance(value, torch.Tensor):
+        return value.nelement() * value.element_size()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(_nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, list | tuple):
+        return sum(_nbytes(item) for item in value)
+    if isinstance(value, dict):
+        return sum(_nbytes(item) for item in value.values())
+    return 0
 
 
-class TemporalWindow(StreamState):
+@dataclass(eq=False)
+class TemporalWindow:
     r"""The padded input frames that a temporal window op still needs, and its stride phase.
 
     The offline op pads its input with ``front`` frames before and ``back`` after (of
@@ -107,34 +117,33 @@ class TemporalWindow(StreamState):
         Padding value (0; ``-inf`` for a max-pool).
     """
 
-    def __init__(
-        self,
-        span: int,
-        stride: int = 1,
-        front: int | None = None,
-        back: int | None = None,
-        value: float = 0.0,
-    ) -> None:
-        self.span, self.stride = span, stride
-        self.front = span // 2 if front is None else front
-        self.back = span - self.front if back is None else back
-        self.value = value
-        self.reset()
+    span: int
+    stride: int = 1
+    front: int | None = None
+    back: int | None = None
+    value: float = 0.0
+    # Padded frames [start, start + held) lie in buffer[begin : begin + held], the buffer
+    # time-major (frames, N, C, ...): new frames are written after them, so a window is a
+    # view, not a concatenation, and one frame of it is contiguous.
+    _buffer: torch.Tensor | None = field(default=None, init=False, repr=False)
+    _begin: int = field(default=0, init=False)
+    _held: int = field(default=0, init=False)
+    _start: int = field(default=0, init=False)  # padded index of the next output's first frame
+    _seen: int = field(default=0, init=False)  # padded frames received (front padding included)
+
+    def __post_init__(self) -> None:
+        self.front = self.span // 2 if self.front is None else self.front
+        self.back = self.span - self.front if self.back is None else self.back
 
     @property
     def delay(self) -> int:
         """Input frames between output frame t's position s·t and its last input frame."""
         return self.span - self.front
 
-    def reset(self) -> None:
-        # Padded frames [start, start + held) lie in buffer[begin : begin + held], the
-        # buffer time-major (frames, N, C, ...): new frames are written after them, so a
-        # window is a view, not a concatenation, and one frame of it is contiguous.
-        self._buffer: torch.Tensor | None = None
-        self._begin = 0
-        self._held = 0
-        self._start = 0  # padded index of the next output's first frame
-        self._seen = 0  # padded frames received (front padding included)
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the frames held now."""
+        return _nbytes(self)
 
     def _reserve(self, frames: int) -> None:
         """Room for ``frames`` more after the held ones: move those to the front, into a
@@ -209,15 +218,12 @@ class TemporalWindow(StreamState):
         return None if window is None else op(window)
 
 
-class Aligner(StreamState):
+@dataclass(eq=False)
+class Aligner:
     """Align pathways that emit the same output frames at different delays: queue each
     pathway's frames (dim 2) and release the frames all of them have computed."""
 
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self._queues: list[torch.Tensor | None] = []
+    _queues: list[torch.Tensor | None] = field(default_factory=list, init=False)
 
     def push(self, parts: Sequence[torch.Tensor | None]) -> list[torch.Tensor] | None:
         """The next frames of every pathway (``None``: none) in; their common frames out,
@@ -240,7 +246,8 @@ class Aligner(StreamState):
         return out
 
 
-class RunningMean(StreamState):
+@dataclass(eq=False)
+class RunningMean:
     """Mean over the last ``window`` frames of a stream of (N, C) vectors, one running sum:
     O(1) per frame. The sum is recomputed from the kept frames once per ``window`` frames,
     which bounds the rounding drift of adding and subtracting.
@@ -251,14 +258,10 @@ class RunningMean(StreamState):
         Frames averaged; until that many have come, the mean of those so far.
     """
 
-    def __init__(self, window: int) -> None:
-        self.window = window
-        self.reset()
-
-    def reset(self) -> None:
-        self._ring: torch.Tensor | None = None  # (window, N, C)
-        self._sum: torch.Tensor | None = None
-        self._count = 0
+    window: int
+    _ring: torch.Tensor | None = field(default=None, init=False, repr=False)  # (window, N, C)
+    _sum: torch.Tensor | None = field(default=None, init=False, repr=False)
+    _count: int = field(default=0, init=False)
 
     def push(self, frames: torch.Tensor) -> torch.Tensor:
         """Frames (N, C, T) in; (N, C, T), the mean of the window ending at each frame."""
@@ -281,18 +284,114 @@ class RunningMean(StreamState):
         return torch.stack(means, dim=2) if means else frames.new_zeros(frames.shape)
 
 
-class StreamingModule(nn.Module):
-    """A module with step-wise evaluation (``forward_steps``, ``flush``, ``clean_state``,
-    ``delay``; see :mod:`skelgraph.nn.streaming`).
+@dataclass(kw_only=True)
+class StreamState:
+    """The state of one streaming module's stream. This base holds what every stream has;
+    a module's class declares as ``State`` a dataclass deriving from it with its own
+    fields (declared, typed, reached by name).
 
-    Subclasses implement ``_steps(x)`` (frames of a non-empty chunk to ready outputs),
-    ``_flush()`` (the remaining outputs), ``delay`` and ``out_channels``; they keep their
-    state in :class:`StreamState` attributes (reset by :meth:`clean_state`) and in child
-    streaming modules. ``stride`` is the temporal stride of the output frames.
+    Parameters
+    ----------
+    shape : tuple, optional
+        (N, ..., dtype, device) of the stream's chunks; ``None`` before the first.
+    frames : int
+        Input frames received so far.
     """
 
+    shape: tuple | None = None
+    frames: int = 0
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the tensors this state holds now."""
+        return _nbytes(self)
+
+
+@dataclass(kw_only=True)
+class WindowState(StreamState):
+    """The state of a module with one temporal window: the padded frames it still needs.
+
+    Parameters
+    ----------
+    shape, frames
+        As in :class:`StreamState`.
+    window : TemporalWindow
+        The window.
+    """
+
+    window: TemporalWindow
+
+
+@dataclass(kw_only=True)
+class PathwaysState(StreamState):
+    """The state of a module that sums pathways of different delays: their aligner.
+
+    Parameters
+    ----------
+    shape, frames
+        As in :class:`StreamState`.
+    align : Aligner
+        Queues the frames of the faster pathways.
+    """
+
+    align: Aligner = field(default_factory=Aligner)
+
+
+class StreamingModule(nn.Module):
+    """A module with step-wise evaluation (``forward_steps``, ``flush``, ``clean_state``,
+    ``get_state``, ``set_state``, ``delay``; see :mod:`skelgraph.nn.streaming`).
+
+    A subclass declares ``State``, the dataclass of its stream's state (deriving from
+    :class:`StreamState`; the base itself for a frame-wise module), and implements
+    ``_steps(x)`` (frames of a non-empty chunk to ready outputs), ``_flush()`` (the
+    remaining outputs) and ``delay``; both are checked when the subclass is defined.
+    ``new_state()`` builds a fresh state (default ``State()``); it is kept as
+    :attr:`stream_state` until :meth:`clean_state`. ``out_channels`` and ``stride`` (the
+    temporal stride of the output frames) describe the outputs.
+    """
+
+    State: ClassVar[type[StreamState]]
     stride: int = 1
     out_channels: int
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        state = getattr(cls, "State", None)
+        problems = []
+        if not (
+            isinstance(state, type)
+            and issubclass(state, StreamState)
+            and "__dataclass_fields__" in state.__dict__  # itself a dataclass, fields declared
+        ):
+            problems.append(f"declare State, a dataclass deriving from StreamState (got {state!r})")
+        missing = [
+            name
+            for name in ("_steps", "_flush", "delay")
+            if getattr(cls, name) is getattr(StreamingModule, name)
+        ]
+        if missing:
+            problems.append(f"implement {', '.join(missing)}")
+        if problems:
+            raise TypeError(
+                f"{cls.__name__} is a StreamingModule: it must {' and '.join(problems)} "
+                "(see skelgraph.nn.streaming)"
+            )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._state: StreamState | None = None  # built on first use, by new_state()
+
+    def new_state(self) -> StreamState:
+        """A fresh state for a new stream (``State()``; modules whose state needs their
+        sizes override this)."""
+        return self.State()
+
+    @property
+    def stream_state(self) -> StreamState:
+        """This module's stream state, the live object (:meth:`get_state` gives a copy)."""
+        if self._state is None:
+            self._state = self.new_state()
+        return self._state
 
     def _check_steps_input(self, x: torch.Tensor) -> None:
         """Raise unless ``x`` is one chunk of this layer's input (T may be 0)."""
@@ -305,20 +404,14 @@ class StreamingModule(nn.Module):
 
     def _no_output(self) -> torch.Tensor:
         """No output frames, shaped like this stream's outputs."""
-        n, *rest, dtype, device = self.__dict__["_stream_started"]
+        shape = self.stream_state.shape
+        assert shape is not None, "no output before the stream's first chunk"
+        n, *rest, dtype, device = shape
         return torch.zeros(n, self.out_channels, 0, *rest, dtype=dtype, device=device)
 
     def _ready(self, y: torch.Tensor | None) -> torch.Tensor:
         """``y``, or no output frames for ``None``."""
         return self._no_output() if y is None else y
-
-    def _stream_constant(self, name: str, make: Callable[[], object]):
-        """``make()``, computed at the stream's first use and kept until ``clean_state``
-        (e.g. weights with batch norm folded in: a stream reads the weights once)."""
-        key = f"_stream_constant_{name}"  # clean_state drops _stream_* keys
-        if key not in self.__dict__:
-            self.__dict__[key] = make()
-        return self.__dict__[key]
 
     def _stream_shape(self, x: torch.Tensor) -> tuple:
         return (x.shape[0], *x.shape[3:], x.dtype, x.device)
@@ -338,17 +431,17 @@ class StreamingModule(nn.Module):
                 "(batch statistics over a stream are not defined)"
             )
         self._check_steps_input(x)
-        shape = self._stream_shape(x)
-        started = self.__dict__.get("_stream_started")
-        if started is not None and started != shape:
+        shape, state = self._stream_shape(x), self.stream_state
+        if state.shape is not None and state.shape != shape:
             raise ValueError(
-                f"{type(self).__name__}: this stream has (N, ..., dtype, device) = {started}, "
-                f"got a chunk with {shape}; call clean_state() to start another stream"
+                f"{type(self).__name__}: this stream has (N, ..., dtype, device) = "
+                f"{state.shape}, got a chunk with {shape}; call clean_state() to start another "
+                "stream"
             )
-        self.__dict__["_stream_started"] = shape
+        state.shape = shape
         if x.shape[2] == 0:  # no new frame: no new output anywhere downstream
             return self._empty(x)
-        self.__dict__["_stream_frames"] = self.__dict__.get("_stream_frames", 0) + x.shape[2]
+        state.frames += x.shape[2]
         with torch.no_grad():
             return self._steps(x)
 
@@ -357,7 +450,7 @@ class StreamingModule(nn.Module):
         The state is cleaned afterwards, ready for another stream."""
         if self.training:
             raise RuntimeError(f"{type(self).__name__}.flush is inference only: call .eval()")
-        if not self.__dict__.get("_stream_frames"):
+        if not self.stream_state.frames:
             raise RuntimeError(
                 f"{type(self).__name__}.flush(): no frame since the last clean_state(); "
                 "feed at least one frame with forward_steps first"
@@ -367,19 +460,45 @@ class StreamingModule(nn.Module):
         self.clean_state()
         return out
 
-    def _stream_states(self) -> Iterator[tuple[StreamingModule, list[StreamState]]]:
-        """Every streaming module here and inside, with its state objects."""
-        for module in self.modules():
+    def _streaming_modules(self) -> Iterator[tuple[str, StreamingModule]]:
+        """This module (``""``) and every streaming module inside it, by name."""
+        for name, module in self.named_modules():
             if isinstance(module, StreamingModule):
-                yield module, [v for v in vars(module).values() if isinstance(v, StreamState)]
+                yield name, module
 
     def clean_state(self) -> None:
         """Forget the stream, in this module and every streaming module inside it."""
-        for module, states in self._stream_states():
-            for key in [k for k in vars(module) if k.startswith("_stream_")]:
-                del module.__dict__[key]  # the stream's shape, frame count, constants
-            for state in states:
-                state.reset()
+        for _, module in self._streaming_modules():
+            module._state = None
+
+    def get_state(self) -> dict[str, StreamState]:
+        """A copy of the stream's state: this module's (key ``""``) and that of every
+        streaming module inside it, by module name; :meth:`set_state` resumes from it."""
+        return {name: copy.deepcopy(m.stream_state) for name, m in self._streaming_modules()}
+
+    def set_state(self, state: Mapping[str, StreamState]) -> None:
+        """Resume the stream that :meth:`get_state` copied (from a copy of ``state``, so it
+        can be set again).
+
+        Parameters
+        ----------
+        state : Mapping of str to StreamState
+            From :meth:`get_state` of a module of the same structure.
+        """
+        modules = dict(self._streaming_modules())
+        if set(state) != set(modules):
+            raise ValueError(
+                f"{type(self).__name__}.set_state: expected the states of the streaming "
+                f"modules {sorted(modules)}, got {sorted(state)}"
+            )
+        for name, module in modules.items():
+            if type(state[name]) is not module.State:
+                raise ValueError(
+                    f"{type(self).__name__}.set_state: {name or 'the module'!r} expects a "
+                    f"{module.State.__qualname__}, got a {type(state[name]).__qualname__}"
+                )
+        for name, module in modules.items():
+            module._state = copy.deepcopy(state[name])
 
     @property
     def delay(self) -> int:
@@ -388,7 +507,7 @@ class StreamingModule(nn.Module):
 
     def state_nbytes(self) -> int:
         """Bytes of the stream's state now held by this module and the modules inside it."""
-        return sum(state.nbytes for _, states in self._stream_states() for state in states)
+        return sum(m.stream_state.nbytes for _, m in self._streaming_modules())
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

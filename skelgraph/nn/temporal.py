@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -12,7 +13,7 @@ from torch import nn
 from skelgraph._validation import check_input, check_int
 from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.functional import conv_frames, fold_batch_norm
-from skelgraph.nn.streaming import StreamingModule, TemporalWindow
+from skelgraph.nn.streaming import StreamingModule, TemporalWindow, WindowState
 
 __all__ = ["MSTemporalConv", "TemporalConv"]
 
@@ -72,8 +73,7 @@ class TemporalConv(StreamingModule):
         padding = (kernel_size + (kernel_size - 1) * (dilation - 1) - 1) // 2
         self.in_channels, self.out_channels = in_channels, out_channels
         self.stride = check_int("stride", stride, 1)
-        span = dilation * (kernel_size - 1)
-        self._window = TemporalWindow(span, self.stride, padding, padding)
+        self.padding = padding  # frames of zeros at each end: how far a window reaches
         self.conv = nn.Conv2d(
             in_channels,
             out_channels,
@@ -99,9 +99,16 @@ class TemporalConv(StreamingModule):
         """
         return self.bn(self.conv(x))
 
+    State = WindowState
+
+    def new_state(self) -> WindowState:
+        """A fresh stream: an empty window of d·(k - 1) + 1 padded frames."""
+        span = 2 * self.padding
+        return WindowState(window=TemporalWindow(span, self.stride, self.padding, self.padding))
+
     @property
     def delay(self) -> int:
-        return self._window.delay
+        return self.padding
 
     def _conv_window(self, window: torch.Tensor) -> torch.Tensor:
         """The offline convolution on complete windows, without padding."""
@@ -109,10 +116,86 @@ class TemporalConv(StreamingModule):
         return self.bn(F.conv2d(window, conv.weight, conv.bias, conv.stride, 0, conv.dilation))
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
-        return self._ready(self._window.apply(x, self._conv_window))
+        return self._ready(self.stream_state.window.apply(x, self._conv_window))
 
     def _flush(self) -> torch.Tensor:
-        return self._ready(self._window.apply(None, self._conv_window))
+        return self._ready(self.stream_state.window.apply(None, self._conv_window))
+
+
+class _Layer:
+    """One named layer of an MS-TCN branch: the child at its key in the authors'
+    ``nn.Sequential`` (``"0"``, ``"1"``, ...: their checkpoints load as is), checked to be
+    of its kind when reached."""
+
+    def __init__(self, key: str, kind: type[nn.Module]) -> None:
+        self.key, self.kind = key, kind
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, branch: Any, owner: type | None = None) -> Any:
+        if branch is None:
+            return self
+        branch.check()
+        return branch.get_submodule(self.key)
+
+
+class _Branch(nn.Sequential):
+    """An MS-TCN branch: the authors' ``nn.Sequential``, its layers named by the class's
+    :class:`_Layer` attributes, in order (``LAYERS``)."""
+
+    LAYERS: ClassVar[tuple[_Layer, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.LAYERS = tuple(v for v in cls.__dict__.values() if isinstance(v, _Layer))
+
+    def __init__(self, *layers: nn.Module) -> None:
+        super().__init__(*layers)
+        self.check()
+
+    def check(self) -> None:
+        """Raise unless the branch holds exactly its named layers, at their keys: the
+        stream and the authors' checkpoints rely on them (e.g. a dropout inserted into a
+        branch would shift them)."""
+        expected = [(layer.key, layer.kind) for layer in self.LAYERS]
+        found = list(self.named_children())
+        if len(found) != len(expected) or not all(
+            key == want_key and isinstance(module, kind)
+            for (key, module), (want_key, kind) in zip(found, expected)
+        ):
+            layout = ", ".join(f"{key}: {kind.__name__}" for key, kind in expected)
+            got = ", ".join(f"{key}: {type(module).__name__}" for key, module in found)
+            raise TypeError(
+                f"{type(self).__name__} must hold exactly ({layout}), the authors' layers "
+                f"that its stream and their checkpoints rely on; got ({got})"
+            )
+
+
+class _DilatedBranch(_Branch):
+    """1×1 conv → BN → ReLU → (k × 1) temporal conv with dilation d and the stride."""
+
+    conv = _Layer("0", nn.Conv2d)
+    bn = _Layer("1", nn.BatchNorm2d)
+    relu = _Layer("2", nn.ReLU)
+    temporal = _Layer("3", TemporalConv)
+
+
+class _PoolBranch(_Branch):
+    """1×1 conv → BN → ReLU → 3×1 max-pool with the stride → BN."""
+
+    conv = _Layer("0", nn.Conv2d)
+    bn = _Layer("1", nn.BatchNorm2d)
+    relu = _Layer("2", nn.ReLU)
+    pool = _Layer("3", nn.MaxPool2d)
+    pool_bn = _Layer("4", nn.BatchNorm2d)
+
+
+class _PointwiseBranch(_Branch):
+    """1×1 conv with the stride → BN."""
+
+    conv = _Layer("0", nn.Conv2d)
+    bn = _Layer("1", nn.BatchNorm2d)
 
 
 class MSTemporalConv(StreamingModule):
@@ -201,22 +284,23 @@ class MSTemporalConv(StreamingModule):
         def bottleneck() -> list[nn.Module]:
             return [nn.Conv2d(in_channels, width, 1), nn.BatchNorm2d(width), nn.ReLU()]
 
-        branches = [
-            nn.Sequential(*bottleneck(), TemporalConv(width, width, kernel_size, stride, d))
+        branches: list[_Branch] = [
+            _DilatedBranch(*bottleneck(), TemporalConv(width, width, kernel_size, stride, d))
             for d in self.dilations
         ]
         branches.append(
-            nn.Sequential(
+            _PoolBranch(
                 *bottleneck(),
                 nn.MaxPool2d(kernel_size=(3, 1), stride=(stride, 1), padding=(1, 0)),
                 nn.BatchNorm2d(width),
             )
         )
         branches.append(
-            nn.Sequential(
+            _PointwiseBranch(
                 nn.Conv2d(in_channels, width, 1, stride=(stride, 1)), nn.BatchNorm2d(width)
             )
         )
+        # Keys branches.0 ... as the authors' (dilated, max-pool, 1×1); reached by kind.
         self.branches = nn.ModuleList(branches)
         self.has_residual = bool(residual)
         if residual and (in_channels != out_channels or stride != 1):
@@ -226,15 +310,47 @@ class MSTemporalConv(StreamingModule):
         else:
             self.residual = nn.Identity()
         self.act = make_activation(activation)
-        # Step-wise state: one window, centred on each output frame, wide enough for every
+        # Step-wise: one window, centred on each output frame, wide enough for every
         # branch, of the ReLU'd bottleneck outputs and the input (see _steps). A branch
         # reaches as far as its offline padding: the dilated convolutions', the max-pool's
         # 1, a residual convolution's.
-        reaches = [branch[3]._window.front for branch in self.branches[:-2]] + [1]
+        reaches = [branch.temporal.padding for branch in self._dilated] + [1]
         if isinstance(self.residual, TemporalConv):
-            reaches.append(self.residual._window.front)
-        half = max(reaches)
-        self._window = TemporalWindow(2 * half, self.stride, half, half)
+            reaches.append(self.residual.padding)
+        self._reach = max(reaches)
+
+    @dataclass(kw_only=True)
+    class State(WindowState):
+        """An MS-TCN stream: the window of bottleneck outputs and input frames, the
+        weights read at its first frame, and the gather indices per number of ready
+        output frames.
+
+        Parameters
+        ----------
+        shape, frames, window
+            As in :class:`~skelgraph.nn.streaming.WindowState`.
+        weights : _StreamWeights, optional
+            ``None`` until the first frame.
+        taps : dict of int to tuple
+            :meth:`MSTemporalConv._tap_index` by number of ready frames.
+        """
+
+        weights: _StreamWeights | None = None
+        taps: dict[int, tuple] = field(default_factory=dict)
+
+    def new_state(self) -> MSTemporalConv.State:
+        """A fresh stream: an empty window reaching as far as the widest branch."""
+        half = self._reach
+        return self.State(window=TemporalWindow(2 * half, self.stride, half, half))
+
+    @property
+    def _dilated(self) -> list[_DilatedBranch]:
+        return [branch for branch in self.branches if isinstance(branch, _DilatedBranch)]
+
+    def _branch(self, kind: type[_Branch]) -> Any:
+        """The one branch of a kind (max-pool or 1×1)."""
+        (branch,) = [branch for branch in self.branches if isinstance(branch, kind)]
+        return branch
 
     def reset_parameters(self) -> None:
         """Re-initialise every convolution and batch norm."""
@@ -259,10 +375,13 @@ class MSTemporalConv(StreamingModule):
 
     @property
     def delay(self) -> int:
-        return self._window.delay
+        return self._reach
 
     def _stream_weights(self) -> _StreamWeights:
-        return self._stream_constant("weights", lambda: _StreamWeights.of(self))
+        state = self.stream_state
+        if state.weights is None:  # read once per stream
+            state.weights = _StreamWeights.of(self)
+        return state.weights
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
         # Every bottleneck is frame-wise: all of them run as one 1x1 conv on the new frames,
@@ -271,16 +390,16 @@ class MSTemporalConv(StreamingModule):
         # branch's span serves all of them and the branches come out aligned.
         weights = self._stream_weights()
         hidden = conv_frames(x, *weights.bottleneck).relu_()
-        return self._ready(self._window.apply([hidden, x], self._from_window))
+        return self._ready(self.stream_state.window.apply([hidden, x], self._from_window))
 
     def _flush(self) -> torch.Tensor:
-        return self._ready(self._window.apply(None, self._from_window))
+        return self._ready(self.stream_state.window.apply(None, self._from_window))
 
     def _tap_index(self, ready: int, device: torch.device) -> tuple[torch.Tensor, ...]:
         """(channel, frame) in the window of every entry that ``ready`` output frames read,
         in four groups (dilated taps, max-pool taps, centres of the input, residual taps;
         each ordered channel, tap, output frame), and the groups' sizes."""
-        width, half = self.out_channels // len(self.branches), self._window.front
+        width, half = self.out_channels // len(self.branches), self._reach
         centres = torch.arange(ready) * self.stride + half
 
         def taps(channels: range, offsets: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -289,10 +408,10 @@ class MSTemporalConv(StreamingModule):
             c, t = torch.broadcast_tensors(c, t)
             return c.flatten(), t.flatten()
 
-        dilated = [branch[3] for branch in self.branches[:-2]]
+        dilated = [branch.temporal for branch in self._dilated]
         groups: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[], [], [], []]
         for i, conv in enumerate(dilated):
-            k, d, front = conv.conv.kernel_size[0], conv.conv.dilation[0], conv._window.front
+            k, d, front = conv.conv.kernel_size[0], conv.conv.dilation[0], conv.padding
             groups[0].append(
                 taps(range(i * width, (i + 1) * width), [j * d - front for j in range(k)])
             )
@@ -301,7 +420,7 @@ class MSTemporalConv(StreamingModule):
         inputs = range(pool + width, pool + width + self.in_channels)
         groups[2].append(taps(inputs, [0]))
         if isinstance(self.residual, TemporalConv):
-            reach = self.residual._window.front
+            reach = self.residual.padding
             groups[3].append(taps(inputs, list(range(-reach, reach + 1))))
         pairs = [pair for group in groups for pair in group]
         channels = torch.cat([c for c, _ in pairs]).to(device)
@@ -313,11 +432,12 @@ class MSTemporalConv(StreamingModule):
         """The output frames of complete windows (N, branches·w + C, L, V): every entry the
         branches read gathered at once, channel-major, then each branch's offline operation
         as a matrix product (the dilated branches batched) or a max."""
-        weights, s, half = self._stream_weights(), self.stride, self._window.front
+        weights, s, half = self._stream_weights(), self.stride, self._reach
         n, ready, v = window.shape[0], (window.shape[2] - 2 * half - 1) // s + 1, window.shape[3]
-        channels, frames, sizes = self._stream_constant(
-            f"taps-{ready}", lambda: self._tap_index(ready, window.device)
-        )
+        taps = self.stream_state.taps
+        if ready not in taps:
+            taps[ready] = self._tap_index(ready, window.device)
+        channels, frames, sizes = taps[ready]
         # (entries, N, V): products over channels and taps need no batch broadcast
         entries = window.permute(1, 2, 0, 3)[channels, frames]
         dilated, pooled, centres, residual = entries.split(sizes)
@@ -363,16 +483,25 @@ class _StreamWeights(NamedTuple):
 
     @classmethod
     def of(cls, tcn: MSTemporalConv) -> _StreamWeights:
-        *dilated, pool, one_by_one = tcn.branches
-        bottlenecks = [fold_batch_norm(branch[0], branch[1]) for branch in [*dilated, pool]]
-        scale, shift = fold_batch_norm(None, pool[4])
+        dilated = tcn._dilated
+        pool: _PoolBranch = tcn._branch(_PoolBranch)
+        one_by_one: _PointwiseBranch = tcn._branch(_PointwiseBranch)
+        kinds = [type(branch) for branch in tcn.branches]
+        if kinds != [_DilatedBranch] * len(dilated) + [_PoolBranch, _PointwiseBranch]:
+            raise TypeError(
+                "MSTemporalConv streams branches in the authors' order (dilated ones, "
+                f"max-pool, 1×1), got {[kind.__name__ for kind in kinds]}"
+            )
+        bottlenecks = [fold_batch_norm(branch.conv, branch.bn) for branch in [*dilated, pool]]
+        scale, shift = fold_batch_norm(None, pool.pool_bn)
         residual = tcn.residual
+        temporal = [branch.temporal for branch in dilated]
         return cls(
             (torch.cat([w for w, _ in bottlenecks]), torch.cat([b for _, b in bottlenecks])),
-            _stacked([fold_batch_norm(branch[3].conv, branch[3].bn) for branch in dilated]),
+            _stacked([fold_batch_norm(conv.conv, conv.bn) for conv in temporal]),
             scale.view(-1, 1),
             shift.view(-1, 1),
-            _matrix(*fold_batch_norm(one_by_one[0], one_by_one[1])),
+            _matrix(*fold_batch_norm(one_by_one.conv, one_by_one.bn)),
             _matrix(*fold_batch_norm(residual.conv, residual.bn))
             if isinstance(residual, TemporalConv)
             else None,

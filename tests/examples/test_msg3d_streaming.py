@@ -71,6 +71,19 @@ def test_clean_state_and_a_second_stream():
     torch.testing.assert_close(model.flush(), model(y), rtol=1e-12, atol=1e-12)
 
 
+def test_get_and_set_state_resume_the_model_stream():
+    model, x = tiny_model(), clip(23)
+    for c in chunked(x[:, :, :10], [4, 6]):
+        model.forward_steps(c)
+    saved = model.get_state()
+    assert type(saved[""]) is MSG3DNet.State and saved[""].frames == 10
+    predictions, logits = model.forward_steps(x[:, :, 10:]), model.flush()
+    torch.testing.assert_close(logits, model(x), rtol=1e-12, atol=1e-12)
+    model.set_state(saved)
+    torch.testing.assert_close(model.forward_steps(x[:, :, 10:]), predictions, rtol=0, atol=0)
+    torch.testing.assert_close(model.flush(), logits, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_delay_of_the_presets(preset):
     model = MSG3DNet.from_preset(preset)

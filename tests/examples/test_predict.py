@@ -23,6 +23,7 @@ from skelgraph.data import (
     write_pose_pickle,
 )
 from tests.conftest import fixture_path
+from tests.examples.conftest import ARM
 
 pytest.importorskip("matplotlib", reason="the plot extra is not installed")
 pytest.importorskip("torchmetrics", reason="the train extra is not installed")
@@ -33,14 +34,6 @@ SMALL = json.dumps(
 )
 TINY = ["--frames", "8", "--batch-size", "4", "--test-batch-size", "8", "--quiet"]
 TINY += ["--model-args", SMALL, "--epochs", "1"]
-
-ARM = {
-    "name": "arm",
-    "joint_names": ["chest", "shoulder", "elbow", "wrist", "hand"],
-    "edges": [[0, 1], [1, 2], [2, 3], [3, 4]],
-    "center": 0,
-    "preprocess": {"center": 0, "z_axis": [0, 1], "x_axis": [1, 2]},
-}
 
 
 def _arm_pickle(tmp_path, labels=(0, 1, 2, 0, 1, 2, 0, 1)):

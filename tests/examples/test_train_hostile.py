@@ -27,39 +27,47 @@ pytest.importorskip("torchmetrics", reason="the train extra is not installed")
 
 
 def _refused(capsys, args: list[str]) -> str:
-    """Run train.py's main in-process; assert exit 2 and one stderr line; that line."""
+    """Run train.py's main in-process; the one-line refusal it ends with.
+
+    argparse's refusals exit 2 with their line on stderr; the command's own are
+    ``SystemExit("message")``, which ``cli.run`` prints as one line with status 2 (checked
+    through a real process below).
+    """
     with pytest.raises(SystemExit) as refused:
         train_script.main(args)
-    assert refused.value.code == 2, refused.value.code
+    code = refused.value.code
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("train.py: error: "), err
-    return lines[0]
+    if code == 2:
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("train.py: error: "), err
+        return lines[0]
+    assert isinstance(code, str) and "\n" not in code, code
+    return code
 
 
 # ------------------------------------------------------------------ item 4: numbers
 @pytest.mark.parametrize(
     ("option", "value", "allowed"),
     [
-        ("--persons", "0", "[1, 64]"),
-        ("--persons", "1000000000", "[1, 64]"),
-        ("--persons", "nan", "expected an integer"),
-        ("--num-classes", "0", "[1, 100000]"),
-        ("--num-classes", "10000000000", "[1, 100000]"),
-        ("--subset", "-3", "[1, 1000000000]"),
-        ("--scale", "nan", "finite and in [0, 1]"),
-        ("--scale", "2", "finite and in [0, 1]"),
-        ("--rotate-degrees", "nan", "finite and in [0, 180]"),
-        ("--rotate-degrees", "inf", "finite and in [0, 180]"),
-        ("--milestones", "-5", "[1, 100000]"),
-        ("--frames", "0", "[1, 10000]"),
-        ("--frames", "4000000000", "[1, 10000]"),
-        ("--batch-size", "1e9", "expected an integer"),
-        ("--seed", "-1", "[0, 2147483647]"),
-        ("--workers", "-1", "[0, 1024]"),
-        ("--momentum", "-0.5", "finite and in [0, 1]"),
-        ("--weight-decay", "inf", "finite and >= 0"),
+        ("--persons", "0", "integer in 1..64"),
+        ("--persons", "1000000000", "integer in 1..64"),
+        ("--persons", "nan", "integer in 1..64"),
+        ("--num-classes", "0", "integer in 1..100000"),
+        ("--num-classes", "10000000000", "integer in 1..100000"),
+        ("--subset", "-3", "integer in 1..1000000000"),
+        ("--scale", "nan", "number in 0..1"),
+        ("--scale", "2", "number in 0..1"),
+        ("--rotate-degrees", "nan", "number in 0..180"),
+        ("--rotate-degrees", "inf", "number in 0..180"),
+        ("--milestones", "-5", "integer in 1..100000"),
+        ("--frames", "0", "integer in 1..10000"),
+        ("--frames", "4000000000", "integer in 1..10000"),
+        ("--batch-size", "1e9", "integer in 1..65536"),
+        ("--seed", "-1", "integer in 0..2147483647"),
+        ("--workers", "-1", "integer in 0..1024"),
+        ("--momentum", "-0.5", "number in 0..1"),
+        ("--weight-decay", "inf", "finite number >= 0"),
     ],
 )
 def test_numbers_out_of_range_are_refused_with_the_range(capsys, tmp_path, option, value, allowed):
@@ -83,15 +91,20 @@ def test_a_config_file_is_held_to_the_same_ranges_and_types(capsys, tmp_path):
         assert expected in _refused(capsys, ["--config", str(config)])
     config.write_text("{not json")
     assert "not a JSON object of options" in _refused(capsys, ["--config", str(config)])
-    assert "No such file" in _refused(capsys, ["--config", str(tmp_path / "missing.json")])
+    line = _refused(capsys, ["--config", str(tmp_path / "missing.json")])
+    assert "No such file" in line and "missing.json" in line
 
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
 def test_unbounded_files_are_read_only_up_to_a_bound(capsys, tmp_path):
-    assert "more than 1048576 bytes" in _refused(capsys, ["--config", "/dev/zero"])
+    assert "/dev/zero: not a regular file" in _refused(capsys, ["--config", "/dev/zero"])
     args = [*_arrays(tmp_path), *TINY, "--class-names", "/dev/zero"]
     line = _refused(capsys, [*args, "--out", str(tmp_path / "run")])
-    assert "--class-names" in line and "more than 1048576 bytes" in line
+    assert "--class-names" in line and "not a regular file" in line
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"a\n" * (1 << 20))  # 2 MiB of names: refused after reading 1 MiB
+    line = _refused(capsys, [*args[:-1], str(big), "--out", str(tmp_path / "run")])
+    assert "--class-names" in line and "over 1048576 bytes" in line
 
 
 # ------------------------------------------------------------------ item 8: no tracebacks
@@ -138,7 +151,14 @@ def test_3d_data_on_a_layout_without_alignment_joints_names_no_align(capsys, tmp
 
 def test_the_command_line_prints_no_traceback(tmp_path):
     """The same through a real process: status 2, one line, no traceback."""
-    for args in (["--persons", "nan"], ["--model-args", "[1]"], ["--config", str(tmp_path)]):
+    loop = tmp_path / "loop.json"
+    loop.symlink_to(loop)
+    looped = tmp_path / "nucla" / "all_sqe"  # refused inside the run, printed by cli.run
+    looped.mkdir(parents=True)
+    for view in (1, 3):
+        (looped / f"a01_s01_e01_v0{view}.json").symlink_to(looped / f"a01_s01_e01_v0{view}.json")
+    nucla = ["--dataset", "nw-ucla", "--data-root", str(looped.parent), "--quiet"]
+    for args in (["--persons", "nan"], ["--model-args", "[1]"], ["--config", str(loop)], nucla):
         done = subprocess.run(
             [sys.executable, "-m", "examples.msg3d.train", *args, "--out", str(tmp_path / "o")],
             capture_output=True, text=True, timeout=120, cwd=ROOT,

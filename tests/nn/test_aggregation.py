@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from skelgraph import DisentangledGraphConv, G3DConv, MultiScaleAggregation
+from skelgraph import DisentangledGraphConv, G3DConv, MultiScaleAggregation, SkeletonGraph
 from tests.layer_helpers import TINY
 
 
@@ -27,13 +27,21 @@ def test_powering_really_uses_matrix_powers():
     assert not torch.allclose(layer.eval()(x), other.eval()(x))
 
 
-def test_scale_counts_beyond_the_diameter_are_refused_before_allocating():
-    with pytest.raises(ValueError, match=r"num_scales=5 is more than 'tiny'.*diameter is 3"):
-        MultiScaleAggregation(TINY, 5)
-    with pytest.raises(ValueError, match=r"num_scales=1000000.*num_scales <= 4"):
+def test_scale_counts_beyond_the_node_count_are_refused_before_allocating():
+    with pytest.raises(ValueError, match=r"num_scales=6 is more than 'tiny'.*5 nodes"):
+        MultiScaleAggregation(TINY, 6)
+    with pytest.raises(ValueError, match=r"num_scales=1000000.*num_scales <= 5"):
         MultiScaleAggregation(TINY, 10**6)  # used to ask for gigabytes
-    with pytest.raises(ValueError, match=r"tiny/window3.*diameter is 3"):
-        G3DConv(2, 3, TINY, window_size=3, num_scales=5)
+    with pytest.raises(ValueError, match=r"tiny/window3.*15 nodes"):
+        G3DConv(2, 3, TINY, window_size=3, num_scales=16)
+
+
+def test_scales_beyond_the_diameter_are_the_identity_and_warn():
+    # pyskl runs 13 scales on COCO-17, whose diameter is 8: its checkpoints need them.
+    fresh = SkeletonGraph.from_edges(TINY.edges, name="tiny")  # the stack is cached per graph
+    with pytest.warns(UserWarning, match="diameter 3"):
+        layer = MultiScaleAggregation(fresh, 5, residual_mask=False)
+    np.testing.assert_array_equal(layer.scales[4].numpy(), np.eye(5))
 
 
 @pytest.mark.parametrize(

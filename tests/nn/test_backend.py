@@ -2,36 +2,36 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import warnings
 
 import pytest
 import torch
 
 from skelgraph import DisentangledGraphConv, G3DConv
-from skelgraph.nn import backend, functional
+from skelgraph.nn import backend, functional, g3d, graph_conv, node_major, project_first
+from skelgraph.nn.g3d import G3DPlan
+from skelgraph.nn.graph_conv import GraphConvPlan
 from tests.layer_helpers import TINY
 
 
 @pytest.fixture
 def kernel_calls(monkeypatch):
-    """Count the calls of the two fast kernels made through the functional operations."""
+    """Count the calls of the two fast kernels made by the layers."""
     calls = {"node-major": 0, "project-first": 0}
 
-    def spy(name, kernel):
+    def spy(module, attribute, name):
+        kernel = getattr(module, attribute)
+
         def counted(*args, **kwargs):
             calls[name] += 1
             return kernel(*args, **kwargs)
 
-        return counted
+        monkeypatch.setattr(module, attribute, counted)
 
-    monkeypatch.setattr(
-        functional, "node_major_graph_conv", spy("node-major", functional.node_major_graph_conv)
-    )
-    monkeypatch.setattr(
-        functional,
-        "project_then_aggregate",
-        spy("project-first", functional.project_then_aggregate),
-    )
+    spy(graph_conv, "node_major_graph_conv", "node-major")
+    spy(g3d, "project_then_aggregate", "project-first")
     return calls
 
 
@@ -111,10 +111,46 @@ def test_tracing_records_the_reference(kernel_calls):
 def test_no_grad_epilogue_is_fused_only_outside_the_reference_setting():
     layer = DisentangledGraphConv(3, 4, TINY, 3).eval()
     y = torch.randn(2, 4, 5, 5)
+    assert not layer.plan().fused_epilogue  # gradients enabled
     with torch.no_grad():
-        fused = functional.bias_norm_act(y.clone(), layer.proj.bias, layer.bn, layer.act)
+        assert layer.plan().fused_epilogue
+        fused = functional.bias_norm_act(
+            y.clone(), layer.proj.bias, layer.bn, layer.act, fused=True
+        )
         with backend.implementation("reference"):
+            assert not layer.plan().fused_epilogue
             fresh = y.clone()
             plain = functional.bias_norm_act(fresh, layer.proj.bias, layer.bn, layer.act)
     assert plain.data_ptr() != fresh.data_ptr()  # modules, not in place
     torch.testing.assert_close(fused, plain)
+
+
+@pytest.mark.parametrize("module", [functional, node_major, project_first])
+def test_kernels_read_no_setting(module):
+    """Only the layers' plans choose: the kernel modules neither import the settings nor
+    the layers."""
+    tree = ast.parse(inspect.getsource(module))
+    imported = {
+        alias.name if isinstance(node, ast.Import) else f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert not [name for name in imported if "backend" in name or "skelgraph.nn." in name]
+
+
+def test_plans_name_the_kernels_of_each_condition():
+    wide = G3DConv(96, 192, "ntu-rgbd", window_size=5, stride=2).eval()
+    first = G3DConv(3, 96, "ntu-rgbd", window_size=3, embed_channels=96).eval()
+    assert wide.plan() == G3DPlan("project-first", False, False, "project-first")
+    assert first.plan() == G3DPlan("reference", False, False, "node-major")
+    with torch.no_grad():
+        assert wide.plan().fused_epilogue and first.plan().fused_epilogue
+    with backend.implementation("reference"):
+        assert wide.plan() == G3DPlan("reference", False, False, "reference")
+    with backend.implementation("fast"):
+        assert first.plan().window_conv == "project-first"
+    gcn = DisentangledGraphConv(3, 4, TINY, 3, dropout=0.5)
+    assert gcn.plan() == GraphConvPlan("reference", False, False)  # dropout active
+    assert gcn.eval().plan() == GraphConvPlan("node-major", False, False)
+    assert gcn.plan(stream=True).whole_tensor

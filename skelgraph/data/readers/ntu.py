@@ -294,7 +294,7 @@ def read_ntu_skeleton(
     num_joints : int
         Joints per body the file must list (25 for Kinect v2).
     max_bytes : int or None
-        Largest file read (:data:`~skelgraph.data.readers._common.DEFAULT_MAX_BYTES`,
+        Largest file read (``DEFAULT_MAX_BYTES``,
         64 MiB); ``None`` for no limit. Only regular files are read.
     max_elements : int or None
         Most values of the output (3 · T · num_joints · num_bodies), checked against the

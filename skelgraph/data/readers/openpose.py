@@ -112,7 +112,7 @@ def read_openpose_folder(
         then :math:`x - 0.5`, :math:`0.5 - y`. Otherwise they stay in pixels. Either way
         x = y = 0 where the confidence is 0.
     label : int, optional
-        The clip's class, stored as :attr:`SkeletonSample.label` (0..2**31 - 1).
+        The clip's class, stored as ``SkeletonSample.label`` (0..2**31 - 1).
     max_bytes : int or None
         Largest total size of the folder's keypoint files (default 64 MiB), checked
         before any is parsed; ``None`` for no limit. Only regular files are read.

@@ -439,7 +439,7 @@ def write_pose_pickle(
 
     Parameters
     ----------
-    samples : iterable of SkeletonSample, or mapping of id to SkeletonSample
+    samples : iterable of SkeletonSample, or mapping of str to SkeletonSample
         The id (``frame_dir``) of a sample is its mapping key, else its
         ``meta["frame_dir"]``, ``meta["clip_id"]``, ``meta["file_name"]`` or the stem of
         ``meta["path"]``, the first present (``S001C001P001R001A001`` for an NTU file).

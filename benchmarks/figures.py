@@ -1,0 +1,253 @@
+"""The figures the README and the docs quote, computed from the committed results.
+
+A figure is a measured number as prose shows it (``"1.50×"``, ``"7.6 ms"``) with where it
+comes from: the results file in ``benchmarks/results/``, the machine and the date its
+header records. Prose never restates a measurement by hand: the docs insert figures by
+name (``:result:`speed.train8.speedup``` in ``docs/_ext/benchmark_tables.py``) and the
+README's figures block is written from them (``python -m benchmarks.readme``), so a new
+run of a benchmark changes every place that quotes it.
+
+>>> from benchmarks.figures import figures
+>>> f = figures()["speed.train8.speedup"]
+>>> f.source.file, f.text.endswith("×")
+('speed.md', True)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import statistics
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A results file (its name in ``benchmarks/results/``), its machine and date."""
+
+    file: str
+    machine: str
+    date: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.machine}, {self.date}"
+
+
+@dataclass(frozen=True)
+class Figure:
+    text: str
+    source: Source
+
+
+def _header(path: Path) -> str:
+    """The lines of a results Markdown file before its first table."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("|"):
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+@cache
+def source(name: str, results: Path = RESULTS) -> Source:
+    """Machine and date of ``results/name``, as its header records them.
+
+    The scripts write ``- machine: ...`` and ``- date: ...`` lines; the online-accuracy
+    script puts the machine after the date (``date: ...; torch ...; Linux ...``) and the
+    hand-written ``amp-accuracy.md`` says "run DATE on a N-CPU machine".
+    """
+    header = _header(results / name)
+    date = re.search(r"\d{4}-\d{2}-\d{2}", header)
+    machine = (
+        re.search(r"^- machine: (.+)$", header, re.M)
+        or re.search(r"; (Linux [^;\n]+)$", header, re.M)
+        or re.search(r"on an? (\d+-CPU machine)", header)
+    )
+    if date is None or machine is None:
+        raise ValueError(f"{name}: its header names no date or no machine")
+    return Source(name, machine[1].strip(), date[0])
+
+
+def _ratio(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}×"
+
+
+def _speed(results: Path) -> dict[str, Figure]:
+    """MS-G3D Net against the authors' code (speed.json): per phase, batch and allocator."""
+    src = source("speed.md", results)
+    runs = json.loads((results / "speed.json").read_text())
+    out = {}
+    for mine in runs:
+        if (mine["case"], mine["impl"]) != ("msg3d", "skelgraph"):
+            continue
+        key = (mine["case"], mine["batch"], mine["phase"], mine["malloc"])
+        theirs = next(r for r in runs if r["impl"] == "authors" and (
+            r["case"], r["batch"], r["phase"], r["malloc"]) == key)  # fmt: skip
+        name = f"speed.{mine['phase']}{mine['batch']}" + (
+            "" if mine["malloc"] == "default" else f"-{mine['malloc']}"
+        )
+        out[f"{name}.time"] = Figure(f"{mine['median_s']:.1f} s", src)
+        out[f"{name}.authors"] = Figure(f"{theirs['median_s']:.1f} s", src)
+        out[f"{name}.speedup"] = Figure(_ratio(theirs["median_s"] / mine["median_s"]), src)
+        out[f"{name}.memory"] = Figure(_ratio(mine["peak_mib"] / theirs["peak_mib"]), src)
+    return out
+
+
+def _amp(results: Path) -> dict[str, Figure]:
+    """bf16 autocast and activation checkpointing (speed-amp-checkpoint.json), against the
+    authors' float32 code; ``checkpoint.*`` against skelgraph's plain float32 step."""
+    src = source("speed-amp-checkpoint.md", results)
+    runs = {
+        (r["impl"], r["amp"], r["phase"], r["batch"]): r
+        for r in json.loads((results / "speed-amp-checkpoint.json").read_text())
+    }
+    out = {}
+    for (impl, amp, phase, batch), run in runs.items():
+        base = runs["authors", "off", phase, batch]
+        if impl == "skelgraph" and amp == "bf16":
+            name = f"amp.{phase}{batch}"
+        elif impl == "skelgraph-checkpointed" and amp == "off":
+            name = f"checkpoint.{phase}{batch}"
+            plain = runs["skelgraph", "off", phase, batch]
+            out[f"{name}.time-vs-plain"] = Figure(
+                _ratio(run["median_s"] / plain["median_s"], 1), src
+            )
+            out[f"{name}.memory-vs-plain"] = Figure(
+                _ratio(run["peak_mib"] / plain["peak_mib"]), src
+            )
+        else:
+            continue
+        out[f"{name}.speedup"] = Figure(_ratio(base["median_s"] / run["median_s"], 1), src)
+        out[f"{name}.memory"] = Figure(_ratio(run["peak_mib"] / base["peak_mib"]), src)
+    return out
+
+
+def _streaming(results: Path) -> dict[str, Figure]:
+    """One frame of the stream against rerunning the clip model (streaming.json)."""
+    src = source("streaming.md", results)
+    out = {}
+    for r in json.loads((results / "streaming.json").read_text()):
+        name = f"stream.{r['preset']}"
+        out[f"{name}.frame-ms"] = Figure(f"{1e3 * r['frame_s']:.1f} ms", src)
+        out[f"{name}.emit-ms"] = Figure(f"{1e3 * r['emit_frame_s']:.1f} ms", src)
+        out[f"{name}.frame-macs"] = Figure(f"{r['frame_macs'] / 1e6:.1f} M", src)
+        out[f"{name}.rerun-ms"] = Figure(f"{1e3 * r['rerun_s']:.0f} ms", src)
+        out[f"{name}.rerun-macs"] = Figure(f"{r['rerun_macs'] / 1e9:.1f} G", src)
+        out[f"{name}.fewer-macs"] = Figure(f"{r['rerun_macs'] / r['frame_macs']:.0f}×", src)
+        out[f"{name}.faster"] = Figure(f"{r['rerun_s'] / r['frame_s']:.0f}×", src)
+        out[f"{name}.predictions-per-s"] = Figure(f"{r['predictions_per_s']:.0f}", src)
+        if r.get("authors_rerun_s"):
+            out[f"{name}.authors-rerun-ms"] = Figure(f"{1e3 * r['authors_rerun_s']:.0f} ms", src)
+            out[f"{name}.authors-fewer-macs"] = Figure(
+                f"{r['authors_rerun_macs'] / r['frame_macs']:.0f}×", src
+            )
+            out[f"{name}.authors-faster"] = Figure(
+                f"{r['authors_rerun_s'] / r['frame_s']:.0f}×", src
+            )
+    return out
+
+
+def _online(results: Path) -> dict[str, Figure]:
+    """Top-1 of the stream and of the clip model on the frames so far (online-accuracy)."""
+    src = source("online-accuracy.md", results)
+    r = json.loads((results / "online-accuracy.json").read_text())
+    out = {
+        "online.whole": Figure(f"{r['whole_clip_top1']:.1f} %", src),
+        "online.flush-vs-forward": Figure(f"{r['flush_vs_forward_max_abs']:.0e}", src),
+        "online.frames": Figure(str(r["frames"]), src),
+    }
+    for fraction, stream, prefix in zip(r["fractions"], r["stream_top1"], r["prefix_top1"]):
+        percent = round(100 * fraction)
+        out[f"online.stream-{percent}"] = Figure(f"{stream:.1f} %", src)
+        out[f"online.clip-{percent}"] = Figure(f"{prefix:.1f} %", src)
+    return out
+
+
+def _accuracy(results: Path) -> dict[str, Figure]:
+    """Disentangled (-D) against powering (-E) in the Table 1 grid (accuracy.csv): how
+    many (family, masks, K > 1) cells the -D mean wins, and the largest gap."""
+    src = source("accuracy.md", results)
+    cells: dict[tuple[str, str, str, int], list[float]] = {}
+    for r in csv.DictReader((results / "accuracy.csv").open(encoding="utf-8")):
+        family, mode = r["model"].split("-")
+        cells.setdefault((family, r["mask"], mode, int(r["K"])), []).append(
+            100 * float(r["final_top1"])
+        )
+    gaps = {
+        (family, mask, k): statistics.fmean(values) - statistics.fmean(cells[family, mask, "E", k])
+        for (family, mask, mode, k), values in cells.items()
+        if mode == "D" and k > 1 and (family, mask, "E", k) in cells
+    }
+    (_, _, k_max), largest = max(gaps.items(), key=lambda item: item[1])
+    wins = sum(gap > 0 for gap in gaps.values())
+    return {
+        "accuracy.d-wins": Figure(f"{wins} of {len(gaps)}", src),
+        "accuracy.largest-gap": Figure(f"{largest:.1f} points", src),
+        "accuracy.largest-gap-k": Figure(str(k_max), src),
+    }
+
+
+def _amp_accuracy(results: Path) -> dict[str, Figure]:
+    """N-UCLA top-1 with and without bf16 autocast (the table of amp-accuracy.md)."""
+    src = source("amp-accuracy.md", results)
+    out = {}
+    for line in (results / "amp-accuracy.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if line.startswith("|") and cells[0] in ("off", "bf16"):
+            name = "float32" if cells[0] == "off" else "bf16"
+            mean = re.match(r"[\d.]+", cells[-1])[0]
+            out[f"amp-accuracy.{name}"] = Figure(f"{mean} %", src)
+            out["amp-accuracy.seeds"] = Figure(str(len(cells) - 2), src)
+    return out
+
+
+def _bias(results: Path) -> dict[str, Figure]:
+    """Mass on far joints (hops ≥ 4), hop 1 and hop 0 of the full summed stacks (bias.csv)."""
+    src = source("bias.md", results)
+    full: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
+    for r in csv.DictReader((results / "bias.csv").open(encoding="utf-8")):
+        if r["stack"] == "sum":
+            key = r["layout"], r["graph"]
+            mass = {
+                "far": float(r["hops_ge_4"]),
+                "hop1": float(r["hop_1"]),
+                "hop0": float(r["hop_0"]),
+            }
+            full.setdefault(key, {})[f"{r['mode']}-K{r['K']}"] = mass
+            if int(r["K"]) == int(r["diameter"]) + 1:
+                full[key][r["mode"]] = mass
+    out = {}
+    ratios: dict[str, list[float]] = {"spatial": [], "window": []}
+    for (layout, graph), modes in full.items():
+        ratio = modes["disentangled"]["far"] / modes["powering"]["far"]
+        ratios["spatial" if graph == "spatial" else "window"].append(ratio)
+        if layout != "ntu-rgbd":
+            continue
+        name = "bias." + (
+            "spatial" if graph == "spatial" else graph.split()[-1].replace("τ=", "window")
+        )
+        for mode, short in (("powering", "pow"), ("disentangled", "dis")):
+            for band, mass in modes[mode].items():
+                out[f"{name}.{band}-{short}"] = Figure(f"{mass:.3f}", src)
+        out[f"{name}.far-ratio"] = Figure(_ratio(ratio, 1), src)
+        if graph == "spatial":
+            out["bias.spatial.far-dis-K8"] = Figure(f"{modes['disentangled-K8']['far']:.3f}", src)
+    for graph, values in ratios.items():
+        out[f"bias.{graph}.ratio-min"] = Figure(_ratio(min(values), 1), src)
+        out[f"bias.{graph}.ratio-max"] = Figure(_ratio(max(values), 1), src)
+    return out
+
+
+@cache
+def figures(results: Path = RESULTS) -> dict[str, Figure]:
+    """Every named figure, computed from the files in ``results``."""
+    out: dict[str, Figure] = {}
+    for part in (_speed, _amp, _streaming, _online, _accuracy, _amp_accuracy, _bias):
+        out.update(part(results))
+    return out

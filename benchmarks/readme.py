@@ -1,0 +1,113 @@
+"""Write the README's figures block from the committed results.
+
+The README quotes measurements only inside one block, between the markers below; this
+script writes it from :mod:`benchmarks.figures`, each row with its results file, machine
+and date. ``tests/benchmarks/test_readme.py`` fails when the block differs from what the
+results give, so rerun this after committing new results::
+
+    python -m benchmarks.readme          # rewrite the block in README.md
+    python -m benchmarks.readme --check  # exit 1 if it is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from benchmarks.figures import Figure, figures
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+BEGIN = "<!-- figures: written by `python -m benchmarks.readme` from benchmarks/results/ -->"
+END = "<!-- /figures -->"
+
+# (what was measured, the figures); {name} is a figure of benchmarks.figures, and all of
+# a row's figures come from one results file.
+ROWS = [
+    (
+        "MS-G3D Net training step, batch 8, float32, against the authors' code",
+        "{speed.train8.speedup} faster at {speed.train8.memory} their peak memory",
+    ),
+    (
+        "MS-G3D Net inference, batch 8, float32, against the authors' code",
+        "{speed.infer8.speedup} faster at {speed.infer8.memory} their peak memory",
+    ),
+    (
+        "The training step under bf16 autocast, batch 8, against the authors' float32",
+        "{amp.train8.speedup} faster at {amp.train8.memory} their peak memory",
+    ),
+    (
+        "Activation checkpointing (`checkpoint=True`), training step, batch 8, float32",
+        "{checkpoint.train8.memory-vs-plain} the peak memory for "
+        "{checkpoint.train8.time-vs-plain} the time",
+    ),
+    (
+        "N-UCLA cross-view top-1, `nw-ucla-small`, 15 epochs, mean of {amp-accuracy.seeds} seeds",
+        "{amp-accuracy.float32} in float32, {amp-accuracy.bf16} under bf16 autocast",
+    ),
+    (
+        "Online inference, NTU-60 model: one new frame against rerunning the clip",
+        "{stream.ntu60.frame-ms} against {stream.ntu60.rerun-ms} "
+        "({stream.ntu60.fewer-macs} fewer multiply-adds)",
+    ),
+    (
+        "Weight on far joints (≥ 4 hops), disentangled against powering, NTU RGB+D, K = 13",
+        "{bias.spatial.far-ratio} ({bias.spatial.far-dis} against {bias.spatial.far-pow})",
+    ),
+]
+_NAME = re.compile(r"\{([^{}]+)\}")
+
+
+def _fill(template: str, known: dict[str, Figure], used: list[Figure]) -> str:
+    def replace(match: re.Match) -> str:
+        used.append(known[match[1]])
+        return known[match[1]].text
+
+    return _NAME.sub(replace, template)
+
+
+def block() -> str:
+    """The figures block, markers included."""
+    known = figures()
+    lines = [BEGIN, "", "| measured | figure | results (machine, date) |", "|---|---|---|"]
+    for what, figure in ROWS:
+        used: list[Figure] = []
+        cells = [_fill(what, known, used), _fill(figure, known, used)]
+        sources = {f.source for f in used}
+        if len(sources) != 1:
+            raise ValueError(f"{what!r}: its figures come from {len(sources)} results files")
+        (src,) = sources
+        link = f"[{src.file}](benchmarks/results/{src.file})"
+        lines.append(f"| {cells[0]} | {cells[1]} | {link} ({src.machine}, {src.date}) |")
+    return "\n".join([*lines, "", END])
+
+
+def current(text: str) -> str:
+    """The block as the README holds it."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"README.md has no block between {BEGIN!r} and {END!r}")
+    return text[start : end + len(END)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.readme", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date")
+    parser.add_argument("--readme", type=Path, default=README, help="the README to write")
+    args = parser.parse_args(argv)
+    text = args.readme.read_text(encoding="utf-8")
+    old, new = current(text), block()
+    if args.check:
+        if old != new:
+            print(
+                f"{args.readme}: the figures block is out of date; run python -m benchmarks.readme"
+            )
+            return 1
+        return 0
+    args.readme.write_text(text.replace(old, new), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

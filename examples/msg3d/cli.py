@@ -1,0 +1,179 @@
+"""What every command of ``examples/msg3d`` shares about its command line: numbers checked
+against a stated range while the arguments are parsed (before anything is allocated or
+slept), small text files read within a budget, and one error contract.
+
+The contract: a refused argument or input ends the command with one line on stderr,
+``prog: error: ...``, and exit status 2, never a traceback. Inside a command, refusing is
+``raise SystemExit("message")`` (callers from Python catch it; tests match its text);
+:func:`run`, the ``__main__`` entry of each command, turns it into that line and status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import math
+import os
+import stat
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import BinaryIO, NoReturn
+
+import torch
+
+__all__ = [
+    "Parser",
+    "bounded_float",
+    "bounded_int",
+    "device",
+    "json_object",
+    "open_regular",
+    "read_text",
+    "run",
+]
+
+
+class Parser(argparse.ArgumentParser):
+    """An :class:`argparse.ArgumentParser` whose errors are one line (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def bounded_int(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in ``lo..hi`` (both included)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer in {lo}..{hi}, got {text!r}"
+            ) from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"expected an integer in {lo}..{hi}, got {value}")
+        return value
+
+    parse.__name__ = f"integer in {lo}..{hi}"  # argparse names the type by it
+    return parse
+
+
+def bounded_float(lo: float, hi: float = math.inf) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number in ``[lo, hi]`` (NaN and infinities refused)."""
+    allowed = f"a finite number >= {lo:g}" if hi == math.inf else f"a number in {lo:g}..{hi:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}") from None
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text}")
+        return value
+
+    parse.__name__ = allowed
+    return parse
+
+
+def json_object(text: str) -> dict[str, object]:
+    """An argparse ``type``: a JSON object (``{"name": value, ...}``)."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f'expected a JSON object {{"name": value, ...}}, got {type(value).__name__} {text}'
+        )
+    return value
+
+
+def device(text: str) -> torch.device:
+    """An argparse ``type``: a torch device this machine has (``cpu``, ``cuda``, ``cuda:1``,
+    ``mps``), so that a missing GPU is an argument error, not a failure while loading."""
+    try:
+        value = torch.device(text)
+    except (RuntimeError, ValueError):
+        value = None
+    if value is None or value.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N or mps, got {text!r}")
+    if value.type == "cuda" and (value.index or 0) >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(
+            f"{text}: this machine has {torch.cuda.device_count()} CUDA devices"
+        )
+    if value.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError("mps: not available on this machine")
+    return value
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """A regular file opened for binary reading; a FIFO, a device (``/dev/zero``) or a
+    socket is refused after opening without blocking, judged by what a symlink points to.
+
+    Raises
+    ------
+    FileNotFoundError, PermissionError, IsADirectoryError
+        From opening.
+    ValueError
+        ``"not a regular file"``.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
+        if not stat.S_ISREG(mode):
+            raise ValueError("not a regular file")
+        return open(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_text(path: str | os.PathLike[str], what: str, max_bytes: int = 1 << 20) -> str:
+    """The UTF-8 text of a small regular file, read without reading more than
+    ``max_bytes`` (a class-name list, say: ``/dev/zero`` or a FIFO is refused, not read).
+
+    Raises
+    ------
+    SystemExit
+        Unreadable, not a regular file, over ``max_bytes`` or not UTF-8; the message starts
+        with ``what`` (the option, e.g. ``"--class-names"``) and names the file.
+    """
+    try:
+        with open_regular(path) as file:
+            data = file.read(max_bytes + 1)
+    except OSError as error:
+        raise SystemExit(f"{what}: cannot read {path}: {error.strerror or error}") from None
+    except ValueError as error:
+        raise SystemExit(f"{what}: {path}: {error}") from None
+    if len(data) > max_bytes:
+        raise SystemExit(f"{what}: {path} is over {max_bytes} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SystemExit(f"{what}: {path} is not UTF-8 text ({error.reason})") from None
+
+
+def run(main: Callable[[Sequence[str] | None], int | None]) -> int:
+    """Run a command's ``main`` under the error contract of this module; its exit status.
+
+    ``SystemExit("message")`` becomes ``prog: error: message`` (one line) and status 2;
+    Ctrl-C ends quietly with 130, a closed stdout (``| head``) with 141, as shells expect.
+    """
+    prog = Path(sys.argv[0]).name
+    try:
+        return main(None) or 0
+    except SystemExit as stop:
+        if stop.code is None or isinstance(stop.code, int):
+            return stop.code or 0
+        message = " ".join(str(stop.code).split())  # one line, whatever the message holds
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 141

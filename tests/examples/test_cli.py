@@ -1,0 +1,113 @@
+"""examples/msg3d/cli.py: the argument types every command shares, bounded reads, and the
+error contract of the commands' entry points."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import threading
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from examples.msg3d import cli
+
+
+@given(st.integers(-(10**12), 10**12), st.integers(-50, 50), st.integers(0, 100))
+def test_bounded_int_takes_exactly_its_range(value, lo, span):
+    parse = cli.bounded_int(lo, lo + span)
+    if lo <= value <= lo + span:
+        assert parse(str(value)) == value
+    else:
+        with pytest.raises(argparse.ArgumentTypeError, match=rf"in {lo}\.\.{lo + span}, got"):
+            parse(str(value))
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([1e-300, 1e300]))
+def test_bounded_float_takes_finite_numbers_in_its_range(value):
+    parse = cli.bounded_float(0.1, 1e4)
+    if math.isfinite(value) and 0.1 <= value <= 1e4:
+        assert parse(repr(value)) == value
+    else:
+        with pytest.raises(argparse.ArgumentTypeError, match=r"a number in 0\.1\.\.10000"):
+            parse(repr(value))
+
+
+@pytest.mark.parametrize("text", ["nan", "-inf", "inf", "NaN", "1e309", "x", ""])
+def test_bounded_float_without_upper_bound_still_refuses_non_finite(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="a finite number >= 0"):
+        cli.bounded_float(0)(text)
+
+
+def test_a_parser_error_is_one_line(capsys):
+    parser = cli.Parser(prog="tool.py")
+    parser.add_argument("--n", type=cli.bounded_int(1, 3))
+    with pytest.raises(SystemExit) as stop:
+        parser.parse_args(["--n", "9"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == (
+        "tool.py: error: argument --n: expected an integer in 1..3, got 9 (see --help)\n"
+    )
+
+
+def test_read_text_reads_small_files_and_refuses_the_rest(tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("walk\nrun\n", encoding="utf-8")
+    assert cli.read_text(names, "--class-names") == "walk\nrun\n"
+    with pytest.raises(SystemExit, match=r"--class-names: .*names\.txt is over 4 bytes"):
+        cli.read_text(names, "--class-names", max_bytes=4)
+    with pytest.raises(SystemExit, match="--class-names: /dev/zero: not a regular file"):
+        cli.read_text("/dev/zero", "--class-names")
+    with pytest.raises(SystemExit, match=r"cannot read .*: Is a directory"):
+        cli.read_text(tmp_path, "--class-names")
+    with pytest.raises(SystemExit, match=r"cannot read .*: No such file"):
+        cli.read_text(tmp_path / "nope", "--class-names")
+    (tmp_path / "latin1").write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(SystemExit, match="is not UTF-8 text"):
+        cli.read_text(tmp_path / "latin1", "--class-names")
+
+
+def test_read_text_does_not_block_on_a_fifo(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def read():
+        try:
+            cli.read_text(fifo, "--class-names")
+        except SystemExit as error:
+            outcome.append(str(error))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    if reader.is_alive():  # unblock the thread before failing
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("read_text blocked on a FIFO")
+    assert outcome and outcome[0].endswith("fifo: not a regular file")
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "err"),
+    [
+        (SystemExit("bad\n  input"), 2, "prog.py: error: bad input\n"),
+        (SystemExit(3), 3, ""),
+        (SystemExit(None), 0, ""),
+        (KeyboardInterrupt(), 130, ""),
+    ],
+)
+def test_run_turns_refusals_into_one_line_and_status_2(raised, status, err, monkeypatch, capsys):
+    def main(argv):
+        raise raised
+
+    monkeypatch.setattr(sys, "argv", ["/somewhere/prog.py"])
+    assert cli.run(main) == status
+    assert capsys.readouterr().err == err
+
+
+def test_run_lets_programming_errors_through():
+    with pytest.raises(ZeroDivisionError):
+        cli.run(lambda argv: 1 / 0)
