@@ -155,7 +155,13 @@ class Pipeline:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Pipeline:
-        """The inverse of :meth:`to_dict`."""
+        """The inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        values : dict
+            A :meth:`to_dict` result (e.g. a checkpoint's ``"pipeline"``).
+        """
         return cls(**values)
 
     def _score_channel(self, channels: int) -> int | None:
