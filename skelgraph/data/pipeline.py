@@ -146,7 +146,7 @@ class Pipeline:
 
     @property
     def graph(self) -> SkeletonGraph:
-        """The :class:`SkeletonGraph` of :attr:`layout`."""
+        """The :class:`SkeletonGraph` of ``layout``."""
         return graph_from_config(self.layout)
 
     def to_dict(self) -> dict[str, Any]:
