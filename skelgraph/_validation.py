@@ -6,6 +6,7 @@ and what was received.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,8 +14,20 @@ from numbers import Integral
 from typing import Any, get_args
 
 import torch
+from torch import nn
 
-__all__ = ["check_choice", "check_input", "check_int", "choices", "shape_checks"]
+from skelgraph import limits
+
+__all__ = [
+    "check_choice",
+    "check_finite_scores",
+    "check_graph_size",
+    "check_input",
+    "check_int",
+    "check_tensor",
+    "choices",
+    "shape_checks",
+]
 
 
 @contextmanager
@@ -51,6 +64,17 @@ def check_int(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
+def check_graph_size(nodes: int, what: str) -> None:
+    """Raise ``ValueError`` if a graph of ``nodes`` nodes exceeds
+    :data:`skelgraph.limits.MAX_GRAPH_NODES`, before any of its V×V matrices is made."""
+    if nodes > limits.MAX_GRAPH_NODES:
+        raise ValueError(
+            f"{what} has {nodes} nodes, above the budget of {limits.MAX_GRAPH_NODES} "
+            f"(its V×V matrices would take {nodes * nodes * 8 / 2**30:.3g} GiB each); raise "
+            "skelgraph.limits.MAX_GRAPH_NODES to build it"
+        )
+
+
 def check_choice(name: str, value: object, literal: Any) -> Any:
     """Return ``value`` if it is one of the ``Literal`` type's values, else raise
     ``ValueError`` listing them."""
@@ -61,37 +85,75 @@ def check_choice(name: str, value: object, literal: Any) -> Any:
 
 
 def check_input(
-    x: torch.Tensor, channels: int, joints: int, layer: str, min_frames: int = 1
+    x: torch.Tensor, channels: int, joints: int, layer: nn.Module, min_frames: int = 1
 ) -> None:
-    """Raise ``ValueError`` unless ``x`` is a floating-point (N, channels, T, joints) tensor
-    with N >= 1 and T >= ``min_frames`` (1, or 0 for a chunk of a stream; ``channels=-1``:
-    any C; ``joints=-1``: any V)."""
+    """Raise unless ``x`` is a (N, channels, T, joints) tensor of ``layer``'s dtype
+    (:func:`check_tensor`) with N >= 1 and T >= ``min_frames`` (1, or 0 for a chunk of a
+    stream; ``channels=-1``: any C; ``joints=-1``: any V)."""
+    name = type(layer).__name__
     with shape_checks():
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{layer} expects a torch.Tensor, got {type(x).__name__}")
+        check_tensor(x, layer)
         if x.dim() != 4:
             raise ValueError(
-                f"{layer} expects input of shape (N, C, T, V), got {x.dim()} dimensions: "
+                f"{name} expects input of shape (N, C, T, V), got {x.dim()} dimensions: "
                 f"{list(x.shape)}"
-            )
-        if not x.is_floating_point():
-            raise TypeError(
-                f"{layer} expects a floating-point input (float32, float64, bfloat16, "
-                f"float16), got {x.dtype}"
             )
         if channels >= 0 and x.shape[1] != channels:
             raise ValueError(
-                f"{layer} expects C={channels} input channels, got {x.shape[1]} "
+                f"{name} expects C={channels} input channels, got {x.shape[1]} "
                 f"(input shape {list(x.shape)})"
             )
         if x.shape[0] == 0 or x.shape[2] < min_frames:
             raise ValueError(
-                f"{layer} expects at least one sample"
+                f"{name} expects at least one sample"
                 + (" and one frame" if min_frames else "")
                 + ", "
                 f"got input shape {list(x.shape)}"
             )
         if joints >= 0 and x.shape[3] != joints:
             raise ValueError(
-                f"{layer} expects V={joints} joints, got {x.shape[3]} (input shape {list(x.shape)})"
+                f"{name} expects V={joints} joints, got {x.shape[3]} (input shape {list(x.shape)})"
             )
+
+
+def check_tensor(x: torch.Tensor, layer: nn.Module) -> None:
+    """Raise ``TypeError`` unless ``x`` is a tensor of the dtype of ``layer``'s
+    floating-point weights, or, under :func:`torch.autocast` for its device, of the
+    autocast dtype (what autocast hands a float32 layer); the message names both dtypes.
+    Cheap: one comparison when the dtypes agree; a constant under ``torch.jit.trace``,
+    ``torch.compile`` and export."""
+    name = type(layer).__name__
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} expects a torch.Tensor, got {type(x).__name__}")
+    weights = itertools.chain(layer.parameters(), layer.buffers())
+    expected = next((t.dtype for t in weights if t.is_floating_point()), None)
+    if x.dtype == expected or (expected is None and x.is_floating_point()):
+        return
+    device = x.device.type
+    autocast = torch.is_autocast_enabled(device)
+    if autocast and x.dtype == torch.get_autocast_dtype(device):
+        return
+    wanted = "any" if expected is None else str(expected)
+    if autocast:
+        wanted += f" (or {torch.get_autocast_dtype(device)} under autocast)"
+    hint = ""
+    if expected is not None and x.is_floating_point():
+        hint = f"; convert the input (x.to({expected})) or the layer (.to({x.dtype}))"
+    raise TypeError(
+        f"{name} expects a floating-point input of its weights' dtype, {wanted}, got "
+        f"{x.dtype}{hint}"
+    )
+
+
+def check_finite_scores(scores: torch.Tensor, what: str) -> None:
+    """Raise ``ValueError`` if ``scores`` (N, K) hold a NaN or infinity: such a score has no
+    rank, and counted anyway it makes a wrong prediction look right (NaN compares false
+    with everything, so nothing ranks above it)."""
+    bad = ~torch.isfinite(scores)
+    if bad.any():
+        sample, column = (int(i) for i in bad.nonzero()[0])
+        raise ValueError(
+            f"{what} hold {int(bad.sum())} NaN or infinite value(s), first "
+            f"{float(scores[sample, column])} at sample {sample}, class {column}; scores must "
+            "be finite"
+        )

@@ -21,6 +21,10 @@ Definitions, for N samples with true classes :math:`y_n` and scores :math:`s_{n,
 - **mean class accuracy** is the mean over the classes that occur among the labels of
   :math:`C_{ii} / \sum_j C_{ij}`; classes with no sample are left out (a class that is
   only predicted, never true, does not count as 0).
+
+Scores must be finite: a NaN or infinite score is a ``ValueError`` naming its sample and
+class (a NaN compares false with everything, so nothing would rank above it and a wrong
+prediction would count as right), and so is computing the metrics of zero samples.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+from skelgraph._validation import check_finite_scores
 
 try:
     from torchmetrics import Metric
@@ -84,6 +90,7 @@ def _check(scores: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, to
         )
     if labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
+    check_finite_scores(scores, "scores")
     labels = labels.long()
     if labels.numel() and (labels.min() < 0 or labels.max() >= scores.shape[1]):
         bad = labels[(labels < 0) | (labels >= scores.shape[1])][0]
@@ -138,7 +145,7 @@ class ClassificationMetrics(Metric):
         self.add_state("hits", default=hits, dist_reduce_fx="sum")
 
     def update(self, scores: torch.Tensor, labels: torch.Tensor) -> None:
-        """Count a batch: ``scores`` (N, num_classes), ``labels`` (N,)."""
+        """Count a batch: ``scores`` (N, num_classes), finite, ``labels`` (N,)."""
         scores, labels = _check(scores, labels)
         if scores.shape[1] != self.num_classes:
             raise ValueError(
@@ -153,28 +160,29 @@ class ClassificationMetrics(Metric):
         self.confmat += torch.bincount(flat, minlength=self.num_classes**2).view_as(self.confmat)
 
     def compute(self) -> dict[str, torch.Tensor]:
-        """``top{k}`` for each k, ``mean_class_accuracy`` (float64 tensors, NaN with no
-        sample), ``confusion_matrix`` (int64, rows the true classes) and ``count``."""
+        """``top{k}`` for each k, ``mean_class_accuracy`` (float64 tensors),
+        ``confusion_matrix`` (int64, rows the true classes) and ``count``.
+
+        Raises ``ValueError`` when no sample was counted (over every process): there is
+        no accuracy of nothing."""
         confmat = self.confmat
         count = confmat.sum()
+        if int(count) == 0:
+            raise ValueError(
+                "no sample was counted: accuracies of zero samples are undefined (an empty "
+                "validation set or score file?)"
+            )
         out: dict[str, torch.Tensor] = {}
         for k, hits in zip(self.top_k, self.hits):
-            out[f"top{k}"] = _ratio(hits, count)
+            out[f"top{k}"] = hits.double() / count.double()
         support = confmat.sum(1)
         present = support > 0
-        per_class = confmat.diagonal()[present].double() / support[present].double()
         out["mean_class_accuracy"] = (
-            per_class.mean() if present.any() else torch.tensor(float("nan"), dtype=torch.float64)
-        )
+            confmat.diagonal()[present].double() / support[present].double()
+        ).mean()
         out["confusion_matrix"] = confmat.clone()
         out["count"] = count.clone()
         return out
-
-
-def _ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    if int(b) == 0:
-        return torch.tensor(float("nan"), dtype=torch.float64)
-    return a.double() / b.double()
 
 
 def classification_metrics(
@@ -203,6 +211,11 @@ def classification_metrics(
         ``top1``, ``top5`` (or the k asked for), ``mean_class_accuracy`` (floats),
         ``confusion_matrix`` (numpy int64 (K, K)) and ``count`` (int). Computed on this
         process's data only (no synchronisation).
+
+    Raises
+    ------
+    ValueError
+        Zero samples, a NaN or infinite score, labels out of range or of the wrong shape.
 
     Examples
     --------

@@ -179,6 +179,7 @@ DOCUMENTED = (
     "skelgraph.data",
     "skelgraph.plot",
     "skelgraph.metrics",
+    "skelgraph.limits",
 )
 
 

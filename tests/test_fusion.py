@@ -30,6 +30,21 @@ def test_weights_scale_each_stream():
         ([torch.randn(2, 3), torch.randn(2, 4)], None, "one shape"),
         ([torch.randn(2, 3)], [1.0, 2.0], "1 streams but 2 weights"),
         ([torch.randn(3)], None, r"\(N, num_classes\)"),
+        ([torch.randn(2, 3)] * 2, [float("nan"), 1.0], r"finite real numbers, not all zero"),
+        ([torch.randn(2, 3)] * 2, [float("inf"), 1.0], r"finite real numbers, not all zero"),
+        ([torch.randn(2, 3)] * 2, [0, 0.0], r"finite real numbers, not all zero, got \[0, 0.0\]"),
+        ([torch.randn(2, 3)] * 2, ["1", 1.0], r"finite real numbers"),
+        (
+            [torch.randn(2, 3), torch.tensor([[0.0, 1.0, 2.0], [0.0, float("nan"), 0.0]])],
+            None,
+            r"the logits of stream 1 hold 1 NaN or infinite value\(s\), first nan at sample 1, "
+            r"class 1",
+        ),
+        (
+            [torch.full((2, 3), float("inf"))],
+            None,
+            r"the logits of stream 0 hold 6 NaN or infinite",
+        ),
     ],
 )
 def test_errors_name_the_problem(logits, weights, match):

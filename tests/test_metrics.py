@@ -69,10 +69,34 @@ def test_batches_accumulate_and_reset():
     assert float(out["top3"]) == pytest.approx(5 / 6)
     assert int(out["count"]) == 6
     metric.reset()
-    with pytest.warns(UserWarning, match="before the ``update``"):
-        empty = metric.compute()
-    assert int(empty["count"]) == 0 and torch.isnan(empty["top1"])
-    assert torch.isnan(empty["mean_class_accuracy"])
+    with (
+        pytest.warns(UserWarning, match="before the ``update``"),
+        pytest.raises(ValueError, match="no sample was counted"),
+    ):
+        metric.compute()
+
+
+def test_zero_samples_are_an_error_not_nan():
+    metric = ClassificationMetrics(3)
+    metric.update(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))  # an empty shard
+    with pytest.raises(ValueError, match="no sample was counted"):
+        metric.compute()
+    with pytest.raises(ValueError, match="no sample was counted"):
+        classification_metrics(np.zeros((0, 5)), np.zeros(0, np.int64))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_scores_are_an_error(bad):
+    # A NaN row ranks its true class first (nothing compares greater): 100 % top-1.
+    scores = torch.tensor([[0.1, 0.9], [bad, bad], [0.8, 0.2]])
+    labels = torch.tensor([0, 1, 0])
+    match = rf"scores hold 2 NaN or infinite value\(s\), first {bad} at sample 1, class 0"
+    with pytest.raises(ValueError, match=match):
+        classification_metrics(scores, labels)
+    with pytest.raises(ValueError, match=match):
+        ClassificationMetrics(2).update(scores, labels)
+    with pytest.raises(ValueError, match=match):
+        true_rank(scores, labels)
 
 
 def test_a_batch_without_some_classes():

@@ -35,7 +35,7 @@ import torch
 from examples.msg3d import cli
 from examples.msg3d.model import PRESETS, MSG3DNet
 from examples.msg3d.pyskl_pipeline import BONE_PAIRS, PysklPipeline
-from skelgraph import SkeletonGraph
+from skelgraph import SkeletonGraph, limits
 from skelgraph.data import STREAMS, Pipeline
 from skelgraph.graph import LAYOUT_ALIASES, LAYOUTS
 from skelgraph.graph.adjacency import Aggregation
@@ -51,11 +51,11 @@ __all__ = [
 ]
 
 LIMITS: dict[str, tuple[int, int]] = {
-    "num_classes": (1, 100_000),
+    "num_classes": (1, limits.MAX_CLASSES),
     "num_persons": (1, 64),
     "channels": (1, 64),  # input channels C (in_channels, the pipeline's channels)
-    "joints": (1, 1024),  # V of a layout
-    "window_nodes": (1, 2048),  # window size × V: the nodes of a G3D window graph
+    "joints": (1, limits.MAX_GRAPH_NODES),  # V of a layout
+    "window_nodes": (1, limits.MAX_GRAPH_NODES),  # window size × V: a G3D window graph's nodes
     "window_dilation": (1, 64),
     "num_scales": (1, 64),  # num_gcn_scales, num_g3d_scales
     "windows": (1, 8),  # G3D pathways per block

@@ -117,7 +117,7 @@ def to_pyskl(model: MSG3DNet, head: str = "pyskl") -> dict[str, torch.Tensor]:
     Parameters
     ----------
     model : MSG3DNet
-        With the layout of one of pyskl's graphs (:data:`examples.msg3d.pyskl.LAYOUTS`).
+        With the layout of one of pyskl's graphs (``examples.msg3d.pyskl.LAYOUTS``).
     head : {"pyskl", "mmaction2"}
         The classifier's names.
     """
@@ -131,7 +131,7 @@ def load_pyskl_checkpoint(path: str | Path) -> MSG3DNet:
     """A pyskl or mmaction2 1.x MS-G3D checkpoint (mmcv's ``{"meta", "state_dict"}`` or a
     bare ``state_dict``, read with ``weights_only=True``) as an :class:`MSG3DNet` in eval
     mode: the layout from the joint count, channels, scales and classes from the weights
-    (:func:`examples.msg3d.pyskl.model_config`).
+    (``examples.msg3d.pyskl.model_config``).
 
     Raises
     ------
@@ -195,10 +195,10 @@ def convert_pyskl(
 
     Parameters
     ----------
-    path : str or Path
+    path : str or pathlib.Path
         The ``.pth`` file.
     stream : str, optional
-        One of :data:`~skelgraph.data.STREAMS`; default from the file name
+        One of ``STREAMS`` (joint, bone, joint-motion, bone-motion); default from the file name
         (:func:`pyskl_stream`).
     class_names : sequence of str, optional
         Default: NTU RGB+D's action names for 60 or 120 classes, else ``class i``.
@@ -209,7 +209,7 @@ def convert_pyskl(
     ------
     ValueError
         As :func:`load_pyskl_checkpoint` and :func:`pyskl_stream`; a stream not in
-        :data:`~skelgraph.data.STREAMS`; a class-name count that is not the
+        ``STREAMS`` (joint, bone, joint-motion, bone-motion); a class-name count that is not the
         model's class count.
     """
     stream = pyskl_stream(path) if stream is None else stream

@@ -24,7 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from skelgraph import SkeletonGraph, STGCBlock
+from skelgraph import SkeletonGraph, STGCBlock, limits
+from skelgraph._validation import check_int, check_tensor
 from skelgraph.graph.adjacency import Aggregation
 from skelgraph.graph.skeleton import GraphLike
 from skelgraph.nn.streaming import (
@@ -115,8 +116,20 @@ class MSG3DNet(StreamingModule):
         checkpoint: bool = False,
     ) -> None:
         super().__init__()
+        check_int("num_classes", num_classes, 1)
+        if num_classes > limits.MAX_CLASSES:
+            raise ValueError(
+                f"num_classes must be at most {limits.MAX_CLASSES} (skelgraph.limits."
+                f"MAX_CLASSES), got {num_classes}"
+            )
+        self.num_persons = check_int("num_persons", num_persons, 1)
+        self.in_channels = check_int("in_channels", in_channels, 1)
+        if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence) or not channels:
+            raise ValueError(f"channels must be a non-empty sequence of ints, got {channels!r}")
+        channels = [check_int(f"channels[{i}]", c, 1) for i, c in enumerate(channels)]
+        if not isinstance(checkpoint, bool):
+            raise TypeError(f"checkpoint must be a bool, got {checkpoint!r}")
         self.graph = SkeletonGraph.coerce(graph)
-        self.num_persons, self.in_channels = num_persons, in_channels
         self.data_bn = nn.BatchNorm1d(num_persons * self.graph.num_nodes * in_channels)
         widths = [in_channels, *channels]
         self.blocks = nn.ModuleList(
@@ -169,8 +182,7 @@ class MSG3DNet(StreamingModule):
 
     @stream_window.setter
     def stream_window(self, frames: int) -> None:
-        if not isinstance(frames, int) or frames < 1:
-            raise ValueError(f"stream_window must be an int >= 1, got {frames!r}")
+        check_int("stream_window", frames, 1)
         self._stream_window = frames
         self.clean_state()
 
@@ -196,6 +208,7 @@ class MSG3DNet(StreamingModule):
         return cls(**{**PRESETS[name], **overrides})
 
     def _check_steps_input(self, x: torch.Tensor) -> None:
+        check_tensor(x, self)
         v, m, c = self.graph.num_nodes, self.num_persons, self.in_channels
         if x.dim() != 5 or x.shape[1] != c or x.shape[3] != v or x.shape[4] != m:
             raise ValueError(

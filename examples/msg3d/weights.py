@@ -73,7 +73,7 @@ class PretrainedWeights:
     dims : int
         3 (Kinect skeletons, NTU's 25 joints) or 2 (HRNet COCO-17 keypoints with scores).
     stream : str
-        One of :data:`~skelgraph.data.STREAMS`.
+        One of ``STREAMS`` (joint, bone, joint-motion, bone-motion).
     top1 : float
         The published top-1 accuracy (%) of this stream alone, 10 test clips.
     config : str
@@ -117,7 +117,7 @@ class PretrainedWeights:
         return PysklPipeline(self.layout, self.dims, self.stream, threshold=threshold)
 
     def resolved_url(self) -> str:
-        """:attr:`url`, or ``$SKELGRAPH_WEIGHTS_URL/NAME.pth`` where that is set."""
+        """``url``, or ``$SKELGRAPH_WEIGHTS_URL/NAME.pth`` where that is set."""
         base = os.environ.get(BASE_URL_VARIABLE)
         return f"{base.rstrip('/')}/{self.name}.pth" if base else self.url
 

@@ -15,7 +15,7 @@ import networkx as nx
 import numpy as np
 import torch
 
-from skelgraph._validation import check_choice, check_int
+from skelgraph._validation import check_choice, check_graph_size, check_int
 from skelgraph.graph.adjacency import (
     UNREACHABLE,
     Aggregation,
@@ -101,6 +101,7 @@ class SkeletonGraph:
         num_nodes = check_int("num_nodes", num_nodes, 0)
         if num_nodes == 0:
             raise ValueError("a skeleton graph needs at least one joint, got num_nodes=0")
+        check_graph_size(num_nodes, "a graph")
         canonical: set[tuple[int, int]] = set()
         for position, edge in enumerate(edges):
             try:
@@ -285,6 +286,10 @@ class SkeletonGraph:
                 spec = json.load(file)
         except (OSError, ValueError) as error:
             raise ValueError(f"{os.fspath(path)}: cannot read a graph: {error}") from None
+        except RecursionError:  # json recurses per nesting level: "[" * 100000
+            raise ValueError(
+                f"{os.fspath(path)}: cannot read a graph: JSON nested too deep"
+            ) from None
         try:
             return cls.from_dict(spec)
         except (ValueError, TypeError) as error:
@@ -696,6 +701,9 @@ class SkeletonGraph:
         """
         tau = check_int("tau", tau, 1)
         check_choice("variant", variant, WindowVariant)
+        check_graph_size(
+            tau * self._num_nodes, f"a window of {tau} frames of {self._num_nodes} joints"
+        )
 
         def build() -> SkeletonGraph:
             v = self._num_nodes

@@ -140,7 +140,7 @@ class MultiScaleAggregation(nn.Module):
         x : Tensor
             (N, C, T, V).
         """
-        check_input(x, -1, self.num_nodes, "MultiScaleAggregation")
+        check_input(x, -1, self.num_nodes, self)
         return functional.multiscale_aggregate(x, self.adjacency())
 
     def extra_repr(self) -> str:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skelgraph._validation import check_int
+from skelgraph._validation import check_input, check_int
 from skelgraph.graph.adjacency import Aggregation
 from skelgraph.graph.skeleton import GraphLike, SkeletonGraph
 from skelgraph.nn.checkpoint import checkpointed
@@ -154,6 +154,7 @@ class STGCBlock(StreamingModule):
         x : Tensor
             (N, C, T, V).
         """
+        check_input(x, self.in_channels, -1, self)
         if self.checkpoint and self.training and torch.is_grad_enabled():
             return checkpointed(self._forward, x, module=self)
         return self._forward(x)

@@ -203,8 +203,9 @@ class G3DConv(StreamingModule):
         ----------
         shape, frames, window
             As in :class:`~skelgraph.nn.streaming.WindowState`.
-        kernels : _StreamKernels, optional
-            ``None`` until the first frame.
+        kernels : tuple, optional
+            The window blocks and projection read from the weights (the private
+            ``_StreamKernels``); ``None`` until the first frame.
         """
 
         kernels: _StreamKernels | None = None
@@ -245,7 +246,7 @@ class G3DConv(StreamingModule):
         x : Tensor
             (N, C, T, V).
         """
-        check_input(x, self.in_channels, self.num_joints, "G3DConv")
+        check_input(x, self.in_channels, self.num_joints, self)
         plan = self.plan()
         tau, d, s = self.window_size, self.window_dilation, self.stride
         adjacency, weight = self.aggregate.adjacency(), self.proj.weight.flatten(1)

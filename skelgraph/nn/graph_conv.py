@@ -178,7 +178,7 @@ class DisentangledGraphConv(StreamingModule):
         x : Tensor
             (N, C, T, V).
         """
-        check_input(x, self.in_channels, self.num_joints, "DisentangledGraphConv")
+        check_input(x, self.in_channels, self.num_joints, self)
         return self._graph_conv(x, self.plan())
 
     def _graph_conv(self, x: torch.Tensor, plan: GraphConvPlan) -> torch.Tensor:

@@ -252,6 +252,12 @@ class RunningMean:
     O(1) per frame. The sum is recomputed from the kept frames once per ``window`` frames,
     which bounds the rounding drift of adding and subtracting.
 
+    The running sum holds the finite values only; NaN, +inf and -inf are counted apart,
+    per entry, and give the mean its value while the window holds them (NaN, or ±inf, or
+    NaN for both infinities, as a plain mean would). So a bad frame affects exactly the
+    means of the windows that hold it: a NaN never enters the sum, to be subtracted
+    (NaN - NaN is NaN) for ever after.
+
     Parameters
     ----------
     window : int
@@ -260,28 +266,48 @@ class RunningMean:
 
     window: int
     _ring: torch.Tensor | None = field(default=None, init=False, repr=False)  # (window, N, C)
-    _sum: torch.Tensor | None = field(default=None, init=False, repr=False)
+    _sum: torch.Tensor | None = field(default=None, init=False, repr=False)  # finite values
+    _bad: torch.Tensor | None = field(default=None, init=False, repr=False)  # (3, N, C)
     _count: int = field(default=0, init=False)
+
+    @staticmethod
+    def _split(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``frames`` as their finite part (the rest 0) and (3, ...) indicators of NaN,
+        +inf and -inf."""
+        kinds = torch.stack([frames.isnan(), frames == torch.inf, frames == -torch.inf])
+        return frames.masked_fill(kinds.any(0), 0), kinds.to(torch.int32)
 
     def push(self, frames: torch.Tensor) -> torch.Tensor:
         """Frames (N, C, T) in; (N, C, T), the mean of the window ending at each frame."""
         if self._ring is None:
             self._ring = frames.new_zeros(self.window, *frames.shape[:2])
             self._sum = frames.new_zeros(frames.shape[:2])
-        assert self._sum is not None
+            self._bad = torch.zeros(3, *frames.shape[:2], dtype=torch.int32, device=frames.device)
+        assert self._sum is not None and self._bad is not None
         means = []
         for t in range(frames.shape[2]):
             slot = self._count % self.window
             if self._count >= self.window:
-                self._sum -= self._ring[slot]
+                finite, bad = self._split(self._ring[slot])
+                self._sum -= finite
+                self._bad -= bad
             self._ring[slot] = frames[:, :, t]
             self._count += 1
+            finite, bad = self._split(frames[:, :, t])
+            self._bad += bad
             if slot == self.window - 1:  # a full turn: the exact sum of the window
-                self._sum = self._ring.sum(0)
+                self._sum = self._split(self._ring)[0].sum(0)
             else:
-                self._sum += frames[:, :, t]
-            means.append(self._sum / min(self._count, self.window))
+                self._sum += finite
+            means.append(self._mean())
         return torch.stack(means, dim=2) if means else frames.new_zeros(frames.shape)
+
+    def _mean(self) -> torch.Tensor:
+        assert self._sum is not None and self._bad is not None
+        nan, pos, neg = self._bad > 0
+        mean = self._sum / min(self._count, self.window)
+        mean = mean.masked_fill(pos, torch.inf).masked_fill(neg, -torch.inf)
+        return mean.masked_fill(nan | (pos & neg), torch.nan)
 
 
 @dataclass(kw_only=True)
@@ -396,7 +422,7 @@ class StreamingModule(nn.Module):
     def _check_steps_input(self, x: torch.Tensor) -> None:
         """Raise unless ``x`` is one chunk of this layer's input (T may be 0)."""
         channels = getattr(self, "in_channels", -1)
-        check_input(x, channels, getattr(self, "num_joints", -1), type(self).__name__, 0)
+        check_input(x, channels, getattr(self, "num_joints", -1), self, 0)
 
     def _empty(self, x: torch.Tensor) -> torch.Tensor:
         """No output frames, shaped like this layer's output for input ``x``."""

@@ -97,6 +97,7 @@ class TemporalConv(StreamingModule):
         x : Tensor
             (N, C, T, V).
         """
+        check_input(x, self.in_channels, -1, self)
         return self.bn(self.conv(x))
 
     State = WindowState
@@ -329,10 +330,11 @@ class MSTemporalConv(StreamingModule):
         ----------
         shape, frames, window
             As in :class:`~skelgraph.nn.streaming.WindowState`.
-        weights : _StreamWeights, optional
-            ``None`` until the first frame.
+        weights : tuple, optional
+            The folded weights (the private ``_StreamWeights``); ``None`` until the
+            first frame.
         taps : dict of int to tuple
-            :meth:`MSTemporalConv._tap_index` by number of ready frames.
+            The gather indices (``MSTemporalConv._tap_index``) by number of ready frames.
         """
 
         weights: _StreamWeights | None = None
@@ -367,7 +369,7 @@ class MSTemporalConv(StreamingModule):
         x : Tensor
             (N, C, T, V).
         """
-        check_input(x, self.in_channels, -1, "MSTemporalConv")
+        check_input(x, self.in_channels, -1, self)
         out = torch.cat([branch(x) for branch in self.branches], dim=1)
         if self.has_residual:
             out = out + self.residual(x)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -135,6 +136,42 @@ def test_under_torch_compile():
 def test_bad_inputs_raise_clear_errors(shape, match):
     with pytest.raises(ValueError, match=match):
         MSG3DNet.from_preset("ntu60")(torch.randn(*shape))
+
+
+@pytest.mark.parametrize(
+    ("x", "match"),
+    [
+        (torch.ones(1, 3, 8, 20, 1, dtype=torch.int64), r"float32, got torch\.int64$"),
+        (torch.ones(1, 3, 8, 20, 1, dtype=torch.float64), r"float32, got torch\.float64; convert"),
+        (np.ones((1, 3, 8, 20, 1), np.float32), "a torch.Tensor, got ndarray"),
+    ],
+    ids=["int", "float64", "numpy"],
+)
+def test_inputs_of_another_dtype_are_one_type_error(x, match):
+    model = MSG3DNet.from_preset("nw-ucla-small").eval()
+    for path in (model, model.forward_steps):
+        with pytest.raises(TypeError, match=rf"^MSG3DNet expects .*{match}"):
+            path(x)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "match"),
+    [
+        ({"num_classes": 0}, ValueError, "num_classes must be >= 1, got 0"),
+        ({"num_classes": 2**40}, ValueError, r"num_classes must be at most 65536 .*MAX_CLASSES"),
+        ({"num_classes": 10.0}, TypeError, "num_classes must be an integer"),
+        ({"stream_window": True}, TypeError, "stream_window must be an integer, got True"),
+        ({"stream_window": 0}, ValueError, "stream_window must be >= 1"),
+        ({"num_persons": 0}, ValueError, "num_persons must be >= 1"),
+        ({"in_channels": "3"}, TypeError, "in_channels must be an integer"),
+        ({"channels": ()}, ValueError, "channels must be a non-empty sequence of ints"),
+        ({"channels": (8, -1)}, ValueError, r"channels\[1\] must be >= 1"),
+        ({"checkpoint": "yes"}, TypeError, "checkpoint must be a bool"),
+    ],
+)
+def test_constructor_arguments_are_checked(overrides, error, match):
+    with pytest.raises(error, match=match):
+        MSG3DNet.from_preset("nw-ucla-small", **overrides)
 
 
 def test_checkpoint_for_another_layout_is_refused():

@@ -120,7 +120,7 @@ def test_training_mode_and_bad_chunks_are_refused():
     model = tiny_model()
     with pytest.raises(ValueError, match=r"\(N, C=3, T, V=20, M=2\)"):
         model.forward_steps(torch.randn(1, 3, 2, 20, 1, dtype=torch.float64))
-    with pytest.raises(ValueError, match="stream_window must be an int >= 1"):
+    with pytest.raises(ValueError, match="stream_window must be >= 1, got 0"):
         MSG3DNet.from_preset("nw-ucla-small", stream_window=0)
     model.train()
     with pytest.raises(RuntimeError, match="inference only"):
@@ -134,3 +134,27 @@ def test_setting_the_window_cleans_the_stream():
     assert model.stream_window == 40
     with pytest.raises(RuntimeError, match="no frame since the last clean_state"):
         model.flush()
+
+
+def test_a_nan_frame_affects_only_the_predictions_whose_window_holds_it():
+    """A NaN input frame spoils the last block's output frames that depend on it (72 input
+    frames either side), and the predictions whose pooling window holds one of those;
+    every later prediction is the clean stream's again (the pool's running sum once kept
+    the NaN until its next exact recomputation). Inf: ``test_running_mean_...``."""
+    model, x = tiny_model(stream_window=40), clip(300)
+    x[:, :, 40, 3] = torch.nan
+    predictions = torch.cat([model.forward_steps(c) for c in chunked(x, [20] * 15)], dim=2)
+    frames = pooled_offline(model, x)
+    width = 10  # ⌈40 / 4⌉ output frames
+    spoiled = []
+    for j in range(predictions.shape[2]):
+        window = frames[:, :, max(0, j - width + 1) : j + 1]
+        if not window.isfinite().all():
+            spoiled.append(j)
+            assert not predictions[:, :, j].isfinite().all()
+        else:
+            expected = model.fc(window.mean(2))
+            torch.testing.assert_close(predictions[:, :, j], expected, rtol=1e-10, atol=1e-12)
+    assert spoiled == list(range(38))  # output frames 0..28 spoiled, and 9 windows after
+    assert predictions.shape[2] == 57
+    model.flush()

@@ -17,7 +17,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skelgraph import SkeletonGraph, normalize_adjacency
+from skelgraph import SkeletonGraph, limits, normalize_adjacency
 from skelgraph.graph import UNREACHABLE
 from tests.conftest import any_graphs, random_graphs, random_trees
 
@@ -417,6 +417,7 @@ def test_window_graphs_need_no_search_per_node(monkeypatch):
         raise AssertionError("window hop distances must not be searched")
 
     monkeypatch.setattr(nx, "all_pairs_shortest_path_length", refuse)
+    monkeypatch.setattr(limits, "MAX_GRAPH_NODES", 2500)  # above the default budget
     window = graph.window(100)
     assert window.hop_distances.shape == (2500, 2500)
     assert window.diameter == graph.diameter

@@ -208,6 +208,21 @@ def test_running_mean_over_the_last_window_frames(window):
         torch.testing.assert_close(out[:, :, t], expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("window", [1, 3, 4])
+def test_running_mean_of_windows_with_nan_and_inf_is_the_plain_mean(window):
+    """Non-finite values give the mean they give a plain mean (NaN; ±inf; NaN for both
+    infinities) only while the window holds them."""
+    x = torch.randn(2, 3, 17, dtype=torch.float64)
+    x[0, 0, 2], x[0, 1, 5], x[1, 2, 6], x[1, 2, 7] = torch.nan, torch.inf, torch.inf, -torch.inf
+    x[:, :, 11] = torch.nan  # a whole frame
+    mean = RunningMean(window)
+    out = torch.cat([mean.push(x[:, :, :4]), mean.push(x[:, :, 4:9]), mean.push(x[:, :, 9:])], 2)
+    for t in range(17):
+        expected = x[:, :, max(0, t - window + 1) : t + 1].mean(2)
+        torch.testing.assert_close(out[:, :, t], expected, rtol=1e-12, atol=1e-12, equal_nan=True)
+    assert out[:, :, 11 + window :].isfinite().all()
+
+
 # ---------------------------------------------------------------- delay
 def first_ready(layer, x) -> list[int]:
     """For each output frame, the input frame whose arrival made it ready (frame by frame)."""
@@ -339,8 +354,10 @@ def test_a_chunk_of_another_stream_is_refused():
     layer.forward_steps(x[:, :, :2])
     with pytest.raises(ValueError, match="call clean_state"):
         layer.forward_steps(x[:1, :, 2:])
-    with pytest.raises(ValueError, match="call clean_state"):
+    with pytest.raises(TypeError, match=r"float32, got torch\.float64"):  # not its dtype
         layer.forward_steps(x[:, :, 2:].double())
+    with torch.autocast("cpu", dtype=torch.bfloat16), pytest.raises(ValueError, match="clean_st"):
+        layer.forward_steps(x[:, :, 2:].bfloat16())  # its dtype under autocast, another stream
 
 
 def test_flush_without_frames_is_refused():

@@ -9,7 +9,10 @@ pyskl stores the arrays as float16.
 
 A pickle runs code when it is loaded, so these files are read with an unpickler that
 admits only what they contain, NumPy arrays, dtypes and scalars and a few builtin
-containers, and refuses any other global before anything of it runs.
+containers, and refuses any other global before anything of it runs. What the admitted
+globals build is checked too, before it is built: plain dtypes only, arrays within
+:data:`skelgraph.limits.MAX_PICKLE_ARRAY_ELEMENTS` holding exactly their data, containers
+at most :data:`skelgraph.limits.MAX_PICKLE_DEPTH` deep.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import _compat_pickle
 import builtins
 import codecs
+import math
 import os
 import pickle
 import secrets
@@ -27,6 +31,7 @@ from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
+from skelgraph import limits
 from skelgraph.data.errors import SkeletonFormatError
 from skelgraph.data.readers._common import layouts_hint
 from skelgraph.data.sample import SkeletonSample
@@ -49,6 +54,136 @@ _Fail = Callable[[str], SkeletonFormatError]
 
 
 # ---------------------------------------------------------------------- safe loading
+# The unpickler admits a few globals, and checks what each of them builds before it is
+# built: an array's shape against the element budget, its dtype for a plain one, its data
+# for the exact size of that shape. Then the loaded tree is walked once, bounded in depth.
+_PLAIN_KINDS = "biufcSU"
+
+
+class _Refused(Exception):
+    """What a builder refuses to build; becomes a :class:`SkeletonFormatError`."""
+
+
+def _plain_dtype(dtype: np.dtype) -> bool:
+    """Whether ``dtype`` is a plain number or string type (no fields, sub-arrays, objects,
+    void or empty items), the only kind a pose pickle holds."""
+    return (
+        dtype.kind in _PLAIN_KINDS
+        and dtype.fields is None
+        and dtype.subdtype is None
+        and not dtype.hasobject
+        and dtype.itemsize > 0
+    )
+
+
+class _Dtype:
+    """A dtype as the pickle asks for it (``numpy.dtype(spec, align, copy)``, then its
+    state): the real dtype is made from a plain spec only, and its state may set the byte
+    order alone, never fields, sub-arrays or another item size."""
+
+    def __init__(self, spec: Any, align: Any = False, copy: Any = True) -> None:
+        if not isinstance(spec, str):
+            raise _Refused(f"numpy.dtype of a {type(spec).__name__}, not a str")
+        self.dtype = _checked_dtype(np.dtype(spec))
+
+    def __setstate__(self, state: Any) -> None:
+        plain = (
+            isinstance(state, tuple)
+            and len(state) == 8
+            and state[1] in ("<", ">", "|", "=")
+            and state[2:5] == (None, None, None)
+            and state[5] in (-1, self.dtype.itemsize)
+        )
+        if not plain:
+            raise _Refused(
+                f"dtype state {state!r:.80} asks for fields, a sub-array or another item size"
+            )
+        if state[1] in ("<", ">"):
+            self.dtype = self.dtype.newbyteorder(state[1])
+
+
+def _checked_dtype(dtype: Any) -> np.dtype:
+    if isinstance(dtype, _Dtype):
+        dtype = dtype.dtype
+    elif isinstance(dtype, (str, bytes)):  # _reconstruct's placeholder, b"b"
+        dtype = np.dtype(dtype.decode("ascii") if isinstance(dtype, bytes) else dtype)
+    if not isinstance(dtype, np.dtype) or not _plain_dtype(dtype):
+        raise _Refused(
+            f"dtype {dtype!r:.60}: a pose pickle holds arrays of numbers and strings only "
+            "(no fields, sub-arrays, objects or void)"
+        )
+    return dtype
+
+
+def _checked_array(shape: Any, dtype: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype of an array about to be built, within the element budget (an
+    item wider than 8 bytes, a complex128 or a string, counts as itemsize / 8 elements)."""
+    dtype = _checked_dtype(dtype)
+    if not isinstance(shape, tuple) or not all(_is_int(n) and n >= 0 for n in shape):
+        raise _Refused(f"array shape {shape!r:.60} is not a tuple of ints >= 0")
+    shape = tuple(int(n) for n in shape)
+    count = math.prod(shape) * -(-dtype.itemsize // 8)
+    if count > limits.MAX_PICKLE_ARRAY_ELEMENTS:
+        raise _Refused(
+            f"an array of shape {shape} and dtype {dtype} counts {count} elements, above the "
+            f"budget of {limits.MAX_PICKLE_ARRAY_ELEMENTS} (skelgraph.limits."
+            "MAX_PICKLE_ARRAY_ELEMENTS)"
+        )
+    return shape, dtype
+
+
+class _Array(np.ndarray):
+    """An array while it is unpickled: its state is checked before NumPy builds from it
+    (NumPy allocates the declared shape first: 3e8 object entries from a 1.5 KB file)."""
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise _Refused(f"array state {state!r:.60} is not NumPy's")
+        *version, shape, dtype, fortran, data = state
+        shape, dtype = _checked_array(shape, dtype)
+        size = math.prod(shape) * dtype.itemsize
+        if not isinstance(data, (bytes, bytearray)) or len(data) != size:
+            got = len(data) if isinstance(data, (bytes, bytearray)) else type(data).__name__
+            raise _Refused(
+                f"an array of shape {shape} and dtype {dtype} needs {size} bytes of data, got {got}"
+            )
+        super().__setstate__((*version, shape, dtype, bool(fortran), data))
+
+
+def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> _Array:
+    if subtype is not _ADMITTED[("numpy", "ndarray")]:
+        raise _Refused(f"_reconstruct of {subtype!r:.40}, not numpy.ndarray")
+    return np.zeros(*_checked_array(shape, dtype)).view(_Array)
+
+
+def _frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any) -> _Array:
+    shape, dtype = _checked_array(shape, dtype)
+    return np.frombuffer(buffer, dtype).reshape(shape, order=order).view(_Array)
+
+
+def _scalar(dtype: Any, data: Any) -> np.generic:
+    return _NUMPY_SCALAR(_checked_dtype(dtype), data)
+
+
+def _ndarray(*args: Any) -> None:
+    # NumPy pickles an array with _reconstruct or _frombuffer; numpy.ndarray is only their
+    # class argument. Called itself it takes a buffer and strides: zero strides let 183
+    # bytes claim 30 million frames.
+    raise _Refused(
+        "numpy.ndarray(shape, dtype, buffer, offset, strides) called directly: NumPy "
+        "pickles arrays with their data, and strides may claim more than the file holds"
+    )
+
+
+def _sized(make: type) -> Callable[..., Any]:
+    def build(*args: Any) -> Any:
+        if args and hasattr(args[0], "__index__"):  # bytes(10**12) allocates a terabyte
+            raise _Refused(f"{make.__name__}({args[0]!r:.20}) of a count")
+        return make(*args)
+
+    return build
+
+
 def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
     # Protocol-2 pickles (mmcv's default) spell bytes as _codecs.encode(str, "latin1").
     if encoding not in ("latin1", "latin-1"):
@@ -56,24 +191,45 @@ def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
     return codecs.encode(text, "latin1")
 
 
-def _admitted() -> dict[tuple[str, str], Any]:
-    # The helpers NumPy pickles arrays and scalars with, taken from NumPy itself so the
-    # names of NumPy 1 (numpy.core) and NumPy 2 (numpy._core) map to today's objects.
-    reconstruct = np.zeros(0).__reduce__()[0]
-    scalar = np.float32(0).__reduce__()[0]
-    frombuffer = np.zeros(1).__reduce_ex__(5)[0]
-    table: dict[tuple[str, str], Any] = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
+class _Global:
+    """An admitted global: calls ``make``; has no attribute a pickle's BUILD could set."""
+
+    __slots__ = ("_make", "_name")
+
+    def __init__(self, name: str, make: Callable[..., Any]) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_make", make)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"{self._name} is read-only")
+
+    def __call__(self, *args: Any) -> Any:
+        return self._make(*args)
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+_NUMPY_SCALAR = np.float32(0).__reduce__()[0]
+
+
+def _admitted() -> dict[tuple[str, str], _Global]:
+    # The names NumPy pickles arrays, dtypes and scalars with, under NumPy 1 (numpy.core)
+    # and NumPy 2 (numpy._core), each to its checked builder.
+    table = {
+        ("numpy", "ndarray"): _ndarray,
+        ("numpy", "dtype"): _Dtype,
         ("_codecs", "encode"): _latin1_encode,
+        ("builtins", "bytes"): _sized(bytes),
+        ("builtins", "bytearray"): _sized(bytearray),
     }
     for core in ("numpy.core", "numpy._core"):
-        table[(f"{core}.multiarray", "_reconstruct")] = reconstruct
-        table[(f"{core}.multiarray", "scalar")] = scalar
-        table[(f"{core}.numeric", "_frombuffer")] = frombuffer
-    for name in ("set", "frozenset", "bytes", "bytearray", "complex", "slice"):
+        table[(f"{core}.multiarray", "_reconstruct")] = _reconstruct
+        table[(f"{core}.multiarray", "scalar")] = _scalar
+        table[(f"{core}.numeric", "_frombuffer")] = _frombuffer
+    for name in ("set", "frozenset", "complex", "slice"):
         table[("builtins", name)] = getattr(builtins, name)
-    return table
+    return {key: _Global(".".join(key), make) for key, make in table.items()}
 
 
 _ADMITTED = _admitted()
@@ -98,6 +254,74 @@ class _PoseUnpickler(pickle.Unpickler):
                 "arrays and builtin containers, and loading this one could run code",
                 self._path,
             ) from None
+
+
+_ATOMS = (type(None), bool, int, float, complex, str, bytes, bytearray, slice, np.generic)
+
+
+class _Settle:
+    """The loaded tree as plain data: arrays as plain ndarrays, dtypes as dtypes, anything
+    else refused; containers at most ``limits.MAX_PICKLE_DEPTH`` deep (on the longest
+    path, shared ones counted where they sit deepest) and none holding itself. Each
+    container is visited once, however often it is referred to."""
+
+    def __init__(self, path: str) -> None:
+        self._path, self._done, self._open = path, {}, set()
+        self._limit = limits.MAX_PICKLE_DEPTH
+
+    def __call__(self, value: Any, depth: int = 0) -> tuple[Any, int]:
+        """``value`` settled, and the height of the containers in it."""
+        if isinstance(value, _ATOMS):
+            return value, 0
+        if isinstance(value, np.ndarray):
+            return value.view(np.ndarray), 0
+        if isinstance(value, _Dtype):
+            return value.dtype, 0
+        if not isinstance(value, (list, tuple, dict, set, frozenset)):
+            raise SkeletonFormatError(
+                f"the pickle holds a {type(value).__name__} ({value!r:.40}); a pose pickle "
+                "holds numbers, strings, NumPy arrays and builtin containers",
+                self._path,
+            )
+        key = id(value)
+        if key in self._open:
+            raise SkeletonFormatError("a container of the pickle holds itself", self._path)
+        if key not in self._done:
+            if depth >= self._limit:
+                raise self._too_deep()
+            self._open.add(key)
+            # The original is kept: its id must not be reused while the walk runs.
+            self._done[key] = (value, *self._container(value, depth))
+            self._open.discard(key)
+        _, settled, height = self._done[key]
+        if depth + height > self._limit:
+            raise self._too_deep()
+        return settled, height
+
+    def _container(self, value: Any, depth: int) -> tuple[Any, int]:
+        height = 0
+
+        def settle(item: Any) -> Any:
+            nonlocal height
+            settled, below = self(item, depth + 1)
+            height = max(height, below + 1)
+            return settled
+
+        if isinstance(value, dict):
+            pairs = [(settle(k), settle(v)) for k, v in value.items()]
+            value.clear()
+            value.update(pairs)
+        elif isinstance(value, list):
+            value[:] = [settle(item) for item in value]
+        else:
+            value = type(value)(settle(item) for item in value)
+        return value, max(height, 1)
+
+    def _too_deep(self) -> SkeletonFormatError:
+        return SkeletonFormatError(
+            f"containers nested more than {self._limit} deep (skelgraph.limits.MAX_PICKLE_DEPTH)",
+            self._path,
+        )
 
 
 def _open_regular(path: str, max_bytes: int | None) -> BinaryIO:
@@ -141,13 +365,11 @@ def _load(path: str, max_bytes: int | None) -> Any:
         if os.fstat(file.fileno()).st_size == 0:
             raise SkeletonFormatError("empty file", path)
         try:
-            content = _PoseUnpickler(file, path).load()
+            content, _ = _Settle(path)(_PoseUnpickler(file, path).load())
         except SkeletonFormatError:
             raise
-        except MemoryError:
-            raise SkeletonFormatError(
-                "the pickle asks for more memory than there is", path
-            ) from None
+        except _Refused as error:
+            raise SkeletonFormatError(str(error), path) from None
         except (EOFError, pickle.UnpicklingError) as error:
             raise SkeletonFormatError(f"truncated or corrupt pickle ({error})", path) from None
         except (
@@ -158,7 +380,6 @@ def _load(path: str, max_bytes: int | None) -> Any:
             KeyError,
             OverflowError,
             UnicodeDecodeError,
-            RecursionError,
         ) as error:
             raise SkeletonFormatError(
                 f"corrupt pickle ({type(error).__name__}: {error})", path
@@ -183,10 +404,16 @@ def read_pose_pickle(
     ``set``, ``frozenset``, ``bytes``, ``bytearray``, ``complex``, ``slice`` and latin-1
     ``_codecs.encode`` (how protocol 2 spells bytes). Any other global, which is how a
     pickle runs code, stops the load with a :class:`SkeletonFormatError` before it runs.
-    Only regular files are read, and only up to ``max_bytes``.
+    Only regular files are read, and only up to ``max_bytes``. What those globals build is
+    checked before it is built: dtypes of plain numbers or strings (no fields, sub-arrays,
+    objects or void), arrays of at most :data:`skelgraph.limits.MAX_PICKLE_ARRAY_ELEMENTS`
+    elements built from exactly their data (never from a buffer and strides), no
+    container holding itself or nested deeper than
+    :data:`skelgraph.limits.MAX_PICKLE_DEPTH`.
 
-    Each annotation must have ``frame_dir`` (str), ``label`` (int >= 0; a NumPy integer
-    will do, a bool will not), ``total_frames`` (int, equal to ``keypoint.shape[1]``, as
+    Each annotation must have a unique ``frame_dir`` (str), ``label`` (int in
+    0..``skelgraph.limits.MAX_CLASSES`` - 1; a NumPy integer will do, a bool will not),
+    ``total_frames`` (int, equal to ``keypoint.shape[1]``, as
     pyskl writes it) and ``keypoint`` (M, T, V, C), C = 2 or 3, M, T, V >= 1, finite in
     float32. ``keypoint_score`` (M, T, V) may come with 2-D keypoints only.
 
@@ -222,12 +449,14 @@ def read_pose_pickle(
     Raises
     ------
     SkeletonFormatError
-        Not a regular file, above ``max_bytes``, a refused global, a truncated or corrupt
-        pickle, an unexpected structure, an unknown ``split`` name (the message lists the
-        names present), a split naming a ``frame_dir`` with no annotation, or an
-        annotation with a missing key, a wrong type or shape, a ``keypoint_score`` that
-        does not match ``keypoint``, ``total_frames`` different from T, a non-finite value,
-        or a joint count no layout is inferred for. The message names the file and, for an
+        Not a regular file, above ``max_bytes``, a refused global, a refused dtype, array,
+        nesting or cycle (above), a truncated or corrupt pickle, an unexpected structure,
+        a duplicate ``frame_dir``, anything that would run out of memory or recursion,
+        an unknown ``split`` name (the message lists the names present), a split naming
+        a ``frame_dir`` with no annotation, or an annotation with a missing key, a wrong
+        type or shape, a ``keypoint_score`` that does not match ``keypoint``,
+        ``total_frames`` different from T, a non-finite value, or a joint count no layout
+        is inferred for. The message names the file and, for an
         annotation, its index and ``frame_dir``.
     ValueError
         An unknown ``layout`` name.
@@ -235,9 +464,22 @@ def read_pose_pickle(
     path = os.fspath(path)
     if layout is not None and not isinstance(layout, SkeletonGraph):
         layout = resolve_layout(layout)
+    try:
+        return _read(path, split, layout, max_bytes)
+    except (MemoryError, RecursionError) as error:
+        # Budgets and the depth check stop what they foresee; this is the backstop.
+        raise SkeletonFormatError(
+            f"the pickle asks for more than there is ({type(error).__name__})", path
+        ) from None
+
+
+def _read(
+    path: str, split: str | None, layout: str | SkeletonGraph | None, max_bytes: int | None
+) -> list[SkeletonSample]:
     content = _load(path, max_bytes)
     annotations, table = _split_structure(content, path)
     ids = [_frame_dir(a, i, path) for i, a in enumerate(annotations)]
+    _check_unique(ids, path)
     chosen = range(len(annotations))
     if split is not None:
         members = _split_members(table, split, ids, path)
@@ -303,6 +545,18 @@ def _frame_dir(annotation: Any, index: int, path: str) -> str:
     return frame_dir
 
 
+def _check_unique(ids: list[str], path: str) -> None:
+    first: dict[str, int] = {}
+    for index, frame_dir in enumerate(ids):
+        if frame_dir in first:
+            raise SkeletonFormatError(
+                f"annotations {first[frame_dir]} and {index} have the same frame_dir "
+                f"{frame_dir!r:.60}; a split could not tell them apart",
+                path,
+            )
+        first[frame_dir] = index
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
@@ -324,8 +578,11 @@ def _sample(
                 hint = " (its keypoints are in 'raw_file', pyskl's Kinetics-400 form)"
             raise fail(f"missing key {key!r}{hint}")
     label, total = annotation["label"], annotation["total_frames"]
-    if not _is_int(label) or label < 0:
-        raise fail(f"'label' must be an int >= 0, got {label!r:.40} ({type(label).__name__})")
+    if not _is_int(label) or not 0 <= label < limits.MAX_CLASSES:
+        raise fail(
+            f"'label' must be an int in 0..{limits.MAX_CLASSES - 1} (skelgraph.limits."
+            f"MAX_CLASSES), got {label!r:.40} ({type(label).__name__})"
+        )
     if not _is_int(total):
         raise fail(f"'total_frames' must be an int, got {total!r:.40}")
 
@@ -590,7 +847,7 @@ def _plain(value: Any, depth: int = 0) -> bool:
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
         return True
     if isinstance(value, (np.ndarray, np.generic)):
-        return value.dtype.kind in "biufcSUV" and not value.dtype.hasobject
+        return _plain_dtype(value.dtype)
     if isinstance(value, (tuple, list, set, frozenset)):
         return all(_plain(item, depth + 1) for item in value)
     if isinstance(value, dict):
