@@ -59,7 +59,9 @@ import torch
 from torch import nn
 
 import skelgraph
-from examples.msg3d.train import TrainConfig, build_datasets, set_seed, train
+from examples.msg3d.config import TrainConfig
+from examples.msg3d.datasets import build_datasets
+from examples.msg3d.engine import set_seed, train
 from skelgraph import DisentangledGraphConv, G3DConv, MSTemporalConv, SkeletonGraph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -361,8 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     datasets = build_datasets(base)
     header = run_header(argv, threads)
     notes = [
-        f"- data: N-UCLA cross-view, {len(datasets[0])} train (views 1, 2) / "
-        f"{len(datasets[1])} test (view 3) sequences, {args.frames} frames "
+        f"- data: N-UCLA cross-view, {len(datasets.train)} train (views 1, 2) / "
+        f"{len(datasets.test)} test (view 3) sequences, {args.frames} frames "
         "(paper_preprocess without padding, resampled), rotation ±10° and scale ±10 % "
         "on train",
         f"- models: single pathway, {len(args.channels)} layers of widths "

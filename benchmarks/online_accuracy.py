@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from benchmarks.speed import machine
-from examples.msg3d import train
+from examples.msg3d.config import TrainConfig
+from examples.msg3d.datasets import build_datasets
 from examples.msg3d.predict import Predictor, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,13 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     ckpt = load_checkpoint(args.checkpoint)
-    fields = {f.name for f in dataclasses.fields(train.TrainConfig)}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
     saved = {k: v for k, v in ckpt["config"].items() if k in fields}
     cache = args.cache_dir or str(Path(args.checkpoint).parent / "cache")
-    cfg = train.TrainConfig(**{**saved, "data_root": args.data_root, "cache_dir": cache})
+    cfg = TrainConfig(**{**saved, "data_root": args.data_root, "cache_dir": cache})
     if cfg.dataset != "nw-ucla":
         raise SystemExit(f"{args.checkpoint}: trained on {cfg.dataset!r}, not nw-ucla")
-    _, test_set = train.build_datasets(cfg)
+    test_set = build_datasets(cfg).test
     predictor = Predictor(ckpt)
     predictor.model.stream_window = max(predictor.model.stream_window, cfg.frames)
     result = measure(predictor, test_set, args.limit)

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import torch
 
-from examples.msg3d.train import AMP_DTYPES, autocast
+from skelgraph.amp import AMP_DTYPES, autocast
 
 ROOT = Path(__file__).resolve().parents[1]
 

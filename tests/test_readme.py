@@ -22,11 +22,11 @@ def test_readme_example_runs(index, capsys, tmp_path, monkeypatch):
     code = BLOCKS[index]
     if "ntu60_xsub_joint.pt" in code:
         # Stand-in for the authors' checkpoint: the reference model in their key names.
-        from examples.msg3d.convert_checkpoint import to_authors
         from examples.msg3d.model import MSG3DNet
+        from skelgraph.nn.authors import model_to_authors
 
         model = MSG3DNet.from_preset("ntu60")
-        torch.save(to_authors(model.state_dict(), model), tmp_path / "ntu60_xsub_joint.pt")
+        torch.save(model_to_authors(model.state_dict(), model), tmp_path / "ntu60_xsub_joint.pt")
         monkeypatch.chdir(tmp_path)
         code = code.replace("torch.randn(1, 3, 300, 25, 2)", "torch.randn(1, 3, 20, 25, 2)")
     exec(compile(code, f"README.md[python block {index}]", "exec"), {})

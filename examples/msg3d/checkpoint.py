@@ -3,7 +3,7 @@ value that sizes something checked before anything is built.
 
 ``predict.py`` and ``stream.py`` build the model and the pipeline a checkpoint describes
 (``model_config``: a preset and its overrides; ``pipeline``: a
-:class:`~examples.msg3d.pipeline.Pipeline` as a dict). A hand-made file can describe
+:class:`~skelgraph.data.Pipeline` as a dict). A hand-made file can describe
 anything: a billion persons, a G3D window of 5,000 frames, a layout that is a path to some
 other file. :func:`check_checkpoint` refuses those with a message naming the field, the
 allowed values and the value received:
@@ -34,9 +34,9 @@ import torch
 
 from examples.msg3d import cli
 from examples.msg3d.model import PRESETS, MSG3DNet
-from examples.msg3d.pipeline import STREAMS, Pipeline
 from examples.msg3d.pyskl_pipeline import BONE_PAIRS, PysklPipeline
 from skelgraph import SkeletonGraph, limits
+from skelgraph.data import STREAMS, Pipeline
 from skelgraph.graph import LAYOUT_ALIASES, LAYOUTS
 from skelgraph.graph.adjacency import Aggregation
 

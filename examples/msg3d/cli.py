@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import math
 import os
 import stat
@@ -22,7 +23,16 @@ from typing import BinaryIO, NoReturn
 
 import torch
 
-__all__ = ["Parser", "bounded_float", "bounded_int", "device", "open_regular", "read_text", "run"]
+__all__ = [
+    "Parser",
+    "bounded_float",
+    "bounded_int",
+    "device",
+    "json_object",
+    "open_regular",
+    "read_text",
+    "run",
+]
 
 
 class Parser(argparse.ArgumentParser):
@@ -65,6 +75,19 @@ def bounded_float(lo: float, hi: float = math.inf) -> Callable[[str], float]:
 
     parse.__name__ = allowed
     return parse
+
+
+def json_object(text: str) -> dict[str, object]:
+    """An argparse ``type``: a JSON object (``{"name": value, ...}``)."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f'expected a JSON object {{"name": value, ...}}, got {type(value).__name__} {text}'
+        )
+    return value
 
 
 def device(text: str) -> torch.device:

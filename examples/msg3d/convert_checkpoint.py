@@ -2,8 +2,10 @@
 
 The authors' ``Model`` (kenziyuliu/MS-G3D, ``model/msg3d.py``) names its parts
 ``gcn3d1``, ``sgcn1``, ``tcn1``, ... ; ours are ``blocks.0.g3d``, ``blocks.0.factorized``,
-``blocks.0.tcn``, ... . Layer-level key rules live in :mod:`skelgraph.nn.authors`; this
-module maps the model's structure onto them.
+``blocks.0.tcn``, ... . Every key map, the whole model's included, lives in
+:mod:`skelgraph.nn.authors`: :func:`from_authors` and :func:`to_authors` here are
+:func:`~skelgraph.nn.authors.model_from_authors` and
+:func:`~skelgraph.nn.authors.model_to_authors`.
 
 pyskl's and mmaction2's checkpoints (:mod:`examples.msg3d.pyskl`) load exactly with
 :func:`load_pyskl_checkpoint`; ``--from pyskl`` writes a checkpoint that ``predict.py`` and
@@ -23,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from examples.msg3d import cli, pyskl
 from examples.msg3d.checkpoint import read_checkpoint_file, scale_counts_fixed
 from examples.msg3d.model import PRESETS, MSG3DNet
-from examples.msg3d.pipeline import STREAMS
 from examples.msg3d.pyskl_pipeline import PysklPipeline
 from skelgraph import MultiScaleAggregation
+from skelgraph.data import STREAMS
 from skelgraph.nn import authors
 
 __all__ = [
@@ -49,87 +50,11 @@ __all__ = [
 NTU120_CLASSES = Path(__file__).with_name("ntu120_classes.txt")
 """NTU RGB+D 120's action names, one a line; the first 60 are NTU RGB+D 60's."""
 
-IDENTITY = (("", ""),)
-
-
-def _parts(model: MSG3DNet) -> list[tuple[str, str, nn.Module, authors.Rules]]:
-    """(their prefix, our prefix, our module, key rules) for every mapped part."""
-    parts: list[tuple[str, str, nn.Module, authors.Rules]] = [
-        ("data_bn.", "data_bn.", model.data_bn, IDENTITY)
-    ]
-    for b, block in enumerate(model.blocks, start=1):
-        ours = f"blocks.{b - 1}."
-        for p, pathway in enumerate(block.g3d.pathways):
-            parts.append(
-                (f"gcn3d{b}.gcn3d.{p}.", f"{ours}g3d.pathways.{p}.", pathway, authors.G3D_KEYS)
-            )
-        gcn, tcn_a, tcn_b = block.factorized
-        parts.append((f"sgcn{b}.0.", f"{ours}factorized.0.", gcn, authors.MSGCN_KEYS))
-        parts.append((f"sgcn{b}.1.", f"{ours}factorized.1.", tcn_a, authors.MSTCN_KEYS))
-        parts.append((f"sgcn{b}.2.", f"{ours}factorized.2.", tcn_b, authors.MSTCN_KEYS))
-        parts.append((f"tcn{b}.", f"{ours}tcn.", block.tcn, authors.MSTCN_KEYS))
-    parts.append(("fc.", "fc.", model.fc, IDENTITY))
-    return parts
-
-
-def _strip(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Drop the ``module.`` prefix that DataParallel/DDP checkpoints carry."""
-    if state_dict and all(k.startswith("module.") for k in state_dict):
-        return {k[len("module.") :]: v for k, v in state_dict.items()}
-    return dict(state_dict)
-
-
-def from_authors(
-    state_dict: Mapping[str, torch.Tensor], model: MSG3DNet
-) -> dict[str, torch.Tensor]:
-    """The authors' ``Model.state_dict()`` converted for ``model`` (an :class:`MSG3DNet`).
-
-    Raises
-    ------
-    KeyError
-        Keys of the checkpoint that no part of ``model`` takes, or parts left without
-        weights (e.g. a checkpoint with other windows), all listed.
-    ValueError
-        A shape that does not fit ``model`` (another layout, width or scale count).
-    """
-    theirs = _strip(state_dict)
-    out: dict[str, torch.Tensor] = {}
-    unmapped: list[str] = []
-    missing: list[str] = []
-    for their_prefix, our_prefix, module, rules in _parts(model):
-        sub = {
-            k[len(their_prefix) :]: theirs.pop(k)
-            for k in list(theirs)
-            if k.startswith(their_prefix)
-        }
-        try:
-            converted = authors.from_authors(sub, rules, module)
-        except authors.KeyMismatch as error:
-            unmapped += [their_prefix + k for k in error.unmapped]
-            missing += [our_prefix + k for k in error.missing]
-            continue
-        except ValueError as error:
-            raise ValueError(f"{their_prefix}*: {error}") from None
-        out.update({our_prefix + k: v for k, v in converted.items()})
-    unmapped += sorted(theirs)
-    if unmapped or missing:
-        raise KeyError(
-            f"checkpoint does not fit the model: keys the model does not take: {unmapped}; "
-            f"model keys the checkpoint lacks: {missing}"
-        )
-    return out
-
-
-def to_authors(state_dict: Mapping[str, torch.Tensor], model: MSG3DNet) -> dict[str, torch.Tensor]:
-    """``model``'s ``state_dict`` (an :class:`MSG3DNet`) in the authors' names and shapes."""
-    ours = dict(state_dict)
-    out: dict[str, torch.Tensor] = {}
-    for their_prefix, our_prefix, _, rules in _parts(model):
-        sub = {k[len(our_prefix) :]: ours.pop(k) for k in list(ours) if k.startswith(our_prefix)}
-        out.update({their_prefix + k: v for k, v in authors.to_authors(sub, rules).items()})
-    if ours:
-        raise KeyError(f"keys no authors' part takes: {sorted(ours)}")
-    return out
+# The authors' key maps, model-level included, are skelgraph.nn.authors'; these names
+# keep this module's interface.
+from_authors = authors.model_from_authors
+to_authors = authors.model_to_authors
+_strip = authors.strip_module_prefix
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

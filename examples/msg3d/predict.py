@@ -18,7 +18,7 @@ INPUT is any file skelgraph reads: an NTU ``.skeleton``, a Kinetics-Skeleton or 
 (``.pkl``; every sample, or those of ``--split``), a ``.npy`` array (T, V, C) or
 (T, M, V, C) in the checkpoint's layout, or a ``.txt`` file of joint rows in that layout
 (:func:`skelgraph.data.read_joint_rows`). The checkpoint's own pipeline (preprocessing,
-stream, clip length, persons) is applied (:class:`examples.msg3d.pipeline.Pipeline`); with
+stream, clip length, persons) is applied (:class:`skelgraph.data.Pipeline`); with
 ``--num-clips N`` the softmax scores of N of pyskl's fixed test clips are averaged
 (:func:`skelgraph.data.average_clip_scores`). The checkpoint is loaded with
 ``torch.load(..., weights_only=True)`` and checked before anything is built

@@ -14,7 +14,7 @@ Per sample, as ``pyskl/datasets/pipelines/`` runs it:
 4. ``FormatGCNInput(num_person=2)``: persons padded with zeros or cut.
 
 The model's softmax is then averaged over the clips (``Predictor.probabilities``).
-Steps 2-4 are :class:`~examples.msg3d.pipeline.Pipeline`'s with the bone graph of
+Steps 2-4 are :class:`~skelgraph.data.Pipeline`'s with the bone graph of
 :data:`BONE_PAIRS`; this module adds step 1.
 """
 
@@ -28,9 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from examples.msg3d.pipeline import Pipeline
 from skelgraph import SkeletonGraph
-from skelgraph.data import SkeletonSample, align_to_axes
+from skelgraph.data import Pipeline, SkeletonSample, align_to_axes
 
 __all__ = [
     "BONE_PAIRS",
@@ -244,7 +243,7 @@ class PysklPipeline:
 
 def pipeline_from_dict(values: dict[str, Any]) -> Pipeline | PysklPipeline:
     """A checkpoint's pipeline: :class:`PysklPipeline` where marked so, else
-    :class:`~examples.msg3d.pipeline.Pipeline`."""
+    :class:`~skelgraph.data.Pipeline`."""
     if values.get("kind") == "pyskl":
         return PysklPipeline.from_dict(values)
     return Pipeline.from_dict(values)

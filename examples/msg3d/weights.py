@@ -30,8 +30,8 @@ from typing import Any
 import torch
 
 from examples.msg3d.convert_checkpoint import NTU120_CLASSES, convert_pyskl
-from examples.msg3d.pipeline import STREAMS
 from examples.msg3d.pyskl_pipeline import PysklPipeline
+from skelgraph.data import STREAMS
 
 __all__ = [
     "AUTHORS_CHECKPOINTS",

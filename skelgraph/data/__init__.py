@@ -15,6 +15,8 @@ frame or person is all zeros.
 - **Dataset** (:mod:`~skelgraph.data.dataset`): :class:`SkeletonDataset` serves
   ``(tensor, label)`` pairs, cached on disk under a key of the files, the reader and the
   preprocessing (:mod:`~skelgraph.data.cache_key`).
+- **Pipeline** (:mod:`~skelgraph.data.pipeline`): how a sample becomes a model's input,
+  stored in checkpoints as plain data; :class:`SampleDataset` serves samples it prepared.
 
 Every public name of these modules is importable from ``skelgraph.data``.
 """
@@ -30,6 +32,13 @@ from skelgraph.data.dataset import SkeletonDataset
 from skelgraph.data.errors import SkeletonFormatError
 from skelgraph.data.features import bone_features, motion_features, resample_frames
 from skelgraph.data.keypoints2d import normalize_2d, threshold_scores
+from skelgraph.data.pipeline import (
+    STREAMS,
+    FitPersons,
+    Pipeline,
+    graph_from_config,
+    graph_to_config,
+)
 from skelgraph.data.preprocess import (
     PREPROCESS_SPECS,
     JointRef,
@@ -72,6 +81,7 @@ from skelgraph.data.readers import (
     write_pose_pickle,
 )
 from skelgraph.data.sample import SkeletonSample
+from skelgraph.data.sample_dataset import SampleDataset
 from skelgraph.data.sampling import PYSKL_TEST_SEED, average_clip_scores, uniform_sample_indices
 from skelgraph.data.transforms import (
     AlignToAxes,
@@ -178,4 +188,12 @@ __all__ = [  # noqa: RUF022
     "UniformSampleFrames",
     # (tensor, label) pairs, cached on disk (dataset)
     "SkeletonDataset",
+    # How a sample becomes a model's input, in training and prediction (pipeline)
+    "STREAMS",
+    "FitPersons",
+    "Pipeline",
+    "graph_from_config",
+    "graph_to_config",
+    # Samples in memory prepared by a Pipeline (sample_dataset)
+    "SampleDataset",
 ]

@@ -3,8 +3,9 @@
 The authors' reference implementation (``kenziyuliu/ms-g3d``) names its parameters
 differently and stores the residual masks flattened as (K·V, V). Each mapping below is a
 list of ``(their prefix, our prefix)`` rules; :func:`from_authors` and :func:`to_authors`
-apply them to one layer's ``state_dict``. The MS-G3D checkpoint converter in
-``examples/msg3d`` composes these per layer.
+apply them to one layer's ``state_dict``; :func:`msg3d_parts` maps the authors' whole
+``Model`` part by part, and :func:`model_from_authors` and :func:`model_to_authors` apply
+that map (the checkpoint converter in ``examples/msg3d`` is their command line).
 
 Only the layouts of the released configurations are covered (no dropout inside the
 authors' ``MLP``, which would shift its layer indices).
@@ -13,11 +14,25 @@ authors' ``MLP``, which would shift its layer indices).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
-__all__ = ["G3D_KEYS", "MSGCN_KEYS", "MSTCN_KEYS", "KeyMismatch", "from_authors", "to_authors"]
+__all__ = [
+    "G3D_KEYS",
+    "IDENTITY_KEYS",
+    "MSGCN_KEYS",
+    "MSTCN_KEYS",
+    "KeyMismatch",
+    "Part",
+    "from_authors",
+    "model_from_authors",
+    "model_to_authors",
+    "msg3d_parts",
+    "strip_module_prefix",
+    "to_authors",
+]
 
 Rules = Sequence[tuple[str, str]]
 
@@ -144,4 +159,145 @@ def to_authors(state_dict: Mapping[str, torch.Tensor], rules: Rules) -> dict[str
         if theirs is None:
             raise KeyError(f"no rule maps {key!r} to the authors' names")
         out[theirs] = value.reshape(_authors_shape(key, value.shape))
+    return out
+
+
+IDENTITY_KEYS: Rules = (("", ""),)
+"""The same names and shapes (the input batch norm, the classifier)."""
+
+
+class Part(NamedTuple):
+    """One mapped part of a model.
+
+    Parameters
+    ----------
+    theirs : str
+        The prefix of the part's keys in the authors' checkpoint, e.g. ``"sgcn1.0."``.
+    ours : str
+        The prefix of its keys in our model, e.g. ``"blocks.0.factorized.0."``.
+    module : nn.Module
+        Our layer of that part (its keys and shapes are the target).
+    rules : sequence of (str, str)
+        The layer's key rules, e.g. :data:`MSGCN_KEYS`.
+    """
+
+    theirs: str
+    ours: str
+    module: nn.Module
+    rules: Rules
+
+
+def msg3d_parts(model: nn.Module) -> list[Part]:
+    """The authors' ``Model`` (``model/msg3d.py``) mapped onto a model laid out like it.
+
+    ``model`` has ``data_bn``, ``blocks`` (each with ``g3d.pathways``, a
+    ``factorized`` (graph conv, temporal conv, temporal conv) and ``tcn``) and ``fc``, as
+    the reference ``MSG3DNet`` of ``examples/msg3d`` has. The authors name the parts
+    ``gcn3d{b}.gcn3d.{p}``, ``sgcn{b}.{0,1,2}`` and ``tcn{b}``, counting blocks from 1.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model laid out as above.
+    """
+    parts = [Part("data_bn.", "data_bn.", model.data_bn, IDENTITY_KEYS)]
+    for b, block in enumerate(model.blocks, start=1):
+        ours = f"blocks.{b - 1}."
+        for p, pathway in enumerate(block.g3d.pathways):
+            parts.append(
+                Part(f"gcn3d{b}.gcn3d.{p}.", f"{ours}g3d.pathways.{p}.", pathway, G3D_KEYS)
+            )
+        gcn, tcn_a, tcn_b = block.factorized
+        parts.append(Part(f"sgcn{b}.0.", f"{ours}factorized.0.", gcn, MSGCN_KEYS))
+        parts.append(Part(f"sgcn{b}.1.", f"{ours}factorized.1.", tcn_a, MSTCN_KEYS))
+        parts.append(Part(f"sgcn{b}.2.", f"{ours}factorized.2.", tcn_b, MSTCN_KEYS))
+        parts.append(Part(f"tcn{b}.", f"{ours}tcn.", block.tcn, MSTCN_KEYS))
+    parts.append(Part("fc.", "fc.", model.fc, IDENTITY_KEYS))
+    return parts
+
+
+def strip_module_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state_dict`` without the ``module.`` prefix that DataParallel/DDP checkpoints carry.
+
+    Parameters
+    ----------
+    state_dict : Mapping of str to Tensor
+        A checkpoint's weights; returned as a new dict, unchanged if not every key has
+        the prefix.
+    """
+    if state_dict and all(k.startswith("module.") for k in state_dict):
+        return {k[len("module.") :]: v for k, v in state_dict.items()}
+    return dict(state_dict)
+
+
+def model_from_authors(
+    state_dict: Mapping[str, torch.Tensor], model: nn.Module
+) -> dict[str, torch.Tensor]:
+    """The authors' ``Model.state_dict()`` converted for ``model`` (:func:`msg3d_parts`).
+
+    Parameters
+    ----------
+    state_dict : Mapping of str to Tensor
+        The authors' whole model (a ``module.`` prefix of DataParallel is dropped).
+    model : nn.Module
+        The model laid out as :func:`msg3d_parts` describes, e.g. ``MSG3DNet``.
+
+    Raises
+    ------
+    KeyError
+        Keys of the checkpoint that no part of ``model`` takes, or parts left without
+        weights (e.g. a checkpoint with other windows), all listed.
+    ValueError
+        A shape that does not fit ``model`` (another layout, width or scale count).
+    """
+    theirs = strip_module_prefix(state_dict)
+    out: dict[str, torch.Tensor] = {}
+    unmapped: list[str] = []
+    missing: list[str] = []
+    for part in msg3d_parts(model):
+        sub = {
+            k[len(part.theirs) :]: theirs.pop(k) for k in list(theirs) if k.startswith(part.theirs)
+        }
+        try:
+            converted = from_authors(sub, part.rules, part.module)
+        except KeyMismatch as error:
+            unmapped += [part.theirs + k for k in error.unmapped]
+            missing += [part.ours + k for k in error.missing]
+            continue
+        except ValueError as error:
+            raise ValueError(f"{part.theirs}*: {error}") from None
+        out.update({part.ours + k: v for k, v in converted.items()})
+    unmapped += sorted(theirs)
+    if unmapped or missing:
+        raise KeyError(
+            f"checkpoint does not fit the model: keys the model does not take: {unmapped}; "
+            f"model keys the checkpoint lacks: {missing}"
+        )
+    return out
+
+
+def model_to_authors(
+    state_dict: Mapping[str, torch.Tensor], model: nn.Module
+) -> dict[str, torch.Tensor]:
+    """``model``'s ``state_dict`` in the authors' names and shapes (:func:`msg3d_parts`).
+
+    Parameters
+    ----------
+    state_dict : Mapping of str to Tensor
+        ``model``'s ``state_dict``.
+    model : nn.Module
+        The model laid out as :func:`msg3d_parts` describes, e.g. ``MSG3DNet``.
+
+    Raises
+    ------
+    KeyError
+        Keys that no part of the authors' model takes.
+    """
+    ours = dict(state_dict)
+    out: dict[str, torch.Tensor] = {}
+    for part in msg3d_parts(model):
+        sub = {k[len(part.ours) :]: ours.pop(k) for k in list(ours) if k.startswith(part.ours)}
+        out.update({part.theirs + k: v for k, v in to_authors(sub, part.rules).items()})
+    if ours:
+        raise KeyError(f"keys no authors' part takes: {sorted(ours)}")
     return out

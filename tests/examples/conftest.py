@@ -11,9 +11,8 @@ import pytest
 import torch
 
 from examples.msg3d.model import MSG3DNet
-from examples.msg3d.pipeline import Pipeline
 from skelgraph import SkeletonGraph
-from skelgraph.data import from_array, write_pose_pickle
+from skelgraph.data import Pipeline, from_array, write_pose_pickle
 from tests.examples import pyskl_oracle
 
 ARM = {

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from examples.msg3d import checkpoint
 from examples.msg3d.model import MSG3DNet
-from examples.msg3d.pipeline import Pipeline
 from examples.msg3d.predict import Predictor
+from skelgraph.data import Pipeline
 from tests.examples.conftest import arm_checkpoint
 
 VALID = arm_checkpoint()

@@ -8,10 +8,12 @@ import pickle
 import pytest
 import torch
 
-from examples.msg3d.convert_checkpoint import from_authors, main, read_state_dict, to_authors
+from examples.msg3d.convert_checkpoint import main, read_state_dict
 from examples.msg3d.model import MSG3DNet
 from skelgraph import DisentangledGraphConv
 from skelgraph.nn import authors
+from skelgraph.nn.authors import model_from_authors as from_authors
+from skelgraph.nn.authors import model_to_authors as to_authors
 
 
 @pytest.fixture(scope="module")

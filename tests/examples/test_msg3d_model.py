@@ -6,14 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from examples.msg3d.convert_checkpoint import (
-    from_authors,
-    load_authors_checkpoint,
-    main,
-    to_authors,
-)
+from examples.msg3d.convert_checkpoint import load_authors_checkpoint, main
 from examples.msg3d.model import PRESETS, MSG3DNet
 from skelgraph.nn import backend
+from skelgraph.nn.authors import model_from_authors as from_authors
+from skelgraph.nn.authors import model_to_authors as to_authors
 from tests.conftest import fixture_path
 
 

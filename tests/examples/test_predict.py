@@ -12,6 +12,8 @@ import torch
 from examples.msg3d import fuse as fuse_script
 from examples.msg3d import predict as predict_script
 from examples.msg3d import train as train_script
+from examples.msg3d.datasets import build_datasets
+from examples.msg3d.engine import Trainer, train
 from examples.msg3d.model import MSG3DNet
 from skelgraph import SkeletonGraph
 from skelgraph.data import (
@@ -172,7 +174,7 @@ def test_labels_are_checked_against_the_class_count(tmp_path):
         train_script.main([*args, "--num-classes", "3"])
     # Without --num-classes the count is the data's: labels 0..4 give 5 classes.
     cfg = train_script.parse_args(args)
-    trainer = train_script.Trainer(cfg, write_outputs=False)
+    trainer = Trainer(cfg, write_outputs=False)
     assert trainer.num_classes == 5
     names = tmp_path / "names.txt"
     names.write_text("a\nb\n")
@@ -199,7 +201,7 @@ def test_tensorboard_flag(tmp_path, monkeypatch):
         assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     with pytest.raises(SystemExit, match="pip install tensorboard"):
-        train_script.main(args)
+        train_script.main([*args, "--overwrite"])
 
 
 def test_programmatic_train_and_errors(tmp_path):
@@ -207,10 +209,10 @@ def test_programmatic_train_and_errors(tmp_path):
     args = ["--dataset", "pose-pickle", "--annotations", str(pkl), "--layout", str(layout)]
     args += ["--train-split", "train", "--val-split", "val", *TINY, "--num-classes", "3"]
     cfg = train_script.parse_args([*args, "--out", str(tmp_path / "py")])
-    datasets = train_script.build_datasets(cfg)
+    datasets = build_datasets(cfg)
     model = MSG3DNet(3, SkeletonGraph.from_json(layout), num_persons=1, channels=(12, 12, 12),
                      num_gcn_scales=2, num_g3d_scales=2, windows=((3, 1),))  # fmt: skip
-    history = train_script.train(cfg, model=model, datasets=datasets)
+    history = train(cfg, model=model, datasets=datasets)
     assert len(history) == 1 and 0 <= history[0]["test_mean_class_accuracy"] <= 1
     ckpt_path = tmp_path / "py" / "best.pt"
     assert torch.load(ckpt_path, weights_only=True)["model_config"] is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,9 @@ import pytest
 import torch
 
 from examples.msg3d import train as train_script
+from examples.msg3d.config import resumed_changes
+from examples.msg3d.datasets import build_datasets
+from examples.msg3d.model_setup import build_model
 from tests.conftest import ROOT, fixture_path
 
 pytest.importorskip("matplotlib", reason="the plot extra is not installed")
@@ -107,17 +111,19 @@ def test_resume_with_overrides_runs_the_new_schedule(tmp_path):
 @pytest.mark.parametrize(
     ("option", "value", "match"),
     [
-        ("--lr", "nan", "--lr must be finite and > 0, got nan"),
-        ("--lr", "0", "--lr must be finite"),
-        ("--epochs", "-1", "--epochs must be >= 1, got -1"),
-        ("--forward-batch-size", "0", "--forward-batch-size must be >= 1, got 0"),
-        ("--gamma", "2", r"--gamma must be finite and in \(0, 1\]"),
+        ("--lr", "nan", "--lr: expected a finite number >= 0, got nan"),
+        ("--lr", "0", r"--lr must be finite and > 0, got 0\.0"),
+        ("--epochs", "-1", r"--epochs: expected an integer in 1\.\.100000, got -1"),
+        ("--forward-batch-size", "0", r"--forward-batch-size: expected an integer in 1\.\.65536"),
+        ("--gamma", "2", r"--gamma: expected a number in 0\.\.1, got 2"),
     ],
 )
-def test_out_of_range_options_are_refused(tmp_path, option, value, match):
+def test_out_of_range_options_are_refused(tmp_path, capsys, option, value, match):
     args = [*_arrays(tmp_path), *TINY, option, value, "--out", str(tmp_path / "run")]
-    with pytest.raises(SystemExit, match=match):
+    with pytest.raises(SystemExit) as refused:
         train_script.main(args)
+    assert refused.value.code == 2
+    assert re.search(match, capsys.readouterr().err)
 
 
 def test_a_diverging_loss_stops_with_a_clear_error(tmp_path):
@@ -168,8 +174,8 @@ def test_activation_checkpointing_trains_the_same_and_is_free_on_resume(tmp_path
         losses[flag] = [e[k] for e in record["epochs"] for k in ("train_loss", "test_loss")]
     assert losses["--checkpoint"] == pytest.approx(losses["--no-checkpoint"], rel=1e-6)
     saved = vars(train_script.parse_args([*data, "--checkpoint"]))
-    assert train_script.resumed_changes(saved, vars(train_script.parse_args(data))) == []
-    model = train_script.build_model(train_script.parse_args(["--checkpoint"]))
+    assert resumed_changes(saved, vars(train_script.parse_args(data))) == []
+    model = build_model(train_script.parse_args(["--checkpoint"]))
     assert all(block.checkpoint for block in model.blocks)
 
 
@@ -182,7 +188,7 @@ def test_nucla_fixture_end_to_end(tmp_path):
     assert metrics["train_size"] == metrics["test_size"] == 20
     assert (out / "cache" / "nw-ucla-T8-subset20" / "train" / "data.npy").is_file()
     assert (out / "curves.png").is_file() and (out / "best.pt").is_file()
-    x, y = train_script.build_datasets(train_script.parse_args([*args, "--out", str(out)]))[1][0]
+    x, y = build_datasets(train_script.parse_args([*args, "--out", str(out)])).test[0]
     assert tuple(x.shape) == (3, 8, 20, 1) and 0 <= y < 10
 
 

@@ -1,4 +1,4 @@
-"""The data pipeline that ``train.py`` trains with and ``predict.py`` predicts with.
+"""How a sample becomes a model's input, the same when training and when predicting.
 
 A :class:`Pipeline` is a plain description (stored in every checkpoint as a dict of
 numbers, strings and lists, so ``torch.load(..., weights_only=True)`` reads it) of how one
@@ -20,33 +20,23 @@ numbers, strings and lists, so ``torch.load(..., weights_only=True)`` reads it) 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from skelgraph import SkeletonGraph
-from skelgraph.data import (
-    Compose,
-    PreprocessSpec,
-    SkeletonSample,
-    UniformSampleFrames,
-    bone_features,
-    motion_features,
-    normalize_2d,
-    paper_preprocess,
-    resample_frames,
-)
-from skelgraph.graph import LAYOUTS
+from skelgraph.data.features import bone_features, motion_features, resample_frames
+from skelgraph.data.keypoints2d import normalize_2d
+from skelgraph.data.preprocess import PreprocessSpec, paper_preprocess
+from skelgraph.data.sample import SkeletonSample
+from skelgraph.data.transforms import Compose, UniformSampleFrames
+from skelgraph.graph import LAYOUTS, SkeletonGraph
 
 __all__ = [
     "STREAMS",
     "FitPersons",
     "Pipeline",
-    "SampleDataset",
     "graph_from_config",
     "graph_to_config",
 ]
@@ -56,7 +46,13 @@ STREAMS = ("joint", "bone", "joint-motion", "bone-motion")
 
 
 def graph_to_config(graph: SkeletonGraph) -> str | dict[str, Any]:
-    """A built-in layout's name, or the graph's :meth:`~SkeletonGraph.to_dict`."""
+    """A built-in layout's name, or the graph's :meth:`~SkeletonGraph.to_dict`.
+
+    Parameters
+    ----------
+    graph : SkeletonGraph
+        The graph to describe as plain data (for a checkpoint).
+    """
     if graph.name in LAYOUTS and SkeletonGraph.from_layout(graph.name) == graph:
         if graph.preprocess is None:
             return graph.name
@@ -64,7 +60,13 @@ def graph_to_config(graph: SkeletonGraph) -> str | dict[str, Any]:
 
 
 def graph_from_config(value: str | dict[str, Any] | SkeletonGraph) -> SkeletonGraph:
-    """The inverse of :func:`graph_to_config`; a ``.json`` path is read as a layout file."""
+    """The inverse of :func:`graph_to_config`; a ``.json`` path is read as a layout file.
+
+    Parameters
+    ----------
+    value : str, dict or SkeletonGraph
+        A layout name, a layout file, a :meth:`~SkeletonGraph.to_dict`, or a graph.
+    """
     if isinstance(value, SkeletonGraph):
         return value
     if isinstance(value, str):
@@ -75,7 +77,13 @@ def graph_from_config(value: str | dict[str, Any] | SkeletonGraph) -> SkeletonGr
 
 
 class FitPersons:
-    """Pad (zeros) or cut the person axis M of a (C, T, V, M) array to ``num_persons``."""
+    """Pad (zeros) or cut the person axis M of a (C, T, V, M) array to ``num_persons``.
+
+    Parameters
+    ----------
+    num_persons : int
+        M of the result.
+    """
 
     def __init__(self, num_persons: int) -> None:
         self.num_persons = num_persons
@@ -95,7 +103,7 @@ class FitPersons:
 class Pipeline:
     """How a sample becomes model input; see the module docstring.
 
-    Attributes
+    Parameters
     ----------
     layout : str or dict
         The graph (:func:`graph_to_config`).
@@ -110,6 +118,7 @@ class Pipeline:
     sampling : {"uniform", "resample", "none"}
         ``"none"``: the data is used as it comes (preprocessed arrays).
     num_persons : int
+        Persons M per clip (padded with zeros or cut).
     rotate : bool
         Align 3-D data to the spine and shoulder axes.
     normalize_2d : bool
@@ -137,7 +146,7 @@ class Pipeline:
 
     @property
     def graph(self) -> SkeletonGraph:
-        """The :class:`SkeletonGraph` of :attr:`layout`."""
+        """The :class:`SkeletonGraph` of ``layout``."""
         return graph_from_config(self.layout)
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,7 +155,13 @@ class Pipeline:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Pipeline:
-        """The inverse of :meth:`to_dict`."""
+        """The inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        values : dict
+            A :meth:`to_dict` result (e.g. a checkpoint's ``"pipeline"``).
+        """
         return cls(**values)
 
     def _score_channel(self, channels: int) -> int | None:
@@ -240,49 +255,3 @@ class _Stream:
 
     def __repr__(self) -> str:
         return f"Stream({self.stream!r}, {self.graph.name!r})"
-
-
-class SampleDataset(Dataset):
-    """Prepared samples (in memory) as ``(tensor, label)`` pairs for the training loop.
-
-    Parameters
-    ----------
-    samples : sequence of SkeletonSample
-    pipeline : Pipeline
-    train : bool
-        Random clips (and ``augment``) instead of the fixed test clips.
-    augment : callable, optional
-        Applied after the clip step when training.
-    ids : sequence of str, optional
-        One id per sample (default ``meta["frame_dir"]`` or the position).
-    """
-
-    def __init__(
-        self,
-        samples: Sequence[SkeletonSample],
-        pipeline: Pipeline,
-        *,
-        train: bool,
-        augment: Any = None,
-        seed: int = 0,
-        ids: Sequence[str] | None = None,
-    ) -> None:
-        self.pipeline = pipeline
-        self.items = [pipeline.prepare(s) for s in samples]
-        self.labels = np.array([-1 if s.label is None else s.label for s in samples], np.int64)
-        self.ids = (
-            list(ids)
-            if ids is not None
-            else [str(s.meta.get("frame_dir", i)) for i, s in enumerate(samples)]
-        )
-        steps = list(pipeline.clip_transform(train=train, seed=seed).transforms)
-        if train and augment is not None:
-            steps += list(getattr(augment, "transforms", [augment]))
-        self.transform = Compose(steps)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        x = self.transform(self.items[index])
-        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), int(self.labels[index])
