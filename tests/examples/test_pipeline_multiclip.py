@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from examples.msg3d.model import MSG3DNet
-from examples.msg3d.pipeline import FitPersons, Pipeline
+from skelgraph.data.pipeline import FitPersons, Pipeline
 from skelgraph import SkeletonGraph
 from skelgraph.data import (
     SkeletonSample,
