@@ -92,6 +92,11 @@ def evaluate(
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with autocast(device, amp):
                 logits = model(x).float()
+            if not torch.isfinite(logits).all():  # the metrics would refuse them mid-epoch
+                raise SystemExit(
+                    "the model's outputs on the test data are not finite (NaN or inf): "
+                    "training diverged (lower --lr, or try --amp off) or the input holds them"
+                )
             if metric is None:
                 metric = metrics.ClassificationMetrics(logits.shape[1]).to(device)
             loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
@@ -104,6 +109,8 @@ def evaluate(
     if metric is None:
         raise SystemExit("evaluate: an empty loader and no num_classes")
     loss_sum, count = all_sum([loss_sum, count], device)
+    if count == 0:
+        raise SystemExit("the test set holds no samples")
     result = metric.compute()
     out: dict[str, Any] = {
         "loss": loss_sum / max(count, 1.0),
