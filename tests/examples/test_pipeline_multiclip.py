@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from examples.msg3d.model import MSG3DNet
-from skelgraph.data.pipeline import FitPersons, Pipeline
 from skelgraph import SkeletonGraph
 from skelgraph.data import (
     SkeletonSample,
@@ -16,6 +15,7 @@ from skelgraph.data import (
     motion_features,
     uniform_sample_indices,
 )
+from skelgraph.data.pipeline import FitPersons, Pipeline
 
 
 def _sample(t: int = 23, persons: int = 1) -> SkeletonSample:

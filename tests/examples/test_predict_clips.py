@@ -9,8 +9,8 @@ import torch
 
 from examples.msg3d import predict as predict_script
 from examples.msg3d.model import MSG3DNet
-from skelgraph.data.pipeline import Pipeline
 from skelgraph.data import SkeletonSample
+from skelgraph.data.pipeline import Pipeline
 
 OVERRIDES = {"num_classes": 4, "channels": [12, 12], "num_gcn_scales": 3, "num_g3d_scales": 2}
 
