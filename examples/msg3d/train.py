@@ -162,7 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
         "the checkpoint's (default: refuse)",
     )
     g.add_argument("--seed", type=_int("seed"), default=d.seed)
-    g.add_argument("--threads", type=_int("threads"), help="torch.set_num_threads")
+    g.add_argument(
+        "--threads",
+        type=_int("threads"),
+        help="torch.set_num_threads; unset, PyTorch's own (every CPU). On a machine shared "
+        "with other work use 1 or the idle CPUs (benchmarks/results/threads.md)",
+    )
     g.add_argument("--workers", type=_int("workers"), default=d.workers, help="DataLoader workers")
     g.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1, ...")
     g.add_argument("--tensorboard", help="also log to this TensorBoard folder")
