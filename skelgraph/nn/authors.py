@@ -230,6 +230,11 @@ def strip_module_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, tor
     return dict(state_dict)
 
 
+def _pop_prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The entries of ``state`` under ``prefix``, removed from it, with the prefix cut."""
+    return {k[len(prefix) :]: state.pop(k) for k in list(state) if k.startswith(prefix)}
+
+
 def model_from_authors(
     state_dict: Mapping[str, torch.Tensor], model: nn.Module
 ) -> dict[str, torch.Tensor]:
@@ -255,9 +260,7 @@ def model_from_authors(
     unmapped: list[str] = []
     missing: list[str] = []
     for part in msg3d_parts(model):
-        sub = {
-            k[len(part.theirs) :]: theirs.pop(k) for k in list(theirs) if k.startswith(part.theirs)
-        }
+        sub = _pop_prefixed(theirs, part.theirs)
         try:
             converted = from_authors(sub, part.rules, part.module)
         except KeyMismatch as error:
@@ -296,7 +299,7 @@ def model_to_authors(
     ours = dict(state_dict)
     out: dict[str, torch.Tensor] = {}
     for part in msg3d_parts(model):
-        sub = {k[len(part.ours) :]: ours.pop(k) for k in list(ours) if k.startswith(part.ours)}
+        sub = _pop_prefixed(ours, part.ours)
         out.update({part.theirs + k: v for k, v in to_authors(sub, part.rules).items()})
     if ours:
         raise KeyError(f"keys no authors' part takes: {sorted(ours)}")
