@@ -36,7 +36,7 @@ from examples.msg3d import cli
 from examples.msg3d.model import PRESETS, MSG3DNet
 from examples.msg3d.pyskl_pipeline import BONE_PAIRS, PysklPipeline
 from skelgraph import SkeletonGraph, limits
-from skelgraph.data import STREAMS, Pipeline
+from skelgraph.data import SAMPLINGS, STREAMS, Pipeline
 from skelgraph.graph import LAYOUT_ALIASES, LAYOUTS
 from skelgraph.graph.adjacency import Aggregation
 
@@ -360,7 +360,7 @@ _PIPELINE_FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "dims": _choice((2, 3)),
     "stream": _choice(STREAMS),
     "frames": _integer("frames"),
-    "sampling": _choice(("uniform", "resample", "none")),
+    "sampling": _choice(SAMPLINGS),
     "num_persons": _integer("num_persons"),
     "rotate": _boolean,
     "normalize_2d": _boolean,

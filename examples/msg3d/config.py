@@ -3,7 +3,8 @@
 The paper's recipe (Liu et al., CVPR 2020; the authors' configs): SGD with momentum 0.9
 and Nesterov, weight decay 5e-4 on every parameter, cross-entropy, learning rate 0.05 for
 a batch of 32 scaled linearly with the (global) batch size, ×0.1 step decay at the
-milestones (by default at 60 % and 80 % of the epochs), no warm-up.
+milestones (by default at 60 % and 80 % of the epochs), no warm-up (``warmup_epochs``
+adds CTR-GCN's linear one; ``configs/nw-ucla-ctrgcn.json`` is CTR-GCN's N-UCLA recipe).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from skelgraph.amp import AMP_DTYPES
 
 __all__ = [
     "BASE_BATCH",
+    "FEEDERS",
     "FLOAT_RANGES",
     "INT_RANGES",
     "MILESTONE_RANGE",
+    "ROTATE_AXES",
     "RUN_ONLY",
     "TrainConfig",
     "check_types",
@@ -31,6 +34,13 @@ __all__ = [
 
 BASE_BATCH = 32
 """The batch size that ``--lr`` (0.05, the authors' NTU rate) is quoted for."""
+
+ROTATE_AXES = ("xyz", "xy", "xz", "yz", "x", "y", "z")
+"""The values of ``rotate_axes``: the axes the training rotation turns about."""
+
+FEEDERS = ("paper", "ctrgcn")
+"""How N-UCLA sequences become clips: the paper's preprocessing resampled to ``frames``
+and cached, or CTR-GCN's feeder (:class:`skelgraph.data.Pipeline` ``sampling="ctrgcn"``)."""
 
 
 INT_RANGES: dict[str, tuple[int, int]] = {
@@ -44,6 +54,8 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "num_classes": (1, 100_000),
     "subset": (1, 1_000_000_000),
     "seed": (0, 2**31 - 1),
+    "repeat": (1, 1000),
+    "warmup_epochs": (0, 100_000),
     "threads": (1, 4096),
     "workers": (0, 1024),
 }
@@ -89,8 +101,10 @@ class TrainConfig:
     persons: int | None = None
     cache_dir: str | None = None
     frames: int = 32
+    feeder: str = "paper"
     align: bool = True
     rotate_degrees: float = 10.0
+    rotate_axes: str = "xyz"
     scale: float = 0.1
     subset: int | None = None
     # model
@@ -101,6 +115,7 @@ class TrainConfig:
     model_args: dict[str, Any] | None = None
     # recipe
     epochs: int = 50
+    repeat: int = 1
     amp: str = "off"
     checkpoint: bool = False
     batch_size: int = 32
@@ -113,6 +128,7 @@ class TrainConfig:
     nesterov: bool = True
     weight_decay: float = 5e-4
     milestones: list[int] | None = None
+    warmup_epochs: int = 0
     gamma: float = 0.1
     # run
     out: str = "runs/msg3d"
@@ -150,12 +166,32 @@ class TrainConfig:
                     f"--{name.replace('_', '-')} must be {describe_range(low, high, open_low)}, "
                     f"got {value}"
                 )
+        if self.feeder not in FEEDERS:
+            raise SystemExit(f"--feeder must be one of {', '.join(FEEDERS)}, got {self.feeder!r}")
+        if self.feeder == "ctrgcn" and self.dataset != "nw-ucla":
+            raise SystemExit(f"--feeder ctrgcn is N-UCLA's; --dataset is {self.dataset!r}")
+        if self.rotate_axes not in ROTATE_AXES:
+            raise SystemExit(
+                f"--rotate-axes must be one of {', '.join(ROTATE_AXES)}, got {self.rotate_axes!r}"
+            )
+        if self.warmup_epochs and self.effective_milestones()[0] <= self.warmup_epochs:
+            raise SystemExit(
+                f"--warmup-epochs {self.warmup_epochs} must end before the first milestone "
+                f"{self.effective_milestones()[0]}"
+            )
         if self.amp not in AMP_DTYPES:
             raise SystemExit(f"--amp must be one of {', '.join(AMP_DTYPES)}, got {self.amp!r}")
 
     def effective_lr(self) -> float:
         """The learning rate used: scaled linearly with the batch size unless disabled."""
         return scaled_lr(self.lr, self.batch_size, self.base_batch) if self.scale_lr else self.lr
+
+    def lr_at(self, epoch: int) -> float | None:
+        """The warm-up rate of 0-based ``epoch``, ``effective_lr · (epoch + 1) / warmup``
+        (CTR-GCN's); None after the warm-up, where the milestones rule."""
+        if epoch >= self.warmup_epochs:
+            return None
+        return self.effective_lr() * (epoch + 1) / self.warmup_epochs
 
     def effective_milestones(self) -> list[int]:
         """The epochs after which the rate drops; default 60 % and 80 % of ``epochs``."""

@@ -4,13 +4,17 @@
   split cross-view (train views 1, 2; test view 3), preprocessed once
   (:func:`skelgraph.data.paper_preprocess` on ``kinect-v1-20`` without padding, aligned
   with ``--align``, then resampled to ``--frames``) and cached as memory-mapped ``.npy``.
+  With ``--feeder ctrgcn``, CTR-GCN's feeder instead (:class:`skelgraph.data.Pipeline`
+  ``sampling="ctrgcn"``): sequences held in memory, centred on frame 0, then per item
+  augmented, min-max normalised and sampled to ``--frames``.
 - ``arrays``: (N, C, T, V, M) ``.npy`` arrays already preprocessed, memory-mapped.
 - ``pose-pickle``: a pyskl / mmaction2 annotation pickle, any layout it holds; each
   sequence prepared once in memory by a :class:`skelgraph.data.Pipeline`, then clips of
   ``--frames`` frames drawn as pyskl's ``UniformSampleFrames`` does.
 
 Training items are augmented on the fly (random rotation ±``--rotate-degrees`` about each
-axis, scaling by 1 ± ``--scale``); then the input stream (bones, motion) is computed.
+of ``--rotate-axes``, scaling by 1 ± ``--scale``); then the input stream (bones, motion)
+is computed.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from examples.msg3d.config import TrainConfig
 from examples.msg3d.model import PRESETS
@@ -84,7 +88,8 @@ def augmentation(cfg: TrainConfig, dims: int = 3) -> Compose | None:
     """The training-time transform: random rotation and scaling (None if both are off)."""
     steps: list[Any] = []
     if cfg.rotate_degrees > 0:
-        steps.append(RandomRotate(cfg.rotate_degrees, dims=dims, seed=cfg.seed))
+        axes = cfg.rotate_axes if dims == 3 else "xyz"  # 2-D: one in-plane angle
+        steps.append(RandomRotate(cfg.rotate_degrees, dims=dims, axes=axes, seed=cfg.seed))
     if cfg.scale > 0:
         steps.append(RandomScale(1 - cfg.scale, 1 + cfg.scale, dims=dims, seed=cfg.seed + 1))
     return Compose(steps) if steps else None
@@ -157,7 +162,10 @@ def _transform(dataset: Dataset) -> Any:
 
 
 def reseed_dataset(dataset: Dataset, seed: int) -> None:
-    """Reseed the augmentation of a skelgraph dataset (through a ``Subset``)."""
+    """Reseed the augmentation of a skelgraph dataset (through a ``Subset``, or the
+    ``ConcatDataset`` of ``--repeat``, whose parts share one transform)."""
+    if isinstance(dataset, ConcatDataset):
+        dataset = dataset.datasets[0]
     reseed(_transform(dataset), seed)
 
 
@@ -188,6 +196,8 @@ def _nucla(cfg: TrainConfig) -> TrainData:
     if not files:
         raise SystemExit(f"no N-UCLA *.json files in {folder}")
     train_files, test_files = nucla_cross_view_split(files)
+    if cfg.feeder == "ctrgcn":
+        return _nucla_ctrgcn(cfg, _spread(train_files, cfg.subset), _spread(test_files, cfg.subset))
     cache = Path(cfg.cache_dir or Path(cfg.out) / "cache")
     tag = f"nw-ucla-T{cfg.frames}{'' if cfg.align else '-noalign'}"
     if cfg.subset is not None:
@@ -212,6 +222,32 @@ def _nucla(cfg: TrainConfig) -> TrainData:
             preprocess=nucla_preprocess(cfg),
             cache_dir=cache / tag / name,
             transform=transforms[name],
+        )
+    return TrainData(parts["train"], parts["test"], pipeline)
+
+
+def _nucla_ctrgcn(cfg: TrainConfig, train_files: list[str], test_files: list[str]) -> TrainData:
+    """CTR-GCN's N-UCLA feeder: the sequences in memory (a few MB), every step per item."""
+    pipeline = Pipeline(
+        "kinect-v1-20",
+        3,
+        stream=cfg.stream,
+        frames=cfg.frames,
+        sampling="ctrgcn",
+        num_persons=1,
+        rotate=False,
+        normalize_2d=False,
+    )
+    parts = {}
+    for name, files_ in (("train", train_files), ("test", test_files)):
+        train = name == "train"
+        parts[name] = SampleDataset(
+            [read_nucla_json(f) for f in files_],
+            pipeline,
+            train=train,
+            augment=augmentation(cfg) if train else None,
+            seed=cfg.seed,
+            ids=[Path(f).stem for f in files_],
         )
     return TrainData(parts["train"], parts["test"], pipeline)
 

@@ -23,7 +23,13 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.utils.data import (
+    ConcatDataset,
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    RandomSampler,
+)
 
 from examples.msg3d import checkpoints, logs
 from examples.msg3d.config import TrainConfig, to_jsonable
@@ -297,6 +303,10 @@ class Trainer:
         cfg = self.cfg
         if train:
             batch = cfg.batch_size // self.world
+            # Augmentation draws depend on (seed, rank, epoch): a resumed run repeats them.
+            reseed_dataset(dataset, (cfg.seed * 1009 + epoch) * 64 + self.rank)
+            if cfg.repeat > 1:  # one epoch: --repeat passes, shuffled together
+                dataset = ConcatDataset([dataset] * cfg.repeat)
             if self.world > 1:
                 sampler: Any = DistributedSampler(
                     dataset, self.world, self.rank, shuffle=True, seed=cfg.seed
@@ -305,8 +315,6 @@ class Trainer:
             else:
                 generator = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
                 sampler = RandomSampler(dataset, generator=generator)
-            # Augmentation draws depend on (seed, rank, epoch): a resumed run repeats them.
-            reseed_dataset(dataset, (cfg.seed * 1009 + epoch) * 64 + self.rank)
         else:
             batch = cfg.test_batch_size
             # Each process tests a disjoint slice: exact counts, no padding duplicates.
@@ -375,6 +383,10 @@ class Trainer:
         best, and the test statistics."""
         cfg = self.cfg
         start = time.perf_counter()
+        warmup = cfg.lr_at(epoch)
+        if warmup is not None:  # the last warm-up epoch leaves the full rate in place
+            for group in self.optimizer.param_groups:
+                group["lr"] = warmup
         lr = self.optimizer.param_groups[0]["lr"]
         train_stats = train_one_epoch(
             self.net,

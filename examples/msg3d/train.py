@@ -28,9 +28,11 @@ from collections.abc import Callable, Sequence
 
 from examples.msg3d import cli
 from examples.msg3d.config import (
+    FEEDERS,
     FLOAT_RANGES,
     INT_RANGES,
     MILESTONE_RANGE,
+    ROTATE_AXES,
     TrainConfig,
     check_types,
 )
@@ -85,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--frames", type=_int("frames"), default=d.frames, help="frames per clip / sequence"
     )
     g.add_argument(
+        "--feeder",
+        choices=FEEDERS,
+        default=d.feeder,
+        help="nw-ucla: 'paper' (fill, centre, align, resample to --frames, cached) or "
+        "'ctrgcn' (CTR-GCN's feeder: centre on frame 0, augment, min-max to [-1, 1], "
+        "--frames drawn with replacement and sorted / evenly spaced when testing)",
+    )
+    g.add_argument(
         "--align",
         action=argparse.BooleanOptionalAction,
         default=d.align,
@@ -93,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--rotate-degrees", type=_float("rotate_degrees"), default=d.rotate_degrees,
         help="random rotation ± this about each axis when training",
+    )  # fmt: skip
+    g.add_argument(
+        "--rotate-axes", choices=ROTATE_AXES, default=d.rotate_axes,
+        help="the axes the random rotation turns about",
     )  # fmt: skip
     g.add_argument("--scale", type=_float("scale"), default=d.scale, help="random scale 1 ± this")
     g.add_argument("--subset", type=_int("subset"), help="keep N evenly spaced items of each split")
@@ -110,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g = p.add_argument_group("recipe")
     g.add_argument("--epochs", type=_int("epochs"), default=d.epochs)
+    g.add_argument(
+        "--repeat", type=_int("repeat"), default=d.repeat,
+        help="passes over the training set per epoch (CTR-GCN's N-UCLA recipe: 5)",
+    )  # fmt: skip
     g.add_argument(
         "--amp", choices=list(AMP_DTYPES), default=d.amp,
         help="mixed precision: the forward pass under autocast in bfloat16 or float16 "
@@ -143,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--milestones", type=cli.bounded_int(*MILESTONE_RANGE), nargs="+",
         help="epochs of ×gamma (default 60%%, 80%%)",
+    )  # fmt: skip
+    g.add_argument(
+        "--warmup-epochs", type=_int("warmup_epochs"), default=d.warmup_epochs,
+        help="linear warm-up: epoch e (from 0) at lr · (e + 1) / this",
     )  # fmt: skip
     g.add_argument("--gamma", type=_float("gamma"), default=d.gamma)
     g = p.add_argument_group("run")

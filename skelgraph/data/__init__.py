@@ -30,9 +30,15 @@ from skelgraph.data.augment import (
 )
 from skelgraph.data.dataset import SkeletonDataset
 from skelgraph.data.errors import SkeletonFormatError
-from skelgraph.data.features import bone_features, motion_features, resample_frames
+from skelgraph.data.features import (
+    bone_features,
+    minmax_normalize,
+    motion_features,
+    resample_frames,
+)
 from skelgraph.data.keypoints2d import normalize_2d, threshold_scores
 from skelgraph.data.pipeline import (
+    SAMPLINGS,
     STREAMS,
     FitPersons,
     Pipeline,
@@ -82,13 +88,19 @@ from skelgraph.data.readers import (
 )
 from skelgraph.data.sample import SkeletonSample
 from skelgraph.data.sample_dataset import SampleDataset
-from skelgraph.data.sampling import PYSKL_TEST_SEED, average_clip_scores, uniform_sample_indices
+from skelgraph.data.sampling import (
+    PYSKL_TEST_SEED,
+    average_clip_scores,
+    replacement_sample_indices,
+    uniform_sample_indices,
+)
 from skelgraph.data.transforms import (
     AlignToAxes,
     BoneFeatures,
     CenterJoints,
     Compose,
     FillEmptyFrames,
+    MinMaxNormalize,
     MotionFeatures,
     Normalize2D,
     PadToLength,
@@ -96,6 +108,7 @@ from skelgraph.data.transforms import (
     RandomRotate,
     RandomScale,
     RandomShift,
+    ReplacementSampleFrames,
     ResampleFrames,
     ThresholdScores,
     Transform,
@@ -152,16 +165,18 @@ __all__ = [  # noqa: RUF022
     "pad_to_length",
     "paper_preprocess",
     "rotation_about_axis",
-    # Bones, motion, resampling in time (features)
+    # Bones, motion, min-max normalisation, resampling in time (features)
     "bone_features",
+    "minmax_normalize",
     "motion_features",
     "resample_frames",
     # 2-D keypoints: pixel coordinates with a confidence score (keypoints2d)
     "normalize_2d",
     "threshold_scores",
-    # Clips as pyskl samples them, and averaging their scores (sampling)
+    # Clips as pyskl and CTR-GCN sample them, and averaging their scores (sampling)
     "PYSKL_TEST_SEED",
     "average_clip_scores",
+    "replacement_sample_indices",
     "uniform_sample_indices",
     # Random rotation, scaling, shift (augment)
     "as_generator",
@@ -175,6 +190,7 @@ __all__ = [  # noqa: RUF022
     "CenterJoints",
     "Compose",
     "FillEmptyFrames",
+    "MinMaxNormalize",
     "MotionFeatures",
     "Normalize2D",
     "PadToLength",
@@ -182,6 +198,7 @@ __all__ = [  # noqa: RUF022
     "RandomRotate",
     "RandomScale",
     "RandomShift",
+    "ReplacementSampleFrames",
     "ResampleFrames",
     "ThresholdScores",
     "Transform",
@@ -189,6 +206,7 @@ __all__ = [  # noqa: RUF022
     # (tensor, label) pairs, cached on disk (dataset)
     "SkeletonDataset",
     # How a sample becomes a model's input, in training and prediction (pipeline)
+    "SAMPLINGS",
     "STREAMS",
     "FitPersons",
     "Pipeline",

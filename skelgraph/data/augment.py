@@ -11,7 +11,13 @@ import numpy as np
 
 from skelgraph.data._checks import as_sequence, check_dims
 
-__all__ = ["as_generator", "random_rotate", "random_scale", "random_shift", "rotation_matrix_xyz"]
+__all__ = [
+    "as_generator",
+    "random_rotate",
+    "random_scale",
+    "random_shift",
+    "rotation_matrix_xyz",
+]
 
 SeedLike = int | np.random.Generator | None
 
@@ -56,13 +62,20 @@ def rotation_matrix_xyz(angles: np.ndarray) -> np.ndarray:
 
 
 def random_rotate(
-    data: np.ndarray, rng: SeedLike = None, *, max_degrees: float = 17.0, dims: int = 3
+    data: np.ndarray,
+    rng: SeedLike = None,
+    *,
+    max_degrees: float = 17.0,
+    dims: int = 3,
+    axes: str = "xyz",
 ) -> np.ndarray:
     r"""Rotate the coordinates by random angles, uniform in ±\ ``max_degrees``.
 
     3-D (``dims=3``): :math:`p' = R_z(\gamma) R_y(\beta) R_x(\alpha)\, p` with α, β, γ
-    drawn independently. 2-D (``dims=2``): an in-plane rotation by one angle. Channels
-    from ``dims`` on (e.g. a confidence score) are copied.
+    drawn independently for the ``axes`` named, 0 for the others (``axes="xy"``:
+    :math:`R_y(\beta) R_x(\alpha)`, CTR-GCN's N-UCLA view augmentation). 2-D
+    (``dims=2``): an in-plane rotation by one angle. Channels from ``dims`` on (e.g. a
+    confidence score) are copied.
 
     Parameters
     ----------
@@ -74,6 +87,9 @@ def random_rotate(
         Largest rotation, in degrees, about each axis (17 by default).
     dims : {2, 3}
         Number of leading coordinate channels.
+    axes : str
+        3-D: the axes rotated about, a non-empty selection of ``"xyz"`` in that order
+        (one draw per axis named, in that order).
 
     Returns
     -------
@@ -83,10 +99,13 @@ def random_rotate(
     data = as_sequence(data)
     if dims not in (2, 3):
         raise ValueError(f"dims must be 2 or 3, got {dims}")
+    _check_axes(axes)
     rng = as_generator(rng)
     limit = np.deg2rad(max_degrees)
     if dims == 3:
-        rotation = rotation_matrix_xyz(rng.uniform(-limit, limit, size=3))
+        angles = np.zeros(3)
+        angles[["xyz".index(a) for a in axes]] = rng.uniform(-limit, limit, size=len(axes))
+        rotation = rotation_matrix_xyz(angles)
     else:
         angle = rng.uniform(-limit, limit)
         rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
@@ -94,6 +113,24 @@ def random_rotate(
     out = data.copy()
     out[:dims] = np.einsum("ij,jtvm->itvm", rotation, coords)
     return out
+
+
+def _check_axes(axes: str) -> None:
+    """``ValueError`` unless ``axes`` names rotation axes: a non-empty, ordered selection
+    of ``"xyz"`` ("x", "xy", "yz", ...).
+
+    Parameters
+    ----------
+    axes : str
+        The axes to check.
+    """
+    if (
+        not isinstance(axes, str)
+        or not axes
+        or any(a not in "xyz" for a in axes)
+        or (list(axes) != sorted(set(axes)))
+    ):
+        raise ValueError(f"axes must be a non-empty ordered selection of 'xyz', got {axes!r}")
 
 
 def random_scale(

@@ -1,4 +1,5 @@
-r"""Input features derived from joint positions: bones, motion, and temporal resampling."""
+r"""Input features derived from joint positions: bones, motion, per-axis min-max
+normalisation, and temporal resampling."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ from typing import Literal
 
 import numpy as np
 
-from skelgraph.data._checks import as_sequence, check_score_channel, sequence_and_length
+from skelgraph.data._checks import (
+    as_sequence,
+    check_dims,
+    check_score_channel,
+    sequence_and_length,
+)
 from skelgraph.graph import GraphLike, SkeletonGraph
 
-__all__ = ["bone_features", "motion_features", "resample_frames"]
+__all__ = ["bone_features", "minmax_normalize", "motion_features", "resample_frames"]
 
 
 def bone_features(
@@ -101,6 +107,49 @@ def motion_features(data: np.ndarray, *, score_channel: int | None = None) -> np
     if score_channel is not None:
         score = data[score_channel]
         out[score_channel, :-1] = (score[1:] + score[:-1]) / 2
+    return out
+
+
+def minmax_normalize(data: np.ndarray, *, dims: int = 3) -> np.ndarray:
+    r"""Map each coordinate axis of a sequence onto [-1, 1] by its own extremes.
+
+    .. math::
+
+        y_{c,t,v,m} = 2\,\frac{x_{c,t,v,m} - \min_c}{\max_c - \min_c} - 1
+
+    with :math:`\min_c, \max_c` over the present joints (any coordinate non-zero) of
+    every frame and person: CTR-GCN's N-UCLA normalisation (``feeders/feeder_ucla.py``).
+    The result does not change when the coordinates are translated or scaled by a
+    positive factor. An axis whose present values are all equal maps to 0; absent joints
+    stay zero; channels from ``dims`` on (a score) are copied.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Shape (C, T, V, M).
+    dims : int
+        Number of leading coordinate channels normalised.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (C, T, V, M), same dtype.
+    """
+    data = as_sequence(data)
+    check_dims(dims, data.shape[0])
+    out = data.copy()
+    coords = data[:dims].astype(np.float64)
+    present = coords.any(axis=0)
+    if not present.any():
+        return out
+    values = coords[:, present]  # (dims, number of present joints)
+    low, high = values.min(axis=1), values.max(axis=1)
+    span = high - low
+    safe = np.where(span > 0, span, 1.0)[:, None, None, None]
+    scaled = np.where(
+        (span > 0)[:, None, None, None], 2 * (coords - low[:, None, None, None]) / safe - 1, 0.0
+    )
+    out[:dims] = scaled * present
     return out
 
 

@@ -15,6 +15,13 @@ numbers, strings and lists, so ``torch.load(..., weights_only=True)`` reads it) 
    pose pickles) clips of ``frames`` frames drawn with
    :class:`~skelgraph.data.UniformSampleFrames` (random when training, pyskl's fixed
    clips when testing); persons padded with zeros or cut to ``num_persons``.
+
+``sampling="ctrgcn"`` is CTR-GCN's N-UCLA feeder (``feeders/feeder_ucla.py``, written
+anew): :meth:`~Pipeline.prepare` only centres every frame on frame 0's centre joint (with
+``preprocess``); per item, the training augmentation (random rotation and scale), then
+:func:`~skelgraph.data.minmax_normalize` of the whole sequence, then ``frames`` frames
+(:func:`~skelgraph.data.replacement_sample_indices`: drawn with replacement and sorted
+when training, evenly spaced when testing), then the input stream.
 """
 
 from __future__ import annotations
@@ -28,12 +35,18 @@ import torch
 
 from skelgraph.data.features import bone_features, motion_features, resample_frames
 from skelgraph.data.keypoints2d import normalize_2d
-from skelgraph.data.preprocess import PreprocessSpec, paper_preprocess
+from skelgraph.data.preprocess import PreprocessSpec, center_joints, paper_preprocess
 from skelgraph.data.sample import SkeletonSample
-from skelgraph.data.transforms import Compose, UniformSampleFrames
+from skelgraph.data.transforms import (
+    Compose,
+    MinMaxNormalize,
+    ReplacementSampleFrames,
+    UniformSampleFrames,
+)
 from skelgraph.graph import LAYOUTS, SkeletonGraph
 
 __all__ = [
+    "SAMPLINGS",
     "STREAMS",
     "FitPersons",
     "Pipeline",
@@ -43,6 +56,9 @@ __all__ = [
 
 STREAMS = ("joint", "bone", "joint-motion", "bone-motion")
 """The input streams of Section 3.4 (and pyskl's j, b, jm, bm)."""
+
+SAMPLINGS = ("uniform", "resample", "ctrgcn", "none")
+"""The values of :attr:`Pipeline.sampling`."""
 
 
 def graph_to_config(graph: SkeletonGraph) -> str | dict[str, Any]:
@@ -114,9 +130,10 @@ class Pipeline:
     stream : str
         One of :data:`STREAMS`.
     frames : int
-        Frames per clip (``"uniform"``) or after resampling (``"resample"``).
-    sampling : {"uniform", "resample", "none"}
-        ``"none"``: the data is used as it comes (preprocessed arrays).
+        Frames per clip (``"uniform"``, ``"ctrgcn"``) or after resampling (``"resample"``).
+    sampling : {"uniform", "resample", "ctrgcn", "none"}
+        ``"none"``: the data is used as it comes (preprocessed arrays); ``"ctrgcn"``:
+        CTR-GCN's N-UCLA feeder (module docstring).
     num_persons : int
         Persons M per clip (padded with zeros or cut).
     rotate : bool
@@ -141,8 +158,10 @@ class Pipeline:
     def __post_init__(self) -> None:
         if self.stream not in STREAMS:
             raise ValueError(f"stream must be one of {', '.join(STREAMS)}, got {self.stream!r}")
-        if self.sampling not in ("uniform", "resample", "none"):
-            raise ValueError(f"unknown sampling {self.sampling!r}")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(
+                f"sampling must be one of {', '.join(SAMPLINGS)}, got {self.sampling!r}"
+            )
 
     @property
     def graph(self) -> SkeletonGraph:
@@ -188,6 +207,11 @@ class Pipeline:
             return self._stream(x, graph)
         if self.dims == 2 and self.normalize_2d and sample.meta.get("img_shape") is not None:
             x = normalize_2d(x, sample.meta["img_shape"])
+        if self.sampling == "ctrgcn":  # the rest, and the stream, per item
+            if not self.preprocess:
+                return x
+            center = PreprocessSpec.for_layout(graph).center
+            return center_joints(x, center, dims=self.dims, frame=0)
         if self.preprocess:
             x = paper_preprocess(
                 x,
@@ -210,12 +234,41 @@ class Pipeline:
         """A transform computing :attr:`stream` from joints (the identity for ``"joint"``)."""
         return _Stream(self.stream, self.graph, self._score())
 
-    def clip_transform(self, *, train: bool, num_clips: int = 1, seed: int = 0) -> Compose:
-        """The per-item step: clips (for ``"uniform"``), then :class:`FitPersons`.
+    def clip_transform(
+        self, *, train: bool, num_clips: int = 1, seed: int = 0, augment: Any = None
+    ) -> Compose:
+        """The per-item step: clips (for ``"uniform"``), then :class:`FitPersons`, then
+        ``augment``; for ``"ctrgcn"``: ``augment``, min-max normalisation, frames, stream,
+        :class:`FitPersons`.
 
         The result maps (C, T', V, M) to (C, num_clips · frames, V, num_persons)
-        (``"uniform"``) or (C, T', V, num_persons).
+        (``"uniform"``), (C, frames, V, num_persons) (``"ctrgcn"``) or (C, T', V,
+        num_persons).
+
+        Parameters
+        ----------
+        train : bool
+            Random clips instead of the fixed test clips.
+        num_clips : int
+            Clips per item (``"uniform"``).
+        seed : int
+            Seed of the random clips.
+        augment : callable, optional
+            The training augmentation (a transform or a :class:`Compose` of them), put
+            where the sampling needs it.
         """
+        extra = list(augment.transforms) if isinstance(augment, Compose) else [augment]
+        extra = [step for step in extra if step is not None]
+        if self.sampling == "ctrgcn":
+            return Compose(
+                [
+                    *extra,
+                    MinMaxNormalize(dims=self.dims),
+                    ReplacementSampleFrames(self.frames, test_mode=not train, seed=seed),
+                    self.stream_transform(),
+                    FitPersons(self.num_persons),
+                ]
+            )
         steps: list[Any] = []
         if self.sampling == "uniform":
             steps.append(
@@ -224,7 +277,7 @@ class Pipeline:
                 )
             )
         steps.append(FitPersons(self.num_persons))
-        return Compose(steps)
+        return Compose([*steps, *extra])
 
     def model_input(self, sample: SkeletonSample, num_clips: int = 1) -> torch.Tensor:
         """A sample as a test-time batch of its clips: (num_clips, C, T, V, M) float32.

@@ -220,7 +220,9 @@ def fill_empty_frames(data: np.ndarray) -> np.ndarray:
     return out
 
 
-def center_joints(data: np.ndarray, joint: JointRef, *, dims: int | None = None) -> np.ndarray:
+def center_joints(
+    data: np.ndarray, joint: JointRef, *, dims: int | None = None, frame: int | None = None
+) -> np.ndarray:
     r"""Translate every person by person 0's centre joint, frame by frame.
 
     .. math::
@@ -228,7 +230,10 @@ def center_joints(data: np.ndarray, joint: JointRef, *, dims: int | None = None)
         x'_{c,t,v,m} = \bigl(x_{c,t,v,m} - x_{c,t,j,0}\bigr)\,[\text{joint } (t,v,m)
         \text{ present}]
 
-    with ``j`` the centre joint (or the mean of several). Absent joints stay zero. The
+    with ``j`` the centre joint (or the mean of several); with ``frame`` = f every frame is
+    translated by frame f's centre instead, :math:`x_{c,f,j,0}` (CTR-GCN's N-UCLA feeder
+    centres on frame 0's joint 1, which keeps the motion of the body in the
+    coordinates). Absent joints stay zero. The
     second person is moved by the first one's centre, which keeps their relative
     position; in frames where person 0 is absent nothing is subtracted.
 
@@ -241,6 +246,8 @@ def center_joints(data: np.ndarray, joint: JointRef, *, dims: int | None = None)
     dims : int, optional
         Number of leading coordinate channels to translate (2 for ``(x, y, score)``);
         all channels by default. Presence is judged on these channels.
+    frame : int, optional
+        Centre every frame on this frame's centre joint (default: each on its own).
 
     Returns
     -------
@@ -254,6 +261,10 @@ def center_joints(data: np.ndarray, joint: JointRef, *, dims: int | None = None)
     out = data.copy()
     coords = data[:dims]
     center = joint_position(coords, joint)[:, :, None, 0:1]  # (dims, T, 1, 1)
+    if frame is not None:
+        if not -data.shape[1] <= frame < data.shape[1]:
+            raise ValueError(f"frame {frame} is out of range for T = {data.shape[1]}")
+        center = center[:, frame : frame + 1 or None]
     present = coords.any(axis=0, keepdims=True)  # (1, T, V, M)
     out[:dims] = (coords - center) * present
     return out

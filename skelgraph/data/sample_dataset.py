@@ -11,7 +11,6 @@ from torch.utils.data import Dataset
 
 from skelgraph.data.pipeline import Pipeline
 from skelgraph.data.sample import SkeletonSample
-from skelgraph.data.transforms import Compose
 
 __all__ = ["SampleDataset"]
 
@@ -28,7 +27,8 @@ class SampleDataset(Dataset):
     train : bool
         Random clips (and ``augment``) instead of the fixed test clips.
     augment : callable, optional
-        Applied after the clip step when training.
+        The augmentation when training, where the pipeline puts it
+        (:meth:`Pipeline.clip_transform`).
     seed : int
         Seed of the random clips.
     ids : sequence of str, optional
@@ -53,10 +53,9 @@ class SampleDataset(Dataset):
             if ids is not None
             else [str(s.meta.get("frame_dir", i)) for i, s in enumerate(samples)]
         )
-        steps = list(pipeline.clip_transform(train=train, seed=seed).transforms)
-        if train and augment is not None:
-            steps += list(augment.transforms) if isinstance(augment, Compose) else [augment]
-        self.transform = Compose(steps)
+        self.transform = pipeline.clip_transform(
+            train=train, seed=seed, augment=augment if train else None
+        )
 
     def __len__(self) -> int:
         return len(self.items)

@@ -1,4 +1,5 @@
-r"""Clip sampling as pyskl's ``UniformSampleFrames``, and test-time averaging over clips.
+r"""Clip sampling as pyskl's ``UniformSampleFrames`` (and CTR-GCN's N-UCLA feeder:
+:func:`replacement_sample_indices`), and test-time averaging over clips.
 
 A sequence of T frames gives ``num_clips`` clips of ``clip_len`` frame indices each
 (pyskl's ``pyskl/datasets/pipelines/sampling.py``). Each clip first keeps a random
@@ -28,7 +29,12 @@ import torch
 
 from skelgraph.data.augment import SeedLike, as_generator
 
-__all__ = ["PYSKL_TEST_SEED", "average_clip_scores", "uniform_sample_indices"]
+__all__ = [
+    "PYSKL_TEST_SEED",
+    "average_clip_scores",
+    "replacement_sample_indices",
+    "uniform_sample_indices",
+]
 
 PYSKL_TEST_SEED = 255
 """The seed of pyskl's test-time sampling (``UniformSampleFrames(seed=255)``)."""
@@ -123,6 +129,40 @@ def uniform_sample_indices(
             inds = bounds[:-1] + draws.below(np.diff(bounds))
         clips.append(inds + offset)
     return np.mod(np.stack(clips), num_frames).astype(np.int64)
+
+
+def replacement_sample_indices(
+    num_frames: int, clip_len: int, *, test_mode: bool = False, rng: SeedLike = None
+) -> np.ndarray:
+    r"""Frame indices of one clip as CTR-GCN's N-UCLA feeder picks them.
+
+    Training: ``clip_len`` indices drawn uniformly from [0, T) with replacement, sorted
+    (so a short sequence repeats frames, a long one skips some, and the order of time is
+    kept). Testing: evenly spaced, :math:`\lfloor i\,(T-1)/(L-1) \rfloor` for
+    :math:`i = 0 \ldots L-1` (``np.linspace(0, T - 1, L).astype(int)``; 0 when L = 1).
+
+    Parameters
+    ----------
+    num_frames : int
+        T >= 1.
+    clip_len : int
+        L >= 1.
+    test_mode : bool
+        Evenly spaced (testing) instead of random (training).
+    rng : int, Generator or None
+        The training draws (:func:`~skelgraph.data.as_generator`).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape (clip_len,), non-decreasing, each in [0, T).
+    """
+    for name, value in (("num_frames", num_frames), ("clip_len", clip_len)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    if test_mode:
+        return np.floor(np.linspace(0, num_frames - 1, clip_len)).astype(np.int64)
+    return np.sort(as_generator(rng).integers(0, num_frames, size=clip_len)).astype(np.int64)
 
 
 def average_clip_scores(

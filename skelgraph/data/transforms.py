@@ -29,6 +29,7 @@ __all__ = [
     "CenterJoints",
     "Compose",
     "FillEmptyFrames",
+    "MinMaxNormalize",
     "MotionFeatures",
     "Normalize2D",
     "PadToLength",
@@ -36,6 +37,7 @@ __all__ = [
     "RandomRotate",
     "RandomScale",
     "RandomShift",
+    "ReplacementSampleFrames",
     "ResampleFrames",
     "ThresholdScores",
     "Transform",
@@ -100,16 +102,26 @@ class CenterJoints(_Repr):
 
     Parameters
     ----------
-    joint, dims
+    joint, dims, frame
         As in the function.
     """
 
-    def __init__(self, joint: JointRef, *, dims: int | None = None) -> None:
+    def __init__(
+        self, joint: JointRef, *, dims: int | None = None, frame: int | None = None
+    ) -> None:
         self.joint = joint
         self.dims = dims
+        self.frame = frame
+
+    def _args(self) -> dict[str, Any]:
+        # Without a frame the repr stays what it was before the option existed.
+        args = super()._args()
+        if self.frame is None:
+            del args["frame"]
+        return args
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
-        return preprocess.center_joints(data, self.joint, dims=self.dims)
+        return preprocess.center_joints(data, self.joint, dims=self.dims, frame=self.frame)
 
 
 class AlignToAxes(_Repr):
@@ -205,6 +217,22 @@ class ResampleFrames(_Repr):
         return features.resample_frames(data, self.length, mode=self.mode)
 
 
+class MinMaxNormalize(_Repr):
+    """See :func:`~skelgraph.data.features.minmax_normalize`.
+
+    Parameters
+    ----------
+    dims
+        As in the function.
+    """
+
+    def __init__(self, *, dims: int = 3) -> None:
+        self.dims = dims
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return features.minmax_normalize(data, dims=self.dims)
+
+
 class BoneFeatures(_ScoreChannel):
     """See :func:`~skelgraph.data.features.bone_features`.
 
@@ -289,19 +317,37 @@ class RandomRotate(_Random):
 
     Parameters
     ----------
-    max_degrees, dims
+    max_degrees, dims, axes
         As in the function.
     seed : int, Generator or None
         Seed of the transform's own generator, used as the function's ``rng``.
     """
 
-    def __init__(self, max_degrees: float = 17.0, *, dims: int = 3, seed: SeedLike = None):
+    def __init__(
+        self,
+        max_degrees: float = 17.0,
+        *,
+        dims: int = 3,
+        axes: str = "xyz",
+        seed: SeedLike = None,
+    ) -> None:
+        augment._check_axes(axes)  # fail at construction, not on the first item
         super().__init__(seed)
         self.max_degrees = max_degrees
         self.dims = dims
+        self.axes = axes
+
+    def _args(self) -> dict[str, Any]:
+        # The default axes keep the repr it had before the option existed.
+        args = super()._args()
+        if self.axes == "xyz":
+            del args["axes"]
+        return args
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
-        return augment.random_rotate(data, self._rng, max_degrees=self.max_degrees, dims=self.dims)
+        return augment.random_rotate(
+            data, self._rng, max_degrees=self.max_degrees, dims=self.dims, axes=self.axes
+        )
 
 
 class RandomScale(_Random):
@@ -401,3 +447,28 @@ class UniformSampleFrames(_Random):
             seed=self.test_seed,
         )
         return np.ascontiguousarray(data[:, inds.ravel()])
+
+
+class ReplacementSampleFrames(_Random):
+    """See :func:`~skelgraph.data.sampling.replacement_sample_indices`; the frames.
+
+    Parameters
+    ----------
+    clip_len, test_mode
+        As in the function.
+    seed : int, Generator or None
+        Seed of the transform's own generator, used as the function's ``rng``.
+    """
+
+    def __init__(self, clip_len: int, *, test_mode: bool = False, seed: SeedLike = None) -> None:
+        if clip_len < 1:
+            raise ValueError(f"clip_len must be >= 1, got {clip_len}")
+        super().__init__(seed)
+        self.clip_len = clip_len
+        self.test_mode = test_mode
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        inds = sampling.replacement_sample_indices(
+            data.shape[1], self.clip_len, test_mode=self.test_mode, rng=self._rng
+        )
+        return np.ascontiguousarray(data[:, inds])
