@@ -361,6 +361,7 @@ class Trainer:
             "train_size": len(self.train_set),
             "test_size": len(self.test_set),
             "epochs": self.history,
+            "final": self.history[-1] if self.history else None,
             "best": best,
         }
 
@@ -428,14 +429,15 @@ class Trainer:
         return is_best, test
 
     def _write(self, epoch: int, is_best: bool, test: dict[str, Any]) -> None:
-        """Checkpoints, the best epoch's scores, metrics.json, TensorBoard, the epoch line."""
+        """Checkpoints, this epoch's scores, metrics.json, TensorBoard, the epoch line.
+
+        The scores are the latest epoch's, so a finished run's are the final epoch's: the
+        ones to report and fuse (``best.pt`` is picked on the validation split)."""
         folder, row = self.folder, self.history[-1]
         checkpoints.save_checkpoints(folder, self.state(epoch), is_best)
-        if is_best:
-            logs.write_scores(
-                folder, self._scores(epoch, test), test["confusion_matrix"],
-                self.class_names, epoch,
-            )  # fmt: skip
+        logs.write_scores(
+            folder, self._scores(epoch, test), test["confusion_matrix"], self.class_names, epoch
+        )
         logs.write_metrics(folder, self._record())
         if self.writer is not None:
             for key, value in row.items():

@@ -1,5 +1,6 @@
 """What a run reports: progress bars, the per-epoch line, ``metrics.json``, ``curves.png``,
-the best epoch's ``val_scores.npz`` and ``confusion.png``, and TensorBoard scalars.
+the latest (after the run: the final) epoch's ``val_scores.npz`` and ``confusion.png``,
+and TensorBoard scalars.
 
 Every file goes through :meth:`RunFolder.write <examples.msg3d.run_folder.RunFolder.write>`:
 written in full beside its name, then renamed over it.
