@@ -1,11 +1,10 @@
-"""Table 1 of MS-G3D on real data: disentangled vs powered aggregation, with and without masks.
+"""Table 1 of MS-G3D on real data: disentangled (-D) vs powering (-E), paired by seed.
 
 Section 4.3 / Table 1 of Liu et al. (CVPR 2020) compare single-pathway models whose graph
 convolutions aggregate K scales either by adjacency powering, ``norm(Ã)^k`` (Eq. 2; the
-"-E" rows) or by the disentangled k-adjacency, ``norm(Ã_(k))`` (Eq. 3-4; "-D"), with and
-without the learnable residual masks ``A_res``. This script does the same on
-Northwestern-UCLA, cross-view (train views 1, 2; test view 3), with small models that train
-on a CPU:
+"-E" rows) or by the disentangled k-adjacency, ``norm(Ã_(k))`` (Eq. 3-4; "-D"), with the
+learnable residual masks ``A_res``. This script does the same on Northwestern-UCLA,
+cross-view (train views 1, 2; test view 3), with small models that train on a CPU:
 
 - **GCN-E / GCN-D**: data BN → L × [:class:`~skelgraph.DisentangledGraphConv` (K scales)
   → :class:`~skelgraph.MSTemporalConv` (stride 2 after the first layer)] → pool → linear;
@@ -14,28 +13,39 @@ on a CPU:
 
 ``aggregation`` is ``"powering"`` for -E and ``"disentangled"`` for -D; ``residual_mask``
 toggles the masks. K runs over ``--scales`` (default 1, 4, 8, 12), bounded by the layout:
-scales k = 0 .. K - 1 reach hop K - 1, and the 20-joint Kinect v1 layout has diameter 10
-(also the diameter of its window graphs), so K > D + 1 = 11 adds only empty (disentangled)
-or repeated-mass (powering) scales; a requested K above D + 1 is clipped to D + 1 (12 → 11)
-and the table says so. Every cell uses the same data, epochs, width and recipe
-(``examples/msg3d/train.py``: SGD, Nesterov, lr 0.05 × batch / 32, weight decay 5e-4,
-×0.1 at 60 % and 80 % of the epochs), and ≥ 3 seeds; the table gives mean ± std
-(sample std, n - 1) of the final-epoch cross-view top-1.
+the 20-joint Kinect v1 layout has diameter 10, so a requested K above D + 1 = 11 is
+clipped to 11. At K = 1 both modes are the same operator (``Ã_(0) = norm(Ã)^0 = I``) with
+the same initial weights, so only -D is trained there and the difference is 0 by
+construction.
+
+**Paired seeds.** The -D and -E runs of one seed share everything but the adjacency: the
+same initial weights (their parameters have the same shapes and are drawn after
+``set_seed(seed)``), the same batches in the same order and the same augmentation draws
+(both follow ``(seed, epoch)`` in :mod:`examples.msg3d.engine`). Per (family, masks, K)
+the script reports the paired difference D − E of the final-epoch top-1 over the seeds
+run for both, with a 95 % Student-t confidence interval (mean ± t₀.₉₇₅,ₙ₋₁ · s / √n), and
+reads it: "D better" (interval above 0), "E better" (below 0), or "no difference shown".
+
+**Recipe.** Every run uses one ``train.py`` recipe, by default CTR-GCN's N-UCLA recipe
+(``examples/msg3d/configs/nw-ucla-ctrgcn.json``: its feeder, augmentation and optimizer)
+shortened by ``--epochs``, ``--frames``, ``--repeat``, ``--warmup-epochs`` and
+``--milestones``; the final epoch is reported, never the best on the test view.
 
 Run from the repository root (the data folder defaults to ``../shared/fixtures/nw-ucla``)::
 
-    python -m benchmarks.accuracy                  # the full grid (about an hour, 2 CPUs)
-    python -m benchmarks.accuracy --families gcn --masks on --scales 1 8 --seeds 0 1 2
-    python -m benchmarks.accuracy --quick          # one cell: GCN-D, mask, K = 4, 1 seed
-    python -m benchmarks.accuracy --families g3d --resume   # add runs to the existing table
+    python -m benchmarks.accuracy --threads 1                  # the default grid
+    python -m benchmarks.accuracy --families gcn --scales 4 --seeds 0 1 2 --resume
+    python -m benchmarks.accuracy --report                     # rewrite the files from the csv
+    python -m benchmarks.accuracy --quick                      # one tiny run, temp folder
 
 Outputs in ``--out`` (default ``benchmarks/results``; ``--quick`` without ``--out`` writes
-to a new temporary folder): ``accuracy.md`` (run header and table), ``accuracy.csv`` (one
-line per run) and ``accuracy.png``. They are rewritten after every run, so an interrupted
-grid leaves the runs it finished; ``--resume`` keeps them (and the earlier command lines)
-and trains only what is missing. One run takes about 15-70 s with one torch thread on a
-shared 2-CPU box (GCN faster than G3D, larger K slower), so the full 96-run grid takes about
-an hour.
+to a new temporary folder), all computed from ``accuracy.csv`` (one line per run):
+``accuracy.md`` (header, per-cell top-1 with 95 % intervals, the paired differences and
+what of the requested grid is still missing, with the command that finishes it),
+``accuracy-paired.csv`` (the differences) and ``accuracy.png`` (top-1 against K with the
+intervals). They are rewritten after every run; ``--resume`` keeps the runs already in
+``accuracy.csv`` with the same settings (and the earlier command lines) and trains only
+what is missing. The earlier 3-seed, 6-epoch grid is kept as ``accuracy-toy.md``.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ import argparse
 import csv
 import datetime
 import itertools
+import math
 import os
 import platform
 import statistics
@@ -144,12 +155,84 @@ def bounded_scales(scales: Sequence[int], graph: str = LAYOUT) -> tuple[list[int
     return out, bound
 
 
+# --------------------------------------------------------------------------- statistics
+CONFIG = ROOT / "examples" / "msg3d" / "configs" / "nw-ucla-ctrgcn.json"
+FIELDS = ["model", "mask", "K", "seed", "setting", "final_top1", "seconds", "parameters"]
+Cell = tuple[str, bool, int]  # (model, masks, K)
+
+
+def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of the Student-t interval, ``t_{(1+level)/2, n-1} · s / √n``
+    (half-width NaN for fewer than two values)."""
+    from scipy import stats
+
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, math.nan
+    spread = statistics.stdev(values) / math.sqrt(len(values))
+    return mean, float(stats.t.ppf((1 + level) / 2, len(values) - 1)) * spread
+
+
+def by_cell(rows: Sequence[dict[str, Any]]) -> dict[Cell, dict[int, float]]:
+    """Final top-1 (%) of every run, ``{(model, masks, K): {seed: top-1}}``."""
+    cells: dict[Cell, dict[int, float]] = {}
+    for r in rows:
+        cells.setdefault((r["model"], r["mask"], r["K"]), {})[r["seed"]] = 100 * r["final_top1"]
+    return cells
+
+
+def reading(low: float, high: float) -> str:
+    """What a 95 % interval of D − E says."""
+    if math.isnan(low):
+        return "too few seeds"
+    if low > 0:
+        return "D better"
+    if high < 0:
+        return "E better"
+    return "no difference shown"
+
+
+def paired_differences(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (family, masks, K): the seeds run for both -D and -E, their means, and D − E
+    (points) with its 95 % t interval. K = 1 (one operator, the identity): the -D seeds,
+    difference 0 by construction."""
+    cells = by_cell(rows)
+    out = []
+    for (model, mask, k), d_runs in sorted(cells.items()):
+        family, mode = model.split("-")
+        if mode != "D":
+            continue
+        e_runs = d_runs if k == 1 else cells.get((f"{family}-E", mask, k), {})
+        seeds = sorted(set(d_runs) & set(e_runs))
+        if not seeds:
+            continue
+        diffs = [d_runs[s] - e_runs[s] for s in seeds]
+        mean, half = t_interval(diffs)
+        if k == 1:
+            half = 0.0
+        out.append(
+            {
+                "family": family,
+                "mask": mask,
+                "K": k,
+                "seeds": len(seeds),
+                "D": statistics.fmean(d_runs[s] for s in seeds),
+                "E": statistics.fmean(e_runs[s] for s in seeds),
+                "diff": mean,
+                "low": mean - half,
+                "high": mean + half,
+                "reading": "identical (K = 1)" if k == 1 else reading(mean - half, mean + half),
+            }
+        )
+    return out
+
+
 # --------------------------------------------------------------------------- reporting
 def run_header(argv: Sequence[str], threads: int) -> list[str]:
-    """Markdown lines: command, date, versions, machine and threads."""
+    """Markdown lines: title, command, date, versions, machine and threads."""
     uname = platform.uname()
     return [
-        "# Table 1 design on N-UCLA cross-view: single-pathway models, -E vs -D, masks",
+        "# Table 1 on N-UCLA cross-view: disentangled (-D) vs powering (-E), paired seeds",
         "",
         f"- command: `{' '.join(['python -m benchmarks.accuracy', *argv])}`",
         f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
@@ -160,114 +243,177 @@ def run_header(argv: Sequence[str], threads: int) -> list[str]:
     ]
 
 
-def summarise(rows: list[dict[str, Any]]) -> dict[tuple[str, bool, int], list[float]]:
-    """Final top-1 (%) of every run, grouped by (model, mask, K)."""
-    cells: dict[tuple[str, bool, int], list[float]] = {}
-    for r in rows:
-        cells.setdefault((r["model"], r["mask"], r["K"]), []).append(100 * r["final_top1"])
-    return cells
+def _ci(values: Sequence[float]) -> str:
+    mean, half = t_interval(values)
+    if math.isnan(half):
+        return f"{mean:.1f} (n=1)"
+    return f"{mean:.1f} ± {half:.1f} (n={len(values)})"
 
 
-def _fmt(values: list[float]) -> str:
-    if not values:
-        return "–"
-    if len(values) == 1:
-        return f"{values[0]:.1f} (n=1)"
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} (n={len(values)})"
-
-
-def table(rows: list[dict[str, Any]], scales: Sequence[int]) -> list[str]:
-    """The Markdown table: one line per (model, mask), one column per K."""
-    cells = summarise(rows)
-    keys = sorted({(m, mask) for m, mask, _ in cells}, key=lambda km: (km[0], not km[1]))
+def cell_table(rows: Sequence[dict[str, Any]], scales: Sequence[int]) -> list[str]:
+    """Top-1 per (model, masks) and K: mean ± 95 % half-width (n seeds)."""
+    cells = by_cell(rows)
+    keys = sorted({(m, mask) for m, mask, _ in cells} | {
+        (m[:-1] + "E", mask) for m, mask, _ in cells if m.endswith("D")
+    }, key=lambda km: (km[0], not km[1]))  # fmt: skip
     lines = [
         "| model | masks | " + " | ".join(f"K = {k}" for k in scales) + " |",
         "|---|---|" + "---|" * len(scales),
     ]
     for model, mask in keys:
-        values = [_fmt(cells.get((model, mask, k), [])) for k in scales]
+        values = []
+        for k in scales:
+            runs = cells.get((model, mask, k))
+            if k == 1 and model.endswith("E"):
+                values.append("= D (same operator)")
+            else:
+                values.append(_ci(list(runs.values())) if runs else "–")
         lines.append(f"| {model} | {'yes' if mask else 'no'} | " + " | ".join(values) + " |")
     return lines
+
+
+def paired_table(pairs: Sequence[dict[str, Any]]) -> list[str]:
+    """The paired differences as Markdown."""
+    lines = [
+        "| family | masks | K | paired seeds | D | E | D − E [95 % CI] | reading |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for p in pairs:
+        interval = "" if math.isnan(p["low"]) else f" [{p['low']:+.1f}, {p['high']:+.1f}]"
+        lines.append(
+            f"| {p['family']} | {'yes' if p['mask'] else 'no'} | {p['K']} | {p['seeds']} | "
+            f"{p['D']:.1f} | {p['E']:.1f} | {p['diff']:+.1f}{interval} | {p['reading']} |"
+        )
+    return lines
+
+
+def missing(grid: Sequence[tuple[str, str, int, int]], rows: Sequence[dict[str, Any]]) -> int:
+    """How many runs of ``grid`` ((model, masks, K, seed)) ``rows`` lacks."""
+    done = {(r["model"], "on" if r["mask"] else "off", r["K"], r["seed"]) for r in rows}
+    return sum(run not in done for run in grid)
 
 
 def write_outputs(
     out: Path,
     rows: list[dict[str, Any]],
+    kept: list[dict[str, Any]],
     header: list[str],
     notes: list[str],
+    remaining: list[str],
 ) -> None:
-    """``accuracy.md``, ``accuracy.csv`` and ``accuracy.png`` in ``out``."""
+    """``accuracy.csv`` (``rows`` and the ``kept`` runs of other settings), and from the
+    runs of this setting ``accuracy.md``, ``accuracy-paired.csv`` and ``accuracy.png``."""
     out.mkdir(parents=True, exist_ok=True)
-    scales = _table_scales(rows)
-    text = [*header, *notes, "", *table(rows, scales), ""]
-    (out / "accuracy.md").write_text("\n".join(text))
-    fields = ["model", "mask", "K", "seed", "epochs", "final_top1", "best_top1", "seconds"]
-    fields += ["parameters"]
     with open(out / "accuracy.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fields, extrasaction="ignore")
+        writer = csv.DictWriter(f, FIELDS, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
-    plot(rows, out / "accuracy.png")
+        writer.writerows([*kept, *rows])
+    pairs = paired_differences(rows)
+    with open(out / "accuracy-paired.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, list(pairs[0]) if pairs else ["family"])
+        writer.writeheader()
+        for p in pairs:
+            writer.writerow({k: round(v, 3) if isinstance(v, float) else v for k, v in p.items()})
+    scales = sorted({r["K"] for r in rows})
+    text = [
+        *header,
+        *notes,
+        "",
+        "## Final-epoch top-1 (%), mean ± 95 % t-interval half-width (n seeds)",
+        "",
+        *cell_table(rows, scales),
+        "",
+        "## Paired difference D − E (points), same seeds, 95 % t-interval",
+        "",
+        *paired_table(pairs),
+        "",
+        "## Still to run",
+        "",
+        *remaining,
+        "",
+    ]
+    (out / "accuracy.md").write_text("\n".join(text))
+    plot(rows, pairs, out / "accuracy.png")
 
 
-def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    """Top-1 against K, mean ± std over seeds: one panel per family, a line per (model, mask)."""
+def plot(rows: Sequence[dict[str, Any]], pairs: Sequence[dict[str, Any]], path: Path) -> None:
+    """Top: top-1 against K, mean ± 95 % interval, -D and -E; bottom: D − E ± interval."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cells = summarise(rows)
+    cells = by_cell(rows)
     families = sorted({m.split("-")[0] for m, _, _ in cells}, reverse=True)  # GCN, G3D
-    fig, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 4), squeeze=False)
-    for ax, family in zip(axes[0], families):
-        for model, mask in sorted({(m, k) for m, k, _ in cells if m.startswith(family)}):
-            ks = sorted(k for m, msk, k in cells if (m, msk) == (model, mask))
-            runs = [cells[model, mask, k] for k in ks]
-            ax.errorbar(
-                ks,
-                [statistics.mean(r) for r in runs],
-                yerr=[statistics.stdev(r) if len(r) > 1 else 0.0 for r in runs],
-                marker="o" if model.endswith("D") else "s",
-                linestyle="-" if mask else "--",
-                color="C0" if model.endswith("D") else "C3",
-                alpha=1.0 if mask else 0.6,
-                capsize=3,
-                label=f"{model}{' + masks' if mask else ', no masks'}",
-            )
-        ax.set(
-            xlabel="K (scales)",
-            ylabel="cross-view top-1 (%), mean ± std over seeds",
-            title=f"{family}: N-UCLA cross-view (chance 10 %)",
-        )
+    fig, axes = plt.subplots(
+        2, len(families), figsize=(5 * len(families), 6.5), squeeze=False, sharex="col"
+    )
+    for col, family in enumerate(families):
+        ax = axes[0, col]
+        for mode, color, marker, shift in (("D", "C0", "o", 0.08), ("E", "C3", "s", -0.08)):
+            for mask in sorted({msk for m, msk, _ in cells if m.startswith(family)}):
+                source = f"{family}-{mode}"
+                ks = sorted(k for m, msk, k in cells if (m, msk) == (f"{family}-D", mask))
+                ks = [k for k in ks if (source, mask, k) in cells or k == 1]
+                stats_ = [t_interval(list(cells[f"{family}-D" if k == 1 else source, mask, k]
+                                          .values())) for k in ks]  # fmt: skip
+                ax.errorbar(
+                    [k + shift for k in ks],
+                    [m for m, _ in stats_],
+                    yerr=[0.0 if math.isnan(h) else h for _, h in stats_],
+                    color=color, marker=marker, capsize=3, linestyle="-" if mask else "--",
+                    label=f"{family}-{mode}{' + masks' if mask else ', no masks'}",
+                )  # fmt: skip
+        ax.set(ylabel="top-1 (%), mean ± 95 % CI", title=f"{family}: N-UCLA cross-view")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+        ax = axes[1, col]
+        ax.axhline(0, color="k", lw=0.8)
+        for mask in (True, False):
+            mine = [p for p in pairs if p["family"] == family and p["mask"] == mask]
+            if not mine:
+                continue
+            ax.errorbar(
+                [p["K"] for p in mine],
+                [p["diff"] for p in mine],
+                yerr=[0.0 if math.isnan(p["low"]) else p["diff"] - p["low"] for p in mine],
+                marker="o", capsize=3, color="C2", linestyle="-" if mask else "--",
+                label=f"D − E{' + masks' if mask else ', no masks'} (paired seeds)",
+            )  # fmt: skip
+        ax.set(xlabel="K (scales)", ylabel="D − E (points), 95 % CI")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def _previous_runs(path: Path) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Rows of an earlier ``accuracy.csv``, keyed by (model, mask, K, seed, epochs, params)."""
+def read_runs(path: Path) -> list[dict[str, Any]]:
+    """The rows of an ``accuracy.csv`` (empty when there is none)."""
     if not path.is_file():
-        return {}
-    out = {}
+        return []
     with open(path, newline="") as f:
-        for r in csv.DictReader(f):
-            row = {
+        return [
+            {
                 "model": r["model"],
                 "mask": r["mask"] == "True",
                 "K": int(r["K"]),
                 "seed": int(r["seed"]),
-                "epochs": int(r["epochs"]),
+                "setting": r["setting"],
                 "final_top1": float(r["final_top1"]),
-                "best_top1": float(r["best_top1"]),
                 "seconds": float(r["seconds"]),
                 "parameters": int(r["parameters"]),
             }
-            key = ("model", "mask", "K", "seed", "epochs", "parameters")
-            out[tuple(row[k] for k in key)] = row
-    return out
+            for r in csv.DictReader(f)
+        ]
+
+
+def _header_of(path: Path) -> list[str]:
+    """The lines of an earlier ``accuracy.md`` before its first section (``--report``)."""
+    lines = path.read_text().splitlines() if path.is_file() else []
+    first = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
+    return lines[: max(first - 1, 0)]
 
 
 def _earlier_commands(path: Path) -> list[str]:
@@ -282,20 +428,6 @@ def _earlier_commands(path: Path) -> list[str]:
     return out
 
 
-def _progress(trained: int, seconds: float, previous: dict[Any, Any]) -> list[str]:
-    lines = [f"- this invocation: {trained} runs trained in {seconds:.0f} s"]
-    if previous:
-        lines.append(
-            f"- {len(previous)} further runs kept (`--resume`) from `accuracy.csv` of the "
-            "earlier commands above, same settings"
-        )
-    return lines
-
-
-def _table_scales(rows: list[dict[str, Any]]) -> list[int]:
-    return sorted({r["K"] for r in rows})
-
-
 # --------------------------------------------------------------------------- main
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Command-line options."""
@@ -303,130 +435,200 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--data-root", default=str(DEFAULT_DATA), help="folder with all_sqe/")
     p.add_argument("--out", help="output folder (default benchmarks/results)")
     p.add_argument("--cache-dir", help="preprocessed-data cache (default: temporary folder)")
+    p.add_argument("--config", default=str(CONFIG), help="train.py recipe (JSON config)")
     p.add_argument("--families", nargs="+", choices=tuple(FAMILIES), default=list(FAMILIES))
     p.add_argument(
         "--aggregations", nargs="+", choices=tuple(AGGREGATIONS), default=list(AGGREGATIONS)
     )
-    p.add_argument("--masks", nargs="+", choices=("on", "off"), default=["on", "off"])
+    p.add_argument("--masks", nargs="+", choices=("on", "off"), default=["on"])
     p.add_argument("--scales", type=int, nargs="+", default=[1, 4, 8, 12])
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--frames", type=int, default=20)
+    p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     p.add_argument("--channels", type=int, nargs="+", default=[24, 48])
-    p.add_argument("--batch-size", type=int, default=32)
+    for name, help_ in (
+        ("--epochs", "epochs (default: the recipe's)"),
+        ("--frames", "frames per clip (default: the recipe's)"),
+        ("--repeat", "passes over the training set per epoch (default: the recipe's)"),
+        ("--warmup-epochs", "linear warm-up epochs (default: the recipe's)"),
+        ("--batch-size", "batch (default: the recipe's)"),
+    ):
+        p.add_argument(name, type=int, help=help_)
+    p.add_argument("--milestones", type=int, nargs="+", help="default: the recipe's")
     p.add_argument("--subset", type=int, help="N evenly spaced sequences per split (tests)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     p.add_argument(
         "--resume",
         action="store_true",
-        help="keep the runs already in OUT/accuracy.csv (same --epochs) in the table and train "
-        "only the grid's missing ones (matched on model, masks, K, seed, parameters)",
+        help="keep the runs already in OUT/accuracy.csv with the same settings and train "
+        "only the grid's missing ones",
     )
     p.add_argument(
-        "--quick", action="store_true", help="one cell: GCN-D, masks, K = 4, seed 0, 1 epoch"
+        "--report", action="store_true", help="train nothing: rewrite the outputs from the csv"
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="one tiny run: GCN-D, masks, K = 4, seed 0, 1 epoch, 1 pass, 8 frames",
     )
     args = p.parse_args(argv)
     if args.quick:
         args.families, args.aggregations, args.masks = ["gcn"], ["disentangled"], ["on"]
-        args.scales, args.seeds, args.epochs = [4], [0], 1
+        args.scales, args.seeds, args.epochs, args.repeat = [4], [0], 1, 1
+        args.warmup_epochs, args.milestones, args.frames = 0, [1], args.frames or 8
     return args
 
 
+def recipe(args: argparse.Namespace, out: Path, cache: Path) -> TrainConfig:
+    """The runs' :class:`TrainConfig`: ``--config`` with this command's overrides."""
+    from examples.msg3d.train import parse_args as train_args
+
+    argv = ["--config", args.config, "--data-root", args.data_root, "--out", str(out)]
+    argv += ["--cache-dir", str(cache), "--quiet"]
+    for name in ("epochs", "frames", "repeat", "warmup_epochs", "batch_size", "subset"):
+        if getattr(args, name) is not None:
+            argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    if args.milestones:
+        argv += ["--milestones", *map(str, args.milestones)]
+    return train_args(argv)
+
+
+def setting_of(cfg: TrainConfig, channels: Sequence[int]) -> str:
+    """Everything that makes two runs of one (model, masks, K, seed) the same run."""
+    return " ".join(
+        [
+            f"{cfg.feeder} T{cfg.frames} e{cfg.epochs} r{cfg.repeat} w{cfg.warmup_epochs}",
+            f"m{'-'.join(map(str, cfg.effective_milestones()))} b{cfg.batch_size}",
+            f"lr{cfg.effective_lr():g} wd{cfg.weight_decay:g} rot{cfg.rotate_degrees:g}"
+            f"{cfg.rotate_axes} s{cfg.scale:g} c{'-'.join(map(str, channels))}",
+            *([f"n{cfg.subset}"] if cfg.subset else []),
+        ]
+    )
+
+
+def grid_of(args: argparse.Namespace, scales: Sequence[int]) -> list[tuple[str, str, int, int]]:
+    """(model, masks, K, seed) of every run asked for, seed by seed (so an interrupted grid
+    has whole pairs), -D before -E; no -E at K = 1 (the same operator as -D)."""
+    return [
+        (model_name(family, aggregation), mask, k, seed)
+        for seed, family, mask, k, aggregation in itertools.product(
+            args.seeds, args.families, args.masks, scales, sorted(args.aggregations)
+        )
+        if not (aggregation == "powering" and k == 1)
+    ]
+
+
+def _finish_command(argv: Sequence[str]) -> str:
+    words = [w for w in argv if w not in ("--resume", "--report")]
+    return " ".join(["python -m benchmarks.accuracy", *words, "--resume"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the grid and write the outputs; returns the exit status."""
+    """Run the grid (or only report) and write the outputs; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    threads = torch.get_num_threads()
     if args.out:
         out = Path(args.out)
     elif args.quick:
         out = Path(tempfile.mkdtemp(prefix="skelgraph-accuracy-"))
     else:
         out = ROOT / "benchmarks" / "results"
-    if not (Path(args.data_root) / "all_sqe").is_dir():
-        raise SystemExit(f"N-UCLA not found: {args.data_root}/all_sqe (pass --data-root)")
-    cache = args.cache_dir or Path(tempfile.gettempdir()) / "skelgraph-accuracy-cache"
+    cache = Path(args.cache_dir or Path(tempfile.gettempdir()) / "skelgraph-accuracy-cache")
     scales, bound = bounded_scales(args.scales)
-    base = TrainConfig(
-        dataset="nw-ucla",
-        data_root=args.data_root,
-        cache_dir=str(cache),
-        frames=args.frames,
-        subset=args.subset,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        out=str(out),
-        quiet=True,
-    )
-    datasets = build_datasets(base)
-    header = run_header(argv, threads)
-    notes = [
-        f"- data: N-UCLA cross-view, {len(datasets.train)} train (views 1, 2) / "
-        f"{len(datasets.test)} test (view 3) sequences, {args.frames} frames "
-        "(paper_preprocess without padding, resampled), rotation ±10° and scale ±10 % "
-        "on train",
-        f"- models: single pathway, {len(args.channels)} layers of widths "
-        f"{tuple(args.channels)}, each graph layer followed by MS-TCN; G3D: 3-frame windows",
-        f"- recipe: SGD Nesterov momentum 0.9, lr {base.effective_lr():g} "
-        f"(0.05 × {args.batch_size} / 32), weight decay 5e-4, batch {args.batch_size}, "
-        f"{args.epochs} epochs, ×0.1 after epochs {base.effective_milestones()}",
-        f"- grid of this command: families {args.families}, aggregations {args.aggregations}, "
-        f"masks {args.masks}, K {scales} (requested {args.scales}; K ≤ diameter + 1 = "
-        f"{bound} for the 20-joint layout), seeds {args.seeds}",
-        "- cells: final-epoch cross-view top-1 (%), mean ± sample std over seeds (n runs)",
-    ]
-    previous: dict[tuple[Any, ...], dict[str, Any]] = {}
-    if args.resume:
-        previous = {
-            key: row
-            for key, row in _previous_runs(out / "accuracy.csv").items()
-            if row["epochs"] == args.epochs
-        }
-        header += _earlier_commands(out / "accuracy.md")
-    rows: list[dict[str, Any]] = list(previous.values())
-    grid = list(itertools.product(args.families, args.aggregations, args.masks, scales, args.seeds))
-    trained = 0
-    start_all = time.perf_counter()
-    for i, (family, aggregation, mask, k, seed) in enumerate(grid, 1):
-        name = model_name(family, aggregation)
+    base = recipe(args, out, cache)
+    setting = setting_of(base, args.channels)
+    grid = grid_of(args, scales)
+    earlier = read_runs(out / "accuracy.csv") if args.resume or args.report else []
+    rows = [r for r in earlier if r["setting"] == setting]
+    kept = [r for r in earlier if r["setting"] != setting]
+    if args.report:
+        header = _header_of(out / "accuracy.md")
+        notes: list[str] = []
+    else:
+        header = run_header(argv, torch.get_num_threads())
+        if args.resume:
+            header += _earlier_commands(out / "accuracy.md")
+        notes = [
+            f"- data: N-UCLA cross-view (train views 1, 2; test view 3); recipe "
+            f"`{Path(args.config).name}` ({base.feeder} feeder, {base.frames} frames, "
+            f"rotation ±{base.rotate_degrees:g}° about {base.rotate_axes}, scale 1 ± "
+            f"{base.scale:g}, {base.repeat} passes per epoch), batch {base.batch_size}, SGD "
+            f"Nesterov lr {base.effective_lr():g} ({base.warmup_epochs} warm-up epochs, ×"
+            f"{base.gamma:g} after epochs {base.effective_milestones()}), weight decay "
+            f"{base.weight_decay:g}, {base.epochs} epochs; the final epoch is reported",
+            f"- models: single pathway, {len(args.channels)} layers of widths "
+            f"{tuple(args.channels)}, each graph layer followed by MS-TCN; G3D: 3-frame windows",
+            f"- setting key (csv column `setting`): `{setting}`",
+            f"- grid asked for: families {args.families}, masks {args.masks}, K {scales} "
+            f"(requested {args.scales}; K ≤ diameter + 1 = {bound}), seeds {args.seeds}; "
+            "-E is not run at K = 1, where it is the same operator with the same weights as -D",
+            "- pairing: -D and -E of one seed share initial weights, batch order and "
+            "augmentation draws; only the adjacency differs",
+        ]
+    datasets = None
+    trained, start_all = 0, time.perf_counter()
+
+    def remaining() -> list[str]:
+        left = missing(grid, rows)
+        if not left:
+            return ["Nothing: every run of the grid above is in `accuracy.csv`."]
+        seconds = statistics.median([r["seconds"] for r in rows]) if rows else math.nan
+        return [
+            f"{left} of the {len(grid)} runs of the grid above are not run yet (median "
+            f"{seconds:.0f} s per run here, so about {left * seconds / 3600:.1f} h more on "
+            "one thread). To finish, from the repository root:",
+            "",
+            f"    {_finish_command(argv)}",
+        ]
+
+    done = {(r["model"], "on" if r["mask"] else "off", r["K"], r["seed"]) for r in rows}
+    for i, (name, mask, k, seed) in enumerate(grid, 1):
+        if args.report or (name, mask, k, seed) in done:
+            continue
+        if datasets is None:
+            if not (Path(args.data_root) / "all_sqe").is_dir():
+                raise SystemExit(f"N-UCLA not found: {args.data_root}/all_sqe (pass --data-root)")
+            datasets = build_datasets(base)
+        family, aggregation = _parse_model(name)
         cfg = TrainConfig(**{**base.__dict__, "seed": seed})
         set_seed(seed)
         model = SinglePathwayNet(family, aggregation, mask == "on", k, channels=args.channels)
-        parameters = sum(p.numel() for p in model.parameters())
-        if (name, mask == "on", k, seed, args.epochs, parameters) in previous:
-            continue
         start = time.perf_counter()
         history = train(cfg, model=model, datasets=datasets, write_outputs=False)
-        seconds = time.perf_counter() - start
         row = {
             "model": name,
             "mask": mask == "on",
             "K": k,
             "seed": seed,
-            "epochs": args.epochs,
+            "setting": setting,
             "final_top1": history[-1]["test_top1"],
-            "best_top1": max(h["test_top1"] for h in history),
-            "seconds": round(seconds, 1),
-            "parameters": parameters,
+            "seconds": round(time.perf_counter() - start, 1),
+            "parameters": sum(p.numel() for p in model.parameters()),
         }
         rows.append(row)
         trained += 1
-        elapsed = time.perf_counter() - start_all
         print(
-            f"[{i}/{len(grid)}] {name} mask={mask} K={k} seed={seed}: "
-            f"top-1 {100 * row['final_top1']:.1f} % ({seconds:.0f} s; {elapsed:.0f} s total)",
+            f"[{i}/{len(grid)}] {name} masks={mask} K={k} seed={seed}: final top-1 "
+            f"{100 * row['final_top1']:.1f} % ({row['seconds']:.0f} s)",
             flush=True,
         )
-        write_outputs(out, rows, header, [*notes, *_progress(trained, elapsed, previous)])
-    write_outputs(
-        out, rows, header, [*notes, *_progress(trained, time.perf_counter() - start_all, previous)]
-    )
-    rows_scales = _table_scales(rows)
-    print("\n".join(table(rows, rows_scales)))
+        progress = [f"- this invocation: {trained} runs in {time.perf_counter() - start_all:.0f} s"]
+        write_outputs(out, rows, kept, header, [*notes, *progress], remaining())
+    if not args.report:
+        progress = [f"- this invocation: {trained} runs in {time.perf_counter() - start_all:.0f} s"]
+        notes += progress
+    write_outputs(out, rows, kept, header, notes, remaining())
+    print("\n".join(paired_table(paired_differences(rows))))
     print(f"outputs in {out}")
     return 0
+
+
+def _parse_model(name: str) -> tuple[str, str]:
+    family, mode = name.split("-")
+    return (
+        next(f for f, label in FAMILIES.items() if label == family),
+        next(a for a, label in AGGREGATIONS.items() if label == mode),
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import statistics
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -170,27 +169,27 @@ def _online(results: Path) -> dict[str, Figure]:
 
 
 def _accuracy(results: Path) -> dict[str, Figure]:
-    """Disentangled (-D) against powering (-E) in the Table 1 grid (accuracy.csv): how
-    many (family, masks, K > 1) cells the -D mean wins, and the largest gap."""
+    """Table 1 on N-UCLA (accuracy-paired.csv, written by accuracy.py from accuracy.csv):
+    per family, masks and K, the paired difference D − E with its 95 % interval
+    (``accuracy.gcn-k8.diff``: ``"+1.2 points [-0.3, +2.7]"``), its reading and its
+    number of paired seeds; and the runs and setting of the table."""
     src = source("accuracy.md", results)
-    cells: dict[tuple[str, str, str, int], list[float]] = {}
-    for r in csv.DictReader((results / "accuracy.csv").open(encoding="utf-8")):
-        family, mode = r["model"].split("-")
-        cells.setdefault((family, r["mask"], mode, int(r["K"])), []).append(
-            100 * float(r["final_top1"])
+    out = {}
+    for r in csv.DictReader((results / "accuracy-paired.csv").open(encoding="utf-8")):
+        name = f"accuracy.{r['family'].lower()}-k{r['K']}" + (
+            "" if r["mask"] == "True" else "-nomask"
         )
-    gaps = {
-        (family, mask, k): statistics.fmean(values) - statistics.fmean(cells[family, mask, "E", k])
-        for (family, mask, mode, k), values in cells.items()
-        if mode == "D" and k > 1 and (family, mask, "E", k) in cells
-    }
-    (_, _, k_max), largest = max(gaps.items(), key=lambda item: item[1])
-    wins = sum(gap > 0 for gap in gaps.values())
-    return {
-        "accuracy.d-wins": Figure(f"{wins} of {len(gaps)}", src),
-        "accuracy.largest-gap": Figure(f"{largest:.1f} points", src),
-        "accuracy.largest-gap-k": Figure(str(k_max), src),
-    }
+        low, high = float(r["low"]), float(r["high"])
+        interval = "" if low != low else f" [{low:+.1f}, {high:+.1f}]"  # NaN: one seed
+        out[f"{name}.diff"] = Figure(f"{float(r['diff']):+.1f} points{interval}", src)
+        out[f"{name}.reading"] = Figure(r["reading"], src)
+        out[f"{name}.seeds"] = Figure(r["seeds"], src)
+    runs = list(csv.DictReader((results / "accuracy.csv").open(encoding="utf-8")))
+    out["accuracy.runs"] = Figure(str(len(runs)), src)
+    top1 = [100 * float(r["final_top1"]) for r in runs]
+    if top1:
+        out["accuracy.top1-range"] = Figure(f"{min(top1):.1f}-{max(top1):.1f} %", src)
+    return out
 
 
 def _amp_accuracy(results: Path) -> dict[str, Figure]:

@@ -12,7 +12,7 @@ Directives (each takes the results file, relative to the page, as its argument):
 
     .. bias-table:: ../benchmarks/results/bias.csv
 
-    .. accuracy-table:: ../benchmarks/results/accuracy.csv
+    .. accuracy-table:: ../benchmarks/results/accuracy-paired.csv
 
 Roles, for a measured number in prose (from :mod:`benchmarks.figures`, so prose never
 restates a result by hand) and for the results file, machine and date it comes from::
@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -107,17 +106,9 @@ def load_bias_full_stacks(path: Path = RESULTS / "bias.csv") -> list[dict]:
     return [{"layout": layout, "graph": graph, **v} for (layout, graph), v in full.items()]
 
 
-def load_accuracy(path: Path = RESULTS / "accuracy.csv") -> dict[tuple[str, bool], dict]:
-    """``{(model, masks): {K: (mean %, sample std %, n)}}`` of the final-epoch top-1."""
-    cells: dict[tuple[str, bool, int], list[float]] = {}
-    for r in csv.DictReader(Path(path).open(encoding="utf-8")):
-        key = (r["model"], r["mask"] == "True", int(r["K"]))
-        cells.setdefault(key, []).append(100 * float(r["final_top1"]))
-    out: dict[tuple[str, bool], dict] = {}
-    for (model, mask, k), values in sorted(cells.items()):
-        std = statistics.stdev(values) if len(values) > 1 else 0.0
-        out.setdefault((model, mask), {})[k] = (statistics.fmean(values), std, len(values))
-    return out
+def load_accuracy(path: Path = RESULTS / "accuracy-paired.csv") -> list[dict]:
+    """The paired differences D − E of ``accuracy.py`` (one row per family, masks, K)."""
+    return list(csv.DictReader(Path(path).open(encoding="utf-8")))
 
 
 # -- tables ----------------------------------------------------------------------------
@@ -297,22 +288,32 @@ class BiasTable(Directive):
 
 
 class AccuracyTable(Directive):
-    """Final-epoch top-1 (%), mean ± sample std over seeds, one row per model and masks."""
+    """Table 1's paired differences: per family, masks and K, the seeds run for both
+    modes, the mean top-1 of each, D − E with its 95 % interval, and its reading."""
 
     required_arguments = 1
 
     def run(self):
-        grid = load_accuracy(_results_path(self))
-        ks = sorted({k for cells in grid.values() for k in cells})
-        header = [("", ["model"]), ("", ["masks"]), ("top-1 (%)", [f"K = {k}" for k in ks])]
+        header = [("", ["family"]), ("", ["masks"]), ("", ["K"]), ("", ["seeds"])]
+        header += [("top-1 (%)", ["D", "E"]), ("D − E (points)", ["mean", "95 % CI"])]
+        header += [("", ["reading"])]
         body = []
-        order = sorted(grid.items(), key=lambda item: (item[0][0], not item[0][1]))
-        for (model, mask), cells in order:
-            row = [_cell(model, ["text"]), _cell("yes" if mask else "no", ["text"])]
-            for k in ks:
-                mean, std, _ = cells.get(k, (None, None, 0))
-                row.append(_cell("–" if mean is None else f"{mean:.1f} ± {std:.1f}", ["num"]))
-            body.append(row)
+        for r in load_accuracy(_results_path(self)):
+            low, high = float(r["low"]), float(r["high"])
+            interval = "–" if low != low else f"[{low:+.1f}, {high:+.1f}]"  # NaN: one seed
+            body.append(
+                [
+                    _cell(r["family"], ["text"]),
+                    _cell("yes" if r["mask"] == "True" else "no", ["text"]),
+                    _cell(r["K"], ["num"]),
+                    _cell(r["seeds"], ["num"]),
+                    _cell(f"{float(r['D']):.1f}", ["num"]),
+                    _cell(f"{float(r['E']):.1f}", ["num"]),
+                    _cell(f"{float(r['diff']):+.1f}", ["num"]),
+                    _cell(interval, ["num"]),
+                    _cell(r["reading"], ["text"]),
+                ]
+            )
         return [_table(header, body)]
 
 

@@ -1,8 +1,10 @@
-"""benchmarks/accuracy.py: the Table 1 models, the K bound, and a --quick run on N-UCLA."""
+"""benchmarks/accuracy.py: the Table 1 models, the K bound, the paired statistics, the
+report written from the csv, and a --quick run on N-UCLA."""
 
 from __future__ import annotations
 
 import csv
+import math
 
 import pytest
 import torch
@@ -10,6 +12,7 @@ import torch
 from tests.conftest import fixture_path
 
 pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+pytest.importorskip("scipy", reason="the plot extra is not installed")
 
 
 @pytest.fixture
@@ -37,16 +40,110 @@ def test_single_pathway_models(script, family, aggregation, mask):
     assert script.model_name(family, aggregation) in {"GCN-E", "GCN-D", "G3D-E", "G3D-D"}
 
 
+@pytest.mark.parametrize("family", ["gcn", "g3d"])
+def test_pairs_share_weights_and_k1_is_one_model(script, family):
+    """Same seed: -D and -E start from the same weights; at K = 1 they are the same
+    function (why -E is not run there), at K = 4 they differ only by the adjacency."""
+    x = torch.randn(2, 3, 8, 20, 1)
+    outputs = {}
+    for k in (1, 4):
+        for aggregation in ("disentangled", "powering"):
+            torch.manual_seed(3)
+            model = script.SinglePathwayNet(family, aggregation, True, k, channels=(6, 12))
+            params = {n: p.detach().clone() for n, p in model.named_parameters()}
+            outputs[k, aggregation] = (params, model.eval()(x))
+    for k in (1, 4):
+        d, e = outputs[k, "disentangled"], outputs[k, "powering"]
+        assert d[0].keys() == e[0].keys()
+        assert all(torch.equal(d[0][n], e[0][n]) for n in d[0])
+    torch.testing.assert_close(outputs[1, "disentangled"][1], outputs[1, "powering"][1])
+    assert not torch.allclose(outputs[4, "disentangled"][1], outputs[4, "powering"][1])
+
+
+def _row(model, k, seed, top1, mask=True):
+    return {"model": model, "mask": mask, "K": k, "seed": seed, "setting": "s",
+            "final_top1": top1 / 100, "seconds": 10.0, "parameters": 1}  # fmt: skip
+
+
+def test_paired_difference_by_hand(script):
+    """D − E over seeds 0-2 is 1, 2, 3: mean 2, s = 1, half-width t(0.975, 2) / √3 =
+    4.3027 / 1.7321 = 2.484; a seed run for one side only is left out."""
+    rows = [_row("GCN-D", 4, s, 80 + s + 1) for s in range(3)]
+    rows += [_row("GCN-E", 4, s, 80) for s in range(3)] + [_row("GCN-D", 4, 9, 99)]
+    rows += [_row("GCN-D", 1, s, 70 + s) for s in range(2)]
+    pairs = {p["K"]: p for p in script.paired_differences(rows)}
+    p = pairs[4]
+    assert (p["seeds"], p["D"], p["E"]) == (3, pytest.approx(82), pytest.approx(80))
+    assert p["diff"] == pytest.approx(2)
+    assert (p["low"], p["high"]) == (
+        pytest.approx(2 - 2.4841, abs=1e-3),
+        pytest.approx(4.4841, abs=1e-3),
+    )
+    assert p["reading"] == "no difference shown"
+    assert (pairs[1]["diff"], pairs[1]["seeds"], pairs[1]["reading"]) == (0, 2, "identical (K = 1)")
+
+
+def test_readings(script):
+    assert script.reading(0.1, 2) == "D better"
+    assert script.reading(-2, -0.1) == "E better"
+    assert script.reading(-1, 1) == "no difference shown"
+    assert script.reading(math.nan, math.nan) == "too few seeds"
+    mean, half = script.t_interval([5.0])
+    assert mean == 5 and math.isnan(half)
+
+
+def test_grid_is_seed_major_without_e_at_k1(script):
+    args = script.parse_args(["--families", "gcn", "--scales", "1", "4", "--seeds", "0", "1"])
+    grid = script.grid_of(args, [1, 4])
+    assert grid == [
+        ("GCN-D", "on", 1, 0), ("GCN-D", "on", 4, 0), ("GCN-E", "on", 4, 0),
+        ("GCN-D", "on", 1, 1), ("GCN-D", "on", 4, 1), ("GCN-E", "on", 4, 1),
+    ]  # fmt: skip
+    assert script.missing(grid, [_row("GCN-D", 4, 1, 50)]) == 5
+
+
+def test_report_rewrites_everything_from_the_csv(script, tmp_path):
+    """--report trains nothing: the tables, the paired csv, the plot and what is left
+    (with the command that finishes the grid) all come from accuracy.csv."""
+    argv = ["--families", "gcn", "--scales", "1", "4", "--seeds", "0", "1", "2", "3"]
+    argv += ["--epochs", "3", "--out", str(tmp_path)]
+    args = script.parse_args(argv)
+    setting = script.setting_of(script.recipe(args, tmp_path, tmp_path), args.channels)
+    rows = [_row("GCN-D", 4, s, 80 + s + 1) for s in range(3)]
+    rows += [_row("GCN-E", 4, s, 80) for s in range(3)] + [_row("GCN-D", 1, 0, 70)]
+    rows += [{**_row("GCN-D", 4, 5, 10), "setting": "other"}]
+    for r in rows[:-1]:
+        r["setting"] = setting
+    with open(tmp_path / "accuracy.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, script.FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    (tmp_path / "accuracy.md").write_text("# title\n\n- command: `x`\n\n## Final\n")
+    assert script.main([*argv, "--report"]) == 0
+    text = (tmp_path / "accuracy.md").read_text()
+    assert text.startswith("# title\n\n- command: `x`\n")
+    assert "| GCN-D | yes | 70.0 (n=1) | 82.0 ± 2.5 (n=3) |" in text
+    assert "| GCN-E | yes | = D (same operator) | 80.0 ± 0.0 (n=3) |" in text
+    assert "| GCN | yes | 4 | 3 | 82.0 | 80.0 | +2.0 [-0.5, +4.5] | no difference shown |" in text
+    assert "5 of the 12 runs of the grid above are not run yet" in text
+    assert f"python -m benchmarks.accuracy {' '.join(argv)} --resume" in text
+    paired = list(csv.DictReader((tmp_path / "accuracy-paired.csv").open()))
+    assert [p["K"] for p in paired] == ["1", "4"] and float(paired[1]["diff"]) == 2.0
+    kept = list(csv.DictReader((tmp_path / "accuracy.csv").open()))
+    assert len(kept) == len(rows)  # the other setting's run is kept, not reported
+    assert (tmp_path / "accuracy.png").stat().st_size > 0
+
+
 def test_quick_writes_table(script, tmp_path):
     root = fixture_path("nw-ucla")
     out = tmp_path / "results"
-    argv = ["--quick", "--data-root", str(root), "--out", str(out)]
+    argv = ["--quick", "--data-root", str(root), "--out", str(out), "--threads", "1"]
     argv += ["--cache-dir", str(tmp_path / "cache"), "--subset", "20", "--frames", "8"]
     assert script.main(argv) == 0
     text = (out / "accuracy.md").read_text()
     assert "python -m benchmarks.accuracy --quick" in text and "torch " in text
-    assert "| model | masks | K = 4 |" in text
-    assert "| GCN-D | yes |" in text and "(n=1)" in text
+    assert "| model | masks | K = 4 |" in text and "| GCN-D | yes |" in text and "(n=1)" in text
+    assert "ctrgcn T8 e1 r1" in text and "Nothing: every run of the grid" in text
     with open(out / "accuracy.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 1 and rows[0]["model"] == "GCN-D" and rows[0]["K"] == "4"

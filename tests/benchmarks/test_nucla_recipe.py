@@ -1,0 +1,65 @@
+"""benchmarks/nucla_recipe.py: the recipe's results file from train.py run folders."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import nucla_recipe
+
+pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+
+
+def _run(folder, stream, seed, top1s, logits):
+    """A train.py output folder: metrics.json and the final epoch's val_scores.npz."""
+    folder.mkdir()
+    epochs = [
+        {"epoch": i + 1, "lr": 0.1, "train_loss": 1.0 / (i + 1), "train_top1": 0.5,
+         "test_loss": 1.0, "test_top1": t, "test_top5": 1.0, "test_mean_class_accuracy": t,
+         "seconds": 10.0 * (i + 1)}
+        for i, t in enumerate(top1s)
+    ]  # fmt: skip
+    config = {"stream": stream, "seed": seed, "preset": "nw-ucla-small", "feeder": "ctrgcn",
+              "amp": "bf16", "epochs": 65}  # fmt: skip
+    record = {"config": config, "milestones": [50], "parameters": 1234, "torch": "2.x",
+              "epochs": epochs}  # fmt: skip
+    (folder / "metrics.json").write_text(json.dumps(record))
+    ids = np.array(["a", "b", "c", "d"])
+    np.savez(folder / "val_scores.npz", ids=ids, labels=np.array([0, 1, 0, 1]),
+             logits=np.asarray(logits, np.float32), stream=np.array(stream))  # fmt: skip
+    return folder
+
+
+def test_results_from_run_folders(tmp_path):
+    """Final epochs (0.8 and 0.6, not the best 0.9), mean ± std over seeds, and the fusion
+    (2 : 2 weights of two streams' softmax) computed by hand: the bone stream is sure of
+    the right class where the joint stream is wrong."""
+    joint = [[2, 0], [2, 0], [2, 0], [0, 2]]  # right on a, d: top-1 0.5
+    bone = [[0, 9], [0, 9], [9, 0], [0, 9]]  # right on b, c, d: 0.75; very sure
+    runs = [
+        _run(tmp_path / "j0", "joint", 0, [0.5, 0.9, 0.8], joint),
+        _run(tmp_path / "b0", "bone", 0, [0.4, 0.6], bone),
+        _run(tmp_path / "j1", "joint", 1, [0.7], joint),
+    ]
+    out = tmp_path / "results"
+    argv = [*map(str, runs), "--command", "python -m examples.msg3d.train X", "--out", str(out)]
+    assert nucla_recipe.main(argv) == 0
+    text = (out / "nucla-recipe.md").read_text()
+    assert "- command: `python -m examples.msg3d.train X`" in text
+    assert (
+        "| j0 | joint | 0 | nw-ucla-small | 1,234 | bf16 | 3 / 65 | [50] | 20 | 80.00 % |" in text
+    )
+    assert "| joint | 75.00 ± 7.07 % (n=2) |" in text and "| bone | 60.00 % (n=1) |" in text
+    # fused: softmax sums; sample a: joint 0.88/0.12 + bone ~0/1 -> class 1 (wrong)
+    assert "| fused | 75.00 % (n=1) |" in text
+    record = json.loads((out / "nucla-recipe.json").read_text())
+    assert record["fused"][0]["streams"] == ["joint", "bone"] and record["fused"][0]["weights"] == [
+        2,
+        2,
+    ]
+    assert (out / "nucla-recipe.png").stat().st_size > 0
+    (out / "nucla-recipe.md").unlink()
+    assert nucla_recipe.main(["--report", "--out", str(out)]) == 0
+    assert (out / "nucla-recipe.md").read_text() == text
