@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import statistics
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -192,6 +193,26 @@ def _accuracy(results: Path) -> dict[str, Figure]:
     return out
 
 
+def _recipe(results: Path) -> dict[str, Figure]:
+    """CTR-GCN's N-UCLA recipe (nucla-recipe.json): per stream the final-epoch top-1 (mean
+    over seeds), the epochs run of the recipe's 65, and seconds per epoch; the fusion."""
+    src = source("nucla-recipe.md", results)
+    record = json.loads((results / "nucla-recipe.json").read_text())
+    out = {}
+    for stream in dict.fromkeys(r["stream"] for r in record["runs"]):
+        runs = [r for r in record["runs"] if r["stream"] == stream]
+        top1 = statistics.fmean(100 * r["final_top1"] for r in runs)
+        out[f"recipe.{stream}.top1"] = Figure(f"{top1:.1f} %", src)
+        out[f"recipe.{stream}.seeds"] = Figure(str(len(runs)), src)
+        out[f"recipe.{stream}.epochs"] = Figure(str(min(r["final_epoch"] for r in runs)), src)
+        seconds = statistics.median(r["median_epoch_seconds"] for r in runs)
+        out[f"recipe.{stream}.epoch-seconds"] = Figure(f"{seconds:.0f} s", src)
+    if record["fused"]:
+        fused = statistics.fmean(100 * f["top1"] for f in record["fused"])
+        out["recipe.fused.top1"] = Figure(f"{fused:.1f} %", src)
+    return out
+
+
 def _amp_accuracy(results: Path) -> dict[str, Figure]:
     """N-UCLA top-1 with and without bf16 autocast (the table of amp-accuracy.md)."""
     src = source("amp-accuracy.md", results)
@@ -247,6 +268,7 @@ def _bias(results: Path) -> dict[str, Figure]:
 def figures(results: Path = RESULTS) -> dict[str, Figure]:
     """Every named figure, computed from the files in ``results``."""
     out: dict[str, Figure] = {}
-    for part in (_speed, _amp, _streaming, _online, _accuracy, _amp_accuracy, _bias):
+    parts = (_speed, _amp, _streaming, _online, _accuracy, _recipe, _amp_accuracy, _bias)
+    for part in parts:
         out.update(part(results))
     return out
