@@ -516,9 +516,41 @@ def grid_of(args: argparse.Namespace, scales: Sequence[int]) -> list[tuple[str, 
     ]
 
 
-def _finish_command(argv: Sequence[str]) -> str:
-    words = [w for w in argv if w not in ("--resume", "--report")]
+GRID_OPTIONS = ("--families", "--aggregations", "--masks", "--scales", "--seeds")
+
+
+def finish_command(argv: Sequence[str], *, whole_table: bool = False) -> str:
+    """The command that trains what is missing: ``argv`` with ``--resume`` (and, for the
+    ``whole_table``, without the options that narrow the grid, so the defaults apply)."""
+    words, skipping = [], False
+    for word in argv:
+        if word.startswith("--"):
+            skipping = whole_table and word in GRID_OPTIONS
+            if word in ("--resume", "--report"):
+                continue
+        if not skipping:
+            words.append(word)
     return " ".join(["python -m benchmarks.accuracy", *words, "--resume"])
+
+
+def remaining(
+    rows: Sequence[dict[str, Any]], grids: dict[str, list], argv: Sequence[str]
+) -> list[str]:
+    """Markdown lines: per grid (this command's, then the whole table's) how many runs
+    are missing, the time they take at this setting's median, and the command."""
+    seconds = statistics.median([r["seconds"] for r in rows]) if rows else math.nan
+    lines = []
+    for (what, grid), whole in zip(grids.items(), (False, True)):
+        left = missing(grid, rows)
+        if not left:
+            lines.append(f"- {what}: nothing, all {len(grid)} runs are in `accuracy.csv`.")
+            continue
+        lines.append(
+            f"- {what}: {left} of {len(grid)} runs (median {seconds:.0f} s per run here: "
+            f"about {left * seconds / 3600:.1f} h on one thread); to finish, from the "
+            f"repository root: `{finish_command(argv, whole_table=whole)}`"
+        )
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -568,18 +600,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     datasets = None
     trained, start_all = 0, time.perf_counter()
 
-    def remaining() -> list[str]:
-        left = missing(grid, rows)
-        if not left:
-            return ["Nothing: every run of the grid above is in `accuracy.csv`."]
-        seconds = statistics.median([r["seconds"] for r in rows]) if rows else math.nan
-        return [
-            f"{left} of the {len(grid)} runs of the grid above are not run yet (median "
-            f"{seconds:.0f} s per run here, so about {left * seconds / 3600:.1f} h more on "
-            "one thread). To finish, from the repository root:",
-            "",
-            f"    {_finish_command(argv)}",
-        ]
+    full = parse_args(finish_command(argv, whole_table=True).split()[3:])
+    grids = {
+        "this command's grid": grid,
+        "the whole Table 1 (the default grid)": grid_of(full, bounded_scales(full.scales)[0]),
+    }
 
     done = {(r["model"], "on" if r["mask"] else "off", r["K"], r["seed"]) for r in rows}
     for i, (name, mask, k, seed) in enumerate(grid, 1):
@@ -613,11 +638,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         progress = [f"- this invocation: {trained} runs in {time.perf_counter() - start_all:.0f} s"]
-        write_outputs(out, rows, kept, header, [*notes, *progress], remaining())
+        write_outputs(out, rows, kept, header, [*notes, *progress], remaining(rows, grids, argv))
     if not args.report:
         progress = [f"- this invocation: {trained} runs in {time.perf_counter() - start_all:.0f} s"]
         notes += progress
-    write_outputs(out, rows, kept, header, notes, remaining())
+    write_outputs(out, rows, kept, header, notes, remaining(rows, grids, argv))
     print("\n".join(paired_table(paired_differences(rows))))
     print(f"outputs in {out}")
     return 0

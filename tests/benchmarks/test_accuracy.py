@@ -125,8 +125,10 @@ def test_report_rewrites_everything_from_the_csv(script, tmp_path):
     assert "| GCN-D | yes | 70.0 (n=1) | 82.0 ± 2.5 (n=3) |" in text
     assert "| GCN-E | yes | = D (same operator) | 80.0 ± 0.0 (n=3) |" in text
     assert "| GCN | yes | 4 | 3 | 82.0 | 80.0 | +2.0 [-0.5, +4.5] | no difference shown |" in text
-    assert "5 of the 12 runs of the grid above are not run yet" in text
-    assert f"python -m benchmarks.accuracy {' '.join(argv)} --resume" in text
+    assert "- this command's grid: 5 of 12 runs (median 10 s per run here" in text
+    assert f"`python -m benchmarks.accuracy {' '.join(argv)} --resume`" in text
+    assert "- the whole Table 1 (the default grid): 133 of 140 runs" in text  # 14 per seed
+    assert f"`python -m benchmarks.accuracy --epochs 3 --out {tmp_path} --resume`" in text
     paired = list(csv.DictReader((tmp_path / "accuracy-paired.csv").open()))
     assert [p["K"] for p in paired] == ["1", "4"] and float(paired[1]["diff"]) == 2.0
     kept = list(csv.DictReader((tmp_path / "accuracy.csv").open()))
@@ -143,7 +145,7 @@ def test_quick_writes_table(script, tmp_path):
     text = (out / "accuracy.md").read_text()
     assert "python -m benchmarks.accuracy --quick" in text and "torch " in text
     assert "| model | masks | K = 4 |" in text and "| GCN-D | yes |" in text and "(n=1)" in text
-    assert "ctrgcn T8 e1 r1" in text and "Nothing: every run of the grid" in text
+    assert "ctrgcn T8 e1 r1" in text and "- this command's grid: nothing, all 1 runs" in text
     with open(out / "accuracy.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 1 and rows[0]["model"] == "GCN-D" and rows[0]["K"] == "4"
