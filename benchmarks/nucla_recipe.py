@@ -52,6 +52,7 @@ def collect(folder: Path) -> dict[str, Any]:
         "preset": cfg["preset"],
         "feeder": cfg["feeder"],
         "amp": cfg["amp"],
+        "threads": cfg["threads"],
         "epochs_planned": cfg["epochs"],
         "milestones": record["milestones"],
         "parameters": record["parameters"],
@@ -99,6 +100,8 @@ def markdown(record: dict[str, Any]) -> str:
         *(f"- command: `{c}`" for c in record["commands"]),
         f"- date: {record['date']}",
         f"- machine: {record['machine']}",
+        f"- torch {record['runs'][0]['torch']}, torch threads per run: "
+        f"{sorted({r['threads'] for r in record['runs']}, key=str)}",
         "- reported: the final epoch of each run (never the best epoch on the test view); "
         f"the recipe is {RECIPE_EPOCHS} epochs with ×0.1 at epoch 50",
         "",
@@ -169,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "commands": args.command,
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "machine": f"{uname.system} {uname.machine}, {os.cpu_count()} logical CPUs "
-            f"(shared with other work); torch {runs[0]['torch']}",
+            "(shared with other work)",
             "runs": runs,
             "fused": fuse(args.runs, runs),
         }

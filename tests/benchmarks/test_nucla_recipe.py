@@ -22,7 +22,7 @@ def _run(folder, stream, seed, top1s, logits):
         for i, t in enumerate(top1s)
     ]  # fmt: skip
     config = {"stream": stream, "seed": seed, "preset": "nw-ucla-small", "feeder": "ctrgcn",
-              "amp": "bf16", "epochs": 65}  # fmt: skip
+              "amp": "bf16", "epochs": 65, "threads": 1}  # fmt: skip
     record = {"config": config, "milestones": [50], "parameters": 1234, "torch": "2.x",
               "epochs": epochs}  # fmt: skip
     (folder / "metrics.json").write_text(json.dumps(record))
@@ -48,6 +48,7 @@ def test_results_from_run_folders(tmp_path):
     assert nucla_recipe.main(argv) == 0
     text = (out / "nucla-recipe.md").read_text()
     assert "- command: `python -m examples.msg3d.train X`" in text
+    assert "torch threads per run: [1]" in text
     assert (
         "| j0 | joint | 0 | nw-ucla-small | 1,234 | bf16 | 3 / 65 | [50] | 20 | 80.00 % |" in text
     )
