@@ -185,6 +185,21 @@ def nucla_preprocess(cfg: TrainConfig) -> Compose:
     )
 
 
+def _nucla_pipeline(cfg: TrainConfig) -> Pipeline:
+    """N-UCLA's pipeline: the paper's (resampled, aligned with ``--align``) or CTR-GCN's."""
+    ctrgcn = cfg.feeder == "ctrgcn"
+    return Pipeline(
+        "kinect-v1-20",
+        3,
+        stream=cfg.stream,
+        frames=cfg.frames,
+        sampling="ctrgcn" if ctrgcn else "resample",
+        num_persons=1,
+        rotate=cfg.align and not ctrgcn,
+        normalize_2d=False,
+    )
+
+
 def _nucla(cfg: TrainConfig) -> TrainData:
     if not cfg.data_root:
         raise SystemExit("--dataset nw-ucla needs --data-root (the folder with all_sqe/)")
@@ -202,16 +217,7 @@ def _nucla(cfg: TrainConfig) -> TrainData:
     tag = f"nw-ucla-T{cfg.frames}{'' if cfg.align else '-noalign'}"
     if cfg.subset is not None:
         tag += f"-subset{cfg.subset}"
-    pipeline = Pipeline(
-        "kinect-v1-20",
-        3,
-        stream=cfg.stream,
-        frames=cfg.frames,
-        sampling="resample",
-        num_persons=1,
-        rotate=cfg.align,
-        normalize_2d=False,
-    )
+    pipeline = _nucla_pipeline(cfg)
     transforms = {"train": _with_stream(augmentation(cfg), pipeline)}
     transforms["test"] = _with_stream(None, pipeline)
     parts = {}
@@ -228,16 +234,7 @@ def _nucla(cfg: TrainConfig) -> TrainData:
 
 def _nucla_ctrgcn(cfg: TrainConfig, train_files: list[str], test_files: list[str]) -> TrainData:
     """CTR-GCN's N-UCLA feeder: the sequences in memory (a few MB), every step per item."""
-    pipeline = Pipeline(
-        "kinect-v1-20",
-        3,
-        stream=cfg.stream,
-        frames=cfg.frames,
-        sampling="ctrgcn",
-        num_persons=1,
-        rotate=False,
-        normalize_2d=False,
-    )
+    pipeline = _nucla_pipeline(cfg)
     parts = {}
     for name, files_ in (("train", train_files), ("test", test_files)):
         train = name == "train"
