@@ -43,8 +43,9 @@ ROWS = [
         "{checkpoint.train8.time-vs-plain} the time",
     ),
     (
-        "N-UCLA cross-view top-1, `nw-ucla-small`, CTR-GCN's recipe, joint stream, final "
-        "epoch of {recipe.joint.epochs} (the recipe has 65), {recipe.joint.seeds} seed(s)",
+        "N-UCLA cross-view top-1, `nw-ucla-small`, CTR-GCN's recipe shortened to "
+        "{recipe.joint.epochs} epochs (its own: 65), joint stream, final epoch, "
+        "{recipe.joint.seeds} seed(s)",
         "{recipe.joint.top1} ({recipe.joint.epoch-seconds} per epoch on one CPU thread)",
     ),
     (

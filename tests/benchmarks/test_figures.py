@@ -45,3 +45,29 @@ def test_the_benchmarks_page_figures_agree_with_the_tables():
     f = figures()
     ratio = float(f["speed.train8.authors"].text[:-2]) / float(f["speed.train8.time"].text[:-2])
     assert ratio == pytest.approx(float(f["speed.train8.speedup"].text[:-1]), abs=0.01)
+
+
+def test_table1_and_recipe_figures_follow_their_files(tmp_path):
+    """accuracy-paired.csv and nucla-recipe.json, rewritten, give the figures by hand."""
+    results = tmp_path / "results"
+    shutil.copytree(RESULTS, results)
+    (results / "accuracy-paired.csv").write_text(
+        "family,mask,K,seeds,D,E,diff,low,high,reading\n"
+        "GCN,True,11,4,82.0,80.0,2.0,-0.5,4.5,no difference shown\n"
+        "G3D,False,4,1,70.0,69.0,1.0,nan,nan,too few seeds\n"
+    )
+    record = json.loads((results / "nucla-recipe.json").read_text())
+    run = record["runs"][0]
+    record["runs"] = [{**run, "final_top1": 0.9}, {**run, "final_top1": 0.8, "final_epoch": 7}]
+    record["fused"] = [{"top1": 0.95}]
+    (results / "nucla-recipe.json").write_text(json.dumps(record))
+    f = figures(results)
+    assert f["accuracy.gcn-k11.diff"].text == "+2.0 points [-0.5, +4.5]"
+    assert f["accuracy.gcn-k11.reading"].text == "no difference shown"
+    assert f["accuracy.g3d-k4-nomask.diff"].text == "+1.0 points"
+    assert f["accuracy.gcn-k11.seeds"].text == "4"
+    stream = run["stream"]
+    assert f[f"recipe.{stream}.top1"].text == "85.0 %"
+    assert f[f"recipe.{stream}.epochs"].text == "7" and f[f"recipe.{stream}.seeds"].text == "2"
+    assert f["recipe.fused.top1"].text == "95.0 %"
+    assert f["recipe.fused.top1"].source.file == "nucla-recipe.md"
