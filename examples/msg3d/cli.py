@@ -17,6 +17,7 @@ import math
 import os
 import stat
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, NoReturn
@@ -24,6 +25,7 @@ from typing import BinaryIO, NoReturn
 import torch
 
 __all__ = [
+    "HelpFormatter",
     "Parser",
     "bounded_float",
     "bounded_int",
@@ -35,8 +37,41 @@ __all__ = [
 ]
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """``--help`` with each option's default said once, one way, for every command.
+
+    The rule: an option whose help says what happens when it is not given, as
+    ``(default: ...)`` (``--layout``: ``(default: the data's)``), keeps those words; any
+    other option with a default value gets ``(default: VALUE)`` (``--no-align`` style for
+    an ``--x/--no-x`` switch); a flag (off unless given), a required option and one whose
+    unset value is ``None`` get nothing more.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = (action.help or "").replace(" (default: %(default)s)", "")  # Python < 3.13
+        default = action.default
+        if "(default" in text or default is None or default is argparse.SUPPRESS or action.required:
+            return text
+        if isinstance(action, argparse.BooleanOptionalAction):
+            shown = action.option_strings[0 if default else 1]
+        elif action.nargs == 0:  # store_true / store_const: the flag itself says it
+            return text
+        else:
+            shown = " ".join(map(str, default)) if isinstance(default, list) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})".lstrip()
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        # Whole words only: never "nw-ucla-" / "small" or "--no-" / "align" across lines.
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 class Parser(argparse.ArgumentParser):
-    """An :class:`argparse.ArgumentParser` whose errors are one line (no usage block)."""
+    """An :class:`argparse.ArgumentParser` whose errors are one line (no usage block) and
+    whose ``--help`` shows defaults by :class:`HelpFormatter`'s rule."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
