@@ -15,6 +15,7 @@ import errno
 import json
 import math
 import os
+import re
 import stat
 import sys
 import textwrap
@@ -59,6 +60,23 @@ class HelpFormatter(argparse.HelpFormatter):
         else:
             shown = " ".join(map(str, default)) if isinstance(default, list) else str(default)
         return f"{text} (default: {shown.replace('%', '%%')})".lstrip()
+
+    def _format_usage(self, usage, actions, groups, prefix) -> str:  # type: ignore[no-untyped-def]
+        text = super()._format_usage(usage, actions, groups, prefix)
+        head = f"{'usage: ' if prefix is None else prefix}{self._prog}"
+        if max(map(len, text.splitlines())) <= self._width or not text.startswith(head):
+            return text
+        # An option too long for argparse's column under the program name: the options
+        # flow from a 4-space indent instead, so no line runs past the width.
+        parts = re.findall(
+            r"\(.*?\)+(?=\s|$)|\[.*?\]+(?=\s|$)|\S+", " ".join(text[len(head) :].split())
+        )
+        lines = [head]
+        for part in parts:
+            if len(lines[-1]) + 1 + len(part) > self._width and lines[-1].strip():
+                lines.append("   ")
+            lines[-1] += f" {part}"
+        return "\n".join(lines) + "\n\n"
 
     def _split_lines(self, text: str, width: int) -> list[str]:
         # Whole words only: never "nw-ucla-" / "small" or "--no-" / "align" across lines.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import re
 
 import pytest
@@ -102,3 +103,26 @@ def test_help_formatter_rule():
     assert lines["--own OWN"] == "a name (default: the data's)"
     assert lines["--need NEED"] == "must be given"
     assert lines["--unset UNSET"] == "optional"
+
+
+def _docs_width() -> int:
+    """The width the docs lay the help out at (docs/_ext/cli_help.py)."""
+    path = ROOT / "docs" / "_ext" / "cli_help.py"
+    spec = importlib.util.spec_from_file_location("cli_help", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WIDTH
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_fits_its_width_under_a_long_program_name(name):
+    """As the docs show it (``python -m examples.msg3d.NAME``, the docs' width), no line
+    of the help runs past the width: a code block that would be cut off on the page."""
+    width = _docs_width()
+    parser = importlib.import_module(f"examples.msg3d.{name}").build_parser()
+    parser.prog = f"python -m examples.msg3d.{name}"
+    formatter = parser.formatter_class
+    parser.formatter_class = lambda prog: formatter(prog, width=width)
+    text = parser.format_help()
+    assert max(map(len, text.splitlines())) <= width, text
+    assert text.startswith(f"usage: {parser.prog} [-h]"), text
