@@ -26,6 +26,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from skelgraph.amp import compute_dtype
+
 __all__ = [
     "aggregate_windows",
     "frame_projection",
@@ -103,6 +105,10 @@ class _ProjectThenAggregate(torch.autograd.Function):
     def forward(ctx: Any, x, theta, blocks, geometry):
         k, front, padded, stride, dilation = geometry
         rows = theta.shape[0] // k * (padded // stride)  # per sample: C'·P
+        # Every operand in the products' dtype once (autocast's, if on): the loop then
+        # casts nothing, and the backward reuses these copies.
+        dtype = compute_dtype(x)
+        x, theta, blocks = x.to(dtype), theta.to(dtype), blocks.to(dtype)
         y = None
         for i in range(x.shape[0]):
             z = _project(x[i], theta, k, front, padded)
@@ -120,7 +126,7 @@ class _ProjectThenAggregate(torch.autograd.Function):
         k, front, padded, stride, dilation = ctx.geometry
         n, c, t, v = x.shape
         rows = grad.shape[1]
-        grad = grad.to(x.dtype)  # autocast: back to the input's
+        grad = grad.to(x.dtype)
         need_x, need_theta, need_blocks = ctx.needs_input_grad[:3]
         grad_x = x.new_empty(x.shape) if need_x else None  # contiguous, whatever x is
         # Parameter gradients sum over the samples: accumulated in float32 (or float64)
@@ -128,7 +134,6 @@ class _ProjectThenAggregate(torch.autograd.Function):
         acc = torch.promote_types(x.dtype, torch.float32)
         grad_theta = torch.zeros_like(theta, dtype=acc) if need_theta else None
         grad_blocks = torch.zeros_like(blocks, dtype=acc) if need_blocks else None
-        theta, blocks = theta.to(x.dtype), blocks.to(x.dtype)
         for i in range(n):
             z = _project(x[i], theta, k, front, padded)
             grad_z, grad_w = _windows_backward(
