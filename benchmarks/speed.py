@@ -37,7 +37,7 @@ one process holds every cell. Results go to ``speed-limit.json`` and, written fr
     python -m benchmarks.speed --reference ~/src/MS-G3D      # full run (tens of minutes)
     python -m benchmarks.speed --quick                        # tiny shapes, seconds (CI)
     python -m benchmarks.speed --interleave --reference ~/src/MS-G3D --batch 2 8 \
-        --frames 100 --threads 2 --amp off bf16 --rounds 10  # about 10 minutes
+        --frames 100 --threads 2 --amp off bf16 --rounds 8  # about 8 minutes
 """
 
 from __future__ import annotations
