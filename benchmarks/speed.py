@@ -263,6 +263,8 @@ def table(results: list[dict]) -> list[str]:
 
 
 # -- against the machine's limit: every cell in one process, interleaved ---------------
+# The baselines of an interleaved run, as its results file names them.
+BASELINES = {"authors": "the authors' code", "skelgraph-reference": "skelgraph's reference path"}
 # The dtype of each autocast setting's products: whose GEMM peak its cells are held to.
 PRECISIONS = {"off": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
@@ -375,8 +377,8 @@ def limit_markdown(data: dict) -> str:
         "time: min and median over the rounds after one warm-up; multiply-adds: "
         "FlopCounterMode / 2, of the cell's own code (forward and backward in training); "
         "GFLOP/s: 2 × multiply-adds / min time; of GEMM peak: against the peak of the "
-        f"cell's precision; ratios: {base}'s time over the cell's (min / median), at the "
-        f"same precision and against {base}'s float32",
+        f"cell's precision; ratios: the time of {BASELINES[base]} over the cell's "
+        "(min / median), at the same precision and in float32",
         "",
         "| batch | phase | code | precision | min (s) | median (s) | multiply-adds (G) "
         f"| GFLOP/s | of GEMM peak | vs {base}, same precision | vs {base} float32 |",
