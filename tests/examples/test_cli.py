@@ -11,6 +11,7 @@ import sys
 import threading
 
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -166,3 +167,20 @@ def test_default_threads_pick_the_faster_setting_of_every_measured_row(monkeypat
         times = {c["threads"]: c["median_s"] for c in cells if c["busy"] == busy}
         machine(monkeypatch, cpus, float(busy))
         assert cli.default_threads() == min(times, key=times.get), (busy, times)
+
+
+@pytest.mark.parametrize("given", [None, 2])
+def test_train_and_predict_run_on_the_default_threads_unless_told(monkeypatch, tmp_path, given):
+    from examples.msg3d import predict, train
+
+    calls: list[int] = []
+    monkeypatch.setattr(cli, "default_threads", lambda: 3)
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    option = [] if given is None else ["--threads", str(given)]
+    missing = str(tmp_path / "missing")
+    with pytest.raises(SystemExit):  # after the threads are set: no such input
+        predict.main(["--checkpoint", missing, missing, *option])
+    with pytest.raises(SystemExit):
+        train.main(["--dataset", "pose-pickle", "--annotations", missing, "--out",
+                    str(tmp_path / "run"), "--quiet", *option])  # fmt: skip
+    assert calls == [given or 3] * 2
