@@ -39,10 +39,10 @@ __all__ = [
 ]
 
 
-def _windows(z: torch.Tensor, w: torch.Tensor, rows: int, stride: int, dilation: int):
-    """Forward of the sliding-window product (see :func:`sliding_window_matmul`)."""
-    w = w.to(z.dtype)  # under autocast z is bf16
-    y = torch.mm(z[::stride], w[0])  # position 0 covers every output row
+def _windows(z: torch.Tensor, w: torch.Tensor, rows: int, stride: int, dilation: int, out=None):
+    """Forward of the sliding-window product (see :func:`sliding_window_matmul`), into
+    ``out`` (R, Q) if given; z and w share a dtype."""
+    y = torch.mm(z[::stride], w[0], out=out)  # position 0 covers every output row
     for j in range(1, w.shape[0]):
         zj = z[j * dilation :: stride][:rows]
         y[: zj.shape[0]].addmm_(zj, w[j])
@@ -109,13 +109,9 @@ class _ProjectThenAggregate(torch.autograd.Function):
         # casts nothing, and the backward reuses these copies.
         dtype = compute_dtype(x)
         x, theta, blocks = x.to(dtype), theta.to(dtype), blocks.to(dtype)
-        y = None
-        for i in range(x.shape[0]):
-            z = _project(x[i], theta, k, front, padded)
-            yi = _windows(z, blocks, rows, stride, dilation)
-            if y is None:
-                y = yi.new_empty(x.shape[0], rows, yi.shape[1])
-            y[i] = yi
+        y = x.new_empty(x.shape[0], rows, blocks.shape[2])
+        for i in range(x.shape[0]):  # each sample's product straight into its rows
+            _windows(_project(x[i], theta, k, front, padded), blocks, rows, stride, dilation, y[i])
         ctx.save_for_backward(x, theta, blocks)
         ctx.geometry = geometry
         return y
