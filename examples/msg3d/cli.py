@@ -145,7 +145,7 @@ def json_object(text: str) -> dict[str, object]:
 
 
 THREADS_HELP = (
-    "torch.set_num_threads; default: the CPUs that other work leaves idle (the CPUs this "
+    "torch.set_num_threads (default: the CPUs that other work leaves idle: the CPUs this "
     "process may use less the 1-minute load average, split among torchrun's local "
     "processes, at least 1). Every CPU's thread beside busy processes made training several "
     "times slower (benchmarks/results/threads.md)"

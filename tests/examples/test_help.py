@@ -76,6 +76,8 @@ def test_help_describes_every_argument_and_shows_each_default_once(name, capsys,
         assert help_text, f"{where}: no description"
         assert "(default: None)" not in help_text, where
         assert help_text.lower().count("default") <= 1, f"{where}: {help_text}"
+        if "default" in help_text.lower():  # said one way
+            assert "(default: " in help_text, f"{where}: {help_text}"
         action = _action(parser, invocation)
         shown = _shown(action)
         if shown is not None and "(default" not in (action.help or ""):
