@@ -216,12 +216,17 @@ class MSTemporalConvPlan(NamedTuple):
         :func:`~skelgraph.nn.ms_tcn_fast.multiscale_temporal_conv` (the branches' 1×1
         convolutions as one product, their batch norms grouped) or the branches one by
         one, as the authors' module.
+    whole_tensor : bool
+        Merged, with the max-pool as ``max_pool2d`` whatever the gradients (what
+        ``torch.compile`` and ``torch.export`` record) rather than
+        :func:`~skelgraph.nn.ms_tcn_fast.frame_max_pool`'s in-place running maximum.
     folded : bool
         Merged, with every batch norm folded into the convolution before it (inference:
         no gradients, batch norm in eval mode with running statistics).
     """
 
     temporal_conv: Literal["merged", "reference"]
+    whole_tensor: bool
     folded: bool
 
 
@@ -401,7 +406,9 @@ class MSTemporalConv(StreamingModule):
         plan = self.plan()
         if plan.temporal_conv == "merged":
             weights, norms = self._merged_inputs(plan.folded)
-            return multiscale_temporal_conv(x, weights, self._geometry(), norms, self.act)
+            return multiscale_temporal_conv(
+                x, weights, self._geometry(), norms, self.act, whole_tensor=plan.whole_tensor
+            )
         out = torch.cat([branch(x) for branch in self.branches], dim=1)
         if self.has_residual:
             out = out + self.residual(x)
@@ -415,14 +422,13 @@ class MSTemporalConv(StreamingModule):
         kinds = [type(branch) for branch in self.branches]
         layout = kinds == [_DilatedBranch] * len(self.dilations) + [_PoolBranch, _PointwiseBranch]
         norms = self._norms() if layout else None
-        merged = backend.use_fast(
-            0, 0, applicable=norms is not None and all(map(groupable, norms))
-        )
+        merged = backend.use_fast(0, 0, applicable=norms is not None and all(map(groupable, norms)))
         inference = norms is not None and all(
             not group[0].training and group[0].running_mean is not None for group in norms
         )
         return MSTemporalConvPlan(
             temporal_conv="merged" if merged else "reference",
+            whole_tensor=merged and backend.recording_tool() == "compile",
             folded=merged and inference and not torch.is_grad_enabled(),
         )
 
