@@ -250,7 +250,7 @@ def frame_max_pool(
     """
     if whole_tensor or torch.is_grad_enabled():
         front, back = padding
-        if front != back:
+        if front != back or 2 * front > size:  # max_pool2d pads at most half a window
             x, front = F.pad(x, (0, 0, front, back), value=float("-inf")), 0
         return F.max_pool2d(x, (size, 1), (stride, 1), (front, 0))
     padded = F.pad(x, (0, 0, *padding), value=float("-inf"))

@@ -163,16 +163,23 @@ class _Branch(nn.Sequential):
         super().__init__(*layers)
         self.check()
 
-    def check(self) -> None:
-        """Raise unless the branch holds exactly its named layers, at their keys: the
-        stream and the authors' checkpoints rely on them (e.g. a dropout inserted into a
-        branch would shift them)."""
-        expected = [(layer.key, layer.kind) for layer in self.LAYERS]
-        found = list(self.named_children())
-        if len(found) != len(expected) or not all(
+    def _layouts(self) -> tuple[list[tuple[str, type[nn.Module]]], list[tuple[str, nn.Module]]]:
+        """The (key, kind) of the named layers, and the (key, module) children."""
+        return [(layer.key, layer.kind) for layer in self.LAYERS], list(self.named_children())
+
+    def holds_its_layers(self) -> bool:
+        """Whether the branch holds exactly its named layers, at their keys."""
+        expected, found = self._layouts()
+        return len(found) == len(expected) and all(
             key == want_key and isinstance(module, kind)
             for (key, module), (want_key, kind) in zip(found, expected)
-        ):
+        )
+
+    def check(self) -> None:
+        """Raise unless the branch :meth:`holds_its_layers`: the stream and the authors'
+        checkpoints rely on them (e.g. a dropout inserted into a branch would shift them)."""
+        if not self.holds_its_layers():
+            expected, found = self._layouts()
             layout = ", ".join(f"{key}: {kind.__name__}" for key, kind in expected)
             got = ", ".join(f"{key}: {type(module).__name__}" for key, module in found)
             raise TypeError(
@@ -421,6 +428,7 @@ class MSTemporalConv(StreamingModule):
         one per group (:func:`~skelgraph.nn.ms_tcn_fast.groupable`)."""
         kinds = [type(branch) for branch in self.branches]
         layout = kinds == [_DilatedBranch] * len(self.dilations) + [_PoolBranch, _PointwiseBranch]
+        layout = layout and all(branch.holds_its_layers() for branch in self.branches)
         norms = self._norms() if layout else None
         merged = backend.use_fast(0, 0, applicable=norms is not None and all(map(groupable, norms)))
         inference = norms is not None and all(
