@@ -317,8 +317,8 @@ def multiscale_temporal_conv(
         h = grouped_batch_norm(h, norms.bottlenecks)
     h = h.relu_()  # a fresh tensor (norm output) or z's own rows (folded)
     hs = h.split(width, 1)
-    parts = [
-        _conv(hi, conv, s, d, padding)
+    parts = [  # on contiguous copies: float32 conv2d's backward is far slower on slices
+        _conv(hi.contiguous(), conv, s, d, padding)
         for hi, conv, d, padding in zip(hs, weights.dilated, geometry.dilations, geometry.paddings)
     ]
     pool = (geometry.pool_size, s, geometry.pool_padding)
