@@ -21,7 +21,7 @@ so no normalisation pass runs at all.
 
 Temporal padding is explicit, (front, back) frames per branch, so a causal layer (all
 padding in front) uses the same kernel. Which path runs is the layer's plan
-(:meth:`MSTemporalConv.plan`); nothing here reads a setting.
+(:meth:`~skelgraph.MSTemporalConv.plan`); nothing here reads a setting.
 """
 
 from __future__ import annotations
@@ -82,13 +82,13 @@ class MSTCNWeights(NamedTuple):
 
     Parameters
     ----------
-    bottlenecks : sequence of Conv
+    bottlenecks : sequence of (Tensor, Tensor or None)
         (w, C, 1, 1): the dilated branches' 1×1 convolutions, then the max-pool branch's.
-    dilated : sequence of Conv
+    dilated : sequence of (Tensor, Tensor or None)
         (w, w, k, 1): the dilated branches' temporal convolutions.
-    one_by_one : Conv
+    one_by_one : (Tensor, Tensor or None)
         (w, C, 1, 1): the strided 1×1 branch.
-    residual : Conv or None
+    residual : (Tensor, Tensor or None) or None
         (C', C, k_r, 1): the residual convolution (geometry ``"conv"``), else ``None``.
     pool_affine : (Tensor, Tensor) or None
         Folded form only: the max-pool's batch norm as a per-channel (scale, shift).
