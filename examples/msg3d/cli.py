@@ -27,6 +27,7 @@ __all__ = [
     "Parser",
     "bounded_float",
     "bounded_int",
+    "default_threads",
     "device",
     "json_object",
     "open_regular",
@@ -88,6 +89,39 @@ def json_object(text: str) -> dict[str, object]:
             f'expected a JSON object {{"name": value, ...}}, got {type(value).__name__} {text}'
         )
     return value
+
+
+THREADS_HELP = (
+    "torch.set_num_threads; default: the CPUs that other work leaves idle (the CPUs this "
+    "process may use less the 1-minute load average, split among torchrun's local "
+    "processes, at least 1). Every CPU's thread beside busy processes made training several "
+    "times slower (benchmarks/results/threads.md)"
+)
+"""The help of every command's ``--threads`` (whose default is :func:`default_threads`)."""
+
+
+def default_threads() -> int:
+    """The thread count a command runs with when ``--threads`` is not given: the CPUs that
+    other work leaves idle.
+
+    That is the CPUs this process may run on (its affinity) less the 1-minute load
+    average, rounded down, split among torchrun's local processes (``LOCAL_WORLD_SIZE``),
+    and at least 1. PyTorch's own default takes every CPU; beside busy processes, its
+    threads wait for each other and a run slows down several times, while on a quiet
+    machine the extra threads gain little (``benchmarks/results/threads.md``). Rounding
+    the load down errs towards fewer threads, the cheaper mistake.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average (Windows)
+        load = 0.0
+    local = os.environ.get("LOCAL_WORLD_SIZE", "")
+    processes = int(local) if local.isdigit() and int(local) > 0 else 1
+    return max(1, int(cpus - load) // processes)
 
 
 def device(text: str) -> torch.device:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
-from examples.msg3d import checkpoints, logs
+from examples.msg3d import checkpoints, cli, logs
 from examples.msg3d.config import TrainConfig, to_jsonable
 from examples.msg3d.datasets import (
     TrainData,
@@ -219,8 +219,7 @@ class Trainer:
         self, model: nn.Module | None, datasets: TrainData | tuple[Dataset, Dataset] | None
     ) -> None:
         cfg = self.cfg
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        torch.set_num_threads(cfg.threads or cli.default_threads())
         set_seed(cfg.seed)
         if datasets is None:
             datasets = self._datasets()

@@ -39,6 +39,7 @@ import torch
 
 from examples.msg3d import cli
 from examples.msg3d.checkpoint import build_model, load_checkpoint
+from examples.msg3d.config import INT_RANGES
 from examples.msg3d.pyskl_pipeline import pipeline_from_dict
 from skelgraph.data import (
     SkeletonFormatError,
@@ -213,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=cli.bounded_int(*TOP_K), default=5, help="classes listed")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument(
+        "--threads",
+        type=cli.bounded_int(*INT_RANGES["threads"]),
+        metavar="N",
+        help=cli.THREADS_HELP,
+    )
     return p
 
 
@@ -239,6 +246,7 @@ def build_predictors(args: argparse.Namespace) -> list[Predictor]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads or cli.default_threads())
     predictors = build_predictors(args)
     predictor = predictors[0]
     results = []

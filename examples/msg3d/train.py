@@ -165,8 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--threads",
         type=_int("threads"),
-        help="torch.set_num_threads; unset, PyTorch's own (every CPU). On a machine shared "
-        "with other work use 1 or the idle CPUs (benchmarks/results/threads.md)",
+        help=cli.THREADS_HELP,
     )
     g.add_argument("--workers", type=_int("workers"), default=d.workers, help="DataLoader workers")
     g.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1, ...")
