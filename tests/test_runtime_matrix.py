@@ -25,7 +25,7 @@ from tests.layer_helpers import LAYERS, TINY, instance
 
 NAMES = sorted(LAYERS)
 # (layer, global setting): both kernels of every layer with a graph convolution.
-CASES = [(n, i) for n in NAMES for i in ("reference", "fast") if n != "tcn" or i == "fast"]
+CASES = [(n, i) for n in NAMES for i in ("reference", "fast")]
 SMALL = [(n, i) for n, i in CASES if n in ("gcn", "g3d", "tcn", "block")]
 LAYER_CASES = [(n, i) for n, i in CASES if n != "block"]
 
