@@ -503,8 +503,8 @@ def main(argv: list[str] | None = None) -> None:
         args.aggregations, args.amp,
     )  # fmt: skip
     for device, malloc, case, batch, phase, impl, aggregation, amp in grid:
-        if case == "ms-tcn" and (impl == "skelgraph-reference" or aggregation == "powering"):
-            continue  # no graph: one implementation, no aggregation
+        if case == "ms-tcn" and aggregation == "powering":
+            continue  # no graph, no aggregation
         if aggregation == "powering" and impl == "authors" and case != "ms-gcn":
             continue  # the authors' G3D and Model have no powering switch
         if impl == "skelgraph-checkpointed" and (case != "msg3d" or phase != "train"):

@@ -14,17 +14,17 @@ def test_speed_quick_writes_ratios(tmp_path):
     args = ["--quick", "--cases", "ms-gcn", "ms-tcn", "--threads", "1"]
     script.main([*args, "--out", str(tmp_path)])
     results = json.loads((tmp_path / "speed-quick.json").read_text())
-    # ms-gcn: 2 phases x 2 implementations x 2 aggregations; ms-tcn: 2 phases (one path)
-    assert len(results) == 10
+    # ms-gcn: 2 phases x 2 implementations x 2 aggregations; ms-tcn: 2 phases x 2 impls
+    assert len(results) == 12
     assert {r["impl"] for r in results} == {"skelgraph", "skelgraph-reference"}
     assert all(r["median_s"] > 0 and len(r["times_s"]) == 1 for r in results)
     table = (tmp_path / "speed-quick.md").read_text()
     assert "torch " in table and "threads" in table
     rows = [line.strip("|").split(" | ") for line in table.splitlines() if "| 1 |" in line]
     assert len(rows) == len(results)
-    # Each group's baseline (ms-gcn: the reference path; ms-tcn: its only path) is 1.00×.
+    # Each group's baseline (the reference path) is 1.00×.
     for case, _, phase, _, impl, aggregation, _, speed, _, memory in rows:
-        baseline = impl == "skelgraph-reference" if "MS-GCN" in case else impl == "skelgraph"
+        baseline = impl == "skelgraph-reference"
         if baseline and aggregation == "disentangled":
             assert speed == "1.00×", (case, phase)
             # nan when the tiny case did not grow the process's peak RSS at all
