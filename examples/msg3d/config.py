@@ -140,6 +140,7 @@ class TrainConfig:
     workers: int = 0
     device: str = "auto"
     tensorboard: str | None = None
+    progress: bool = True
     quiet: bool = False
 
     def validate(self) -> None:
@@ -203,7 +204,7 @@ class TrainConfig:
 # Settings that change where and how a run executes, not what it trains: free on resume.
 RUN_ONLY = frozenset(
     {"out", "resume", "overwrite", "override_resumed", "threads", "workers", "device",
-     "tensorboard", "quiet", "cache_dir", "checkpoint"}
+     "tensorboard", "progress", "quiet", "cache_dir", "checkpoint"}
 )  # fmt: skip
 
 
