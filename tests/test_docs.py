@@ -132,6 +132,10 @@ NOT_MEASURED = {
     ("tutorials/online_inference.rst", "90 %"),  # a fraction of the clip
     ("tutorials/training.rst", "60 %"),  # the learning-rate schedule
     ("tutorials/training.rst", "80 %"),
+    ("benchmarks.rst", "93 %"),  # issue #27's N-UCLA targets, not results
+    ("benchmarks.rst", "95 %"),  # the fused target, and the confidence level
+    ("benchmarks.rst", "98.3 %"),  # published ensembles (CTR-GCN, InfoGCN papers)
+    ("benchmarks.rst", "80 %"),  # the accuracy a Table 1 setting aims at
 }
 
 
