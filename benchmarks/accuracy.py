@@ -380,6 +380,7 @@ def plot(rows: Sequence[dict[str, Any]], pairs: Sequence[dict[str, Any]], path: 
                 marker="o", capsize=3, color="C2", linestyle="-" if mask else "--",
                 label=f"D − E{' + masks' if mask else ', no masks'} (paired seeds)",
             )  # fmt: skip
+        ax.set_xticks(sorted({k for m, _, k in cells if m.startswith(family)}))
         ax.set(xlabel="K (scales)", ylabel="D − E (points), 95 % CI")
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
