@@ -203,7 +203,7 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fractions = [100 * f for f in result["fractions"]]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(6.4, 5.4), dpi=110)
     styles = {"stream": "o-", "prefix": "s--", "causal": "^-", "finetuned": "v-"}
     for key, label in CURVES.items():
         if key in result["curves"]:
@@ -217,7 +217,8 @@ def plot(result: dict, path: Path) -> None:
     ax.set_ylabel("top-1 (%)")
     ax.set_ylim(0, 100)
     ax.set_xlim(0, 102)
-    ax.legend(loc="upper left", fontsize=8, title="curve (area: mean top-1)", title_fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8,
+              title="curve (area: mean top-1)", title_fontsize=8)  # fmt: skip
     ax.set_title(f"N-UCLA cross-view, {result['samples']} test clips", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
