@@ -231,8 +231,8 @@ class G3DConv(StreamingModule):
 
     @property
     def padding(self) -> tuple[int, int]:
-        """(front, back) zero frames around the clip: how far a window reaches back from
-        and ahead of its output frame's position s·t."""
+        """Zero frames before and after the clip, as (front, back), i.e. how far a window
+        reaches back from and ahead of its output frame's position s·t."""
         return temporal_padding(self.window_dilation * (self.window_size - 1), self.causal)
 
     def reset_parameters(self) -> None:

@@ -269,7 +269,8 @@ class MSTemporalConv(StreamingModule):
 
     Every branch's output frame t sits at input frame s·t. ``causal=True`` makes every
     temporal window (the dilated convolutions, the max-pool, a residual convolution) end
-    there instead of being centred on it (:class:`TemporalConv`, :class:`CausalMaxPool`):
+    there instead of being centred on it (:class:`TemporalConv`,
+    :class:`~skelgraph.nn.temporal.CausalMaxPool`):
     output frame t then depends on input frames up to s·t only. The parameters are the
     same, so a symmetric checkpoint loads into a causal model.
 
