@@ -261,10 +261,25 @@ def _bias(results: Path) -> dict[str, Figure]:
     return out
 
 
+def _threads(results: Path) -> dict[str, Figure]:
+    """A training run with every CPU's thread against one, per busy processes beside it
+    (threads.json): ``threads.busy{N}.ratio``, the median times' ratio."""
+    src = source("threads.md", results)
+    cells = json.loads((results / "threads.json").read_text())["cells"]
+    cpus = max(c["threads"] for c in cells)
+    median = {(c["busy"], c["threads"]): c["median_s"] for c in cells}
+    return {
+        f"threads.busy{busy}.ratio": Figure(_ratio(median[busy, cpus] / median[busy, 1]), src)
+        for busy, threads in median
+        if threads == 1
+    }
+
+
 @cache
 def figures(results: Path = RESULTS) -> dict[str, Figure]:
     """Every named figure, computed from the files in ``results``."""
     out: dict[str, Figure] = {}
-    for part in (_speed, _amp, _streaming, _online, _accuracy, _amp_accuracy, _bias):
+    parts = (_speed, _amp, _streaming, _online, _accuracy, _amp_accuracy, _bias, _threads)
+    for part in parts:
         out.update(part(results))
     return out

@@ -23,13 +23,27 @@ the system (``MALLOC_MMAP_MAX_=0``, large trim threshold): on CPU, the page faul
 freshly mapped large tensors otherwise cost a large share of a training step, for every
 implementation alike. Results go to ``benchmarks/results/speed.md`` and ``speed.json``.
 
+``--interleave`` measures against the machine's limit instead: MS-G3D Net (NTU-60) only,
+skelgraph and the authors' code (else skelgraph's reference path) at each ``--amp``
+precision, every cell in one process, round-robin over ``--rounds`` rounds (alternating
+order) so that a noisy machine slows every cell alike; min and median per cell. Each cell
+also reports its multiply-adds (``FlopCounterMode``, forward and backward), the GFLOP/s
+they give at its min time, and the fraction of this machine's GEMM peak for its
+precision, measured in the same rounds (a large matrix product per dtype); its ratios are
+to the baseline at the same precision and to the baseline's float32. No peak memory:
+one process holds every cell. Results go to ``speed-limit.json`` and, written from it,
+``speed-limit.md``.
+
     python -m benchmarks.speed --reference ~/src/MS-G3D      # full run (tens of minutes)
     python -m benchmarks.speed --quick                        # tiny shapes, seconds (CI)
+    python -m benchmarks.speed --interleave --reference ~/src/MS-G3D --batch 2 8 \
+        --frames 100 --threads 2 --amp off bf16 --rounds 8  # about 8 minutes
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -43,6 +57,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from skelgraph.amp import AMP_DTYPES, autocast
 
@@ -121,6 +136,29 @@ def build(case: str, impl: str, aggregation: str, batch: int, frames: int, refer
     return module, x
 
 
+def make_step(module: torch.nn.Module, x: torch.Tensor, phase: str, amp: str):
+    """One inference (``eval()``, ``no_grad``) or training step (``train()``, forward and
+    backward) of ``module`` on ``x`` under the autocast setting ``amp``, as a function."""
+    train, device = phase == "train", x.device
+
+    def forward():
+        with autocast(device, amp):
+            return module(x).float().sum()
+
+    def step():
+        module.train(train)
+        if train:
+            module.zero_grad(set_to_none=True)
+            forward().backward()
+        else:
+            with torch.no_grad():
+                forward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return step
+
+
 def worker(spec: dict) -> dict:
     """Measure one configuration (runs in its own process)."""
     torch.manual_seed(0)
@@ -133,24 +171,7 @@ def worker(spec: dict) -> dict:
 
         backend.set_implementation("reference")
     module, x = module.to(device), x.to(device)
-    train = spec["phase"] == "train"
-    module.train(train)
-    amp = spec.get("amp", "off")
-
-    def forward():
-        with autocast(device, amp):
-            return module(x).float().sum()
-
-    def step():
-        if train:
-            module.zero_grad(set_to_none=True)
-            forward().backward()
-        else:
-            with torch.no_grad():
-                forward()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
+    step = make_step(module, x, spec["phase"], spec.get("amp", "off"))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -178,19 +199,22 @@ def with_authors_path(env: dict[str, str], reference: str) -> dict[str, str]:
 
 
 def run_worker(spec: dict) -> dict | None:
+    """``spec`` measured in a fresh process (its stderr shown live for an interleaved run)."""
     env = {**os.environ, **(TUNED_MALLOC if spec["malloc"] == "tuned" else {})}
-    if spec["impl"] == "authors":
+    if "authors" in spec.get("impls", [spec.get("impl")]):
         env = with_authors_path(env, spec["reference"])
+    interleaved = "rounds" in spec
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.speed", "--worker", json.dumps(spec)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=None if interleaved else subprocess.PIPE,
         text=True,
         check=False,
         env=env,
         cwd=ROOT,
     )
     if proc.returncode != 0:
-        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr else proc.returncode
+        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr else f"exit {proc.returncode}"
         print(f"  failed: {reason}")
         return None
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -238,6 +262,181 @@ def table(results: list[dict]) -> list[str]:
     return lines
 
 
+# -- against the machine's limit: every cell in one process, interleaved ---------------
+# The baselines of an interleaved run, as its results file names them.
+BASELINES = {"authors": "the authors' code", "skelgraph-reference": "skelgraph's reference path"}
+# The dtype of each autocast setting's products: whose GEMM peak its cells are held to.
+PRECISIONS = {"off": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def _addmm_inplace(self_shape, mat1, mat2, *args, out_shape=None, **kwargs):
+    return 2 * mat1[0] * mat1[1] * mat2[1]  # not in FlopCounterMode's table
+
+
+def multiply_adds(fn, *, grad: bool = False) -> int:
+    """Multiply-adds of ``fn()``: FlopCounterMode's flops / 2, the in-place ``addmm_`` of
+    the fast kernels counted too. Under ``no_grad`` unless ``grad`` (then a backward that
+    ``fn`` runs counts as well)."""
+    mapping = {torch.ops.aten.addmm_: _addmm_inplace}
+    counter = FlopCounterMode(display=False, custom_mapping=mapping)
+    with counter, torch.set_grad_enabled(grad):
+        fn()
+    return counter.get_total_flops() // 2
+
+
+def gemm_step(size: int, dtype: torch.dtype):
+    """A (size × size) @ (size × size) product in ``dtype``, as a function: 2·size³ flops
+    of the kind the machine runs fastest, its peak for that dtype."""
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    return lambda: torch.mm(a, b)
+
+
+def interleaved(spec: dict) -> dict:
+    """Time every cell of ``spec`` in this one process, round after round (runs in a fresh
+    worker): MS-G3D Net NTU-60 per batch, phase, implementation and autocast setting,
+    and a large matrix product per precision for the machine's peak.
+
+    One warm-up step per cell, then ``rounds`` rounds that each run every cell once, in
+    alternating order, so that a drift of the machine's speed falls on every cell alike.
+    A cell's multiply-adds are counted once (:func:`multiply_adds`, its own implementation:
+    the fast kernels do fewer than the authors'; the same for every precision).
+    """
+    torch.manual_seed(0)
+    torch.set_num_threads(spec["threads"])
+    frames, reference = spec["frames"], spec["reference"]
+    models = {
+        impl: build("msg3d", impl, "disentangled", 1, frames, reference)[0]
+        for impl in spec["impls"]
+    }
+    inputs = {batch: torch.randn(batch, 3, frames, 25, 2) for batch in spec["batches"]}
+    cells, steps = [], []
+    for batch, phase, impl, amp in itertools.product(
+        spec["batches"], ("infer", "train"), spec["impls"], spec["amps"]
+    ):
+        step = make_step(models[impl], inputs[batch], phase, amp)
+        if impl == "skelgraph-reference":  # the global setting, for this cell's steps only
+            step = functools.partial(_with_reference_kernels, step)
+        cells.append(dict(case="msg3d", impl=impl, batch=batch, phase=phase, amp=amp))
+        steps.append(step)
+    counted: dict[tuple, int] = {}
+    for cell, step in zip(cells, steps):
+        key = (cell["impl"], cell["batch"], cell["phase"])
+        if key not in counted:
+            counted[key] = multiply_adds(step, grad=True)
+        cell["macs"] = counted[key]
+        step()  # warm-up
+        print(f"warm: {cell}", file=sys.stderr)
+    gemms = [dict(dtype=PRECISIONS[amp], size=spec["gemm_size"]) for amp in spec["amps"]]
+    for gemm in gemms:
+        steps.append(gemm_step(gemm["size"], getattr(torch, gemm["dtype"])))
+        steps[-1]()  # warm-up
+    timed = cells + gemms
+    for cell in timed:
+        cell["times_s"] = []
+    for r in range(spec["rounds"]):
+        order = list(zip(timed, steps))
+        for cell, step in order if r % 2 == 0 else order[::-1]:
+            start = time.perf_counter()
+            step()
+            cell["times_s"].append(time.perf_counter() - start)
+        print(f"round {r + 1} of {spec['rounds']}", file=sys.stderr)
+    for cell in timed:
+        cell["min_s"], cell["median_s"] = min(cell["times_s"]), statistics.median(cell["times_s"])
+    for gemm in gemms:
+        gemm["gflops"] = 2 * gemm["size"] ** 3 / gemm["min_s"] / 1e9
+    peak = {gemm["dtype"]: gemm["gflops"] for gemm in gemms}
+    for cell in cells:
+        cell["gflops"] = 2 * cell["macs"] / cell["min_s"] / 1e9
+        cell["of_peak"] = cell["gflops"] / peak[PRECISIONS[cell["amp"]]]
+    return {"cells": cells, "gemm": gemms}
+
+
+def _with_reference_kernels(step) -> None:
+    from skelgraph.nn import backend
+
+    with backend.implementation("reference"):
+        step()
+
+
+def limit_markdown(data: dict) -> str:
+    """The results file of an interleaved run, from its json (:func:`interleaved` and the
+    run's header fields)."""
+    cells = data["cells"]
+    base = data["baseline"]
+    peak = ", ".join(f"{g['dtype']} {g['gflops']:.0f} GFLOP/s" for g in data["gemm"])
+    lines = [
+        "# Speed against the machine's limit (benchmarks/speed.py --interleave)",
+        "",
+        f"- command: `{data['command']}`",
+        f"- date: {data['date']}",
+        f"- torch {data['torch']}, {data['threads']} threads, T = {data['frames']}, "
+        f"{data['rounds']} rounds",
+        f"- machine: {data['machine']}",
+        f"- GEMM peak (a {data['gemm'][0]['size']}² matrix product, best of the rounds): {peak}",
+        "- every cell in one process, round-robin over the cells, alternating order; "
+        "time: min and median over the rounds after one warm-up; multiply-adds: "
+        "FlopCounterMode / 2, of the cell's own code (forward and backward in training); "
+        "GFLOP/s: 2 × multiply-adds / min time; of GEMM peak: against the peak of the "
+        f"cell's precision; ratios: the time of {BASELINES[base]} over the cell's "
+        "(min / median), at the same precision and in float32",
+        "",
+        "| batch | phase | code | precision | min (s) | median (s) | multiply-adds (G) "
+        f"| GFLOP/s | of GEMM peak | vs {base}, same precision | vs {base} float32 |",
+        "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    index = {(c["impl"], c["batch"], c["phase"], c["amp"]): c for c in cells}
+
+    def ratio(other: dict | None, cell: dict) -> str:
+        if other is None:
+            return "–"
+        return (
+            f"{other['min_s'] / cell['min_s']:.2f}× / {other['median_s'] / cell['median_s']:.2f}×"
+        )
+
+    for c in cells:
+        same = index.get((base, c["batch"], c["phase"], c["amp"]))
+        fp32 = index.get((base, c["batch"], c["phase"], "off"))
+        lines.append(
+            f"| {c['batch']} | {c['phase']} | {c['impl']} | {PRECISIONS[c['amp']]} | "
+            f"{c['min_s']:.3f} | {c['median_s']:.3f} | {c['macs'] / 1e9:.1f} | "
+            f"{c['gflops']:.0f} | {100 * c['of_peak']:.0f} % | {ratio(same, c)} | "
+            f"{ratio(fp32, c)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run_interleaved(args: argparse.Namespace, command: str) -> None:
+    """The ``--interleave`` run: one worker, then speed-limit.json and, from it, .md."""
+    impls = ["skelgraph", "authors" if args.reference else "skelgraph-reference"]
+    spec = dict(
+        impls=impls, batches=args.batch, amps=args.amp, frames=args.frames,
+        rounds=args.rounds, threads=args.threads, reference=args.reference,
+        gemm_size=args.gemm_size, malloc=args.malloc[0],
+    )  # fmt: skip
+    result = run_worker(spec)
+    if result is None:
+        raise SystemExit("the interleaved run failed (its error is above)")
+    data = {
+        "command": command,
+        "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "frames": args.frames,
+        "rounds": args.rounds,
+        "malloc": args.malloc[0],
+        "machine": machine(),
+        "baseline": impls[1],
+        **result,
+    }
+    name = "speed-limit-quick" if args.quick else "speed-limit"
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{name}.json"
+    path.write_text(json.dumps(data, indent=1))
+    text = limit_markdown(json.loads(path.read_text()))
+    (args.out / f"{name}.md").write_text(text)
+    print(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reference", help="local clone of the authors' MS-G3D repository")
@@ -267,15 +466,33 @@ def main(argv: list[str] | None = None) -> None:
         "--amp", nargs="+", default=["off"], choices=list(AMP_DTYPES),
         help="autocast settings to run (the baseline stays the float32 run)",
     )  # fmt: skip
+    parser.add_argument(
+        "--interleave", action="store_true",
+        help="MS-G3D Net only, every cell in one process, round-robin over --rounds rounds, "
+        "with GFLOP/s and the fraction of the machine's GEMM peak (speed-limit.md)",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of --interleave")
+    parser.add_argument(
+        "--gemm-size", type=int, default=2048,
+        help="matrix size of --interleave's GEMM peak measurement",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny shapes for a smoke test")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+        spec = json.loads(args.worker)
+        print(json.dumps(interleaved(spec) if "rounds" in spec else worker(spec)))
         return
     if args.quick:
         args.batch, args.frames, args.repeats = [1], 16, 1
+        args.rounds, args.gemm_size = 2, 256
+    command = "python -m benchmarks.speed " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.interleave:
+        if len(args.malloc) > 1:
+            parser.error(f"--interleave runs one allocator setting, got --malloc {args.malloc}")
+        run_interleaved(args, command.strip())
+        return
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     impls = list(args.implementations) + (["skelgraph-compiled"] if args.compile else [])
     impls += ["skelgraph-checkpointed"] if args.checkpoint else []
@@ -286,8 +503,8 @@ def main(argv: list[str] | None = None) -> None:
         args.aggregations, args.amp,
     )  # fmt: skip
     for device, malloc, case, batch, phase, impl, aggregation, amp in grid:
-        if case == "ms-tcn" and (impl == "skelgraph-reference" or aggregation == "powering"):
-            continue  # no graph: one implementation, no aggregation
+        if case == "ms-tcn" and aggregation == "powering":
+            continue  # no graph, no aggregation
         if aggregation == "powering" and impl == "authors" and case != "ms-gcn":
             continue  # the authors' G3D and Model have no powering switch
         if impl == "skelgraph-checkpointed" and (case != "msg3d" or phase != "train"):
@@ -303,7 +520,6 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {result['median_s']:.3f} s, {result['peak_mib']:.0f} MiB")
             results.append(result)
     args.out.mkdir(parents=True, exist_ok=True)
-    command = "python -m benchmarks.speed " + " ".join(argv if argv is not None else sys.argv[1:])
     header = [
         "# Speed and memory (benchmarks/speed.py)",
         "",

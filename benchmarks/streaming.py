@@ -37,24 +37,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.speed import machine, with_authors_path
+from benchmarks.speed import machine, multiply_adds, with_authors_path
 
 ROOT = Path(__file__).resolve().parents[1]
 # (joints, persons) of each preset's input
 PRESETS = {"ntu60": (25, 2), "nw-ucla-small": (20, 1)}
-
-
-def _addmm_inplace(self_shape, mat1, mat2, *args, out_shape=None, **kwargs):
-    return 2 * mat1[0] * mat1[1] * mat2[1]  # not in FlopCounterMode's table
-
-
-def multiply_adds(fn) -> int:
-    mapping = {torch.ops.aten.addmm_: _addmm_inplace}
-    with FlopCounterMode(display=False, custom_mapping=mapping) as counter, torch.no_grad():
-        fn()
-    return counter.get_total_flops() // 2
 
 
 def authors_model(preset: str, reference: str | None):

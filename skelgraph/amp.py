@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["AMP_DTYPES", "autocast"]
+__all__ = ["AMP_DTYPES", "autocast", "compute_dtype"]
 
 AMP_DTYPES: dict[str, torch.dtype | None] = {
     "off": None,
@@ -38,3 +38,32 @@ def autocast(device: torch.device, amp: str) -> torch.autocast:
         raise ValueError(f"amp must be one of {', '.join(AMP_DTYPES)}, got {amp!r}")
     dtype = AMP_DTYPES[amp]
     return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
+
+
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype autocast runs the matrix products of ``x`` in: autocast's lower precision
+    where it is on for ``x``'s device (float64 is never cast), else ``x``'s own.
+
+    The fast kernels cast their operands to it once per call and save the cast copies for
+    the backward, instead of letting autocast cast a weight at every product of a loop
+    (autocast caches only casts of leaf parameters, not of the views the layers pass).
+
+    Parameters
+    ----------
+    x : Tensor
+        The input of the products.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.randn(2)
+    >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+    ...     compute_dtype(x), compute_dtype(x.double())
+    (torch.bfloat16, torch.float64)
+    >>> compute_dtype(x)
+    torch.float32
+    """
+    device = x.device.type
+    if torch.is_autocast_enabled(device) and x.is_floating_point() and x.dtype != torch.float64:
+        return torch.get_autocast_dtype(device)
+    return x.dtype

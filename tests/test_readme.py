@@ -1,4 +1,5 @@
-"""The README's Python examples run as written."""
+"""The README's Python examples and shell commands run as written (from a clone: see
+tests/shell_blocks.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import torch
 
 from tests.conftest import ROOT
+from tests.shell_blocks import Clone, markdown_blocks, same_output
 
 README = ROOT / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
@@ -31,3 +33,21 @@ def test_readme_example_runs(index, capsys, tmp_path, monkeypatch):
         code = code.replace("torch.randn(1, 3, 300, 25, 2)", "torch.randn(1, 3, 20, 25, 2)")
     exec(compile(code, f"README.md[python block {index}]", "exec"), {})
     assert capsys.readouterr().out
+
+
+COMMAND_BLOCKS = markdown_blocks(README)
+
+
+def test_readme_has_command_blocks():
+    assert len(COMMAND_BLOCKS) >= 5 and all(COMMAND_BLOCKS)
+
+
+@pytest.mark.parametrize("index", range(len(COMMAND_BLOCKS)))
+def test_readme_commands_run(index, tmp_path, monkeypatch):
+    clone = Clone(tmp_path, monkeypatch)
+    for command in COMMAND_BLOCKS[index]:
+        printed = clone.run(command)
+        if command.output:
+            assert same_output(command.output, printed), (
+                f"{command.where}: {command} printed\n{printed}shown\n{command.output}"
+            )

@@ -5,6 +5,7 @@ stays fast."""
 
 from __future__ import annotations
 
+import collections
 import copy
 import io
 import os
@@ -16,16 +17,17 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from skelgraph import DisentangledGraphConv, G3DConv, MSTemporalConv
-from skelgraph.nn import backend
+from skelgraph.nn import backend, node_major
 from tests.layer_helpers import LAYERS, TINY, instance
 
 # The causal block differs from the block only by its windows' padding, which the causal
 # MS-TCN (its -inf max-pool padding included) covers here.
 NAMES = sorted(set(LAYERS) - {"block-causal"})
 # (layer, global setting): both kernels of every layer with a graph convolution.
-CASES = [(n, i) for n in NAMES for i in ("reference", "fast") if "tcn" not in n or i == "fast"]
+CASES = [(n, i) for n in NAMES for i in ("reference", "fast")]
 SMALL = [(n, i) for n, i in CASES if n in ("gcn", "g3d", "tcn", "tcn-causal", "block")]
 LAYER_CASES = [(n, i) for n, i in CASES if n != "block"]
 
@@ -180,6 +182,42 @@ def test_autocast_forward_and_backward_on_cpu(case, amp, input_dtype):
     out_tolerance, grad_tolerance = AUTOCAST_TOLERANCE[amp]
     assert relative_error(out, out32) <= out_tolerance
     assert relative_error(grad, grad32) <= grad_tolerance
+
+
+class LowerPrecisionCasts(TorchDispatchMode):
+    """Counts, per source tensor (storage, offset, shape), its casts to ``dtype``."""
+
+    def __init__(self, dtype: torch.dtype):
+        super().__init__()
+        self.dtype, self.casts = dtype, collections.Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func in (torch.ops.aten._to_copy.default, torch.ops.aten.copy_.default):
+            source = args[1] if func is torch.ops.aten.copy_.default else args[0]
+            if source.dtype != self.dtype and out.dtype == self.dtype:
+                key = (source.untyped_storage().data_ptr(), source.storage_offset(),
+                       tuple(source.shape))  # fmt: skip
+                self.casts[key] += 1
+        return out
+
+
+@pytest.mark.parametrize("amp", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+@pytest.mark.parametrize("case", CASES, indirect=True, ids=case_id)
+def test_autocast_casts_each_weight_once_per_training_step(case, amp, monkeypatch):
+    """A training step under autocast casts every weight to the autocast dtype once,
+    however many chunks or samples the kernels loop over, and never again in the
+    backward: the kernels save the cast copies."""
+    monkeypatch.setattr(node_major, "CHUNK_FLOATS", 1)  # a chunk per frame: many products
+    layer, x = case
+    x = torch.randn(3, x.shape[1], 8, x.shape[3], requires_grad=True)  # samples: a loop
+    with LowerPrecisionCasts(amp) as mode:
+        with torch.autocast("cpu", dtype=amp):
+            out = layer(x)
+        out.float().sum().backward()
+    # The input, not a weight: cast by each layer that reads it (the block's three).
+    weights = {k: n for k, n in mode.casts.items() if k[0] != x.untyped_storage().data_ptr()}
+    assert weights and max(weights.values()) == 1, collections.Counter(weights).most_common(3)
 
 
 @pytest.mark.parametrize("case", CASES, indirect=True, ids=case_id)

@@ -10,6 +10,7 @@ help text as a literal block, so the listed options are always the script's own:
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import ClassVar
 
 from docutils import nodes
@@ -30,8 +31,10 @@ class ArgparseHelp(Directive):
         formatter = parser.formatter_class
         parser.formatter_class = lambda prog: formatter(prog, width=WIDTH)
         env = self.state.document.settings.env
-        if getattr(module, "__file__", None):
-            env.note_dependency(module.__file__)
+        # Rebuilt when the script or the module of its help formatter changes.
+        for source in (module, sys.modules.get(formatter.__module__)):
+            if getattr(source, "__file__", None):
+                env.note_dependency(source.__file__)
         text = parser.format_help().rstrip()
         block = nodes.literal_block(text, text)
         block["language"] = "text"

@@ -15,8 +15,10 @@ import errno
 import json
 import math
 import os
+import re
 import stat
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, NoReturn
@@ -24,9 +26,11 @@ from typing import BinaryIO, NoReturn
 import torch
 
 __all__ = [
+    "HelpFormatter",
     "Parser",
     "bounded_float",
     "bounded_int",
+    "default_threads",
     "device",
     "json_object",
     "open_regular",
@@ -35,8 +39,58 @@ __all__ = [
 ]
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """``--help`` with each option's default said once, one way, for every command.
+
+    The rule: an option whose help says what happens when it is not given, as
+    ``(default: ...)`` (``--layout``: ``(default: the data's)``), keeps those words; any
+    other option with a default value gets ``(default: VALUE)`` (``--no-align`` style for
+    an ``--x/--no-x`` switch); a flag (off unless given), a required option and one whose
+    unset value is ``None`` get nothing more.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = (action.help or "").replace(" (default: %(default)s)", "")  # Python < 3.13
+        default = action.default
+        if "(default" in text or default is None or default is argparse.SUPPRESS or action.required:
+            return text
+        if isinstance(action, argparse.BooleanOptionalAction):
+            shown = action.option_strings[0 if default else 1]
+        elif action.nargs == 0:  # store_true / store_const: the flag itself says it
+            return text
+        else:
+            shown = " ".join(map(str, default)) if isinstance(default, list) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})".lstrip()
+
+    def _format_usage(self, usage, actions, groups, prefix) -> str:  # type: ignore[no-untyped-def]
+        text = super()._format_usage(usage, actions, groups, prefix)
+        head = f"{'usage: ' if prefix is None else prefix}{self._prog}"
+        if max(map(len, text.splitlines())) <= self._width or not text.startswith(head):
+            return text
+        # An option too long for argparse's column under the program name: the options
+        # flow from a 4-space indent instead, so no line runs past the width.
+        parts = re.findall(
+            r"\(.*?\)+(?=\s|$)|\[.*?\]+(?=\s|$)|\S+", " ".join(text[len(head) :].split())
+        )
+        lines = [head]
+        for part in parts:
+            if len(lines[-1]) + 1 + len(part) > self._width and lines[-1].strip():
+                lines.append("   ")
+            lines[-1] += f" {part}"
+        return "\n".join(lines) + "\n\n"
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        # Whole words only: never "nw-ucla-" / "small" or "--no-" / "align" across lines.
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 class Parser(argparse.ArgumentParser):
-    """An :class:`argparse.ArgumentParser` whose errors are one line (no usage block)."""
+    """An :class:`argparse.ArgumentParser` whose errors are one line (no usage block) and
+    whose ``--help`` shows defaults by :class:`HelpFormatter`'s rule."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -88,6 +142,39 @@ def json_object(text: str) -> dict[str, object]:
             f'expected a JSON object {{"name": value, ...}}, got {type(value).__name__} {text}'
         )
     return value
+
+
+THREADS_HELP = (
+    "torch.set_num_threads (default: the CPUs that other work leaves idle: the CPUs this "
+    "process may use less the 1-minute load average, split among torchrun's local "
+    "processes, at least 1). Every CPU's thread beside busy processes made training several "
+    "times slower (benchmarks/results/threads.md)"
+)
+"""The help of every command's ``--threads`` (whose default is :func:`default_threads`)."""
+
+
+def default_threads() -> int:
+    """The thread count a command runs with when ``--threads`` is not given: the CPUs that
+    other work leaves idle.
+
+    That is the CPUs this process may run on (its affinity) less the 1-minute load
+    average, rounded down, split among torchrun's local processes (``LOCAL_WORLD_SIZE``),
+    and at least 1. PyTorch's own default takes every CPU; beside busy processes, its
+    threads wait for each other and a run slows down several times, while on a quiet
+    machine the extra threads gain little (``benchmarks/results/threads.md``). Rounding
+    the load down errs towards fewer threads, the cheaper mistake.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average (Windows)
+        load = 0.0
+    local = os.environ.get("LOCAL_WORLD_SIZE", "")
+    processes = int(local) if local.isdigit() and int(local) > 0 else 1
+    return max(1, int(cpus - load) // processes)
 
 
 def device(text: str) -> torch.device:

@@ -126,6 +126,7 @@ class TrainConfig:
     workers: int = 0
     device: str = "auto"
     tensorboard: str | None = None
+    progress: bool = True
     quiet: bool = False
 
     def validate(self) -> None:
@@ -175,7 +176,7 @@ class TrainConfig:
 # (init_from only sets the first epoch's weights: a resumed run starts from last.pt's.)
 RUN_ONLY = frozenset(
     {"out", "resume", "overwrite", "override_resumed", "threads", "workers", "device",
-     "tensorboard", "quiet", "cache_dir", "checkpoint", "init_from"}
+     "tensorboard", "progress", "quiet", "cache_dir", "checkpoint", "init_from"}
 )  # fmt: skip
 
 

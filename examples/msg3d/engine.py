@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 
-from examples.msg3d import checkpoints, logs
+from examples.msg3d import checkpoints, cli, logs
 from examples.msg3d.config import TrainConfig, to_jsonable
 from examples.msg3d.datasets import (
     TrainData,
@@ -91,7 +91,7 @@ def evaluate(
         metric = metrics.ClassificationMetrics(num_classes).to(device)
     if collector is not None:
         collector = collector.to(device)
-    bar = (progress or logs.NoBar)(loader, desc="test", leave=False)
+    bar = (progress or logs.NoBar)(loader, desc="test", leave=False, unit="batch")
     with torch.no_grad():
         for x, y in bar:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -155,7 +155,7 @@ def train_one_epoch(
     """
     model.train()
     loss_sum, correct, count = 0.0, 0.0, 0.0
-    bar = (progress or logs.NoBar)(loader, desc=desc, leave=False)
+    bar = (progress or logs.NoBar)(loader, desc=desc, leave=False, unit="batch")
     for x, y in bar:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
@@ -224,8 +224,7 @@ class Trainer:
         self, model: nn.Module | None, datasets: TrainData | tuple[Dataset, Dataset] | None
     ) -> None:
         cfg = self.cfg
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        torch.set_num_threads(cfg.threads or cli.default_threads())
         set_seed(cfg.seed)
         if datasets is None:
             datasets = self._datasets()
@@ -279,7 +278,10 @@ class Trainer:
                 checkpoints.read_checkpoint(path, self.device), path, cfg, self.model,
                 self.optimizer, self.scheduler, self.scaler,
             )  # fmt: skip
-        self.bars = not cfg.quiet and self.rank == 0 and sys.stderr.isatty()
+        # Within an epoch: bars on a terminal, heartbeat lines in a log, or nothing.
+        self.progress = "off"
+        if cfg.progress and not cfg.quiet and self.rank == 0:
+            self.progress = "bars" if sys.stderr.isatty() else "lines"
         if cfg.tensorboard and self.folder is not None:
             self.writer = logs.open_tensorboard(cfg.tensorboard)
 
@@ -390,7 +392,7 @@ class Trainer:
             self.device,
             forward_batch_size=cfg.forward_batch_size,
             progress=progress,
-            desc=f"epoch {epoch + 1}",
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
             amp=cfg.amp,
             scaler=self.scaler,
         )
@@ -437,18 +439,19 @@ class Trainer:
                 if key != "epoch":
                     self.writer.add_scalar(key.replace("_", "/", 1), value, epoch)
             self.writer.flush()
-        if not self.bars and not self.cfg.quiet:
+        if self.progress != "bars" and not self.cfg.quiet:
             print(logs.epoch_line(row, self.cfg.epochs), flush=True)
 
     def fit(self) -> list[dict[str, Any]]:
         """Train from ``start_epoch`` to ``cfg.epochs``; returns the per-epoch history."""
-        progress = logs.progress(self.bars)
+        progress = logs.progress(self.progress)
         test_loader = self._loader(self.test_set, train=False, epoch=0)
         epochs = progress(
             range(self.start_epoch, self.cfg.epochs),
-            desc="epochs",
+            desc="training",
             initial=self.start_epoch,
             total=self.cfg.epochs,
+            unit="epoch",
         )
         for epoch in epochs:
             is_best, test = self._epoch(epoch, progress, test_loader)

@@ -171,10 +171,13 @@ def _summary(m: dict[str, Any]) -> dict[str, float]:
 
 def build_parser() -> cli.Parser:
     p = cli.Parser(description="Fuse the val_scores.npz of several streams.")
-    p.add_argument("scores", nargs="+", metavar="SCORES.npz")
+    p.add_argument(
+        "scores", nargs="+", metavar="SCORES.npz",
+        help="the val_scores.npz of train.py runs, one per stream, of the same samples",
+    )  # fmt: skip
     p.add_argument(
         "--weights", type=cli.bounded_float(0), nargs="+",
-        help="one per file, finite, >= 0, not all 0 (default all 1)",
+        help="one per file, finite, >= 0, not all 0 (default: all 1)",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     return p

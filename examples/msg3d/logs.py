@@ -1,5 +1,6 @@
-"""What a run reports: progress bars, the per-epoch line, ``metrics.json``, ``curves.png``,
-the best epoch's ``val_scores.npz`` and ``confusion.png``, and TensorBoard scalars.
+"""What a run reports: progress bars on a terminal or heartbeat lines elsewhere, the
+per-epoch line, ``metrics.json``, ``curves.png``, the best epoch's ``val_scores.npz`` and
+``confusion.png``, and TensorBoard scalars.
 
 Every file goes through :meth:`RunFolder.write <examples.msg3d.run_folder.RunFolder.write>`:
 written in full beside its name, then renamed over it.
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
@@ -17,6 +20,11 @@ import numpy as np
 from examples.msg3d.run_folder import RunFolder
 
 __all__ = [
+    "HEARTBEAT_SECONDS",
+    "PROGRESS",
+    "Heartbeat",
+    "NoBar",
+    "duration",
     "epoch_line",
     "open_tensorboard",
     "plot_curves",
@@ -26,15 +34,27 @@ __all__ = [
 ]
 
 
-def progress(enabled: bool) -> Callable[..., Any]:
-    """``tqdm.tqdm``, or a pass-through when bars are off; tqdm is imported lazily."""
-    if not enabled:
+HEARTBEAT_SECONDS = 30.0
+"""Seconds between two :class:`Heartbeat` lines."""
+
+PROGRESS = ("bars", "lines", "off")
+"""How a run reports its progress within an epoch (:func:`progress`)."""
+
+
+def progress(kind: str) -> Callable[..., Any]:
+    """What wraps the loops of a run: ``"bars"``: ``tqdm.tqdm`` (imported lazily, for a
+    terminal); ``"lines"``: :class:`Heartbeat` (for a log file); ``"off"``: :class:`NoBar`."""
+    if kind not in PROGRESS:
+        raise ValueError(f"progress: expected one of {PROGRESS}, got {kind!r}")
+    if kind == "lines":
+        return Heartbeat
+    if kind == "off":
         return NoBar
     try:
         from tqdm.auto import tqdm
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise SystemExit(
-            "progress bars need tqdm: pip install tqdm (or pass --quiet to run without)"
+            "progress bars need tqdm: pip install tqdm (or pass --no-progress to run without)"
         ) from error
     return tqdm
 
@@ -56,6 +76,92 @@ class NoBar:
 
     def close(self) -> None:
         """Ignored."""
+
+
+class Heartbeat(NoBar):
+    """tqdm's interface for output that is not a terminal: while a loop runs, at most one
+    line every ``interval`` seconds on stderr, with the count done and the time left at
+    the rate so far, e.g. ``epoch 3/50: batch 40/120 (33 %), 30 s, ETA 1 min 0 s;
+    loss=2.104, acc=0.312``. No line after the last item (the caller reports it).
+
+    Parameters
+    ----------
+    iterable : iterable, optional
+        What the loop runs over.
+    desc : str
+        The loop's name, first on each line.
+    total : int, optional
+        Items in all (default ``len(iterable)``, if it has one).
+    initial : int
+        Items done before (a resumed run's epochs).
+    unit : str
+        What an item is (``batch``, ``epoch``).
+    interval : float, optional
+        Seconds between lines (default :data:`HEARTBEAT_SECONDS`).
+    clock : callable
+        Seconds now (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        iterable: Iterable[Any] | None = None,
+        desc: str = "",
+        total: int | None = None,
+        initial: int = 0,
+        unit: str = "it",
+        interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        **_: Any,
+    ) -> None:
+        super().__init__(iterable)
+        if total is None and hasattr(iterable, "__len__"):
+            total = initial + len(iterable)  # type: ignore[arg-type]
+        self.desc, self.total, self.initial, self.unit = desc, total, initial, unit
+        self.interval = HEARTBEAT_SECONDS if interval is None else interval
+        self.clock = clock
+        self.postfix = ""
+
+    def __iter__(self) -> Any:
+        start = last = self.clock()
+        done = self.initial
+        for item in self.iterable or ():
+            yield item
+            done += 1
+            now = self.clock()
+            if now - last >= self.interval and (self.total is None or done < self.total):
+                print(self.line(done, now - start), file=sys.stderr, flush=True)
+                last = now
+
+    def line(self, done: int, seconds: float) -> str:
+        """The report after ``done`` items in ``seconds`` (those of this loop only)."""
+        text = f"{self.desc}: {self.unit} {done}"
+        if self.total:
+            rate = seconds / max(done - self.initial, 1)
+            text += (
+                f"/{self.total} ({100 * done // self.total} %), {duration(seconds)}, "
+                f"ETA {duration(rate * (self.total - done))}"
+            )
+        else:
+            text += f", {duration(seconds)}"
+        return f"{text}; {self.postfix}" if self.postfix else text
+
+    def set_postfix(self, *_: Any, **values: Any) -> None:
+        """Shown at the end of the next line, ``name=value`` (tqdm's ``set_postfix``)."""
+        self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min 5 s``, ``2 h 3 min``: a time span for a reader.
+
+    >>> duration(59.6), duration(725), duration(7380)
+    ('60 s', '12 min 5 s', '2 h 3 min')
+    """
+    s = round(seconds)
+    if s <= 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
 
 
 def epoch_line(row: dict[str, Any], epochs: int) -> str:

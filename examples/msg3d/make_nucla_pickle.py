@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from examples.msg3d import cli
 from skelgraph.data import (
     SkeletonFormatError,
     nucla_cross_view_split,
@@ -35,7 +36,7 @@ __all__ = ["main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = cli.Parser(
         description="Write N-UCLA (DATA_ROOT/all_sqe/*.json) as a pose pickle with the "
         "cross-view splits xview_train (views 1, 2) and xview_val (view 3)."
     )
@@ -71,4 +72,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli.run(main))

@@ -39,6 +39,7 @@ import torch
 
 from examples.msg3d import cli
 from examples.msg3d.checkpoint import build_model, load_checkpoint
+from examples.msg3d.config import INT_RANGES
 from examples.msg3d.pyskl_pipeline import pipeline_from_dict
 from skelgraph.data import (
     SkeletonFormatError,
@@ -186,7 +187,6 @@ def read_input(
 def build_parser() -> argparse.ArgumentParser:
     p = cli.Parser(
         description="Top-5 actions of skeleton files with a train.py checkpoint.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="best.pt or last.pt of train.py")
@@ -202,17 +202,28 @@ def build_parser() -> argparse.ArgumentParser:
         type=cli.bounded_float(0.0),
         nargs="+",
         metavar="W",
-        help="one weight per --weights (default all 1; pyskl's four streams: 2 2 1 1)",
+        help="one weight per --weights (default: all 1; pyskl's four streams: 2 2 1 1)",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="skeleton files or folders")
-    p.add_argument("--split", help="pose pickles: only this split's samples")
+    p.add_argument("--split", help="pose pickles: only this split's samples (default: all)")
     p.add_argument(
         "--num-clips", type=cli.bounded_int(*NUM_CLIPS), default=1,
         help=f"test clips averaged per input ({NUM_CLIPS[0]}..{NUM_CLIPS[1]})",
     )  # fmt: skip
-    p.add_argument("--top-k", type=cli.bounded_int(*TOP_K), default=5, help="classes listed")
+    p.add_argument(
+        "--top-k", type=cli.bounded_int(*TOP_K), default=5,
+        help="how many of the likeliest classes to list per input ({}..{})".format(*TOP_K),
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument(
+        "--device", type=cli.device, default="cpu", help="where to run: cpu, cuda, cuda:1, mps"
+    )
+    p.add_argument(
+        "--threads",
+        type=cli.bounded_int(*INT_RANGES["threads"]),
+        metavar="N",
+        help=cli.THREADS_HELP,
+    )
     return p
 
 
@@ -239,6 +250,7 @@ def build_predictors(args: argparse.Namespace) -> list[Predictor]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads or cli.default_threads())
     predictors = build_predictors(args)
     predictor = predictors[0]
     results = []

@@ -84,7 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = cli.Parser(
         description="Replay a skeleton file frame by frame through a train.py checkpoint, "
         "printing the rolling top-1 prediction and its latency.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="best.pt or last.pt of train.py")
@@ -92,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--weights", metavar="NAME", help="a released checkpoint (examples/msg3d/weights.py)"
     )
     p.add_argument("input", metavar="INPUT", help="a skeleton file or OpenPose folder")
-    p.add_argument("--split", help="pose pickles: the split to take the sample from")
+    p.add_argument("--split", help="pose pickles: the split to take the sample from (default: any)")
     p.add_argument("--sample", help="pose pickles: the sample's frame_dir (default: the first)")
     p.add_argument(
         "--fps", type=cli.bounded_float(*FPS),
@@ -107,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a prediction per input frame: the latest, held between the model's",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object per prediction")
-    p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument(
+        "--device", type=cli.device, default="cpu", help="where to run: cpu, cuda, cuda:1, mps"
+    )
     return p
 
 

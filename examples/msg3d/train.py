@@ -26,7 +26,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from examples.msg3d import cli
+from examples.msg3d import cli, logs
 from examples.msg3d.config import (
     FLOAT_RANGES,
     INT_RANGES,
@@ -61,47 +61,63 @@ def build_parser() -> argparse.ArgumentParser:
     p = cli.Parser(
         prog=PROG,
         description="Train MS-G3D Net (examples/msg3d/model.py) with the paper's recipe.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--config", help="JSON file of option values (command line overrides it)")
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=("nw-ucla", "arrays", "pose-pickle"), default=d.dataset)
-    g.add_argument("--data-root", help="N-UCLA folder containing all_sqe/")
+    g.add_argument(
+        "--dataset", choices=("nw-ucla", "arrays", "pose-pickle"), default=d.dataset,
+        help="N-UCLA files (--data-root), preprocessed .npy arrays (--train-data ...) or a "
+        "pose pickle (--annotations ...)",
+    )  # fmt: skip
+    g.add_argument("--data-root", help="nw-ucla: the folder holding all_sqe/")
     for part in ("train", "test"):
-        g.add_argument(f"--{part}-data", help=f"{part} array (N, C, T, V, M) .npy")
-        g.add_argument(f"--{part}-labels", help=f"{part} labels (N,) .npy")
-    g.add_argument("--annotations", help="pose pickle (pyskl / mmaction2 annotation file)")
-    g.add_argument("--train-split", help="pose pickle: split to train on (e.g. xsub_train)")
-    g.add_argument("--val-split", help="pose pickle: split to validate on (e.g. xsub_val)")
+        g.add_argument(f"--{part}-data", help=f"arrays: {part} array (N, C, T, V, M) .npy")
+        g.add_argument(f"--{part}-labels", help=f"arrays: {part} labels (N,) .npy")
+    g.add_argument("--annotations", help="pose-pickle: the pyskl / mmaction2 annotation file")
+    g.add_argument("--train-split", help="pose-pickle: split to train on (e.g. xsub_train)")
+    g.add_argument("--val-split", help="pose-pickle: split to validate on (e.g. xsub_val)")
     g.add_argument(
         "--layout", help="graph: a layout name or a layout JSON file (default: the data's)"
     )
     g.add_argument("--stream", choices=STREAMS, default=d.stream, help="input stream")
     g.add_argument(
-        "--persons", type=_int("persons"), help="pose pickle: persons M (default the preset's)"
-    )
-    g.add_argument("--cache-dir", help="preprocessed-data cache (default OUT/cache)")
+        "--persons", type=_int("persons"),
+        help="pose-pickle: persons M per clip (default: the preset's)",
+    )  # fmt: skip
+    g.add_argument("--cache-dir", help="nw-ucla: preprocessed-data cache (default: OUT/cache)")
     g.add_argument(
-        "--frames", type=_int("frames"), default=d.frames, help="frames per clip / sequence"
-    )
+        "--frames", type=_int("frames"), default=d.frames,
+        help="nw-ucla and pose-pickle: frames per clip (arrays are used as they are)",
+    )  # fmt: skip
     g.add_argument(
         "--align",
         action=argparse.BooleanOptionalAction,
         default=d.align,
-        help="rotate each 3-D sequence to the spine/shoulder axes of its first frame",
+        help="nw-ucla and 3-D pose-pickle data: rotate each sequence to the spine/shoulder "
+        "axes of its first frame",
     )
     g.add_argument(
         "--rotate-degrees", type=_float("rotate_degrees"), default=d.rotate_degrees,
         help="random rotation ± this about each axis when training",
     )  # fmt: skip
     g.add_argument("--scale", type=_float("scale"), default=d.scale, help="random scale 1 ± this")
-    g.add_argument("--subset", type=_int("subset"), help="keep N evenly spaced items of each split")
-    g = p.add_argument_group("model")
-    g.add_argument("--preset", choices=sorted(PRESETS), default=d.preset)
-    g.add_argument("--aggregation", choices=("disentangled", "powering"), default=d.aggregation)
     g.add_argument(
-        "--num-classes", type=_int("num_classes"), help="default: from the data or the preset"
-    )
+        "--subset", type=_int("subset"),
+        help="keep N evenly spaced items of each split (default: all)",
+    )  # fmt: skip
+    g = p.add_argument_group("model")
+    g.add_argument(
+        "--preset", choices=sorted(PRESETS), default=d.preset,
+        help="model size, graph and classes (examples/msg3d/model.py)",
+    )  # fmt: skip
+    g.add_argument(
+        "--aggregation", choices=("disentangled", "powering"), default=d.aggregation,
+        help="multi-scale graph: disentangled k-adjacency (the paper's) or adjacency powering",
+    )  # fmt: skip
+    g.add_argument(
+        "--num-classes", type=_int("num_classes"),
+        help="classes (default: from the data or the preset)",
+    )  # fmt: skip
     g.add_argument("--class-names", help="text file, one class name per line")
     g.add_argument(
         "--model-args",
@@ -119,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--causal, e.g. a symmetric model to fine-tune into a causal one); a new run",
     )  # fmt: skip
     g = p.add_argument_group("recipe")
-    g.add_argument("--epochs", type=_int("epochs"), default=d.epochs)
+    g.add_argument("--epochs", type=_int("epochs"), default=d.epochs, help="training epochs")
     g.add_argument(
         "--amp", choices=list(AMP_DTYPES), default=d.amp,
         help="mixed precision: the forward pass under autocast in bfloat16 or float16 "
@@ -136,30 +152,47 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--forward-batch-size",
         type=_int("forward_batch_size"),
-        help="split each batch (gradient accumulation)",
+        help="forward each batch in parts of this size, gradients accumulated (default: the "
+        "whole batch)",
     )
-    g.add_argument("--test-batch-size", type=_int("test_batch_size"), default=d.test_batch_size)
+    g.add_argument(
+        "--test-batch-size", type=_int("test_batch_size"), default=d.test_batch_size,
+        help="batch when testing",
+    )  # fmt: skip
     g.add_argument("--lr", type=_float("lr"), default=d.lr, help="rate for a batch of --base-batch")
-    g.add_argument("--base-batch", type=_int("base_batch"), default=d.base_batch)
+    g.add_argument(
+        "--base-batch", type=_int("base_batch"), default=d.base_batch,
+        help="the batch size --lr is given for",
+    )  # fmt: skip
     g.add_argument(
         "--scale-lr",
         action=argparse.BooleanOptionalAction,
         default=d.scale_lr,
-        help="lr * batch_size / base_batch",
+        help="scale --lr by --batch-size / --base-batch (linear scaling rule)",
     )
-    g.add_argument("--momentum", type=_float("momentum"), default=d.momentum)
-    g.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov)
-    g.add_argument("--weight-decay", type=_float("weight_decay"), default=d.weight_decay)
+    g.add_argument("--momentum", type=_float("momentum"), default=d.momentum, help="SGD momentum")
+    g.add_argument(
+        "--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov,
+        help="Nesterov momentum",
+    )  # fmt: skip
+    g.add_argument(
+        "--weight-decay", type=_float("weight_decay"), default=d.weight_decay,
+        help="L2 penalty on every parameter",
+    )  # fmt: skip
     g.add_argument(
         "--milestones", type=cli.bounded_int(*MILESTONE_RANGE), nargs="+",
-        help="epochs of ×gamma (default 60%%, 80%%)",
+        help="epochs after which the rate is multiplied by --gamma (default: 60%% and 80%% "
+        "of --epochs)",
     )  # fmt: skip
-    g.add_argument("--gamma", type=_float("gamma"), default=d.gamma)
+    g.add_argument(
+        "--gamma", type=_float("gamma"), default=d.gamma, help="rate factor at each milestone"
+    )
     g = p.add_argument_group("run")
     g.add_argument("--out", default=d.out, help="output folder")
     g.add_argument(
-        "--resume", nargs="?", const="last", help="checkpoint to resume (default OUT/last.pt)"
-    )
+        "--resume", nargs="?", const="last",
+        help="continue the run of this checkpoint (--resume alone: OUT/last.pt)",
+    )  # fmt: skip
     g.add_argument(
         "--overwrite",
         action="store_true",
@@ -171,17 +204,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --resume: train on with this command's settings where they differ from "
         "the checkpoint's (default: refuse)",
     )
-    g.add_argument("--seed", type=_int("seed"), default=d.seed)
+    g.add_argument(
+        "--seed", type=_int("seed"), default=d.seed,
+        help="random seed: initial weights, data order, augmentation",
+    )  # fmt: skip
     g.add_argument(
         "--threads",
         type=_int("threads"),
-        help="torch.set_num_threads; unset, PyTorch's own (every CPU). On a machine shared "
-        "with other work use 1 or the idle CPUs (benchmarks/results/threads.md)",
+        help=cli.THREADS_HELP,
     )
-    g.add_argument("--workers", type=_int("workers"), default=d.workers, help="DataLoader workers")
-    g.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1, ...")
+    g.add_argument(
+        "--workers", type=_int("workers"), default=d.workers, help="DataLoader worker processes"
+    )
+    g.add_argument(
+        "--device", default=d.device,
+        help="where to train: auto (a GPU if there is one, else the CPU), cpu, cuda, cuda:1, ...",
+    )  # fmt: skip
     g.add_argument("--tensorboard", help="also log to this TensorBoard folder")
-    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    g.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=d.progress,
+        help="report progress within each epoch: bars on a terminal, otherwise a line every "
+        f"{logs.HEARTBEAT_SECONDS:g} s with the time left; --no-progress keeps only the "
+        "per-epoch lines and the summary",
+    )  # fmt: skip
+    g.add_argument(
+        "--quiet", action="store_true",
+        help="print nothing while training: no progress, no per-epoch lines, no summary "
+        "(errors still go to stderr; metrics.json has every epoch)",
+    )  # fmt: skip
     return p
 
 

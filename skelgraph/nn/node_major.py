@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from skelgraph.amp import compute_dtype
+
 __all__ = ["node_major_graph_conv"]
 
 
@@ -52,13 +54,17 @@ class _NodeMajorGraphConv(torch.autograd.Function):
     def forward(ctx: Any, x: torch.Tensor, adjacency: torch.Tensor, weight: torch.Tensor):
         n, c, t, v = x.shape
         k = adjacency.shape[0]
-        frames, stacked = _operands(x, adjacency)
+        # Every operand in the products' dtype once (autocast's, if on): the loop then
+        # casts nothing, and the backward reuses these copies.
+        dtype = compute_dtype(x)
+        frames, stacked = _operands(x.to(dtype), adjacency.to(dtype))
+        weight = weight.to(dtype)
         ctx.save_for_backward(frames, stacked, weight)
         ctx.shape = (n, c, t, v, k)
         out = None
         for i, a, b in _chunks(n, t, max(1, CHUNK_FLOATS // (v * k * c))):
             y = _aggregate(frames[i * t + a : i * t + b], stacked).view((b - a) * v, k * c)
-            chunk = torch.mm(weight, y.t())  # (C', frames·V); autocast casts both
+            chunk = torch.mm(weight, y.t())  # (C', frames·V)
             if out is None:
                 out = chunk.new_empty(n, weight.shape[0], t * v)
             out[i, :, a * v : b * v] = chunk
@@ -69,8 +75,7 @@ class _NodeMajorGraphConv(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor):
         frames, stacked, weight = ctx.saved_tensors
         n, c, t, v, k = ctx.shape
-        grad = grad.to(frames.dtype).reshape(n, -1, t * v)  # autocast: back to the input's
-        weight = weight.to(frames.dtype)
+        grad = grad.to(frames.dtype).reshape(n, -1, t * v)
         need_x, need_adjacency, need_weight = ctx.needs_input_grad
         # Parameter gradients sum over every chunk: accumulated in float32 (or float64)
         # even when the products run in bfloat16 or float16 (autocast).
@@ -137,9 +142,8 @@ def node_major_graph_conv(
             f"expected x (N, C, T, V={v}) and weight (C', K·C={k}·C), got x "
             f"{tuple(x.shape)} and weight {tuple(weight.shape)}"
         )
-    adjacency = adjacency.to(x.dtype)
     if whole_tensor:
         n, c, t, _ = x.shape
-        y = _aggregate(*_operands(x, adjacency))
+        y = _aggregate(*_operands(x, adjacency.to(x.dtype)))
         return torch.matmul(weight, y.view(n, t * v, k * c).transpose(1, 2)).view(n, -1, t, v)
     return _NodeMajorGraphConv.apply(x, adjacency, weight)

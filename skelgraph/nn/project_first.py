@@ -26,6 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from skelgraph.amp import compute_dtype
 from skelgraph.nn.streaming import temporal_padding
 
 __all__ = [
@@ -39,10 +40,10 @@ __all__ = [
 ]
 
 
-def _windows(z: torch.Tensor, w: torch.Tensor, rows: int, stride: int, dilation: int):
-    """Forward of the sliding-window product (see :func:`sliding_window_matmul`)."""
-    w = w.to(z.dtype)  # under autocast z is bf16
-    y = torch.mm(z[::stride], w[0])  # position 0 covers every output row
+def _windows(z: torch.Tensor, w: torch.Tensor, rows: int, stride: int, dilation: int, out=None):
+    """Forward of the sliding-window product (see :func:`sliding_window_matmul`), into
+    ``out`` (R, Q) if given; z and w share a dtype."""
+    y = torch.mm(z[::stride], w[0], out=out)  # position 0 covers every output row
     for j in range(1, w.shape[0]):
         zj = z[j * dilation :: stride][:rows]
         y[: zj.shape[0]].addmm_(zj, w[j])
@@ -105,13 +106,13 @@ class _ProjectThenAggregate(torch.autograd.Function):
     def forward(ctx: Any, x, theta, blocks, geometry):
         k, front, padded, stride, dilation = geometry
         rows = theta.shape[0] // k * (padded // stride)  # per sample: C'·P
-        y = None
-        for i in range(x.shape[0]):
-            z = _project(x[i], theta, k, front, padded)
-            yi = _windows(z, blocks, rows, stride, dilation)
-            if y is None:
-                y = yi.new_empty(x.shape[0], rows, yi.shape[1])
-            y[i] = yi
+        # Every operand in the products' dtype once (autocast's, if on): the loop then
+        # casts nothing, and the backward reuses these copies.
+        dtype = compute_dtype(x)
+        x, theta, blocks = x.to(dtype), theta.to(dtype), blocks.to(dtype)
+        y = x.new_empty(x.shape[0], rows, blocks.shape[2])
+        for i in range(x.shape[0]):  # each sample's product straight into its rows
+            _windows(_project(x[i], theta, k, front, padded), blocks, rows, stride, dilation, y[i])
         ctx.save_for_backward(x, theta, blocks)
         ctx.geometry = geometry
         return y
@@ -122,7 +123,7 @@ class _ProjectThenAggregate(torch.autograd.Function):
         k, front, padded, stride, dilation = ctx.geometry
         n, c, t, v = x.shape
         rows = grad.shape[1]
-        grad = grad.to(x.dtype)  # autocast: back to the input's
+        grad = grad.to(x.dtype)
         need_x, need_theta, need_blocks = ctx.needs_input_grad[:3]
         grad_x = x.new_empty(x.shape) if need_x else None  # contiguous, whatever x is
         # Parameter gradients sum over the samples: accumulated in float32 (or float64)
@@ -130,7 +131,6 @@ class _ProjectThenAggregate(torch.autograd.Function):
         acc = torch.promote_types(x.dtype, torch.float32)
         grad_theta = torch.zeros_like(theta, dtype=acc) if need_theta else None
         grad_blocks = torch.zeros_like(blocks, dtype=acc) if need_blocks else None
-        theta, blocks = theta.to(x.dtype), blocks.to(x.dtype)
         for i in range(n):
             z = _project(x[i], theta, k, front, padded)
             grad_z, grad_w = _windows_backward(

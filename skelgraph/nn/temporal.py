@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from skelgraph._validation import check_bool, check_input, check_int
+from skelgraph.nn import backend
 from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.functional import conv_frames, fold_batch_norm
+from skelgraph.nn.ms_tcn_fast import (
+    MSTCNGeometry,
+    MSTCNNorms,
+    MSTCNWeights,
+    groupable,
+    multiscale_temporal_conv,
+)
 from skelgraph.nn.streaming import (
     StreamingModule,
     TemporalWindow,
@@ -20,7 +28,7 @@ from skelgraph.nn.streaming import (
     temporal_padding,
 )
 
-__all__ = ["CausalMaxPool", "MSTemporalConv", "TemporalConv"]
+__all__ = ["CausalMaxPool", "MSTemporalConv", "MSTemporalConvPlan", "TemporalConv"]
 
 
 class TemporalConv(StreamingModule):
@@ -205,16 +213,23 @@ class _Branch(nn.Sequential):
         super().__init__(*layers)
         self.check()
 
-    def check(self) -> None:
-        """Raise unless the branch holds exactly its named layers, at their keys: the
-        stream and the authors' checkpoints rely on them (e.g. a dropout inserted into a
-        branch would shift them)."""
-        expected = [(layer.key, layer.kind) for layer in self.LAYERS]
-        found = list(self.named_children())
-        if len(found) != len(expected) or not all(
+    def _layouts(self) -> tuple[list[tuple[str, type[nn.Module]]], list[tuple[str, nn.Module]]]:
+        """The (key, kind) of the named layers, and the (key, module) children."""
+        return [(layer.key, layer.kind) for layer in self.LAYERS], list(self.named_children())
+
+    def holds_its_layers(self) -> bool:
+        """Whether the branch holds exactly its named layers, at their keys."""
+        expected, found = self._layouts()
+        return len(found) == len(expected) and all(
             key == want_key and isinstance(module, kind)
             for (key, module), (want_key, kind) in zip(found, expected)
-        ):
+        )
+
+    def check(self) -> None:
+        """Raise unless the branch :meth:`holds_its_layers`: the stream and the authors'
+        checkpoints rely on them (e.g. a dropout inserted into a branch would shift them)."""
+        if not self.holds_its_layers():
+            expected, found = self._layouts()
             layout = ", ".join(f"{key}: {kind.__name__}" for key, kind in expected)
             got = ", ".join(f"{key}: {type(module).__name__}" for key, module in found)
             raise TypeError(
@@ -249,6 +264,29 @@ class _PointwiseBranch(_Branch):
     bn = _Layer("1", nn.BatchNorm2d)
 
 
+class MSTemporalConvPlan(NamedTuple):
+    """The kernels an :class:`MSTemporalConv` runs now (:meth:`MSTemporalConv.plan`).
+
+    Parameters
+    ----------
+    temporal_conv : {"merged", "reference"}
+        :func:`~skelgraph.nn.ms_tcn_fast.multiscale_temporal_conv` (the branches' 1×1
+        convolutions as one product, their batch norms grouped) or the branches one by
+        one, as the authors' module.
+    whole_tensor : bool
+        Merged, with the max-pool as ``max_pool2d`` whatever the gradients (what
+        ``torch.compile`` and ``torch.export`` record) rather than
+        :func:`~skelgraph.nn.ms_tcn_fast.frame_max_pool`'s in-place running maximum.
+    folded : bool
+        Merged, with every batch norm folded into the convolution before it (inference:
+        no gradients, batch norm in eval mode with running statistics).
+    """
+
+    temporal_conv: Literal["merged", "reference"]
+    whole_tensor: bool
+    folded: bool
+
+
 class MSTemporalConv(StreamingModule):
     r"""Multi-scale temporal convolution (MS-TCN, Fig. 3c of Liu et al., 2020).
 
@@ -276,6 +314,8 @@ class MSTemporalConv(StreamingModule):
 
     The module's ``state_dict`` keys are those of the authors' ``MultiScale_TemporalConv``
     (``branches.0.0.weight``, ..., ``residual.conv.weight``), so their weights load as is.
+    Which kernels run is the layer's :meth:`plan` (the rule of :mod:`skelgraph.nn.backend`):
+    the branches one by one, or merged (:mod:`skelgraph.nn.ms_tcn_fast`).
 
     Parameters
     ----------
@@ -446,10 +486,83 @@ class MSTemporalConv(StreamingModule):
             (N, C, T, V).
         """
         check_input(x, self.in_channels, -1, self)
+        plan = self.plan()
+        if plan.temporal_conv == "merged":
+            weights, norms = self._merged_inputs(plan.folded)
+            return multiscale_temporal_conv(
+                x, weights, self._geometry(), norms, self.act, whole_tensor=plan.whole_tensor
+            )
         out = torch.cat([branch(x) for branch in self.branches], dim=1)
         if self.has_residual:
             out = out + self.residual(x)
         return self.act(out)
+
+    def plan(self) -> MSTemporalConvPlan:
+        """The kernels this layer runs now: the one place it chooses, by the rule of
+        :mod:`skelgraph.nn.backend` (merging does the same multiply-adds), where the merged
+        kernel computes the same: the authors' branch layout, and batch norms that run as
+        one per group (:func:`~skelgraph.nn.ms_tcn_fast.groupable`)."""
+        kinds = [type(branch) for branch in self.branches]
+        layout = kinds == [_DilatedBranch] * len(self.dilations) + [_PoolBranch, _PointwiseBranch]
+        layout = layout and all(branch.holds_its_layers() for branch in self.branches)
+        norms = self._norms() if layout else None
+        merged = backend.use_fast(0, 0, applicable=norms is not None and all(map(groupable, norms)))
+        inference = norms is not None and all(
+            not group[0].training and group[0].running_mean is not None for group in norms
+        )
+        return MSTemporalConvPlan(
+            temporal_conv="merged" if merged else "reference",
+            whole_tensor=merged and backend.recording_tool() == "compile",
+            folded=merged and inference and not torch.is_grad_enabled(),
+        )
+
+    def _norms(self) -> MSTCNNorms:
+        """The batch norms in the merged kernel's two groups."""
+        dilated, pool = self._dilated, self._branch(_PoolBranch)
+        outputs = [branch.temporal.bn for branch in dilated]
+        outputs += [pool.pool_bn, self._branch(_PointwiseBranch).bn]
+        if isinstance(self.residual, TemporalConv):
+            outputs.append(self.residual.bn)
+        return MSTCNNorms([branch.bn for branch in [*dilated, pool]], outputs)
+
+    def _geometry(self) -> MSTCNGeometry:
+        """Stride, dilations and (front, back) paddings of every branch."""
+        reaches = self.branch_padding()  # the dilated branches', the max-pool's, a residual's
+        pool = self._branch(_PoolBranch).pool
+        kind = "conv" if isinstance(self.residual, TemporalConv) else "identity"
+        return MSTCNGeometry(
+            self.stride,
+            self.dilations,
+            tuple(reaches[: len(self.dilations)]),
+            pool.kernel_size[0],
+            reaches[len(self.dilations)],
+            kind if self.has_residual else "none",
+            reaches[-1] if kind == "conv" else (0, 0),
+        )
+
+    def _merged_inputs(self, folded: bool) -> tuple[MSTCNWeights, MSTCNNorms | None]:
+        """The merged kernel's convolutions, with their batch norms folded in
+        (:func:`~skelgraph.nn.functional.fold_batch_norm`) or beside them."""
+        dilated, pool = self._dilated, self._branch(_PoolBranch)
+        one_by_one: _PointwiseBranch = self._branch(_PointwiseBranch)
+        residual = self.residual
+        groups = (
+            [(branch.conv, branch.bn) for branch in [*dilated, pool]],
+            [(branch.temporal.conv, branch.temporal.bn) for branch in dilated],
+            [(one_by_one.conv, one_by_one.bn)],
+            [(residual.conv, residual.bn)] if isinstance(residual, TemporalConv) else [],
+        )
+        if folded:
+            convs = [[fold_batch_norm(conv, bn) for conv, bn in group] for group in groups]
+            pool_affine, norms = fold_batch_norm(None, pool.pool_bn), None
+        else:
+            convs = [[(conv.weight, conv.bias) for conv, _ in group] for group in groups]
+            pool_affine, norms = None, self._norms()
+        bottlenecks, temporal, (one,), residual_conv = convs
+        weights = MSTCNWeights(
+            bottlenecks, temporal, one, residual_conv[0] if residual_conv else None, pool_affine
+        )
+        return weights, norms
 
     @property
     def delay(self) -> int:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import torch
+
 from benchmarks import speed as script
 
 
@@ -11,17 +14,17 @@ def test_speed_quick_writes_ratios(tmp_path):
     args = ["--quick", "--cases", "ms-gcn", "ms-tcn", "--threads", "1"]
     script.main([*args, "--out", str(tmp_path)])
     results = json.loads((tmp_path / "speed-quick.json").read_text())
-    # ms-gcn: 2 phases x 2 implementations x 2 aggregations; ms-tcn: 2 phases (one path)
-    assert len(results) == 10
+    # ms-gcn: 2 phases x 2 implementations x 2 aggregations; ms-tcn: 2 phases x 2 impls
+    assert len(results) == 12
     assert {r["impl"] for r in results} == {"skelgraph", "skelgraph-reference"}
     assert all(r["median_s"] > 0 and len(r["times_s"]) == 1 for r in results)
     table = (tmp_path / "speed-quick.md").read_text()
     assert "torch " in table and "threads" in table
     rows = [line.strip("|").split(" | ") for line in table.splitlines() if "| 1 |" in line]
     assert len(rows) == len(results)
-    # Each group's baseline (ms-gcn: the reference path; ms-tcn: its only path) is 1.00×.
+    # Each group's baseline (the reference path) is 1.00×.
     for case, _, phase, _, impl, aggregation, _, speed, _, memory in rows:
-        baseline = impl == "skelgraph-reference" if "MS-GCN" in case else impl == "skelgraph"
+        baseline = impl == "skelgraph-reference"
         if baseline and aggregation == "disentangled":
             assert speed == "1.00×", (case, phase)
             # nan when the tiny case did not grow the process's peak RSS at all
@@ -50,3 +53,52 @@ def test_speed_quick_adds_the_checkpointed_model_in_training(tmp_path):
     assert sorted((r["impl"], r["phase"]) for r in results) == [
         ("skelgraph", "infer"), ("skelgraph", "train"), ("skelgraph-checkpointed", "train"),
     ]  # fmt: skip
+
+
+def test_multiply_adds_count_the_backward_and_in_place_products():
+    layer, x = torch.nn.Linear(4, 3, bias=False), torch.randn(5, 4, requires_grad=True)
+    assert script.multiply_adds(lambda: layer(x)) == 5 * 4 * 3
+    # training: the forward, then the gradients of the input and of the weight
+    assert script.multiply_adds(lambda: layer(x).sum().backward(), grad=True) == 3 * 60
+    a, b = torch.randn(5, 4), torch.randn(4, 3)
+    assert script.multiply_adds(lambda: torch.zeros(5, 3).addmm_(a, b)) == 60
+
+
+def test_interleaved_quick_reports_gflops_and_the_fraction_of_the_peak(tmp_path):
+    args = ["--interleave", "--quick", "--threads", "1", "--amp", "off", "bf16"]
+    script.main([*args, "--out", str(tmp_path)])
+    data = json.loads((tmp_path / "speed-limit-quick.json").read_text())
+    assert data["baseline"] == "skelgraph-reference" and data["threads"] == 1
+    assert data["command"].startswith("python -m benchmarks.speed --interleave")
+    cells = data["cells"]
+    # 1 batch x 2 phases x 2 implementations x 2 precisions, each timed every round
+    assert len(cells) == 8 and all(len(c["times_s"]) == data["rounds"] == 2 for c in cells)
+    peak = {g["dtype"]: g["gflops"] for g in data["gemm"]}
+    assert set(peak) == {"float32", "bfloat16"}
+    for c in cells:
+        assert c["min_s"] == min(c["times_s"]) > 0
+        assert c["gflops"] == pytest.approx(2 * c["macs"] / c["min_s"] / 1e9)
+        assert c["of_peak"] == pytest.approx(c["gflops"] / peak[script.PRECISIONS[c["amp"]]])
+    macs = {(c["impl"], c["phase"], c["amp"]): c["macs"] for c in cells}
+    for impl in ("skelgraph", "skelgraph-reference"):
+        # the same products at every precision; a training step adds about 2x in backward
+        assert macs[impl, "train", "off"] == macs[impl, "train", "bf16"]
+        assert 2.5 < macs[impl, "train", "off"] / macs[impl, "infer", "off"] < 3.5
+    text = (tmp_path / "speed-limit-quick.md").read_text()
+    assert text == script.limit_markdown(data)  # the table is the json's
+    assert "machine: " in text and "date: " in text and "1 threads" in text
+    rows = {
+        (r[1], r[2], r[3]): r
+        for r in (
+            [cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines()
+        )
+        if r[0] == "1"
+    }
+    base = {(c["phase"], c["amp"]): c for c in cells if c["impl"] == "skelgraph-reference"}
+    for c in cells:
+        row = rows[c["phase"], c["impl"], script.PRECISIONS[c["amp"]]]
+        same, fp32 = base[c["phase"], c["amp"]], base[c["phase"], "off"]
+        assert row[-2] == f"{same['min_s'] / c['min_s']:.2f}× / " + (
+            f"{same['median_s'] / c['median_s']:.2f}×"
+        )
+        assert row[-1].startswith(f"{fp32['min_s'] / c['min_s']:.2f}×")

@@ -4,15 +4,18 @@ error contract of the commands' entry points."""
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
 import threading
 
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from benchmarks.figures import RESULTS
 from examples.msg3d import cli
 
 
@@ -111,3 +114,73 @@ def test_run_turns_refusals_into_one_line_and_status_2(raised, status, err, monk
 def test_run_lets_programming_errors_through():
     with pytest.raises(ZeroDivisionError):
         cli.run(lambda argv: 1 / 0)
+
+
+def machine(monkeypatch, cpus: int, load: float | None, local: str | None = None) -> None:
+    """This process sees ``cpus`` CPUs and a 1-minute load average ``load`` (None: none)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    if load is None:
+        monkeypatch.delattr(os, "getloadavg")
+    else:
+        monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    if local is None:
+        monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    else:
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", local)
+
+
+@pytest.mark.parametrize(
+    ("cpus", "load", "threads"),
+    [
+        # benchmarks/results/threads.md's machine: quiet, 1 and 2 busy processes
+        (2, 0.0, 2), (2, 1.0, 1), (2, 2.0, 1),
+        (2, 0.4, 1),  # a partly busy CPU counts as busy: too few threads cost less
+        (2, 7.5, 1), (16, 3.2, 12), (1, 0.0, 1),
+        (4, None, 4),  # no load average (Windows): every CPU
+    ],
+)  # fmt: skip
+def test_default_threads_are_the_idle_cpus(monkeypatch, cpus, load, threads):
+    machine(monkeypatch, cpus, load)
+    assert cli.default_threads() == threads
+
+
+@pytest.mark.parametrize(("local", "threads"), [("4", 3), ("1", 12), ("", 12), ("x", 12)])
+def test_default_threads_are_shared_by_torchruns_local_processes(monkeypatch, local, threads):
+    machine(monkeypatch, 16, 3.2, local)
+    assert cli.default_threads() == threads
+
+
+@given(st.integers(1, 512), st.floats(0, 1e4), st.integers(1, 64))
+def test_default_threads_never_exceed_the_idle_cpus(cpus, load, local):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        machine(monkeypatch, cpus, load, str(local))
+        threads = cli.default_threads()
+    assert 1 <= threads <= max(1, cpus - load)
+
+
+def test_default_threads_pick_the_faster_setting_of_every_measured_row(monkeypatch):
+    """benchmarks/results/threads.md, with its busy processes as the load average: the
+    default is the thread count whose run was faster, in every row."""
+    cells = json.loads((RESULTS / "threads.json").read_text())["cells"]
+    cpus = max(c["threads"] for c in cells)
+    for busy in {c["busy"] for c in cells}:
+        times = {c["threads"]: c["median_s"] for c in cells if c["busy"] == busy}
+        machine(monkeypatch, cpus, float(busy))
+        assert cli.default_threads() == min(times, key=times.get), (busy, times)
+
+
+@pytest.mark.parametrize("given", [None, 2])
+def test_train_and_predict_run_on_the_default_threads_unless_told(monkeypatch, tmp_path, given):
+    from examples.msg3d import predict, train
+
+    calls: list[int] = []
+    monkeypatch.setattr(cli, "default_threads", lambda: 3)
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    option = [] if given is None else ["--threads", str(given)]
+    missing = str(tmp_path / "missing")
+    with pytest.raises(SystemExit):  # after the threads are set: no such input
+        predict.main(["--checkpoint", missing, missing, *option])
+    with pytest.raises(SystemExit):
+        train.main(["--dataset", "pose-pickle", "--annotations", missing, "--out",
+                    str(tmp_path / "run"), "--quiet", *option])  # fmt: skip
+    assert calls == [given or 3] * 2

@@ -97,6 +97,31 @@ def test_checkpointed_model_takes_the_same_training_step():
         torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("amp", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_under_autocast_every_layer_hands_on_the_autocast_dtype(amp):
+    """No float32 round trip between layers: after the input's batch norm (float32, like
+    its input), every module returns autocast's dtype, in training and inference."""
+    kwargs = dict(channels=(6, 12, 18), num_gcn_scales=4, num_g3d_scales=3)
+    model = MSG3DNet.from_preset("nw-ucla-small", **kwargs)
+    outputs: dict[str, torch.dtype] = {}
+
+    def record(name):
+        def hook(module, args, out):
+            outputs[name] = out.dtype
+
+        return hook
+
+    for name, module in model.named_modules():
+        module.register_forward_hook(record(name))
+    for train in (True, False):
+        model.train(train)
+        outputs.clear()
+        with torch.autocast("cpu", dtype=amp):
+            model(torch.randn(2, 3, 12, 20, 1))
+        wider = {name for name, dtype in outputs.items() if dtype != amp}
+        assert wider == {"data_bn"}, wider
+
+
 def test_forward_backward_at_the_papers_input_layout():
     torch.manual_seed(0)
     model = MSG3DNet.from_preset("ntu60")

@@ -10,7 +10,15 @@ import pytest
 import torch
 
 from skelgraph import DisentangledGraphConv, G3DConv
-from skelgraph.nn import backend, functional, g3d, graph_conv, node_major, project_first
+from skelgraph.nn import (
+    backend,
+    functional,
+    g3d,
+    graph_conv,
+    ms_tcn_fast,
+    node_major,
+    project_first,
+)
 from skelgraph.nn.g3d import G3DPlan
 from skelgraph.nn.graph_conv import GraphConvPlan
 from tests.layer_helpers import TINY
@@ -125,7 +133,7 @@ def test_no_grad_epilogue_is_fused_only_outside_the_reference_setting():
     torch.testing.assert_close(fused, plain)
 
 
-@pytest.mark.parametrize("module", [functional, node_major, project_first])
+@pytest.mark.parametrize("module", [functional, ms_tcn_fast, node_major, project_first])
 def test_kernels_read_no_setting(module):
     """Only the layers' plans choose: the kernel modules neither import the settings nor
     the layers."""

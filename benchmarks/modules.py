@@ -1,0 +1,131 @@
+"""One module against its siblings, interleaved in one process: ratios a noisy machine
+cannot bias.
+
+Each repeat times one call of every implementation in turn (inference: ``eval()`` and
+``no_grad``; training: ``train()``, forward and backward), so a burst of load on the
+machine slows all of them alike; the table gives each one's minimum and median and the
+ratios of the medians to the authors' module (or, without ``--reference``, to
+skelgraph's reference path). Implementations: ``fast`` (the default setting of
+:mod:`skelgraph.nn.backend`), ``reference`` (``backend.implementation("reference")``)
+and, with ``--reference PATH`` (a local clone of the authors' repository, never vendored
+here), the authors' module, same weights.
+
+Module: ``ms-tcn``, the MS-TCNs of MS-G3D Net on NTU-60 (``--widths``: C→C' and stride,
+T = ``--frames``, V = 25, two persons per sample).
+
+    python -m benchmarks.modules --module ms-tcn --reference ~/src/MS-G3D --batch 1 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from benchmarks.speed import ROOT, with_authors_path
+from skelgraph.amp import AMP_DTYPES, autocast
+from skelgraph.nn import backend
+
+MODULES = ("ms-tcn",)
+# MS-G3D Net's MS-TCNs on NTU-60: (in, out, stride) of blocks 1-3.
+WIDTHS = ("96,96,1", "96,192,2", "192,192,1", "192,384,2", "384,384,1")
+
+
+def build(module: str, width: str, authors: bool) -> nn.Module:
+    """The module at one width, the authors' if asked (its keys are skelgraph's)."""
+    c_in, c_out, stride = map(int, width.split(","))
+    if authors:
+        from model.ms_tcn import MultiScale_TemporalConv
+
+        return MultiScale_TemporalConv(c_in, c_out, stride=stride)
+    from skelgraph import MSTemporalConv
+
+    return MSTemporalConv(c_in, c_out, stride=stride)
+
+
+def timed(module: nn.Module, x: torch.Tensor, phase: str, amp: str, setting: str) -> float:
+    """CPU seconds of the process for one inference call or training step under
+    ``setting`` (on a loaded machine CPU time is inflated far less than wall time)."""
+    device = x.device
+    module.train(phase == "train")
+    start = time.process_time()
+    with backend.implementation(setting), torch.set_grad_enabled(phase == "train"):
+        with autocast(device, amp):
+            y = module(x)
+        if phase == "train":
+            module.zero_grad(set_to_none=True)
+            y.float().sum().backward()
+    return time.process_time() - start
+
+
+def measure(args: argparse.Namespace) -> Iterator[str]:
+    """The table rows of every (width, batch, phase, amp) cell, implementations
+    interleaved."""
+    torch.manual_seed(0)
+    for width, batch, phase, amp in itertools.product(
+        args.widths, args.batch, args.phase, args.amp
+    ):
+        x = torch.randn(2 * batch, int(width.split(",")[0]), args.frames, 25)
+        ours = build(args.module, width, authors=False)
+        impls = {"fast": (ours, "auto"), "reference": (ours, "reference")}
+        if args.authors:
+            theirs = build(args.module, width, authors=True)
+            theirs.load_state_dict(ours.state_dict())
+            impls["authors"] = (theirs, "auto")
+        times: dict[str, list[float]] = {name: [] for name in impls}
+        for repeat in range(args.repeats + 1):
+            for name, (module, setting) in impls.items():
+                seconds = timed(module, x, phase, amp, setting)
+                if repeat:  # the first is a warm-up
+                    times[name].append(seconds)
+        base = statistics.median(times["authors" if args.authors else "reference"])
+        for name, values in times.items():
+            median = statistics.median(values)
+            yield (
+                f"| {width} | {batch} | {phase} | {amp} | {name} | {1e3 * min(values):.1f} | "
+                f"{1e3 * median:.1f} | {base / median:.2f} |"
+            )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", choices=MODULES, default="ms-tcn")
+    parser.add_argument("--reference", help="local clone of the authors' MS-G3D repository")
+    parser.add_argument("--widths", nargs="+", default=["192,192,1", "96,192,2"])
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--frames", type=int, default=100)
+    phases = ("infer", "train")
+    parser.add_argument("--phase", nargs="+", choices=phases, default=list(phases))
+    parser.add_argument("--amp", nargs="+", choices=tuple(AMP_DTYPES), default=["off", "bf16"])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--authors", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for width in args.widths:
+        parts = width.split(",")
+        if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            parser.exit(2, f"--widths: expected IN,OUT,STRIDE positive integers, got {width!r}\n")
+    if args.reference and not args.authors:
+        # The authors' packages (model, graph) importable: rerun in a process whose
+        # PYTHONPATH starts with their clone.
+        command = [sys.executable, "-m", "benchmarks.modules", *(argv or sys.argv[1:])]
+        env = with_authors_path(dict(os.environ), args.reference)
+        raise SystemExit(subprocess.call([*command, "--authors"], env=env, cwd=ROOT))
+    torch.set_num_threads(args.threads)
+    print(f"{args.module}, T={args.frames}, V=25, N=2·batch, {args.threads} thread(s), CPU ms")
+    print("| C→C',s | batch | phase | amp | impl | min | median | × baseline |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for row in measure(args):
+        print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+r"""MS-TCN with its branches merged: the fast path of :class:`~skelgraph.MSTemporalConv`.
+
+The authors' MS-TCN runs every branch on its own: five 1×1 bottleneck convolutions of
+``w = C' / branches`` channels each, a 1×1 branch, up to a dozen batch norms and ReLUs,
+then a concatenation. Its sums can be regrouped without changing any of them:
+
+- every 1×1 convolution that reads all frames (the bottlenecks, and at stride 1 the 1×1
+  branch and a 1×1 residual projection) is one convolution with the weights stacked; at
+  stride s > 1 the strided ones are a second. One wide product instead of five narrow
+  ones is cheaper forward and much cheaper backward (one weight and one input gradient);
+- batch norms over channels are independent per channel, so the bottlenecks' norms are
+  one ``batch_norm`` over the stacked channels, and the output norms (dilated branches,
+  max-pool, 1×1, residual projection) another, over the concatenated outputs; running
+  statistics are updated exactly as each module would (:func:`grouped_batch_norm`);
+- the ReLUs and the final residual add and activation run in place where autograd
+  allows.
+
+With ``norms=None`` (inference: no gradients, batch norm in eval mode) every batch norm is
+folded into the convolution before it and the max-pool's into a per-channel affine map,
+so no normalisation pass runs at all.
+
+Temporal padding is explicit, (front, back) frames per branch, so a causal layer (all
+padding in front) uses the same kernel. Which path runs is the layer's plan
+(:meth:`~skelgraph.MSTemporalConv.plan`); nothing here reads a setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "MSTCNGeometry",
+    "MSTCNNorms",
+    "MSTCNWeights",
+    "frame_max_pool",
+    "groupable",
+    "grouped_batch_norm",
+    "multiscale_temporal_conv",
+]
+
+Conv = tuple[torch.Tensor, torch.Tensor | None]
+"""A convolution's (weight (C', C, k, 1), bias (C',) or ``None``)."""
+
+
+class MSTCNGeometry(NamedTuple):
+    """Where an MS-TCN's windows reach.
+
+    Parameters
+    ----------
+    stride : int
+        s: output frame t reads input frames around s·t.
+    dilations : tuple of int
+        d of each dilated branch.
+    paddings : tuple of (int, int)
+        (front, back) zero frames of each dilated branch's (k × 1) convolution.
+    pool_size : int
+        Frames of the max-pool window.
+    pool_padding : (int, int)
+        (front, back) −inf frames of the max-pool.
+    residual : {"none", "identity", "conv"}
+        No residual, the input itself, or a (k × 1) convolution of it (``weights.residual``).
+    residual_padding : (int, int)
+        (front, back) zero frames of that convolution.
+    """
+
+    stride: int
+    dilations: tuple[int, ...]
+    paddings: tuple[tuple[int, int], ...]
+    pool_size: int
+    pool_padding: tuple[int, int]
+    residual: str
+    residual_padding: tuple[int, int] = (0, 0)
+
+
+class MSTCNWeights(NamedTuple):
+    """An MS-TCN's convolutions (each ``(weight, bias)``), batch norm folded in or not.
+
+    Parameters
+    ----------
+    bottlenecks : sequence of (Tensor, Tensor or None)
+        (w, C, 1, 1): the dilated branches' 1×1 convolutions, then the max-pool branch's.
+    dilated : sequence of (Tensor, Tensor or None)
+        (w, w, k, 1): the dilated branches' temporal convolutions.
+    one_by_one : (Tensor, Tensor or None)
+        (w, C, 1, 1): the strided 1×1 branch.
+    residual : (Tensor, Tensor or None) or None
+        (C', C, k_r, 1): the residual convolution (geometry ``"conv"``), else ``None``.
+    pool_affine : (Tensor, Tensor) or None
+        Folded form only: the max-pool's batch norm as a per-channel (scale, shift).
+    """
+
+    bottlenecks: Sequence[Conv]
+    dilated: Sequence[Conv]
+    one_by_one: Conv
+    residual: Conv | None
+    pool_affine: tuple[torch.Tensor, torch.Tensor] | None = None
+
+
+class MSTCNNorms(NamedTuple):
+    """The batch norms of an unfolded MS-TCN, in the two groups that run as one each.
+
+    Parameters
+    ----------
+    bottlenecks : sequence of nn.BatchNorm2d
+        After the bottlenecks, in their order.
+    outputs : sequence of nn.BatchNorm2d
+        After the dilated convolutions, the max-pool, the 1×1 branch and (geometry
+        ``"conv"``) the residual convolution, in that order.
+    """
+
+    bottlenecks: Sequence[nn.BatchNorm2d]
+    outputs: Sequence[nn.BatchNorm2d]
+
+
+def _settings(bn: nn.Module) -> tuple:
+    return (
+        type(bn),
+        bn.training,
+        bn.track_running_stats,
+        bn.running_mean is None,
+        bn.affine,
+        bn.eps,
+        bn.momentum,
+    )
+
+
+def groupable(norms: Sequence[nn.Module]) -> bool:
+    """Whether :func:`grouped_batch_norm` computes these batch norms exactly: plain
+    ``nn.BatchNorm2d`` (not a subclass such as ``SyncBatchNorm``), all in the same mode,
+    with the same ``eps``, ``affine``, tracking and a fixed ``momentum`` (``None``, a
+    cumulative average, depends on each one's own count).
+
+    Parameters
+    ----------
+    norms : sequence of nn.Module
+        The batch norms of one group.
+    """
+    if not norms or any(type(bn) is not nn.BatchNorm2d or bn.momentum is None for bn in norms):
+        return False
+    first = _settings(norms[0])
+    return all(_settings(bn) == first for bn in norms)
+
+
+def _cat(tensors: Sequence[torch.Tensor | None]) -> torch.Tensor | None:
+    return None if tensors[0] is None else torch.cat(tensors)  # type: ignore[arg-type]
+
+
+def grouped_batch_norm(y: torch.Tensor, norms: Sequence[nn.BatchNorm2d]) -> torch.Tensor:
+    r"""Batch norms over consecutive channel ranges of ``y`` as one ``batch_norm``.
+
+    .. math::
+
+        Y_{:, c} = \operatorname{BN}_{g(c)}(Y_{:, c})
+
+    Equal to applying each module to its channels, including its running statistics and
+    ``num_batches_tracked`` in training mode (written back to each module's buffers); the
+    modules must be :func:`groupable`.
+
+    Parameters
+    ----------
+    y : Tensor
+        (N, Σ channels, ...).
+    norms : sequence of nn.BatchNorm2d
+        The modules, their channels in order.
+    """
+    first = norms[0]
+    update = first.training and first.track_running_stats
+    tracked = update or not first.training
+    if update:
+        for bn in norms:
+            if bn.num_batches_tracked is not None:
+                bn.num_batches_tracked.add_(1)
+    mean = _cat([bn.running_mean for bn in norms]) if tracked else None
+    var = _cat([bn.running_var for bn in norms]) if tracked else None
+    out = F.batch_norm(
+        y,
+        mean,
+        var,
+        _cat([bn.weight for bn in norms]),
+        _cat([bn.bias for bn in norms]),
+        first.training or mean is None,
+        first.momentum,
+        first.eps,
+    )
+    if update and mean is not None and var is not None:
+        sizes = [bn.num_features for bn in norms]
+        with torch.no_grad():
+            for bn, m, v in zip(norms, mean.split(sizes), var.split(sizes)):
+                bn.running_mean.copy_(m)
+                bn.running_var.copy_(v)
+    return out
+
+
+def _conv(x: torch.Tensor, conv: Conv, stride: int, dilation: int, padding: tuple[int, int]):
+    """A (k × 1) convolution over frames with (front, back) zero padding."""
+    front, back = padding
+    if front != back:
+        x, front = F.pad(x, (0, 0, front, back)), 0
+    weight, bias = conv
+    return F.conv2d(x, weight, bias, (stride, 1), (front, 0), (dilation, 1))
+
+
+def _stack(convs: Sequence[Conv]) -> Conv:
+    """1×1 convolutions on the same input as one, output channels in order."""
+    biases = [w.new_zeros(w.shape[0]) if b is None else b for w, b in convs]
+    return torch.cat([w for w, _ in convs]), torch.cat(biases)
+
+
+def frame_max_pool(
+    x: torch.Tensor,
+    size: int,
+    stride: int,
+    padding: tuple[int, int],
+    *,
+    whole_tensor: bool = False,
+) -> torch.Tensor:
+    r"""Max-pool over frames, the (size × 1) ``max_pool2d`` of the authors' MS-TCN.
+
+    .. math::
+
+        Y_{:, :, r} = \max_{j < \text{size}} X_{:, :,\, s r + j - \text{front}}
+
+    with (front, back) frames of −inf padding. Without gradients, a running element-wise
+    maximum of shifted views, in place: on CPU several times faster than ``max_pool2d``
+    with a (k × 1) window. With gradients, ``max_pool2d`` itself (its indices' backward
+    was measured faster than any rebuilt one).
+
+    Parameters
+    ----------
+    x : Tensor
+        (N, C, T, V).
+    size : int
+        Frames of the window.
+    stride : int
+        s.
+    padding : (int, int)
+        (front, back) −inf frames.
+    whole_tensor : bool
+        ``max_pool2d`` in any case: what compilers record.
+
+    Returns
+    -------
+    Tensor
+        (N, C, (T + front + back - size) // s + 1, V).
+    """
+    if whole_tensor or torch.is_grad_enabled():
+        front, back = padding
+        if front != back or 2 * front > size:  # max_pool2d pads at most half a window
+            x, front = F.pad(x, (0, 0, front, back), value=float("-inf")), 0
+        return F.max_pool2d(x, (size, 1), (stride, 1), (front, 0))
+    padded = F.pad(x, (0, 0, *padding), value=float("-inf"))
+    span = padded.shape[2] - size + 1
+    out = padded[:, :, 0:span:stride].clone()
+    for j in range(1, size):
+        torch.maximum(out, padded[:, :, j : j + span : stride], out=out)
+    return out
+
+
+def multiscale_temporal_conv(
+    x: torch.Tensor,
+    weights: MSTCNWeights,
+    geometry: MSTCNGeometry,
+    norms: MSTCNNorms | None,
+    activation: nn.Module,
+    *,
+    whole_tensor: bool = False,
+) -> torch.Tensor:
+    r"""MS-TCN with merged branches (see the module docstring).
+
+    .. math::
+
+        Y = \sigma\Big(\big[\,B_{d_1}(X) \,\|\, \cdots \,\|\, B_{d_n}(X) \,\|\,
+        B_{\max}(X) \,\|\, B_{1\times1}(X)\,\big] + \operatorname{res}(X)\Big)
+
+    Parameters
+    ----------
+    x : Tensor
+        (N, C, T, V).
+    weights : MSTCNWeights
+        The convolutions; batch norm folded in when ``norms`` is ``None``.
+    geometry : MSTCNGeometry
+        Stride, dilations, paddings and the residual's kind.
+    norms : MSTCNNorms or None
+        The batch norms, run grouped (training or eval mode); ``None``: folded into
+        ``weights`` (inference without gradients only: the folded weights are detached).
+    activation : nn.Module
+        σ; a ReLU runs in place.
+    whole_tensor : bool
+        The max-pool as ``max_pool2d`` even without gradients (what compilers record;
+        see :func:`frame_max_pool`).
+
+    Returns
+    -------
+    Tensor
+        (N, C', T', V), T' = ⌈T / s⌉ for the authors' padding; under autocast in its
+        low precision throughout.
+    """
+    s, branches = geometry.stride, len(geometry.dilations)
+    width = weights.one_by_one[0].shape[0]
+    one_tap = geometry.residual == "conv" and weights.residual[0].shape[2] == 1  # type: ignore[index]
+    # 1×1 convolutions: those on every frame in one product, the strided ones (1×1 branch,
+    # a 1×1 residual projection) in it too at stride 1, else in a second.
+    strided = [weights.one_by_one, *([weights.residual] if one_tap else [])]
+    frame_convs = [*weights.bottlenecks, *(strided if s == 1 else [])]
+    z = _conv(x, _stack(frame_convs), 1, 1, (0, 0))
+    hidden = (branches + 1) * width
+    # split, not slices: one backward node that concatenates, no zero-filled gradients
+    h, tail = z.split([hidden, z.shape[1] - hidden], 1)
+    if s > 1:
+        tail = _conv(x, _stack(strided), s, 1, (0, 0))
+    if norms is not None:
+        h = grouped_batch_norm(h, norms.bottlenecks)
+    h = h.relu_()  # a fresh tensor (norm output) or z's own rows (folded)
+    hs = h.split(width, 1)
+    parts = [  # on contiguous copies: float32 conv2d's backward is far slower on slices
+        _conv(hi.contiguous(), conv, s, d, padding)
+        for hi, conv, d, padding in zip(hs, weights.dilated, geometry.dilations, geometry.paddings)
+    ]
+    pool = (geometry.pool_size, s, geometry.pool_padding)
+    pooled = frame_max_pool(hs[-1], *pool, whole_tensor=whole_tensor)
+    if weights.pool_affine is not None:
+        scale, shift = weights.pool_affine
+        pooled = pooled.mul_(scale.view(-1, 1, 1)).add_(shift.view(-1, 1, 1))
+    parts += [pooled, tail]
+    if geometry.residual == "conv" and not one_tap:
+        parts.append(_conv(x, weights.residual, s, 1, geometry.residual_padding))  # type: ignore[arg-type]
+    y = torch.cat(parts, 1)
+    if norms is not None:
+        y = grouped_batch_norm(y, norms.outputs)
+    out_channels = (branches + 2) * width
+    if geometry.residual == "conv":
+        out, residual = y.split(out_channels, 1)
+        out = out + residual
+    else:
+        out = y
+        if geometry.residual == "identity":
+            out = out.add_(x)  # in place: in y's dtype, as the authors' ``out += res``
+    return out.relu_() if isinstance(activation, nn.ReLU) else activation(out)

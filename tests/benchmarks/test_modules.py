@@ -1,0 +1,29 @@
+"""benchmarks/modules.py: the interleaved module timings run on tiny shapes, and bad
+arguments exit 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import modules as script
+
+
+def test_ms_tcn_rows_for_every_cell_and_implementation(capsys):
+    args = ["--widths", "6,6,1", "3,6,2", "--batch", "1", "--frames", "5", "--repeats", "1"]
+    script.main([*args, "--amp", "off", "bf16"])
+    lines = capsys.readouterr().out.splitlines()
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    cells = [row for row in rows if row[0] in ("6,6,1", "3,6,2")]
+    # 2 widths x 2 phases x 2 autocast settings x (fast, reference)
+    assert len(cells) == 16
+    assert {row[4] for row in cells} == {"fast", "reference"}
+    # Without the authors' clone, the baseline is skelgraph's reference path.
+    assert all(row[7] == "1.00" for row in cells if row[4] == "reference")
+
+
+@pytest.mark.parametrize("width", ["6,6", "6,x,1", "0,6,1"])
+def test_bad_widths_exit_2_with_one_line(width, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        script.main(["--widths", width])
+    assert exit_info.value.code == 2
+    assert f"expected IN,OUT,STRIDE positive integers, got {width!r}" in capsys.readouterr().err
