@@ -29,9 +29,9 @@ rerunning the model on the whole clip.
 
     python -m examples.msg3d.train --dataset nw-ucla --data-root DATA --frames 128 --out SYM
     python -m examples.msg3d.train ... --causal --out CAUSAL
-    python -m examples.msg3d.train ... --causal --init-from SYM/best.pt --out TUNED
-    python -m benchmarks.online_accuracy --checkpoint SYM/best.pt --data-root DATA \\
-        --causal-checkpoint CAUSAL/best.pt --finetuned-checkpoint TUNED/best.pt
+    python -m examples.msg3d.train ... --causal --init-from SYM/last.pt --out TUNED
+    python -m benchmarks.online_accuracy --checkpoint SYM/last.pt --data-root DATA \\
+        --causal-checkpoint CAUSAL/last.pt --finetuned-checkpoint TUNED/last.pt
 
 Results go to ``benchmarks/results/online-accuracy.md``, ``.json`` and ``.png``.
 """
@@ -252,10 +252,14 @@ def cost_table(result: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", required=True, help="train.py's best.pt (N-UCLA)")
-    parser.add_argument("--causal-checkpoint", help="best.pt of train.py --causal")
     parser.add_argument(
-        "--finetuned-checkpoint", help="best.pt of train.py --causal --init-from CHECKPOINT"
+        "--checkpoint",
+        required=True,
+        help="train.py's last.pt (N-UCLA; the final epoch, not one picked on the test split)",
+    )
+    parser.add_argument("--causal-checkpoint", help="last.pt of train.py --causal")
+    parser.add_argument(
+        "--finetuned-checkpoint", help="last.pt of train.py --causal --init-from CHECKPOINT"
     )
     parser.add_argument("--data-root", required=True, help="the N-UCLA folder with all_sqe/")
     parser.add_argument("--cache-dir", help="train.py's dataset cache (default: beside it)")
