@@ -162,10 +162,27 @@ def _online(results: Path) -> dict[str, Figure]:
         "online.flush-vs-forward": Figure(f"{r['flush_vs_forward_max_abs']:.0e}", src),
         "online.frames": Figure(str(r["frames"]), src),
     }
-    for fraction, stream, prefix in zip(r["fractions"], r["stream_top1"], r["prefix_top1"]):
-        percent = round(100 * fraction)
-        out[f"online.stream-{percent}"] = Figure(f"{stream:.1f} %", src)
-        out[f"online.clip-{percent}"] = Figure(f"{prefix:.1f} %", src)
+    names = {"stream": "stream", "prefix": "clip", "causal": "causal", "finetuned": "finetuned"}
+    for key, curve in r.get(
+        "curves", {"stream": r["stream_top1"], "prefix": r["prefix_top1"]}
+    ).items():
+        for fraction, top1 in zip(r["fractions"], curve):
+            out[f"online.{names[key]}-{round(100 * fraction)}"] = Figure(f"{top1:.1f} %", src)
+    for key, area in r.get("area", {}).items():
+        out[f"online.{names[key]}-area"] = Figure(f"{area:.1f}", src)
+    for key in ("causal", "finetuned"):
+        if f"{key}_whole_clip_top1" in r:
+            out[f"online.{key}-whole"] = Figure(f"{r[f'{key}_whole_clip_top1']:.1f} %", src)
+            gap = r[f"{key}_stream_vs_prefix_max_abs"]
+            out[f"online.{key}-vs-prefix"] = Figure(f"{gap:.0e}", src)
+    cost = r.get("cost", {})
+    for key, c in cost.items():
+        out[f"online.{key}-prediction-macs"] = Figure(f"{c['prediction_macs'] / 1e6:.1f} M", src)
+        out[f"online.{key}-prediction-ms"] = Figure(f"{c['prediction_ms']:.1f} ms", src)
+        out[f"online.{key}-rerun-macs"] = Figure(f"{c['rerun_macs'] / 1e6:.0f} M", src)
+    if {"symmetric", "causal"} <= set(cost):
+        ratio = cost["causal"]["prediction_ms"] / cost["symmetric"]["prediction_ms"]
+        out["online.causal-step-ratio"] = Figure(_ratio(ratio), src)
     return out
 
 

@@ -1,18 +1,37 @@
-"""How well online predictions do: top-1 of MS-G3D Net's streaming prediction against the
-fraction of the clip seen, on N-UCLA cross-view, beside the whole-clip accuracy.
+"""Early recognition: top-1 of MS-G3D Net's online predictions against the fraction of the
+clip seen, on N-UCLA cross-view, for the exact (symmetric) stream and for causal models.
 
-A checkpoint of ``train.py`` (N-UCLA, clips resampled to F frames) streams every test clip
-frame by frame (``forward_steps``). After t frames the stream's prediction is the latest it
-has emitted: the first comes at frame ``delay + 1`` (73), then one every 4 frames, each
-pooling the output frames that are complete, i.e. those whose inputs all arrived (none
-before that: counted as wrong). At the end of the clip ``flush()`` gives the offline
-logits, so the last point is the whole-clip accuracy exactly (checked against ``forward``).
-Beside it, ``prefix``: the clip model rerun on the t frames seen so far (what one has
-without streaming, at the cost of a whole forward per prediction; its last frames see
-zero padding instead of their future).
+Checkpoints of ``train.py`` (N-UCLA, clips resampled to F frames) stream every test clip.
+After t frames a stream's prediction is the latest it has emitted (none yet: counted
+wrong); a stream's predictions do not depend on how its frames are chunked (the streaming
+tests), so each clip is fed in the chunks that end at the measured fractions, many clips
+at once. The curves:
 
-    python -m examples.msg3d.train --dataset nw-ucla --data-root DATA --frames 128 --out RUN
-    python -m benchmarks.online_accuracy --checkpoint RUN/best.pt --data-root DATA
+- ``stream``: the symmetric model's exact stream (``--checkpoint``): its first prediction
+  at frame ``delay + 1`` (73), then one per 4 frames; at the end ``flush()`` gives the
+  offline logits, so its last point is the whole-clip accuracy (checked against
+  ``forward``);
+- ``prefix``: that model rerun on the t frames seen so far (what one has without
+  streaming, a whole forward per prediction; its last frames see zero padding instead of
+  their future);
+- ``causal``: a causal model (``train.py --causal``, ``--causal-checkpoint``), whose stream
+  predicts from the first frame and equals the model rerun on the prefix (the largest
+  logit difference is recorded);
+- ``finetuned``: the causal model fine-tuned from the symmetric checkpoint
+  (``train.py --causal --init-from``, ``--finetuned-checkpoint``).
+
+Each curve's area is its mean top-1 over the ten fractions (10 %, ..., 100 %). The cost of
+a prediction, for the symmetric and the causal model (the fine-tuned one is the causal
+architecture): multiply-adds (``FlopCounterMode``) and milliseconds (median, batch 1, at
+``--threads``) of a stream step of one frame and of the 4-frame cycle that makes one
+prediction (one per frame with ``stream_every_frame``, the same computation), and of
+rerunning the model on the whole clip.
+
+    python -m examples.msg3d.train --dataset nw-ucla --data-root DATA --frames 128 --out SYM
+    python -m examples.msg3d.train ... --causal --out CAUSAL
+    python -m examples.msg3d.train ... --causal --init-from SYM/last.pt --out TUNED
+    python -m benchmarks.online_accuracy --checkpoint SYM/last.pt --data-root DATA \\
+        --causal-checkpoint CAUSAL/last.pt --finetuned-checkpoint TUNED/last.pt
 
 Results go to ``benchmarks/results/online-accuracy.md``, ``.json`` and ``.png``.
 """
@@ -23,7 +42,9 @@ import argparse
 import dataclasses
 import json
 import math
+import statistics
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,60 +52,148 @@ import numpy as np
 import torch
 
 from benchmarks.speed import machine
+from benchmarks.streaming import multiply_adds
 from examples.msg3d.config import TrainConfig
 from examples.msg3d.datasets import build_datasets
 from examples.msg3d.predict import Predictor, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 FRACTIONS = [i / 10 for i in range(1, 11)]
+CURVES = {  # key: label in the table and the figure
+    "stream": "symmetric: exact stream",
+    "prefix": "symmetric: rerun on the frames so far",
+    "causal": "causal: stream",
+    "finetuned": "causal, fine-tuned from symmetric: stream",
+}
+MODELS = {  # key: how the results header names the checkpoint's model
+    "symmetric": "symmetric model",
+    "causal": "causal model",
+    "finetuned": "causal model fine-tuned from the symmetric one",
+}
+BATCH = 58  # clips streamed at once (464 test clips: 8 batches)
 
 
-def stream_predictions(model, clip: torch.Tensor) -> tuple[list[int | None], torch.Tensor]:
-    """The stream's top-1 after each frame of ``clip`` (1, C, T, V, M), ``None`` before its
-    first prediction, and the flush's logits."""
-    model.clean_state()
-    latest, after = None, []
-    for t in range(clip.shape[2]):
-        logits = model.forward_steps(clip[:, :, t : t + 1])
-        if logits.shape[2]:
-            latest = int(logits[0, :, -1].argmax())
-        after.append(latest)
-    return after, model.flush()[0]
+def _clips(dataset, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test clips (N, C, T, V, M) and labels (N,)."""
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    items = [dataset[i] for i in range(count)]
+    clips = torch.stack([torch.as_tensor(np.asarray(x), dtype=torch.float32) for x, _ in items])
+    return clips, torch.tensor([int(y) for _, y in items])
+
+
+def cuts(frames: int) -> list[int]:
+    """The number of frames seen at each fraction."""
+    return [max(1, math.ceil(f * frames)) for f in FRACTIONS]
 
 
 @torch.no_grad()
-def measure(predictor: Predictor, dataset, limit: int | None = None) -> dict:
-    model = predictor.model
-    indices = range(len(dataset)) if limit is None else range(min(limit, len(dataset)))
-    stream_hits = np.zeros(len(FRACTIONS))
-    prefix_hits = np.zeros(len(FRACTIONS))
-    whole_hits, largest_gap, count, frames = 0, 0.0, 0, None
-    for i in indices:
-        x, label = dataset[i]
-        clip = torch.as_tensor(np.asarray(x), dtype=torch.float32)[None]
-        frames = clip.shape[2]
-        after, final = stream_predictions(model, clip)
-        offline = model(clip)[0]
-        largest_gap = max(largest_gap, float((final - offline).abs().max()))
-        whole_hits += int(offline.argmax()) == int(label)
-        for j, fraction in enumerate(FRACTIONS):
-            t = max(1, math.ceil(fraction * frames))
-            guess = int(final.argmax()) if t == frames else after[t - 1]
-            stream_hits[j] += guess == int(label)
-            prefix = offline if t == frames else model(clip[:, :, :t])[0]  # the whole clip
-            prefix_hits[j] += int(prefix.argmax()) == int(label)
-        count += 1
+def stream_logits(model, clips: torch.Tensor) -> tuple[list[torch.Tensor | None], torch.Tensor]:
+    """For a batch of clips: the stream's latest logits after each cut (``None`` before its
+    first prediction) and the logits of ``flush()``."""
+    model.clean_state()
+    latest, after, start = None, [], 0
+    for cut in cuts(clips.shape[2]):
+        out = model.forward_steps(clips[:, :, start:cut])
+        latest = out[:, :, -1] if out.shape[2] else latest
+        after.append(latest)
+        start = cut
+    return after, model.flush()
+
+
+@torch.no_grad()
+def curves(model, clips: torch.Tensor, labels: torch.Tensor, rerun: bool) -> dict:
+    """Top-1 (%) after each fraction of the stream (the last point: ``flush()``) and, with
+    ``rerun``, of the model on the frames so far; the largest logit difference of the
+    flush from ``forward`` and of the stream from the rerun (the latter for a causal
+    model, where they are equal)."""
+    hits = {"stream": np.zeros(len(FRACTIONS)), "prefix": np.zeros(len(FRACTIONS))}
+    flush_gap, prefix_gap = 0.0, 0.0
+    for batch in range(0, len(clips), BATCH):
+        x, y = clips[batch : batch + BATCH], labels[batch : batch + BATCH]
+        after, final = stream_logits(model, x)
+        whole = model(x)
+        flush_gap = max(flush_gap, float((final - whole).abs().max()))
+        after[-1] = final
+        for j, (cut, logits) in enumerate(zip(cuts(x.shape[2]), after)):
+            if logits is not None:
+                hits["stream"][j] += int((logits.argmax(1) == y).sum())
+            if rerun:
+                prefix = whole if cut == x.shape[2] else model(x[:, :, :cut])
+                hits["prefix"][j] += int((prefix.argmax(1) == y).sum())
+                if model.causal and logits is not None:
+                    prefix_gap = max(prefix_gap, float((prefix - logits).abs().max()))
+    top1 = {k: (100 * v / len(clips)).tolist() for k, v in hits.items() if rerun or k == "stream"}
+    return {"top1": top1, "flush_vs_forward_max_abs": flush_gap, "stream_vs_prefix": prefix_gap}
+
+
+def _median_ms(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+@torch.no_grad()
+def costs(model, clip: torch.Tensor, repeats: int) -> dict:
+    """Multiply-adds and median ms of a stream step (one frame, and the stride-frame cycle
+    that makes a prediction), at steady state after the clip, and of a rerun on the clip."""
+    stride = model.stride
+    cycle = clip[:, :, :stride]
+
+    def warm() -> None:
+        model.clean_state()
+        model.forward_steps(clip)
+
+    def steps() -> None:
+        for t in range(stride):
+            model.forward_steps(cycle[:, :, t : t + 1])
+
+    warm()
+    cycle_macs = multiply_adds(steps)
+    times = []
+    for _ in range(repeats):
+        warm()
+        times.append(_median_ms(steps, 1))
+    model.clean_state()
+    rerun_ms = _median_ms(lambda: model(clip), repeats)
+    cycle_ms = statistics.median(times)
     return {
-        "samples": count,
-        "frames": frames,
-        "delay": model.delay,
-        "stride": model.stride,
-        "fractions": FRACTIONS,
-        "stream_top1": (100 * stream_hits / count).tolist(),
-        "prefix_top1": (100 * prefix_hits / count).tolist(),
-        "whole_clip_top1": 100 * whole_hits / count,
-        "flush_vs_forward_max_abs": largest_gap,
+        "prediction_macs": cycle_macs,
+        "frame_macs": cycle_macs / stride,
+        "prediction_ms": cycle_ms,
+        "frame_ms": cycle_ms / stride,
+        "rerun_macs": multiply_adds(lambda: model(clip)),
+        "rerun_ms": rerun_ms,
     }
+
+
+def _model(path: str, data_root: str, cache_dir: str | None) -> tuple[torch.nn.Module, dict, dict]:
+    """The model of a train.py N-UCLA checkpoint (its stream pooling the whole clip), its
+    saved config, and the run's training config."""
+    ckpt = load_checkpoint(path)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    saved = {k: v for k, v in ckpt["config"].items() if k in fields}
+    cache = cache_dir or str(Path(path).parent / "cache")
+    cfg = TrainConfig(**{**saved, "data_root": data_root, "cache_dir": cache})
+    if cfg.dataset != "nw-ucla":
+        raise SystemExit(f"{path}: trained on {cfg.dataset!r}, not nw-ucla")
+    model = Predictor(ckpt).model
+    model.stream_window = max(model.stream_window, cfg.frames)
+    return model, saved, dataclasses.asdict(cfg)
+
+
+def _recipe(saved: dict) -> str:
+    """A run's training options, as its results header states them."""
+    parts = [f"preset {saved.get('preset')}", f"--frames {saved.get('frames')}"]
+    parts += [f"--epochs {saved.get('epochs')}", f"--lr {saved.get('lr')}"]
+    parts.append(f"seed {saved.get('seed')}")
+    if saved.get("causal"):
+        parts.append("--causal")
+    if saved.get("init_from"):
+        parts.append(f"--init-from {saved['init_from']}")
+    return ", ".join(parts)
 
 
 def plot(result: dict, path: Path) -> None:
@@ -94,18 +203,22 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fractions = [100 * f for f in result["fractions"]]
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
-    ax.plot(fractions, result["stream_top1"], "o-", label="stream (forward_steps)")
-    ax.plot(fractions, result["prefix_top1"], "s--", label="clip model on the frames so far")
-    ax.axhline(result["whole_clip_top1"], color="grey", lw=1, label="whole clip")
+    fig, ax = plt.subplots(figsize=(6.4, 5.4), dpi=110)
+    styles = {"stream": "o-", "prefix": "s--", "causal": "^-", "finetuned": "v-"}
+    for key, label in CURVES.items():
+        if key in result["curves"]:
+            area = result["area"][key]
+            ax.plot(fractions, result["curves"][key], styles[key], label=f"{label} ({area:.1f})")
+    ax.axhline(result["whole_clip_top1"], color="grey", lw=1, label="symmetric, whole clip")
     first = 100 * (result["delay"] + 1) / result["frames"]
     ax.axvline(first, color="grey", ls=":", lw=1)
-    ax.annotate(" first streaming prediction", (first, 5), fontsize=9, color="grey")
+    ax.annotate(" symmetric stream's first prediction", (first, 3), fontsize=8, color="grey")
     ax.set_xlabel(f"clip seen (% of {result['frames']} frames)")
     ax.set_ylabel("top-1 (%)")
     ax.set_ylim(0, 100)
     ax.set_xlim(0, 102)
-    ax.legend(loc="upper left", fontsize=9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8,
+              title="curve (area: mean top-1)", title_fontsize=8)  # fmt: skip
     ax.set_title(f"N-UCLA cross-view, {result['samples']} test clips", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
@@ -113,62 +226,128 @@ def plot(result: dict, path: Path) -> None:
 
 
 def table(result: dict) -> list[str]:
-    lines = ["| clip seen | " + " | ".join(f"{100 * f:.0f} %" for f in result["fractions"]) + " |"]
-    lines.append("|---" * (len(result["fractions"]) + 1) + "|")
-    for label, key in (
-        ("stream", "stream_top1"),
-        ("clip model on the frames so far", "prefix_top1"),
-    ):
-        lines.append(f"| {label} | " + " | ".join(f"{v:.1f}" for v in result[key]) + " |")
+    fractions = result["fractions"]
+    lines = ["| clip seen | " + " | ".join(f"{100 * f:.0f} %" for f in fractions) + " | area |"]
+    lines.append("|---" * (len(fractions) + 2) + "|")
+    for key, label in CURVES.items():
+        if key in result["curves"]:
+            values = " | ".join(f"{v:.1f}" for v in result["curves"][key])
+            lines.append(f"| {label} | {values} | {result['area'][key]:.1f} |")
+    return lines
+
+
+def cost_table(result: dict) -> list[str]:
+    lines = [
+        "| model | stream: multiply-adds / prediction | ms / prediction | ms / frame "
+        "| rerun on the clip: multiply-adds | ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, c in result["cost"].items():
+        lines.append(
+            f"| {key} | {c['prediction_macs'] / 1e6:.1f} M | {c['prediction_ms']:.1f} | "
+            f"{c['frame_ms']:.2f} | {c['rerun_macs'] / 1e6:.0f} M | {c['rerun_ms']:.1f} |"
+        )
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", required=True, help="train.py's best.pt (N-UCLA)")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="train.py's last.pt (N-UCLA; the final epoch, not one picked on the test split)",
+    )
+    parser.add_argument("--causal-checkpoint", help="last.pt of train.py --causal")
+    parser.add_argument(
+        "--finetuned-checkpoint", help="last.pt of train.py --causal --init-from CHECKPOINT"
+    )
     parser.add_argument("--data-root", required=True, help="the N-UCLA folder with all_sqe/")
     parser.add_argument("--cache-dir", help="train.py's dataset cache (default: beside it)")
     parser.add_argument("--limit", type=int, help="only the first N test clips")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=20, help="timings per cost (median)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    ckpt = load_checkpoint(args.checkpoint)
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    saved = {k: v for k, v in ckpt["config"].items() if k in fields}
-    cache = args.cache_dir or str(Path(args.checkpoint).parent / "cache")
-    cfg = TrainConfig(**{**saved, "data_root": args.data_root, "cache_dir": cache})
-    if cfg.dataset != "nw-ucla":
-        raise SystemExit(f"{args.checkpoint}: trained on {cfg.dataset!r}, not nw-ucla")
-    test_set = build_datasets(cfg).test
-    predictor = Predictor(ckpt)
-    predictor.model.stream_window = max(predictor.model.stream_window, cfg.frames)
-    result = measure(predictor, test_set, args.limit)
+    model, saved, cfg = _model(args.checkpoint, args.data_root, args.cache_dir)
+    clips, labels = _clips(build_datasets(TrainConfig(**cfg)).test, args.limit)
+    symmetric = curves(model, clips, labels, rerun=True)
+    result: dict = {
+        "samples": len(clips),
+        "frames": clips.shape[2],
+        "delay": model.delay,
+        "stride": model.stride,
+        "fractions": FRACTIONS,
+        "curves": dict(symmetric["top1"]),
+        "whole_clip_top1": symmetric["top1"]["stream"][-1],
+        "flush_vs_forward_max_abs": symmetric["flush_vs_forward_max_abs"],
+        "recipes": {"symmetric": _recipe(saved)},
+        "cost": {"symmetric": costs(model, clips[:1], args.repeats)},
+    }
+    for key, path in (("causal", args.causal_checkpoint), ("finetuned", args.finetuned_checkpoint)):
+        if path is None:
+            continue
+        causal, saved_causal, _ = _model(path, args.data_root, args.cache_dir)
+        if not causal.causal:
+            raise SystemExit(f"{path}: not a causal model (train.py --causal)")
+        measured = curves(causal, clips, labels, rerun=True)
+        result["curves"][key] = measured["top1"]["stream"]
+        result[f"{key}_whole_clip_top1"] = measured["top1"]["stream"][-1]
+        result[f"{key}_stream_vs_prefix_max_abs"] = measured["stream_vs_prefix"]
+        result["recipes"][key] = _recipe(saved_causal)
+        if key == "causal":
+            result["cost"]["causal"] = costs(causal, clips[:1], args.repeats)
+    result["area"] = {k: float(np.mean(v)) for k, v in result["curves"].items()}
+    result["stream_top1"], result["prefix_top1"] = (
+        result["curves"]["stream"],
+        result["curves"]["prefix"],
+    )
     command = "python -m benchmarks.online_accuracy " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
     result.update(command=command, config={k: saved.get(k) for k in ("frames", "epochs", "seed")})
     args.out.mkdir(parents=True, exist_ok=True)
     plot(result, args.out / "online-accuracy.png")
+    recipes = [
+        f"- {MODELS[k]}: train.py --dataset nw-ucla, {r}" for k, r in result["recipes"].items()
+    ]
+    whole = [f"- whole clip (forward), symmetric: {result['whole_clip_top1']:.1f} % top-1"]
+    for key in ("causal", "finetuned"):
+        if key in result["curves"]:
+            top1, gap = result[f"{key}_whole_clip_top1"], result[f"{key}_stream_vs_prefix_max_abs"]
+            whole.append(
+                f"- whole clip, {MODELS[key]}: {top1:.1f} % top-1; its stream equals the model "
+                f"rerun on the frames so far within {gap:.1e} in any logit"
+            )
     header = [
-        "# Online predictions on N-UCLA (benchmarks/online_accuracy.py)",
+        "# Early recognition on N-UCLA (benchmarks/online_accuracy.py)",
         "",
         f"- command: `{command.strip()}`",
-        f"- checkpoint: train.py --dataset nw-ucla, preset {saved.get('preset')}, "
-        f"--frames {cfg.frames}, --epochs {saved.get('epochs')}, seed {saved.get('seed')}",
+        *recipes,
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}; torch {torch.__version__}; "
         f"{machine()}",
-        f"- {result['samples']} cross-view test clips of {result['frames']} frames; the stream's "
-        f"first prediction at frame {result['delay'] + 1}, then one per {result['stride']} "
-        "frames; before it none (counted wrong)",
-        f"- whole clip (forward): {result['whole_clip_top1']:.1f} % top-1; the stream's "
-        f"flush() differs from forward by at most {result['flush_vs_forward_max_abs']:.1e} "
-        "in any logit",
+        f"- {result['samples']} cross-view test clips of {result['frames']} frames; the "
+        f"symmetric stream's first prediction at frame {result['delay'] + 1}, the causal "
+        f"streams' at frame 1, then one per {result['stride']} frames; before the first, "
+        "none (counted wrong)",
+        *whole,
+        f"- the symmetric stream's flush() differs from forward by at most "
+        f"{result['flush_vs_forward_max_abs']:.1e} in any logit",
         "",
-        "Top-1 (%) after each fraction of the clip:",
+        "Top-1 (%) after each fraction of the clip, and the area under each curve (its mean "
+        "over the ten points):",
         "",
     ]
-    text = "\n".join([*header, *table(result), "", "![](online-accuracy.png)", ""])
+    costs_text = [
+        "",
+        f"Cost of a prediction, batch 1, {args.threads} thread(s), median of {args.repeats} "
+        "(a prediction is one stride cycle of single-frame steps at steady state; the rerun "
+        f"is one forward on the {result['frames']}-frame clip). Times on a shared, loaded "
+        "machine: compare within this table only.",
+        "",
+        *cost_table(result),
+    ]
+    text = "\n".join([*header, *table(result), *costs_text, "", "![](online-accuracy.png)", ""])
     (args.out / "online-accuracy.md").write_text(text)
     (args.out / "online-accuracy.json").write_text(json.dumps(result, indent=1))
     print(text)

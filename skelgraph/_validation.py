@@ -19,6 +19,7 @@ from torch import nn
 from skelgraph import limits
 
 __all__ = [
+    "check_bool",
     "check_choice",
     "check_finite_scores",
     "check_graph_size",
@@ -62,6 +63,14 @@ def check_int(name: str, value: object, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` if it is a ``bool``, else raise ``TypeError`` naming it (``1`` or
+    ``"yes"`` are refused: a switch is a switch)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
+    return value
 
 
 def check_graph_size(nodes: int, what: str) -> None:

@@ -47,6 +47,12 @@ def tiny_layers() -> dict[str, tuple[nn.Module, tuple[int, ...]]]:
             STGCBlock(3, 6, TINY, stride=2, num_gcn_scales=3, num_g3d_scales=2),
             (2, 3, 6, 5),
         ),
+        # Causal: every temporal window ends on its output frame.
+        "tcn-causal": (MSTemporalConv(4, 6, stride=2, causal=True), (2, 4, 7, 5)),
+        "block-causal": (
+            STGCBlock(3, 6, TINY, stride=2, num_gcn_scales=3, num_g3d_scales=2, causal=True),
+            (2, 3, 6, 5),
+        ),
     }
 
 

@@ -23,10 +23,12 @@ from skelgraph import DisentangledGraphConv, G3DConv, MSTemporalConv
 from skelgraph.nn import backend, node_major
 from tests.layer_helpers import LAYERS, TINY, instance
 
-NAMES = sorted(LAYERS)
+# The causal block differs from the block only by its windows' padding, which the causal
+# MS-TCN (its -inf max-pool padding included) covers here.
+NAMES = sorted(set(LAYERS) - {"block-causal"})
 # (layer, global setting): both kernels of every layer with a graph convolution.
 CASES = [(n, i) for n in NAMES for i in ("reference", "fast")]
-SMALL = [(n, i) for n, i in CASES if n in ("gcn", "g3d", "tcn", "block")]
+SMALL = [(n, i) for n, i in CASES if n in ("gcn", "g3d", "tcn", "tcn-causal", "block")]
 LAYER_CASES = [(n, i) for n, i in CASES if n != "block"]
 
 

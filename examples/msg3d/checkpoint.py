@@ -44,6 +44,7 @@ __all__ = [
     "LIMITS",
     "build_model",
     "check_checkpoint",
+    "check_weights_fit",
     "load_checkpoint",
     "model_arguments",
     "read_checkpoint_file",
@@ -345,6 +346,8 @@ _MODEL_FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "aggregation": _choice(get_args(Aggregation)),
     "stream_window": _integer("stream_window"),
     "checkpoint": _boolean,
+    "causal": _boolean,
+    "stream_every_frame": _boolean,
 }
 """One check per argument of :class:`MSG3DNet` (a test keeps them in step)."""
 
@@ -428,17 +431,35 @@ def _check_weights(state: Any, arguments: Mapping[str, Any]) -> None:
             expected = MSG3DNet(**arguments).state_dict()
     except (TypeError, ValueError) as error:
         raise ValueError(f"model_config: {error}") from None
+    check_weights_fit(state, expected, "model_config")
+
+
+def check_weights_fit(
+    state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], source: str
+) -> None:
+    """``state`` has exactly the names and shapes of ``expected``, the state dict of the
+    model that ``source`` describes; else a ``ValueError`` naming the first difference.
+
+    Parameters
+    ----------
+    state : Mapping of str to Tensor
+        A checkpoint's weights.
+    expected : Mapping of str to Tensor
+        The state dict they must fit (on any device, ``meta`` included).
+    source : str
+        What describes the expected model, for the message (``"model_config"``).
+    """
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         raise ValueError(
-            f"model: the weights are not those of the model model_config describes: "
+            f"model: the weights are not those of the model {source} describes: "
             f"missing {missing[:3]}{' ...' if len(missing) > 3 else ''}, "
             f"unexpected {unexpected[:3]}{' ...' if len(unexpected) > 3 else ''}"
         )
     for key, tensor in expected.items():
         if state[key].shape != tensor.shape:
             raise ValueError(
-                f"model.{key}: expected shape {tuple(tensor.shape)} (from model_config), "
+                f"model.{key}: expected shape {tuple(tensor.shape)} (from {source}), "
                 f"got {tuple(state[key].shape)}"
             )

@@ -113,6 +113,8 @@ class TrainConfig:
     num_classes: int | None = None
     class_names: str | None = None
     model_args: dict[str, Any] | None = None
+    causal: bool = False
+    init_from: str | None = None
     # recipe
     epochs: int = 50
     repeat: int = 1
@@ -182,6 +184,11 @@ class TrainConfig:
             )
         if self.amp not in AMP_DTYPES:
             raise SystemExit(f"--amp must be one of {', '.join(AMP_DTYPES)}, got {self.amp!r}")
+        if self.init_from and self.resume:
+            raise SystemExit(
+                "--init-from starts a new run from a checkpoint's weights; --resume continues "
+                "a run: give one of them"
+            )
 
     def effective_lr(self) -> float:
         """The learning rate used: scaled linearly with the batch size unless disabled."""
@@ -202,9 +209,10 @@ class TrainConfig:
 
 
 # Settings that change where and how a run executes, not what it trains: free on resume.
+# (init_from only sets the first epoch's weights: a resumed run starts from last.pt's.)
 RUN_ONLY = frozenset(
     {"out", "resume", "overwrite", "override_resumed", "threads", "workers", "device",
-     "tensorboard", "progress", "quiet", "cache_dir", "checkpoint"}
+     "tensorboard", "progress", "quiet", "cache_dir", "checkpoint", "init_from"}
 )  # fmt: skip
 
 

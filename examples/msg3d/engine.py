@@ -42,7 +42,12 @@ from examples.msg3d.datasets import (
     worker_init,
 )
 from examples.msg3d.distributed import all_sum, select_device, world
-from examples.msg3d.model_setup import build_model, model_overrides, read_class_names
+from examples.msg3d.model_setup import (
+    build_model,
+    init_weights,
+    model_overrides,
+    read_class_names,
+)
 from examples.msg3d.run_folder import RunFolder
 from skelgraph.amp import autocast
 
@@ -240,6 +245,8 @@ class Trainer:
                 "overrides": {"aggregation": cfg.aggregation, **overrides},
             }
             model = build_model(cfg, overrides)
+        if cfg.init_from:
+            init_weights(model, cfg.init_from)
         self.model = model.to(self.device)
         fc = self.model.fc if isinstance(getattr(self.model, "fc", None), nn.Linear) else None
         self.num_classes: int | None = fc.out_features if fc is not None else cfg.num_classes

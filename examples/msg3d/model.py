@@ -8,9 +8,18 @@ state_dict converts to and from the authors' checkpoints with ``convert_checkpoi
 
 Online inference (:mod:`skelgraph.nn.streaming`): ``forward_steps`` takes the next frames
 of a live stream and returns a prediction for every output frame of the last block that
-became ready, pooling the ready frames of the last ``stream_window`` input frames with a
-running sum; ``flush()`` ends the stream and returns the logits that ``forward(clip)``
-gives for the whole stream (when it is at most ``stream_window`` frames long).
+became ready (or, with ``stream_every_frame``, one per input frame), pooling the ready
+frames of the last ``stream_window`` input frames with a running sum; ``flush()`` ends the
+stream and returns the logits that ``forward(clip)`` gives for the whole stream (when it
+is at most ``stream_window`` frames long).
+
+Two kinds of model stream. The symmetric one (the paper's) is an exact replica of the clip
+model: its temporal windows are centred, so each output frame waits for its future frames
+(``delay`` = 72 input frames for the presets). A causal model (``causal=True``: every
+window ends on its output frame) has no delay, and its prediction after frame t is that of
+``forward`` on the frames seen so far, ``model(x[:, :, : t + 1])``, for every t while the
+stream is at most ``stream_window`` frames long; it is a different model, trained (or
+fine-tuned from a symmetric checkpoint: the same parameters) as such.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import torch
 from torch import nn
 
 from skelgraph import SkeletonGraph, STGCBlock, limits
-from skelgraph._validation import check_int, check_tensor
+from skelgraph._validation import check_bool, check_int, check_tensor
 from skelgraph.graph.adjacency import Aggregation
 from skelgraph.graph.skeleton import GraphLike
 from skelgraph.nn.streaming import (
@@ -88,6 +97,12 @@ class MSG3DNet(StreamingModule):
     checkpoint : bool
         Activation checkpointing of every block in training (see
         :class:`skelgraph.STGCBlock`): less memory for a second forward per step.
+    causal : bool
+        Causal blocks (:class:`skelgraph.STGCBlock`): every temporal window looks back
+        only, ``delay`` is 0. Same parameters: a symmetric checkpoint loads as is.
+    stream_every_frame : bool
+        ``forward_steps`` gives one prediction per input frame (below) instead of one
+        per output frame of the last block.
 
     Shapes
     ------
@@ -97,7 +112,17 @@ class MSG3DNet(StreamingModule):
     prediction per ready output frame of the last block (one per ``stride`` = 4 input
     frames), each from the mean over the last ⌈W / 4⌉ ready output frames; ``flush()`` to
     the (N, num_classes) logits of the whole stream. ``delay`` (in input frames) is 72 for
-    the presets' blocks.
+    the presets' blocks, 0 for causal ones.
+
+    With ``stream_every_frame`` the prediction after input frame i is the latest one
+    ready by then (output frame ⌊(i - delay) / stride⌋'s, held until the next), so
+    T_ready is the chunk's T_new once the first prediction is out (frames before it
+    have none). It costs no computation: the blocks run as without it, and a held
+    prediction is repeated. For a causal model the held prediction after frame i is
+    exactly ``forward`` on frames 0..i (every output frame of a causal layer depends only
+    on input frames up to its position, and the last block's output frames of frames
+    0..i are the ⌈(i + 1) / stride⌉ the stream has computed), as long as ⌈W / stride⌉
+    covers them; beyond, it is the mean of the last ⌈W / stride⌉ of those frames.
     """
 
     def __init__(
@@ -114,6 +139,8 @@ class MSG3DNet(StreamingModule):
         aggregation: Aggregation = "disentangled",
         stream_window: int = 300,
         checkpoint: bool = False,
+        causal: bool = False,
+        stream_every_frame: bool = False,
     ) -> None:
         super().__init__()
         check_int("num_classes", num_classes, 1)
@@ -127,8 +154,8 @@ class MSG3DNet(StreamingModule):
         if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence) or not channels:
             raise ValueError(f"channels must be a non-empty sequence of ints, got {channels!r}")
         channels = [check_int(f"channels[{i}]", c, 1) for i, c in enumerate(channels)]
-        if not isinstance(checkpoint, bool):
-            raise TypeError(f"checkpoint must be a bool, got {checkpoint!r}")
+        check_bool("checkpoint", checkpoint)
+        self.causal = check_bool("causal", causal)
         self.graph = SkeletonGraph.coerce(graph)
         self.data_bn = nn.BatchNorm1d(num_persons * self.graph.num_nodes * in_channels)
         widths = [in_channels, *channels]
@@ -144,6 +171,7 @@ class MSG3DNet(StreamingModule):
                 embed_channels=c_out if i == 0 else c_in,  # the authors' choice
                 aggregation=aggregation,
                 checkpoint=checkpoint,
+                causal=causal,
             )
             for i, (c_in, c_out) in enumerate(itertools.pairwise(widths))
         )
@@ -151,6 +179,7 @@ class MSG3DNet(StreamingModule):
         self.out_channels = num_classes
         self.stride = math.prod(block.stride for block in self.blocks)
         self.stream_window = stream_window
+        self.stream_every_frame = check_bool("stream_every_frame", stream_every_frame)
 
     @dataclass(kw_only=True)
     class State(StreamState):
@@ -165,10 +194,13 @@ class MSG3DNet(StreamingModule):
             Over the last ⌈W / stride⌉ output frames.
         logits : Tensor, optional
             (N, num_classes), ``None`` before the first prediction.
+        predictions : int
+            Predictions made so far (output frames of the last block).
         """
 
         pool: RunningMean
         logits: torch.Tensor | None = None
+        predictions: int = 0
 
     def new_state(self) -> MSG3DNet.State:
         """A fresh stream: an empty running mean over ⌈W / stride⌉ output frames."""
@@ -247,6 +279,10 @@ class MSG3DNet(StreamingModule):
         n, *_, dtype, device = self.stream_state.shape
         return torch.zeros(n, self.out_channels, 0, dtype=dtype, device=device)
 
+    def _empty(self, x: torch.Tensor) -> torch.Tensor:
+        """No predictions for a chunk of no frames: (N, num_classes, 0)."""
+        return x.new_zeros(x.shape[0], self.out_channels, 0)
+
     def _predict(self, y: torch.Tensor) -> torch.Tensor:
         """Ready output frames (N·M, C, T_ready, V) of the last block to predictions."""
         nm, c, t, v = y.shape
@@ -258,10 +294,28 @@ class MSG3DNet(StreamingModule):
         pooled = state.pool.push(frames) / (m * v)
         logits = self.fc(pooled.transpose(1, 2)).transpose(1, 2)  # (N, classes, T_ready)
         state.logits = logits[:, :, -1]
+        state.predictions += t
         return logits
 
+    def _every_frame(self, held: torch.Tensor | None, logits: torch.Tensor, new: int):
+        """One prediction per input frame of a chunk of ``new`` frames: for frame i the
+        latest ready by then, output frame ⌊(i - delay) / stride⌋'s; ``held`` is the one
+        before the chunk's ``logits``."""
+        state, delay = self.stream_state, self.delay
+        first = max(state.frames - new, delay)  # the chunk's first frame with a prediction
+        frames = torch.arange(min(first, state.frames), state.frames, device=logits.device)
+        if held is not None:
+            logits = torch.cat([held[:, :, None], logits], dim=2)
+        # index in `logits` of output frame (i - delay) // stride; `held` is frame before
+        before = state.predictions - logits.shape[2]
+        return logits[:, :, (frames - delay) // self.stride - before]
+
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
-        return self._predict(steps_through(self.blocks, self._embed(x)))
+        held = self.stream_state.logits
+        logits = self._predict(steps_through(self.blocks, self._embed(x)))
+        if not self.stream_every_frame:
+            return logits
+        return self._every_frame(held, logits, x.shape[2])
 
     def _flush(self) -> torch.Tensor:
         self._predict(flush_through(self.blocks))

@@ -14,12 +14,13 @@ from typing import Any
 from torch import nn
 
 from examples.msg3d import cli
+from examples.msg3d.checkpoint import check_weights_fit, load_checkpoint
 from examples.msg3d.config import INT_RANGES, TrainConfig
 from examples.msg3d.datasets import TrainData
 from examples.msg3d.model import PRESETS, MSG3DNet
 from skelgraph.data import graph_from_config
 
-__all__ = ["build_model", "model_overrides", "read_class_names"]
+__all__ = ["build_model", "init_weights", "model_overrides", "read_class_names"]
 
 
 def build_model(cfg: TrainConfig, overrides: dict[str, Any] | None = None) -> nn.Module:
@@ -81,5 +82,23 @@ def model_overrides(
             )
     if num_classes is not None and num_classes != preset["num_classes"]:
         out["num_classes"] = int(num_classes)
+    if cfg.causal:
+        out["causal"] = True
     out.update(cfg.model_args or {})
     return out
+
+
+def init_weights(model: nn.Module, path: str) -> None:
+    """Load the weights of the ``train.py`` checkpoint at ``path`` (checked as untrusted:
+    :func:`~examples.msg3d.checkpoint.load_checkpoint`) into ``model``, whose parameter
+    names and shapes they must have; a ``SystemExit`` naming ``--init-from`` otherwise.
+    The checkpoint's model may differ in what has no parameters (``causal``)."""
+    try:
+        ckpt = load_checkpoint(path)
+    except SystemExit as error:
+        raise SystemExit(f"--init-from: {error}") from None
+    try:
+        check_weights_fit(ckpt["model"], model.state_dict(), "this run's options")
+    except ValueError as error:
+        raise SystemExit(f"--init-from {path}: {error}") from None
+    model.load_state_dict(ckpt["model"])

@@ -19,6 +19,10 @@ stream, ``flush()`` gives exactly the offline logits of the whole clip (``predic
 answer); that is the last line printed. A clip no longer than the delay (a checkpoint
 trained on 32-frame clips, say) gives only that line, and a warning on stderr.
 
+A causal checkpoint (``train.py --causal``) has no delay: a label from the first frame,
+each the model's answer on the frames seen so far. ``--every-frame`` prints one line per
+input frame, the latest prediction held between two (no extra computation).
+
 ``--fps`` paces the replay at a camera's rate (sleeping between frames) instead of as fast
 as the model runs; latencies are those of ``forward_steps`` alone. The checkpoint is loaded
 with ``torch.load(..., weights_only=True)``.
@@ -97,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--window", type=cli.bounded_int(*LIMITS["stream_window"]), default=300,
         help="input frames pooled per prediction ({}..{})".format(*LIMITS["stream_window"]),
     )  # fmt: skip
+    p.add_argument(
+        "--every-frame", action="store_true",
+        help="a prediction per input frame: the latest, held between the model's",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object per prediction")
     p.add_argument(
         "--device", type=cli.device, default="cpu", help="where to run: cpu, cuda, cuda:1, mps"
@@ -113,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         checkpoint = load_checkpoint(args.checkpoint, args.device)
     predictor = Predictor(checkpoint, args.device)
     predictor.model.stream_window = args.window
+    predictor.model.stream_every_frame = args.every_frame
     samples = read_input(args.input, predictor, split=args.split)
     if args.sample is not None:
         samples = [(n, s) for n, s in samples if s.meta.get("frame_dir") == args.sample]
@@ -130,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{model.delay}: no live prediction, only the end-of-stream one{fix}",
               file=sys.stderr)  # fmt: skip
     if not args.json:
-        print(f"{name}: {clip.shape[2]} frames; a prediction every {model.stride} frames "
+        every = "every frame" if args.every_frame else f"every {model.stride} frames"
+        kind = "causal model, " if model.causal else ""
+        print(f"{name}: {clip.shape[2]} frames; {kind}a prediction {every} "
               f"from frame {model.delay + 1} on")  # fmt: skip
     for r in replay(predictor, clip, args.fps):
         if args.json:

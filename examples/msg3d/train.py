@@ -141,6 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=cli.json_object,
         help="JSON object of MSG3DNet arguments, e.g. '{\"channels\": [16, 32, 64]}'",
     )
+    g.add_argument(
+        "--causal", action=argparse.BooleanOptionalAction, default=d.causal,
+        help="causal temporal windows (every one ends on its output frame): the stream "
+        "has no delay and predicts from the first frame (docs: Online inference)",
+    )  # fmt: skip
+    g.add_argument(
+        "--init-from", metavar="CKPT",
+        help="start from the weights of this train.py checkpoint (same model but for "
+        "--causal, e.g. a symmetric model to fine-tune into a causal one); a new run",
+    )  # fmt: skip
     g = p.add_argument_group("recipe")
     g.add_argument("--epochs", type=_int("epochs"), default=d.epochs, help="training epochs")
     g.add_argument(

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skelgraph._validation import check_input, check_int
+from skelgraph._validation import check_bool, check_input, check_int
 from skelgraph.graph.adjacency import Aggregation
 from skelgraph.graph.skeleton import GraphLike, SkeletonGraph
 from skelgraph.nn.checkpoint import checkpointed
@@ -74,6 +74,11 @@ class STGCBlock(StreamingModule):
         the block keeps only its input for the backward and recomputes the rest, trading
         a second forward for memory; batch norm statistics are still updated once per
         step. An attribute, so it can be switched on an existing block.
+    causal : bool
+        Every temporal window (G3D windows, MS-TCN branches) ends on its output frame
+        instead of being centred on it: output frame t depends on input frames up to
+        stride·t only, and the stream has no delay. Same parameters as the symmetric
+        block.
 
     Shapes
     ------
@@ -89,7 +94,7 @@ class STGCBlock(StreamingModule):
 
     Step-wise (:mod:`skelgraph.nn.streaming`): the G3D pathway, being faster, is aligned
     with the factorised one; ``delay`` = max(4 + 4·s, G3D's) + 4·s with the default
-    MS-TCNs: 12 for stride 1, 20 for stride 2.
+    MS-TCNs: 12 for stride 1, 20 for stride 2; 0 when causal.
     """
 
     def __init__(
@@ -105,9 +110,11 @@ class STGCBlock(StreamingModule):
         embed_channels: int | None = None,
         aggregation: Aggregation = "disentangled",
         checkpoint: bool = False,
+        causal: bool = False,
     ) -> None:
         super().__init__()
         graph = SkeletonGraph.coerce(graph)
+        self.causal = check_bool("causal", causal)
         self.checkpoint = bool(checkpoint)
         self.in_channels = check_int("in_channels", in_channels, 1)
         self.out_channels = check_int("out_channels", out_channels, 1)
@@ -122,6 +129,7 @@ class STGCBlock(StreamingModule):
             stride=stride,
             embed_channels=embed,
             aggregation=aggregation,
+            causal=causal,
         )
         self.factorized = nn.Sequential(
             DisentangledGraphConv(
@@ -131,10 +139,10 @@ class STGCBlock(StreamingModule):
                 num_gcn_scales,
                 aggregation=aggregation,
             ),
-            MSTemporalConv(embed, out_channels, stride=stride),
-            MSTemporalConv(out_channels, out_channels, activation=None),
+            MSTemporalConv(embed, out_channels, stride=stride, causal=causal),
+            MSTemporalConv(out_channels, out_channels, activation=None, causal=causal),
         )
-        self.tcn = MSTemporalConv(out_channels, out_channels)
+        self.tcn = MSTemporalConv(out_channels, out_channels, causal=causal)
 
     State = PathwaysState
 
@@ -182,4 +190,5 @@ class STGCBlock(StreamingModule):
 
     def extra_repr(self) -> str:
         checkpoint = ", checkpoint=True" if self.checkpoint else ""
-        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}{checkpoint}"
+        causal = ", causal=True" if self.causal else ""
+        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}{checkpoint}{causal}"

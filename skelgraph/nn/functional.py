@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from skelgraph._validation import shape_checks
+from skelgraph.nn.streaming import temporal_padding
 
 __all__ = [
     "bias_norm_act",
@@ -123,13 +124,21 @@ def multiscale_graph_conv(
 
 
 def unfold_windows(
-    x: torch.Tensor, window_size: int, dilation: int, stride: int, *, padding: bool = True
+    x: torch.Tensor,
+    window_size: int,
+    dilation: int,
+    stride: int,
+    *,
+    padding: bool = True,
+    causal: bool = False,
 ) -> torch.Tensor:
     r"""Gather a window of τ frames around every output frame, nodes frame-major.
 
-    Window t takes frames :math:`s t + d\,i - \lfloor d (\tau - 1)/2 \rfloor`,
-    i = 0..τ-1 (centred on frame :math:`s t` for odd τ), zero-padded at both ends, so
-    stride 1 keeps T windows and stride s gives ceil(T / s). With ``padding=False``, only
+    Window t takes frames :math:`s t + d\,i - p`, i = 0..τ-1, with
+    :math:`p = \lfloor d (\tau - 1)/2 \rfloor` (centred on frame :math:`s t` for odd τ)
+    or, causal, :math:`p = d (\tau - 1)` (ending on frame :math:`s t`), zero-padded (at
+    both ends, or at the front only), so stride 1 keeps T windows and stride s gives
+    ceil(T / s). With ``padding=False``, only
     the complete windows, frames :math:`s t + d\,i`: ⌊(T - d(τ - 1) - 1) / s⌋ + 1 of them
     (the step-wise evaluation, :mod:`skelgraph.nn.streaming`, pads by its state).
 
@@ -144,8 +153,10 @@ def unfold_windows(
     stride : int
         s: one window every s frames.
     padding : bool
-        Zero-pad both ends like the layers' offline forward (default), or keep only the
-        complete windows.
+        Zero-pad like the layers' offline forward (default), or keep only the complete
+        windows.
+    causal : bool
+        Windows that end on their output frame: all the padding at the front.
 
     Shapes
     ------
@@ -160,7 +171,7 @@ def unfold_windows(
     n, c, t, v = x.shape
     span = dilation * (window_size - 1)
     if padding:
-        x = F.pad(x, (0, 0, span // 2, span - span // 2))
+        x = F.pad(x, (0, 0, *temporal_padding(span, causal)))
     else:
         t = t - span
     # Position i of every window: the T frames from i·d on, keeping every stride-th.
@@ -176,6 +187,8 @@ def window_graph_conv(
     window_size: int,
     dilation: int = 1,
     stride: int = 1,
+    *,
+    causal: bool = False,
 ) -> torch.Tensor:
     r"""Multi-scale graph convolution over sliding spatial-temporal windows (G3D, Eq. 7),
     without a bias.
@@ -201,6 +214,8 @@ def window_graph_conv(
         (C', K·C).
     window_size, dilation, stride : int
         τ, d and s.
+    causal : bool
+        Windows that end on frame s·t (:func:`unfold_windows`).
 
     Returns
     -------
@@ -208,7 +223,7 @@ def window_graph_conv(
         (N, C', ceil(T / s), τV), window nodes frame-major.
     """
     _check(x, adjacency, weight, window_size)
-    windows = unfold_windows(x, window_size, dilation, stride)
+    windows = unfold_windows(x, window_size, dilation, stride, causal=causal)
     return _project(multiscale_aggregate(windows, adjacency), weight)
 
 

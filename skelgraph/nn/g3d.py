@@ -9,7 +9,7 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import nn
 
-from skelgraph._validation import check_choice, check_input, check_int
+from skelgraph._validation import check_bool, check_choice, check_input, check_int
 from skelgraph.graph.adjacency import Aggregation, Normalization
 from skelgraph.graph.skeleton import GraphLike, SkeletonGraph, WindowVariant
 from skelgraph.nn import backend, functional
@@ -24,7 +24,13 @@ from skelgraph.nn.project_first import (
     project_then_aggregate,
     window_blocks,
 )
-from skelgraph.nn.streaming import PathwaysState, StreamingModule, TemporalWindow, WindowState
+from skelgraph.nn.streaming import (
+    PathwaysState,
+    StreamingModule,
+    TemporalWindow,
+    WindowState,
+    temporal_padding,
+)
 
 __all__ = ["G3DConv", "G3DPlan", "MultiWindowG3D"]
 
@@ -76,7 +82,8 @@ class _StreamKernels(NamedTuple):
 class G3DConv(StreamingModule):
     r"""One MS-G3D pathway: multi-scale graph convolution on spatial-temporal windows.
 
-    For every output frame t, a window of τ frames with dilation d forms a τV-node graph
+    For every output frame t, a window of τ frames with dilation d, input frames
+    :math:`s t + d i - p` (i = 0..τ-1, zero outside the clip), forms a τV-node graph
     (Eq. 5, :meth:`SkeletonGraph.window`), over which (Eq. 7, with the residual mask):
 
     .. math::
@@ -93,6 +100,9 @@ class G3DConv(StreamingModule):
         Y_{t, v} = \operatorname{BN}\Big(\sum_{i=0}^{\tau-1} W_i\, [X_{(\tau)}]_t'{}_{(i, v)}
         + b\Big)
 
+    The window is centred on frame s·t, :math:`p = \lfloor d (\tau - 1) / 2 \rfloor`, or,
+    causal, ends on it, :math:`p = d (\tau - 1)`: output frame t then sees no input frame
+    after s·t (same parameters: a symmetric checkpoint loads as is).
     The output has no activation (the STGC block applies it after summing pathways).
     This matches the authors' ``MS_G3D`` module weight for weight. Which kernels run is
     the layer's :meth:`plan` (the rule of :mod:`skelgraph.nn.backend`): the reference
@@ -124,13 +134,15 @@ class G3DConv(StreamingModule):
         As in :class:`~skelgraph.DisentangledGraphConv`.
     activation : str, nn.Module or None
         σ after the window convolution, ReLU by default.
+    causal : bool
+        Windows over the current and past frames only (above).
 
     Shapes
     ------
     Input (N, C, T, V), output (N, C', ceil(T / stride), V).
 
     Step-wise (:mod:`skelgraph.nn.streaming`): a window of the last d·(τ - 1) + 1 padded
-    frames, ``delay`` = d·(τ - 1) - ⌊d·(τ - 1) / 2⌋ (1 for τ = 3, 2 for τ = 5). Where the
+    frames, ``delay`` = d·(τ - 1) - p (1 for τ = 3, 2 for τ = 5; 0 when causal). Where the
     project-first kernel is chosen (:attr:`G3DPlan.stream`) the window holds projected
     frames, so that each frame is projected once, as offline.
 
@@ -159,8 +171,10 @@ class G3DConv(StreamingModule):
         residual_mask: bool = True,
         mask_placement: MaskPlacement = "after-norm",
         activation: ActivationLike = "relu",
+        causal: bool = False,
     ) -> None:
         super().__init__()
+        self.causal = check_bool("causal", causal)
         self.in_channels = check_int("in_channels", in_channels, 1)
         self.out_channels = check_int("out_channels", out_channels, 1)
         self.window_size = check_int("window_size", window_size, 1)
@@ -212,8 +226,14 @@ class G3DConv(StreamingModule):
 
     def new_state(self) -> G3DConv.State:
         """A fresh stream: an empty window of d·(τ - 1) + 1 padded frames."""
-        span = self.window_dilation * (self.window_size - 1)
-        return self.State(window=TemporalWindow(span, self.stride))
+        front, back = self.padding
+        return self.State(window=TemporalWindow(front + back, self.stride, front, back))
+
+    @property
+    def padding(self) -> tuple[int, int]:
+        """Zero frames before and after the clip, as (front, back), i.e. how far a window
+        reaches back from and ahead of its output frame's position s·t."""
+        return temporal_padding(self.window_dilation * (self.window_size - 1), self.causal)
 
     def reset_parameters(self) -> None:
         """Re-initialise the mask, projection, collapse and batch norms."""
@@ -248,14 +268,14 @@ class G3DConv(StreamingModule):
         """
         check_input(x, self.in_channels, self.num_joints, self)
         plan = self.plan()
-        tau, d, s = self.window_size, self.window_dilation, self.stride
+        tau, d, s, causal = self.window_size, self.window_dilation, self.stride, self.causal
         adjacency, weight = self.aggregate.adjacency(), self.proj.weight.flatten(1)
         if plan.window_conv == "project-first":
             y = project_then_aggregate(
-                x, adjacency, weight, tau, d, s, whole_tensor=plan.whole_tensor
+                x, adjacency, weight, tau, d, s, whole_tensor=plan.whole_tensor, causal=causal
             )
         else:
-            y = functional.window_graph_conv(x, adjacency, weight, tau, d, s)
+            y = functional.window_graph_conv(x, adjacency, weight, tau, d, s, causal=causal)
         y = functional.bias_norm_act(
             y, self.proj.bias, self.bn, self.act, fused=plan.fused_epilogue
         )  # (N, C_e, T', τV)
@@ -264,8 +284,7 @@ class G3DConv(StreamingModule):
 
     @property
     def delay(self) -> int:
-        span = self.window_dilation * (self.window_size - 1)
-        return span - span // 2
+        return self.padding[1]
 
     def _stream_kernels(self) -> _StreamKernels:
         """The stream's kernels and weights, read once, at its first frame."""
@@ -321,7 +340,7 @@ class G3DConv(StreamingModule):
             f"{self.in_channels}, {self.out_channels}, graph={self.graph.name!r}, "
             f"window_size={self.window_size}, window_dilation={self.window_dilation}, "
             f"stride={self.stride}, embed_channels={self.embed_channels}, "
-            f"window_variant={self.window_variant!r}"
+            f"window_variant={self.window_variant!r}" + (", causal=True" if self.causal else "")
         )
 
 
@@ -344,7 +363,7 @@ class MultiWindowG3D(StreamingModule):
     windows : sequence of (window_size, window_dilation)
         One pathway per (τ, d); at least one.
     **kwargs
-        Passed to every :class:`G3DConv` (``num_scales``, ``stride``, ...).
+        Passed to every :class:`G3DConv` (``num_scales``, ``stride``, ``causal``, ...).
 
     Shapes
     ------
@@ -358,7 +377,7 @@ class MultiWindowG3D(StreamingModule):
     torch.Size([2, 32, 20, 25])
 
     Step-wise (:mod:`skelgraph.nn.streaming`): the pathways aligned, ``delay`` the
-    largest of theirs.
+    largest of theirs (0 when causal).
     """
 
     def __init__(

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from skelgraph.amp import compute_dtype
+from skelgraph.nn.streaming import temporal_padding
 
 __all__ = [
     "aggregate_windows",
@@ -195,16 +196,21 @@ def sliding_window_matmul(
     return _SlidingWindowMatmul.apply(z, weight, rows, stride, dilation)
 
 
-def _geometry(frames: int, window_size: int, dilation: int, stride: int) -> tuple[int, int, int]:
-    """Output frames, front padding and padded length.
+def _geometry(
+    frames: int, window_size: int, dilation: int, stride: int, causal: bool = False
+) -> tuple[int, int, int]:
+    """Output frames, front padding (``span // 2``, or ``span`` when causal) and padded
+    length.
 
     The padded length is a multiple of the stride, s·(T' + ⌈span / s⌉), long enough for
-    every window; no ``max``, so symbolic shapes stay simple under ``torch.export``.
+    every window and for the front padding with the T frames; no ``max``, so symbolic
+    shapes stay simple under ``torch.export``.
     """
     span = dilation * (window_size - 1)
     # Ceilings as positive floor divisions: ONNX integer division truncates toward zero.
     out_frames = (frames + stride - 1) // stride
-    return out_frames, span // 2, stride * (out_frames + (span + stride - 1) // stride)
+    front = temporal_padding(span, causal)[0]
+    return out_frames, front, stride * (out_frames + (span + stride - 1) // stride)
 
 
 def multiply_adds(
@@ -273,6 +279,7 @@ def project_then_aggregate(
     stride: int = 1,
     *,
     whole_tensor: bool = False,
+    causal: bool = False,
 ) -> torch.Tensor:
     r"""Multi-scale graph convolution over sliding windows, projecting first.
 
@@ -299,6 +306,9 @@ def project_then_aggregate(
         Whole-batch operations that compilers record (:func:`torch.compile`,
         :func:`torch.export.export`; a loop over a symbolic batch would unroll or
         specialise it) instead of the per-sample custom autograd function.
+    causal : bool
+        Windows that end on frame s·t (zero padding at the front only), as
+        :func:`~skelgraph.nn.unfold_windows` with ``causal=True``.
 
     Returns
     -------
@@ -317,7 +327,7 @@ def project_then_aggregate(
             f"(C', K·C) with C={c}, got adjacency {tuple(adjacency.shape)} and weight "
             f"{tuple(weight.shape)}"
         )
-    out_frames, front, padded = _geometry(t, tau, dilation, stride)
+    out_frames, front, padded = _geometry(t, tau, dilation, stride, causal)
     theta, blocks = frame_projection(weight, k), window_blocks(adjacency, tau)
     if whole_tensor:
         z = _project(x, theta, k, front, padded)

@@ -77,6 +77,7 @@ __all__ = [
     "chain_delay",
     "flush_through",
     "steps_through",
+    "temporal_padding",
 ]
 
 
@@ -91,6 +92,21 @@ def _nbytes(value: Any) -> int:
     if isinstance(value, dict):
         return sum(_nbytes(item) for item in value.values())
     return 0
+
+
+def temporal_padding(span: int, causal: bool) -> tuple[int, int]:
+    """(front, back) zero frames around a clip for windows of ``span`` + 1 frames at
+    positions s·t: centred (the back one frame longer for an odd span), or all at the
+    front when causal, so that output frame t sees no input frame after s·t.
+
+    Parameters
+    ----------
+    span : int
+        Frames between a window's first and last, d·(k - 1).
+    causal : bool
+        Look back only.
+    """
+    return (span, 0) if causal else (span // 2, span - span // 2)
 
 
 @dataclass(eq=False)
@@ -112,7 +128,8 @@ class TemporalWindow:
     stride : int
         s.
     front, back : int, optional
-        Padding; default ``span // 2`` and ``span - front``.
+        Padding; default centred (:func:`temporal_padding`), ``span // 2`` and
+        ``span - front``.
     value : float
         Padding value (0; ``-inf`` for a max-pool).
     """
@@ -132,7 +149,8 @@ class TemporalWindow:
     _seen: int = field(default=0, init=False)  # padded frames received (front padding included)
 
     def __post_init__(self) -> None:
-        self.front = self.span // 2 if self.front is None else self.front
+        centred = temporal_padding(self.span, causal=False)
+        self.front = centred[0] if self.front is None else self.front
         self.back = self.span - self.front if self.back is None else self.back
 
     @property

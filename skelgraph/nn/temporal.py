@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skelgraph._validation import check_input, check_int
+from skelgraph._validation import check_bool, check_input, check_int
 from skelgraph.nn import backend
 from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.functional import conv_frames, fold_batch_norm
@@ -21,9 +21,14 @@ from skelgraph.nn.ms_tcn_fast import (
     groupable,
     multiscale_temporal_conv,
 )
-from skelgraph.nn.streaming import StreamingModule, TemporalWindow, WindowState
+from skelgraph.nn.streaming import (
+    StreamingModule,
+    TemporalWindow,
+    WindowState,
+    temporal_padding,
+)
 
-__all__ = ["MSTemporalConv", "MSTemporalConvPlan", "TemporalConv"]
+__all__ = ["CausalMaxPool", "MSTemporalConv", "MSTemporalConvPlan", "TemporalConv"]
 
 
 class TemporalConv(StreamingModule):
@@ -31,10 +36,14 @@ class TemporalConv(StreamingModule):
 
     .. math::
 
-        Y = \operatorname{BN}\big(W *_{t,\,d} X\big)
+        Y_t = \operatorname{BN}\Big(\sum_{j=0}^{k-1} W_j\, X_{s t + d j - p}\Big)
 
-    with a (kernel_size × 1) kernel, dilation d over T and zero padding that keeps
-    ``ceil(T / stride)`` frames; each joint is convolved on its own.
+    with a (kernel_size × 1) kernel, dilation d, stride s over T, and zero padding
+    (:math:`X_u = 0` outside the clip) that keeps ``ceil(T / stride)`` frames; each joint
+    is convolved on its own. Symmetric (default): :math:`p = d (k - 1) / 2`, the window
+    centred on frame s·t. Causal: :math:`p = d (k - 1)`, the window ends on frame s·t, so
+    output frame t sees only input frames up to s·t (the same output positions: a
+    symmetric checkpoint loads as is).
 
     Parameters
     ----------
@@ -43,11 +52,14 @@ class TemporalConv(StreamingModule):
     out_channels : int
         C', channels of the output.
     kernel_size : int
-        k, frames of the kernel; odd, so that the window is centred on each frame.
+        k, frames of the kernel; odd unless causal, so that the window is centred on each
+        frame.
     stride : int
         Temporal stride: T frames become ceil(T / stride).
     dilation : int
         d, the gap between the kernel's frames.
+    causal : bool
+        Look back only: all the padding at the front.
 
     Shapes
     ------
@@ -60,7 +72,7 @@ class TemporalConv(StreamingModule):
     torch.Size([2, 16, 15, 25])
 
     Step-wise (:mod:`skelgraph.nn.streaming`): a window of the last d·(k - 1) + 1 padded
-    input frames; ``delay`` = d·(k - 1) - padding, e.g. 1 for k = 3, d = 1.
+    input frames; ``delay`` = d·(k - 1) - p, e.g. 1 for k = 3, d = 1, and 0 when causal.
     """
 
     def __init__(
@@ -70,23 +82,28 @@ class TemporalConv(StreamingModule):
         kernel_size: int,
         stride: int = 1,
         dilation: int = 1,
+        *,
+        causal: bool = False,
     ) -> None:
         super().__init__()
         kernel_size = check_int("kernel_size", kernel_size, 1)
-        if kernel_size % 2 == 0:  # the symmetric padding keeps T frames only for odd kernels
+        self.causal = check_bool("causal", causal)
+        if kernel_size % 2 == 0 and not causal:  # symmetric padding keeps T frames if odd
             raise ValueError(
                 f"kernel_size must be odd (the window is centred on each frame), got {kernel_size}"
             )
         dilation = check_int("dilation", dilation, 1)
-        padding = (kernel_size + (kernel_size - 1) * (dilation - 1) - 1) // 2
+        span = dilation * (kernel_size - 1)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.stride = check_int("stride", stride, 1)
-        self.padding = padding  # frames of zeros at each end: how far a window reaches
+        # (front, back): frames of zeros before and after the clip, how far a window
+        # reaches back from and ahead of its output frame's position s·t.
+        self.padding = temporal_padding(span, self.causal)
         self.conv = nn.Conv2d(
             in_channels,
             out_channels,
             kernel_size=(kernel_size, 1),
-            padding=(padding, 0),
+            padding=(0 if causal else span // 2, 0),
             stride=(check_int("stride", stride, 1), 1),
             dilation=(dilation, 1),
         )
@@ -106,18 +123,20 @@ class TemporalConv(StreamingModule):
             (N, C, T, V).
         """
         check_input(x, self.in_channels, -1, self)
+        if self.causal:
+            x = F.pad(x, (0, 0, self.padding[0], 0))
         return self.bn(self.conv(x))
 
     State = WindowState
 
     def new_state(self) -> WindowState:
         """A fresh stream: an empty window of d·(k - 1) + 1 padded frames."""
-        span = 2 * self.padding
-        return WindowState(window=TemporalWindow(span, self.stride, self.padding, self.padding))
+        front, back = self.padding
+        return WindowState(window=TemporalWindow(front + back, self.stride, front, back))
 
     @property
     def delay(self) -> int:
-        return self.padding
+        return self.padding[1]
 
     def _conv_window(self, window: torch.Tensor) -> torch.Tensor:
         """The offline convolution on complete windows, without padding."""
@@ -129,6 +148,37 @@ class TemporalConv(StreamingModule):
 
     def _flush(self) -> torch.Tensor:
         return self._ready(self.stream_state.window.apply(None, self._conv_window))
+
+    def extra_repr(self) -> str:
+        return "causal=True" if self.causal else ""
+
+
+class CausalMaxPool(nn.MaxPool2d):
+    """A (k × 1) max-pool over frames whose window ends on its output frame s·t: the
+    input padded with k - 1 frames of −inf at the front only (``nn.MaxPool2d``'s own
+    padding is symmetric), so ``ceil(T / stride)`` frames at the symmetric pool's
+    positions.
+
+    Parameters
+    ----------
+    kernel_size : int
+        k, frames of the window.
+    stride : int
+        Temporal stride.
+    """
+
+    def __init__(self, kernel_size: int, stride: int) -> None:
+        super().__init__(kernel_size=(kernel_size, 1), stride=(stride, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, V) to (N, C, ceil(T / stride), V).
+
+        Parameters
+        ----------
+        x : Tensor
+            (N, C, T, V).
+        """
+        return super().forward(F.pad(x, (0, 0, self.kernel_size[0] - 1, 0), value=-torch.inf))
 
 
 class _Layer:
@@ -255,6 +305,13 @@ class MSTemporalConv(StreamingModule):
     - res: identity when the shapes allow, otherwise a strided
       (residual_kernel_size × 1) :class:`TemporalConv`; zero when ``residual=False``.
 
+    Every branch's output frame t sits at input frame s·t. ``causal=True`` makes every
+    temporal window (the dilated convolutions, the max-pool, a residual convolution) end
+    there instead of being centred on it (:class:`TemporalConv`,
+    :class:`~skelgraph.nn.temporal.CausalMaxPool`):
+    output frame t then depends on input frames up to s·t only. The parameters are the
+    same, so a symmetric checkpoint loads into a causal model.
+
     The module's ``state_dict`` keys are those of the authors' ``MultiScale_TemporalConv``
     (``branches.0.0.weight``, ..., ``residual.conv.weight``), so their weights load as is.
     Which kernels run is the layer's :meth:`plan` (the rule of :mod:`skelgraph.nn.backend`):
@@ -278,6 +335,8 @@ class MSTemporalConv(StreamingModule):
     activation : str, nn.Module or None
         The final σ (``"relu"``; the model's factorised pathway uses ``None`` on its last
         MS-TCN).
+    causal : bool
+        Every branch looks back only (above).
 
     Shapes
     ------
@@ -287,7 +346,8 @@ class MSTemporalConv(StreamingModule):
     product, and one window of their outputs and the input, as wide as the widest branch,
     serves every branch (each is centred on its output frame, so they come out aligned;
     the max-pool's zero padding equals −inf padding there, its input being post-ReLU);
-    ``delay`` is ⌈max(d)·(k - 1) / 2⌉, at least 1 (4 for the defaults).
+    ``delay`` is ⌈max(d)·(k - 1) / 2⌉, at least 1 (4 for the defaults), and 0 when
+    causal.
 
     Examples
     --------
@@ -308,8 +368,10 @@ class MSTemporalConv(StreamingModule):
         residual: bool = True,
         residual_kernel_size: int = 1,
         activation: ActivationLike = "relu",
+        causal: bool = False,
     ) -> None:
         super().__init__()
+        self.causal = check_bool("causal", causal)
         self.in_channels = check_int("in_channels", in_channels, 1)
         self.out_channels = check_int("out_channels", out_channels, 1)
         self.stride = check_int("stride", stride, 1)
@@ -326,13 +388,20 @@ class MSTemporalConv(StreamingModule):
             return [nn.Conv2d(in_channels, width, 1), nn.BatchNorm2d(width), nn.ReLU()]
 
         branches: list[_Branch] = [
-            _DilatedBranch(*bottleneck(), TemporalConv(width, width, kernel_size, stride, d))
+            _DilatedBranch(
+                *bottleneck(), TemporalConv(width, width, kernel_size, stride, d, causal=causal)
+            )
             for d in self.dilations
         ]
+        pool = (
+            CausalMaxPool(3, stride)
+            if causal
+            else nn.MaxPool2d(kernel_size=(3, 1), stride=(stride, 1), padding=(1, 0))
+        )
         branches.append(
             _PoolBranch(
                 *bottleneck(),
-                nn.MaxPool2d(kernel_size=(3, 1), stride=(stride, 1), padding=(1, 0)),
+                pool,
                 nn.BatchNorm2d(width),
             )
         )
@@ -346,19 +415,26 @@ class MSTemporalConv(StreamingModule):
         self.has_residual = bool(residual)
         if residual and (in_channels != out_channels or stride != 1):
             self.residual: nn.Module = TemporalConv(
-                in_channels, out_channels, residual_kernel_size, stride
+                in_channels, out_channels, residual_kernel_size, stride, causal=causal
             )
         else:
             self.residual = nn.Identity()
         self.act = make_activation(activation)
-        # Step-wise: one window, centred on each output frame, wide enough for every
-        # branch, of the ReLU'd bottleneck outputs and the input (see _steps). A branch
-        # reaches as far as its offline padding: the dilated convolutions', the max-pool's
-        # 1, a residual convolution's.
-        reaches = [branch.temporal.padding for branch in self._dilated] + [1]
+        # Step-wise: one window around each output frame, reaching as far back and ahead
+        # as the branch that reaches farthest, of the ReLU'd bottleneck outputs and the
+        # input (see _steps). A branch reaches as far as its offline padding.
+        reaches = self.branch_padding()
+        self.padding = (max(f for f, _ in reaches), max(b for _, b in reaches))
+
+    def branch_padding(self) -> list[tuple[int, int]]:
+        """(front, back) padding of every temporal window, i.e. how far it reaches back
+        from and ahead of its output frame's position s·t: the dilated branches', the
+        max-pool's and, if the residual is a convolution, the residual's."""
+        reaches = [branch.temporal.padding for branch in self._dilated]
+        reaches.append(temporal_padding(2, self.causal))  # the 3-frame max-pool
         if isinstance(self.residual, TemporalConv):
             reaches.append(self.residual.padding)
-        self._reach = max(reaches)
+        return reaches
 
     @dataclass(kw_only=True)
     class State(WindowState):
@@ -381,9 +457,9 @@ class MSTemporalConv(StreamingModule):
         taps: dict[int, tuple] = field(default_factory=dict)
 
     def new_state(self) -> MSTemporalConv.State:
-        """A fresh stream: an empty window reaching as far as the widest branch."""
-        half = self._reach
-        return self.State(window=TemporalWindow(2 * half, self.stride, half, half))
+        """A fresh stream: an empty window reaching as far as the farthest branch."""
+        front, back = self.padding
+        return self.State(window=TemporalWindow(front + back, self.stride, front, back))
 
     @property
     def _dilated(self) -> list[_DilatedBranch]:
@@ -451,18 +527,17 @@ class MSTemporalConv(StreamingModule):
 
     def _geometry(self) -> MSTCNGeometry:
         """Stride, dilations and (front, back) paddings of every branch."""
-        temporal = [branch.temporal for branch in self._dilated]
+        reaches = self.branch_padding()  # the dilated branches', the max-pool's, a residual's
         pool = self._branch(_PoolBranch).pool
-        residual = self.residual
-        kind = "conv" if isinstance(residual, TemporalConv) else "identity"
+        kind = "conv" if isinstance(self.residual, TemporalConv) else "identity"
         return MSTCNGeometry(
             self.stride,
             self.dilations,
-            tuple((conv.padding, conv.padding) for conv in temporal),
+            tuple(reaches[: len(self.dilations)]),
             pool.kernel_size[0],
-            (pool.padding[0], pool.padding[0]),
+            reaches[len(self.dilations)],
             kind if self.has_residual else "none",
-            (residual.padding, residual.padding) if kind == "conv" else (0, 0),
+            reaches[-1] if kind == "conv" else (0, 0),
         )
 
     def _merged_inputs(self, folded: bool) -> tuple[MSTCNWeights, MSTCNNorms | None]:
@@ -491,7 +566,7 @@ class MSTemporalConv(StreamingModule):
 
     @property
     def delay(self) -> int:
-        return self._reach
+        return self.padding[1]
 
     def _stream_weights(self) -> _StreamWeights:
         state = self.stream_state
@@ -502,8 +577,8 @@ class MSTemporalConv(StreamingModule):
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
         # Every bottleneck is frame-wise: all of them run as one 1x1 conv on the new frames,
         # and the window keeps their ReLU'd outputs beside the input frames. Output frame
-        # t is centred on input frame s·t in every branch, so one window of the widest
-        # branch's span serves all of them and the branches come out aligned.
+        # t sits at input frame s·t in every branch, so one window reaching as far as the
+        # farthest branch serves all of them and the branches come out aligned.
         weights = self._stream_weights()
         hidden = conv_frames(x, *weights.bottleneck).relu_()
         return self._ready(self.stream_state.window.apply([hidden, x], self._from_window))
@@ -515,8 +590,8 @@ class MSTemporalConv(StreamingModule):
         """(channel, frame) in the window of every entry that ``ready`` output frames read,
         in four groups (dilated taps, max-pool taps, centres of the input, residual taps;
         each ordered channel, tap, output frame), and the groups' sizes."""
-        width, half = self.out_channels // len(self.branches), self._reach
-        centres = torch.arange(ready) * self.stride + half
+        width = self.out_channels // len(self.branches)
+        centres = torch.arange(ready) * self.stride + self.padding[0]  # s·t in the window
 
         def taps(channels: range, offsets: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
             c = torch.tensor(channels)[:, None, None]
@@ -524,20 +599,22 @@ class MSTemporalConv(StreamingModule):
             c, t = torch.broadcast_tensors(c, t)
             return c.flatten(), t.flatten()
 
+        def reach(padding: tuple[int, int]) -> list[int]:
+            return list(range(-padding[0], padding[1] + 1))
+
         dilated = [branch.temporal for branch in self._dilated]
         groups: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[], [], [], []]
         for i, conv in enumerate(dilated):
-            k, d, front = conv.conv.kernel_size[0], conv.conv.dilation[0], conv.padding
+            k, d, front = conv.conv.kernel_size[0], conv.conv.dilation[0], conv.padding[0]
             groups[0].append(
                 taps(range(i * width, (i + 1) * width), [j * d - front for j in range(k)])
             )
         pool = len(dilated) * width
-        groups[1].append(taps(range(pool, pool + width), [-1, 0, 1]))
+        groups[1].append(taps(range(pool, pool + width), reach(temporal_padding(2, self.causal))))
         inputs = range(pool + width, pool + width + self.in_channels)
         groups[2].append(taps(inputs, [0]))
         if isinstance(self.residual, TemporalConv):
-            reach = self.residual.padding
-            groups[3].append(taps(inputs, list(range(-reach, reach + 1))))
+            groups[3].append(taps(inputs, reach(self.residual.padding)))
         pairs = [pair for group in groups for pair in group]
         channels = torch.cat([c for c, _ in pairs]).to(device)
         frames = torch.cat([t for _, t in pairs]).to(device)
@@ -548,8 +625,8 @@ class MSTemporalConv(StreamingModule):
         """The output frames of complete windows (N, branches·w + C, L, V): every entry the
         branches read gathered at once, channel-major, then each branch's offline operation
         as a matrix product (the dilated branches batched) or a max."""
-        weights, s, half = self._stream_weights(), self.stride, self._reach
-        n, ready, v = window.shape[0], (window.shape[2] - 2 * half - 1) // s + 1, window.shape[3]
+        weights, s, span = self._stream_weights(), self.stride, sum(self.padding)
+        n, ready, v = window.shape[0], (window.shape[2] - span - 1) // s + 1, window.shape[3]
         taps = self.stream_state.taps
         if ready not in taps:
             taps[ready] = self._tap_index(ready, window.device)
@@ -580,6 +657,7 @@ class MSTemporalConv(StreamingModule):
         return (
             f"{self.in_channels}, {self.out_channels}, stride={self.stride}, "
             f"dilations={self.dilations}, residual={self.has_residual}"
+            + (", causal=True" if self.causal else "")
         )
 
 

@@ -21,12 +21,16 @@ SMALL = json.dumps(
 
 def test_tiny_run_writes_results(tmp_path):
     root = fixture_path("nw-ucla")
-    run = tmp_path / "run"
+    run, causal = tmp_path / "run", tmp_path / "causal"
     args = ["--dataset", "nw-ucla", "--data-root", str(root), "--subset", "10", "--frames", "80"]
     args += ["--batch-size", "5", "--epochs", "1", "--model-args", SMALL, "--quiet"]
     assert train.main([*args, "--out", str(run)]) == 0
+    tune = ["--causal", "--init-from", str(run / "best.pt"), "--cache-dir", str(run / "cache")]
+    assert train.main([*args, *tune, "--out", str(causal)]) == 0
     out = tmp_path / "results"
     argv = ["--checkpoint", str(run / "best.pt"), "--data-root", str(root), "--limit", "4"]
+    argv += ["--causal-checkpoint", str(causal / "best.pt"), "--repeats", "1"]
+    argv += ["--finetuned-checkpoint", str(causal / "best.pt")]
     assert script.main([*argv, "--threads", "1", "--out", str(out)]) == 0
     result = json.loads((out / "online-accuracy.json").read_text())
     assert result["samples"] == 4 and result["frames"] == 80 and result["delay"] == 72
@@ -34,5 +38,16 @@ def test_tiny_run_writes_results(tmp_path):
     assert result["stream_top1"][:9] == [0.0] * 9
     assert result["stream_top1"][-1] == result["prefix_top1"][-1] == result["whole_clip_top1"]
     assert result["flush_vs_forward_max_abs"] < 1e-4
+    # The causal streams: the model rerun on the frames so far, at every fraction.
+    assert result["causal_stream_vs_prefix_max_abs"] < 1e-4
+    assert result["curves"]["causal"] == result["curves"]["finetuned"]
+    assert result["area"]["causal"] == pytest.approx(sum(result["curves"]["causal"]) / 10)
+    # Same windows, moved: a causal prediction costs the multiply-adds of a symmetric one.
+    cost = result["cost"]
+    assert cost["causal"]["prediction_macs"] == cost["symmetric"]["prediction_macs"] > 0
+    assert cost["causal"]["rerun_macs"] == cost["symmetric"]["rerun_macs"]
     assert (out / "online-accuracy.png").stat().st_size > 0
-    assert "| stream |" in (out / "online-accuracy.md").read_text()
+    text = (out / "online-accuracy.md").read_text()
+    assert "| causal: stream |" in text and "--init-from" in text
+    with pytest.raises(SystemExit, match="not a causal model"):
+        script.main([*argv[:4], "--causal-checkpoint", str(run / "best.pt"), "--out", str(out)])

@@ -48,6 +48,33 @@ def test_replay_predicts_every_stride_frames_and_ends_with_the_offline_answer(ch
     assert final["probability"] == pytest.approx(top["probability"], rel=1e-4)
 
 
+def test_a_causal_checkpoint_predicts_from_the_first_frame(checkpoint, capsys, tmp_path):
+    """The symmetric weights as a causal model (same parameters): a label from frame 1,
+    with --every-frame one per frame, each the causal model's offline answer on the
+    frames so far; the end-of-stream line is predict.py's."""
+    best, pkl = checkpoint
+    ckpt = torch.load(best, weights_only=True)
+    ckpt["model_config"]["overrides"]["causal"] = True
+    causal = tmp_path / "causal.pt"
+    torch.save(ckpt, causal)
+    args = ["--checkpoint", str(causal), str(pkl), "--split", "val", "--sample", "arm06"]
+    assert stream_script.main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("causal model, a prediction every 4 frames from frame 1 on")
+    assert lines[1].startswith("frame     1: class ")
+    assert stream_script.main([*args, "--every-frame", "--json"]) == 0
+    *steps, final = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["frame"] for r in steps] == list(range(1, FRAMES + 1))
+    assert final["class"] == steps[-1]["class"]
+    assert final["probability"] == pytest.approx(steps[-1]["probability"], rel=1e-4)
+    predict = ["--checkpoint", str(causal), str(pkl), "--split", "val", "--json"]
+    assert predict_script.main(predict) == 0
+    offline = json.loads(capsys.readouterr().out)["predictions"]
+    top = next(p for p in offline if p["input"].endswith(":arm06"))["top"][0]
+    assert (final["class"], final["probability"]) == (top["class"], pytest.approx(
+        top["probability"], rel=1e-4))  # fmt: skip
+
+
 def test_text_output_and_paced_replay(checkpoint, capsys):
     best, pkl = checkpoint
     args = ["--checkpoint", str(best), str(pkl), "--split", "val", "--fps", "2000"]

@@ -11,14 +11,17 @@ from tests.layer_helpers import TINY, batch_norm_eval, graph_conv_by_loops, rand
 
 
 @pytest.mark.parametrize(
-    ("tau", "dilation", "stride"), [(3, 1, 1), (3, 2, 2), (2, 1, 1), (5, 1, 3)]
-)
-def test_g3d_equals_explicit_window_loops(tau, dilation, stride, implementation):
+    ("tau", "dilation", "stride", "causal"),
+    [(3, 1, 1, False), (3, 2, 2, False), (2, 1, 1, False), (5, 1, 3, False), (3, 2, 2, True),
+     (2, 1, 1, True), (5, 1, 3, True)],
+)  # fmt: skip
+def test_g3d_equals_explicit_window_loops(tau, dilation, stride, causal, implementation):
+    """Window t: frames s·t + d·i - p, p = ⌊d(τ - 1)/2⌋ (centred) or d(τ - 1) (causal)."""
     torch.manual_seed(1)
     v_nodes, c_in, embed, c_out, t_frames, k_scales = 5, 2, 3, 2, 7, 3
     layer = randomize(
         G3DConv(c_in, c_out, TINY, window_size=tau, window_dilation=dilation, num_scales=k_scales,
-                stride=stride, embed_channels=embed)
+                stride=stride, embed_channels=embed, causal=causal)
     )  # fmt: skip
     layer.eval()
     x = torch.randn(1, c_in, t_frames, v_nodes)
@@ -26,7 +29,7 @@ def test_g3d_equals_explicit_window_loops(tau, dilation, stride, implementation)
     a = TINY.window(tau).multiscale_adjacency(k_scales) + layer.aggregate.mask.detach().numpy()
     w_proj = layer.proj.weight[:, :, 0, 0].detach().numpy()
     w_col = layer.collapse.weight[:, :, 0, :, 0].detach().numpy()  # (C', C_e, τ)
-    left = dilation * (tau - 1) // 2
+    left = dilation * (tau - 1) if causal else dilation * (tau - 1) // 2
     outputs = []
     for t in range(0, t_frames, stride):
         window = np.zeros((c_in, 1, tau * v_nodes))

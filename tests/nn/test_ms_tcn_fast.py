@@ -39,7 +39,8 @@ def run(layer, x, setting, weights):
 
 @st.composite
 def layers(draw):
-    """An MS-TCN of any shape the constructor allows, with non-trivial batch norms."""
+    """An MS-TCN of any shape the constructor allows, symmetric or causal, with
+    non-trivial batch norms."""
     dilations = tuple(draw(st.lists(st.integers(1, 3), min_size=0, max_size=3)))
     width = draw(st.integers(1, 3))
     c_in = draw(st.integers(1, 5))
@@ -56,6 +57,7 @@ def layers(draw):
         dilations=dilations,
         residual=residual != "none",
         residual_kernel_size=3 if residual == "conv-3" else 1,
+        causal=draw(st.booleans()),
     )
     return randomize(layer.double(), seed=draw(st.integers(0, 99)))
 

@@ -163,7 +163,7 @@ def test_a_dropout_inserted_into_a_branch_is_refused_by_the_stream(position):
 def test_branch_layers_are_reached_by_name():
     tcn = MSTemporalConv(6, 6)
     dilated, pool, one_by_one = tcn.branches[0], tcn.branches[4], tcn.branches[5]
-    assert dilated.temporal.padding == 1 and dilated.conv.out_channels == 1
+    assert dilated.temporal.padding == (1, 1) and dilated.conv.out_channels == 1
     assert isinstance(pool.pool, nn.MaxPool2d) and isinstance(pool.pool_bn, nn.BatchNorm2d)
     assert one_by_one.conv.stride == (1, 1)
     assert "branches.0.3.conv.weight" in tcn.state_dict()  # the authors' keys

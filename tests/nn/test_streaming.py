@@ -39,6 +39,19 @@ def stream(layer, x: torch.Tensor, sizes: list[int] | None = None) -> torch.Tens
     return torch.cat([*outs, layer.flush()], dim=2)
 
 
+def assert_causal(layer, x: torch.Tensor, expected: torch.Tensor) -> None:
+    """A causal layer's output on every prefix of x (L frames) is the first ⌈L / s⌉ frames
+    of its output on x, and its stream fed frame by frame emits output frame t on input
+    frame s·t, leaving nothing for flush()."""
+    s, frames = layer.stride, x.shape[2]
+    for length in range(1, frames + 1):
+        prefix = layer(x[:, :, :length])
+        torch.testing.assert_close(prefix, expected[:, :, : -(-length // s)], rtol=0, atol=1e-12)
+    ready = [layer.forward_steps(x[:, :, t : t + 1]).shape[2] for t in range(frames)]
+    assert ready == [int(t % s == 0) for t in range(frames)]
+    assert layer.flush().shape[2] == 0 and layer.delay == 0
+
+
 def float64(name: str):
     layer, x = instance(name)
     return layer.double(), x.double()
@@ -100,38 +113,45 @@ def test_long_stream_matches_offline_windows_in_the_middle():
     frames=st.integers(1, 12),
     sizes=st.lists(st.integers(0, 4), max_size=8),
     fast=st.booleans(),
+    causal=st.booleans(),
 )
-def test_g3d_geometries_and_chunkings(tau, dilation, stride, frames, sizes, fast):
+def test_g3d_geometries_and_chunkings(tau, dilation, stride, frames, sizes, fast, causal):
     torch.manual_seed(tau + 7 * dilation)
     layer = G3DConv(
-        2, 3, TINY, window_size=tau, window_dilation=dilation, num_scales=2, stride=stride
-    )
+        2, 3, TINY, window_size=tau, window_dilation=dilation, num_scales=2, stride=stride,
+        causal=causal,
+    )  # fmt: skip
     layer = randomize(layer).double().eval()
     x = torch.randn(1, 2, frames, 5, dtype=torch.float64)
     with backend.implementation("fast" if fast else "reference"):
         expected = layer(x)
         out = stream(layer, x, sizes)
+        if causal:
+            assert_causal(layer, x, expected)
     torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
 
 
 @settings(max_examples=30, deadline=None)
 @given(
-    kernel=st.sampled_from([1, 3, 5]),  # odd: even kernels are refused
+    kernel=st.integers(1, 5),  # symmetric: odd only (even kernels are refused)
     dilation=st.integers(1, 3),
     stride=st.integers(1, 3),
     frames=st.integers(1, 12),
     sizes=st.lists(st.integers(0, 4), max_size=8),
+    causal=st.booleans(),
 )
-def test_temporal_conv_geometries_and_chunkings(kernel, dilation, stride, frames, sizes):
+def test_temporal_conv_geometries_and_chunkings(kernel, dilation, stride, frames, sizes, causal):
+    assume(causal or kernel % 2)
     torch.manual_seed(kernel)
-    layer = randomize(TemporalConv(2, 3, kernel, stride, dilation)).double().eval()
+    layer = TemporalConv(2, 3, kernel, stride, dilation, causal=causal)
+    layer = randomize(layer).double().eval()
     x = torch.randn(2, 2, frames, 3, dtype=torch.float64)
-    span = dilation * (kernel - 1)
-    assume(frames + span // 2 * 2 > span)  # odd spans on one frame: no offline output either
     expected = layer(x)
     out = stream(layer, x, sizes)
-    assert out.shape == expected.shape
+    assert out.shape == expected.shape == (2, 3, -(-frames // stride), 3)
     torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    if causal:
+        assert_causal(layer, x, expected)
 
 
 @settings(max_examples=25, deadline=None)
@@ -143,20 +163,24 @@ def test_temporal_conv_geometries_and_chunkings(kernel, dilation, stride, frames
     same_width=st.booleans(),
     frames=st.integers(1, 12),
     sizes=st.lists(st.integers(0, 4), max_size=8),
+    causal=st.booleans(),
 )
 def test_ms_tcn_geometries_and_chunkings(
-    dilations, kernel, stride, residual, same_width, frames, sizes
+    dilations, kernel, stride, residual, same_width, frames, sizes, causal
 ):
     torch.manual_seed(len(dilations) + kernel)
     width = len(dilations) + 2
     c_in = width if same_width else 3
     layer = MSTemporalConv(
         c_in, width, kernel_size=kernel, stride=stride, dilations=dilations,
-        residual=bool(residual), residual_kernel_size=3 if residual == 3 else 1,
+        residual=bool(residual), residual_kernel_size=3 if residual == 3 else 1, causal=causal,
     )  # fmt: skip
     layer = randomize(layer).double().eval()
     x = torch.randn(2, c_in, frames, 3, dtype=torch.float64)
-    torch.testing.assert_close(stream(layer, x, sizes), layer(x), rtol=1e-12, atol=1e-12)
+    expected = layer(x)
+    torch.testing.assert_close(stream(layer, x, sizes), expected, rtol=1e-12, atol=1e-12)
+    if causal:
+        assert_causal(layer, x, expected)
 
 
 def test_max_pool_window_pads_with_minus_infinity():
@@ -264,6 +288,9 @@ def test_delay_is_the_first_output_frames_dependence(name):
         (lambda: G3DConv(2, 2, TINY, window_size=3, window_dilation=3, stride=2, num_scales=4), 3),
         (lambda: TemporalConv(2, 2, 3), 1),
         (lambda: TemporalConv(2, 2, 3, dilation=4), 4),
+        (lambda: TemporalConv(2, 2, 4, dilation=4, causal=True), 0),
+        (lambda: G3DConv(2, 2, TINY, window_size=5, stride=2, num_scales=4, causal=True), 0),
+        (lambda: MSTemporalConv(6, 6, stride=2, causal=True), 0),
         (lambda: MSTemporalConv(6, 6), 4),
         (lambda: MSTemporalConv(6, 6, stride=2, dilations=(1, 2, 3, 4)), 4),
         (lambda: MSTemporalConv(3, 3, dilations=(1,)), 1),
