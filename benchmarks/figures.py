@@ -99,6 +99,30 @@ def _speed(results: Path) -> dict[str, Figure]:
     return out
 
 
+def _limit(results: Path) -> dict[str, Figure]:
+    """MS-G3D Net against the authors' code at the same precision and against the
+    machine's GEMM peak (speed-limit.json, ``speed.py --interleave``): per phase, batch and
+    precision, ``limit.train8-bf16.vs-same`` (min times' ratio to the authors' at bf16),
+    ``.vs-float32`` (to the authors' float32) and ``.of-peak``."""
+    src = source("speed-limit.md", results)
+    data = json.loads((results / "speed-limit.json").read_text())
+    cells = {(c["impl"], c["batch"], c["phase"], c["amp"]): c for c in data["cells"]}
+    out = {}
+    for (impl, batch, phase, amp), cell in cells.items():
+        if impl != "skelgraph":
+            continue
+        name = f"limit.{phase}{batch}-{'float32' if amp == 'off' else amp}"
+        same, fp32 = (
+            cells[data["baseline"], batch, phase, amp],
+            cells[data["baseline"], batch, phase, "off"],
+        )
+        out[f"{name}.vs-same"] = Figure(_ratio(same["min_s"] / cell["min_s"]), src)
+        out[f"{name}.vs-float32"] = Figure(_ratio(fp32["min_s"] / cell["min_s"]), src)
+        out[f"{name}.of-peak"] = Figure(f"{100 * cell['of_peak']:.0f} %", src)
+        out[f"{name}.gflops"] = Figure(f"{cell['gflops']:.0f} GFLOP/s", src)
+    return out
+
+
 def _amp(results: Path) -> dict[str, Figure]:
     """bf16 autocast and activation checkpointing (speed-amp-checkpoint.json), against the
     authors' float32 code; ``checkpoint.*`` against skelgraph's plain float32 step."""
@@ -300,7 +324,8 @@ def figures(results: Path = RESULTS) -> dict[str, Figure]:
     """Every named figure, computed from the files in ``results``."""
     out: dict[str, Figure] = {}
     parts = (
-        _speed, _amp, _streaming, _online, _accuracy, _recipe, _amp_accuracy, _bias, _threads
+        _speed, _limit, _amp, _streaming, _online, _accuracy, _recipe, _amp_accuracy, _bias,
+        _threads,
     )  # fmt: skip
     for part in parts:
         out.update(part(results))

@@ -26,16 +26,23 @@ END = "<!-- /figures -->"
 # a row's figures come from one results file.
 ROWS = [
     (
-        "MS-G3D Net training step, batch 8, float32, against the authors' code",
-        "{speed.train8.speedup} faster at {speed.train8.memory} their peak memory",
+        "MS-G3D Net training step, batch 8, T = 100, against the authors' code at the same "
+        "precision",
+        "{limit.train8-float32.vs-same} faster in float32, {limit.train8-bf16.vs-same} in "
+        "bf16 ({limit.train8-bf16.vs-float32} their float32)",
     ),
     (
-        "MS-G3D Net inference, batch 8, float32, against the authors' code",
-        "{speed.infer8.speedup} faster at {speed.infer8.memory} their peak memory",
+        "MS-G3D Net inference, batch 8, T = 100, against the authors' code at the same precision",
+        "{limit.infer8-float32.vs-same} faster in float32, {limit.infer8-bf16.vs-same} in "
+        "bf16 ({limit.infer8-bf16.vs-float32} their float32)",
     ),
     (
-        "The training step under bf16 autocast, batch 8, against the authors' float32",
-        "{amp.train8.speedup} faster at {amp.train8.memory} their peak memory",
+        "The training step, batch 8, against this machine's matrix-product peak",
+        "{limit.train8-float32.of-peak} of it in float32, {limit.train8-bf16.of-peak} in bf16",
+    ),
+    (
+        "Peak memory of the training step, batch 8, float32, against the authors' code",
+        "{speed.train8.memory}",
     ),
     (
         "Activation checkpointing (`checkpoint=True`), training step, batch 8, float32",
@@ -56,6 +63,16 @@ ROWS = [
         "Online inference, NTU-60 model: one new frame against rerunning the clip",
         "{stream.ntu60.frame-ms} against {stream.ntu60.rerun-ms} "
         "({stream.ntu60.fewer-macs} fewer multiply-adds)",
+    ),
+    (
+        "Early recognition, N-UCLA: top-1 after half of each clip, causal model's stream "
+        "against the symmetric model's exact stream and its rerun on the frames so far",
+        "{online.causal-50} against {online.stream-50} and {online.clip-50}",
+    ),
+    (
+        "Table 1 on N-UCLA, GCN, K = 11: disentangled minus powering, "
+        "{accuracy.gcn-k11.seeds} paired seeds, 95 % interval",
+        "{accuracy.gcn-k11.diff}",
     ),
     (
         "Weight on far joints (≥ 4 hops), disentangled against powering, NTU RGB+D, K = 13",

@@ -296,7 +296,7 @@ def get_weights(name: str) -> PretrainedWeights:
 
 def markdown_table() -> str:
     """The registry as a Markdown table: one row per dataset, split, input and source,
-    the names' common stem and each stream's published top-1 (README, docs)."""
+    the names' common stem and each stream's published top-1 (the pretrained-models tutorial)."""
     rows: dict[str, dict[str, float]] = {}
     for w in WEIGHTS.values():
         stem = w.name.rsplit("-", 1)[0]

@@ -33,7 +33,7 @@ def test_readme_is_a_landing_page():
 
 def test_check_mode_fails_on_a_stale_block(tmp_path, capsys):
     stale = tmp_path / "README.md"
-    stale.write_text(TEXT.replace("faster at", "slower at", 1), encoding="utf-8")
+    stale.write_text(TEXT.replace("faster in", "slower in", 1), encoding="utf-8")
     assert readme.main(["--check", "--readme", str(stale)]) == 1
     assert readme.main(["--readme", str(stale)]) == 0
     assert readme.main(["--check", "--readme", str(stale)]) == 0
