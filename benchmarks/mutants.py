@@ -58,7 +58,7 @@ LAYOUTS = ("tests/graph/test_layouts.py",)
 CONTRACTS = ("tests/nn/test_layer_contracts.py",)
 AGG = ("tests/nn/test_aggregation.py", "tests/nn/test_graph_conv.py", *CONTRACTS)
 GCN = ("tests/nn/test_graph_conv.py", *CONTRACTS)
-TCN = ("tests/nn/test_temporal.py", *CONTRACTS)
+TCN = ("tests/nn/test_temporal.py", "tests/nn/test_ms_tcn_fast.py", *CONTRACTS)
 G3D = ("tests/nn/test_g3d.py",)
 BLOCK = ("tests/nn/test_block.py",)
 FUNC = ("tests/nn/test_functional.py", *CONTRACTS)
@@ -328,9 +328,9 @@ MUTANTS: tuple[Mutant, ...] = (
         "channels stacked channel-major instead of scale-major (mismatches the weight)",
     ),
     Mutant(
-        "skelgraph/nn/functional.py",
-        "        x = F.pad(x, (0, 0, span // 2, span - span // 2))",
-        "        x = F.pad(x, (0, 0, span - span // 2, span // 2))",
+        "skelgraph/padding.py",
+        "    return (span, 0) if causal else (span // 2, span - span // 2)",
+        "    return (span, 0) if causal else (span - span // 2, span // 2)",
         FUNC + G3D,
         "window padding front/back swapped (shift by one frame for even spans)",
     ),
@@ -385,15 +385,15 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "skelgraph/nn/temporal.py",
-        "        padding = (kernel_size + (kernel_size - 1) * (dilation - 1) - 1) // 2",
-        "        padding = (kernel_size - 1) // 2",
+        "        span = dilation * (kernel_size - 1)",
+        "        span = kernel_size - 1",
         TCN,
         "temporal padding ignores dilation (frames lost)",
     ),
     Mutant(
         "skelgraph/nn/temporal.py",
-        "                nn.MaxPool2d(kernel_size=(3, 1), stride=(stride, 1), padding=(1, 0)),",
-        "                nn.MaxPool2d(kernel_size=(3, 1), stride=(1, 1), padding=(1, 0)),",
+        "            else nn.MaxPool2d(kernel_size=(3, 1), stride=(stride, 1), padding=(1, 0))",
+        "            else nn.MaxPool2d(kernel_size=(3, 1), stride=(1, 1), padding=(1, 0))",
         TCN,
         "max-pool branch not strided",
     ),
@@ -420,8 +420,8 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "skelgraph/nn/temporal.py",
-        "        groups[1].append(taps(range(pool, pool + width), [-1, 0, 1]))",
-        "        groups[1].append(taps(range(pool, pool + width), [0, 1, 2]))",
+        "        groups[1].append(taps(range(pool, pool + width), reach(temporal_padding(2, self.causal))))",
+        "        groups[1].append(taps(range(pool, pool + width), [1 + j for j in reach(temporal_padding(2, self.causal))]))",
         TCN + STREAM,
         "stream max-pool window off by one frame",
     ),
@@ -476,8 +476,8 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "skelgraph/nn/block.py",
-        "            MSTemporalConv(out_channels, out_channels, activation=None),",
-        "            MSTemporalConv(out_channels, out_channels),",
+        "            MSTemporalConv(out_channels, out_channels, activation=None, causal=causal),",
+        "            MSTemporalConv(out_channels, out_channels, causal=causal),",
         BLOCK,
         "the second factorised TCN keeps its activation",
     ),

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from skelgraph._validation import shape_checks
-from skelgraph.nn.streaming import temporal_padding
+from skelgraph.padding import temporal_padding
 
 __all__ = [
     "bias_norm_act",

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from skelgraph.amp import compute_dtype
-from skelgraph.nn.streaming import temporal_padding
+from skelgraph.padding import temporal_padding
 
 __all__ = [
     "aggregate_windows",

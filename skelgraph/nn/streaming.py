@@ -65,6 +65,7 @@ import torch
 from torch import nn
 
 from skelgraph._validation import check_input
+from skelgraph.padding import temporal_padding
 
 __all__ = [
     "Aligner",
@@ -92,21 +93,6 @@ def _nbytes(value: Any) -> int:
     if isinstance(value, dict):
         return sum(_nbytes(item) for item in value.values())
     return 0
-
-
-def temporal_padding(span: int, causal: bool) -> tuple[int, int]:
-    """(front, back) zero frames around a clip for windows of ``span`` + 1 frames at
-    positions s·t: centred (the back one frame longer for an odd span), or all at the
-    front when causal, so that output frame t sees no input frame after s·t.
-
-    Parameters
-    ----------
-    span : int
-        Frames between a window's first and last, d·(k - 1).
-    causal : bool
-        Look back only.
-    """
-    return (span, 0) if causal else (span // 2, span - span // 2)
 
 
 @dataclass(eq=False)

@@ -22,7 +22,7 @@ HEARTBEAT = re.compile(
     r"^epoch 1/2: batch 1/2 \(50 %\), \d+ s, ETA \d+ s; loss=\S+, acc=\S+$",
     re.M,
 )
-SUMMARY = re.compile(r"^best test top-1 .*; outputs in ", re.M)
+SUMMARY = re.compile(r"^final epoch \d+: test top-1 .*; outputs in ", re.M)
 
 
 def _run(tmp_path, capsys, monkeypatch, *options: str, tty: bool = False) -> tuple[str, str]:
