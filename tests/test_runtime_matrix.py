@@ -185,11 +185,13 @@ def test_autocast_forward_and_backward_on_cpu(case, amp, input_dtype):
 
 
 class LowerPrecisionCasts(TorchDispatchMode):
-    """Counts, per source tensor (storage, offset, shape), its casts to ``dtype``."""
+    """Counts, per source tensor (storage, offset, shape), its casts to ``dtype``. The
+    sources are kept alive, so that a freed temporary's address, reused by another one of
+    the same shape, is not taken for a second cast of the same tensor."""
 
     def __init__(self, dtype: torch.dtype):
         super().__init__()
-        self.dtype, self.casts = dtype, collections.Counter()
+        self.dtype, self.casts, self.sources = dtype, collections.Counter(), []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
@@ -199,6 +201,7 @@ class LowerPrecisionCasts(TorchDispatchMode):
                 key = (source.untyped_storage().data_ptr(), source.storage_offset(),
                        tuple(source.shape))  # fmt: skip
                 self.casts[key] += 1
+                self.sources.append(source)
         return out
 
 
