@@ -68,6 +68,10 @@ def _refused(capsys, args: list[str]) -> str:
         ("--workers", "-1", "integer in 0..1024"),
         ("--momentum", "-0.5", "number in 0..1"),
         ("--weight-decay", "inf", "finite number >= 0"),
+        ("--repeat", "0", "integer in 1..1000"),
+        ("--repeat", "1e12", "integer in 1..1000"),
+        ("--warmup-epochs", "-1", "integer in 0..100000"),
+        ("--warmup-epochs", "nan", "integer in 0..100000"),
     ],
 )
 def test_numbers_out_of_range_are_refused_with_the_range(capsys, tmp_path, option, value, allowed):
