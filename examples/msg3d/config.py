@@ -71,6 +71,7 @@ FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "weight_decay": (0.0, math.inf, False),
     "rotate_degrees": (0.0, 180.0, False),
     "scale": (0.0, 1.0, False),
+    "min_prefix": (0.0, 1.0, True),
 }
 """``(low, high, low excluded)`` of each real-valued setting; every one must be finite."""
 
@@ -132,6 +133,7 @@ class TrainConfig:
     milestones: list[int] | None = None
     warmup_epochs: int = 0
     gamma: float = 0.1
+    min_prefix: float = 1.0
     # run
     out: str = "runs/msg3d"
     resume: str | None = None

@@ -9,6 +9,7 @@ a checkpoint has no ``model_config`` unless the model was built here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import random
 import sys
@@ -50,6 +51,7 @@ from examples.msg3d.model_setup import (
 )
 from examples.msg3d.run_folder import RunFolder
 from skelgraph.amp import autocast
+from skelgraph.data import random_prefix_length
 
 __all__ = ["Trainer", "evaluate", "set_seed", "train", "train_one_epoch"]
 
@@ -153,17 +155,22 @@ def train_one_epoch(
     desc: str = "train",
     amp: str = "off",
     scaler: torch.amp.GradScaler | None = None,
+    prefix: Callable[[int], int] | None = None,
 ) -> dict[str, float]:
     """One pass over ``loader``; one optimizer step per batch (chunks accumulate).
 
     ``amp``: the forward pass under autocast (the loss in float32); ``scaler``: a
     ``GradScaler`` for float16, whose scaled loss keeps small gradients from underflowing.
+    ``prefix``: maps a batch's clip length T to the number of first frames it is trained
+    on (e.g. :func:`skelgraph.data.random_prefix_length`); ``None``: whole clips.
     """
     model.train()
     loss_sum, correct, count = 0.0, 0.0, 0.0
     bar = (progress or logs.NoBar)(loader, desc=desc, leave=False, unit="batch")
     for x, y in bar:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if prefix is not None:
+            x = x[:, :, : prefix(x.shape[2])]
         optimizer.zero_grad(set_to_none=True)
         chunk = forward_batch_size or len(y)
         for xs, ys in zip(x.split(chunk), y.split(chunk)):
@@ -386,6 +393,18 @@ class Trainer:
             "class_names": np.array(self.class_names or [], dtype=str),
         }
 
+    def _prefix(self, epoch: int) -> Callable[[int], int] | None:
+        """``--min-prefix``'s draw of each batch's length, in steps of the model's stride
+        (where its stream predicts), seeded like the augmentation by (seed, rank, epoch)."""
+        cfg = self.cfg
+        if cfg.min_prefix >= 1.0:
+            return None
+        rng = np.random.default_rng([cfg.seed, self.rank, epoch])
+        multiple = int(getattr(self.model, "stride", 1))
+        return functools.partial(
+            random_prefix_length, min_fraction=cfg.min_prefix, multiple=multiple, rng=rng
+        )
+
     def _epoch(
         self, epoch: int, progress: Callable[..., Any], test_loader: DataLoader
     ) -> tuple[bool, dict[str, Any]]:
@@ -408,6 +427,7 @@ class Trainer:
             desc=f"epoch {epoch + 1}/{cfg.epochs}",
             amp=cfg.amp,
             scaler=self.scaler,
+            prefix=self._prefix(epoch),
         )
         if not math.isfinite(train_stats["loss"]):
             raise SystemExit(

@@ -154,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("recipe")
     g.add_argument("--epochs", type=_int("epochs"), default=d.epochs, help="training epochs")
     g.add_argument(
+        "--min-prefix", type=_float("min_prefix"), default=d.min_prefix, metavar="FRACTION",
+        help="train each batch on its clips' first L frames, L uniform in [FRACTION T, T] "
+        "in steps of the model's stride (early recognition; 1: whole clips)",
+    )  # fmt: skip
+    g.add_argument(
         "--repeat", type=_int("repeat"), default=d.repeat,
         help="passes over the training set per epoch (CTR-GCN's N-UCLA recipe: 5)",
     )  # fmt: skip

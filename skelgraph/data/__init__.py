@@ -91,6 +91,7 @@ from skelgraph.data.sample_dataset import SampleDataset
 from skelgraph.data.sampling import (
     PYSKL_TEST_SEED,
     average_clip_scores,
+    random_prefix_length,
     replacement_sample_indices,
     uniform_sample_indices,
 )
@@ -176,6 +177,7 @@ __all__ = [  # noqa: RUF022
     # Clips as pyskl and CTR-GCN sample them, and averaging their scores (sampling)
     "PYSKL_TEST_SEED",
     "average_clip_scores",
+    "random_prefix_length",
     "replacement_sample_indices",
     "uniform_sample_indices",
     # Random rotation, scaling, shift (augment)

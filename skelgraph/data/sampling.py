@@ -22,6 +22,7 @@ gives, so test clips are fixed and equal pyskl's.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -32,6 +33,7 @@ from skelgraph.data.augment import SeedLike, as_generator
 __all__ = [
     "PYSKL_TEST_SEED",
     "average_clip_scores",
+    "random_prefix_length",
     "replacement_sample_indices",
     "uniform_sample_indices",
 ]
@@ -163,6 +165,45 @@ def replacement_sample_indices(
     if test_mode:
         return np.floor(np.linspace(0, num_frames - 1, clip_len)).astype(np.int64)
     return np.sort(as_generator(rng).integers(0, num_frames, size=clip_len)).astype(np.int64)
+
+
+def random_prefix_length(
+    num_frames: int, min_fraction: float, *, multiple: int = 1, rng: SeedLike = None
+) -> int:
+    r"""A random prefix length for training on the beginnings of clips (early recognition).
+
+    Uniform over the multiples of ``multiple`` in
+    :math:`[\lceil f\,T \rceil, T]`; ``T`` itself when there is none (a clip shorter
+    than ``multiple``, or ``f = 1``). With ``multiple`` the total temporal stride of a
+    causal model, every drawn prefix ends where the model's stream emits a prediction, and
+    the model on the prefix equals that prediction.
+
+    Parameters
+    ----------
+    num_frames : int
+        T >= 1, the clip's length.
+    min_fraction : float
+        f in (0, 1], the shortest prefix as a fraction of T.
+    multiple : int
+        >= 1; every length drawn is a multiple of it.
+    rng : int, Generator or None
+        The draw (:func:`~skelgraph.data.as_generator`).
+
+    Returns
+    -------
+    int
+        The prefix length, in [1, T].
+    """
+    if num_frames < 1 or multiple < 1:
+        raise ValueError(f"num_frames and multiple must be >= 1, got {num_frames}, {multiple}")
+    if not 0.0 < min_fraction <= 1.0:
+        raise ValueError(f"min_fraction must be in (0, 1], got {min_fraction}")
+    shortest = max(1, math.ceil(min_fraction * num_frames))
+    first = -(-shortest // multiple) * multiple
+    if first > num_frames:
+        return num_frames
+    choices = (num_frames - first) // multiple + 1
+    return first + multiple * int(as_generator(rng).integers(choices))
 
 
 def average_clip_scores(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from skelgraph.data import (
     average_clip_scores,
+    random_prefix_length,
     uniform_sample_indices,
 )
 
@@ -129,3 +131,43 @@ def test_average_clip_scores_prob_and_score():
         average_clip_scores(flat, num_clips=3)
     with pytest.raises(ValueError, match="mode must be"):
         average_clip_scores(logits, mode="max")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 40),
+    fraction=st.floats(0.01, 1.0),
+    multiple=st.integers(1, 6),
+)
+def test_prefix_lengths_are_the_multiples_at_least_the_fraction(n, fraction, multiple):
+    """Over many draws, the lengths seen are exactly the brute-force candidates: the
+    multiples of ``multiple`` in [ceil(f n), n], or n alone when there is none."""
+    low = max(1, int(np.ceil(fraction * n)))
+    allowed = {m for m in range(1, n + 1) if m % multiple == 0 and m >= low} or {n}
+    rng = np.random.default_rng(0)
+    seen = {random_prefix_length(n, fraction, multiple=multiple, rng=rng) for _ in range(400)}
+    assert seen == allowed
+
+
+def test_prefix_lengths_are_uniform_and_seeded():
+    draws = [random_prefix_length(128, 0.5, multiple=4, rng=s) for s in range(3000)]
+    counts = np.bincount(draws, minlength=129)[64::4]  # the 17 lengths 64, 68, ..., 128
+    assert counts.sum() == 3000 and counts.min() > 3000 / 17 * 0.6
+    assert draws == [random_prefix_length(128, 0.5, multiple=4, rng=s) for s in range(3000)]
+    assert random_prefix_length(128, 1.0, multiple=4) == 128
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((0, 0.5), "num_frames and multiple must be >= 1"),
+        ((8, 0.5, 0), "num_frames and multiple must be >= 1"),
+        ((8, 0.0, 1), "min_fraction must be in (0, 1]"),
+        ((8, 1.5, 1), "min_fraction must be in (0, 1]"),
+        ((8, float("nan"), 1), "min_fraction must be in (0, 1]"),
+    ],
+)
+def test_prefix_length_argument_checks(args, message):
+    n, fraction, *multiple = args
+    with pytest.raises(ValueError, match=re.escape(message)):
+        random_prefix_length(n, fraction, multiple=multiple[0] if multiple else 1)

@@ -27,13 +27,13 @@ SCRIPT = Path(train_script.__file__)
 TINY = ["--frames", "8", "--batch-size", "8", "--test-batch-size", "16", "--quiet"]
 
 
-def _arrays(folder: Path, n: int = 16, seed: int = 0) -> list[str]:
-    """Synthetic (N, 3, 8, 20, 1) train and test arrays; class c is a bias of c / 10."""
+def _arrays(folder: Path, n: int = 16, seed: int = 0, frames: int = 8) -> list[str]:
+    """Synthetic (N, 3, frames, 20, 1) train and test arrays; class c is a bias of c / 10."""
     rng = np.random.default_rng(seed)
     args = []
     for part in ("train", "test"):
         labels = np.arange(n) % 10
-        data = rng.normal(size=(n, 3, 8, 20, 1)).astype(np.float32)
+        data = rng.normal(size=(n, 3, frames, 20, 1)).astype(np.float32)
         data += labels[:, None, None, None, None] / 10
         np.save(folder / f"{part}_x.npy", data)
         np.save(folder / f"{part}_y.npy", labels)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from examples.msg3d import train as train_script
+from examples.msg3d.model import MSG3DNet
 from examples.msg3d.predict import Predictor, load_checkpoint
 from tests.examples.test_train import TINY, _arrays
 from tests.examples.test_train_hostile import _refused
@@ -73,3 +74,23 @@ def test_a_checkpoint_that_cannot_start_the_run_is_one_line(symmetric_run, capsy
         assert re.search(match, line), line
     line = _refused(capsys, [*base, "--init-from", str(run / "best.pt"), "--resume"])
     assert "--init-from starts a new run" in line
+
+
+def test_min_prefix_trains_on_prefixes_in_steps_of_the_stride(monkeypatch, tmp_path):
+    """Each training batch is cut to a drawn prefix: lengths that are multiples of the
+    model's stride, at least the fraction, not all equal; testing sees whole clips."""
+    seen: list[tuple[bool, int]] = []
+    forward = MSG3DNet.forward
+
+    def spy(self, x):
+        seen.append((self.training, x.shape[2]))
+        return forward(self, x)
+
+    monkeypatch.setattr(MSG3DNet, "forward", spy)
+    data = _arrays(tmp_path, n=64, frames=32)
+    args = [*data, *TINY, "--batch-size", "4", "--causal", "--epochs", "1"]
+    assert train_script.main([*args, "--min-prefix", "0.25", "--out", str(tmp_path / "r")]) == 0
+    train = [t for training, t in seen if training]
+    assert len(train) == 16 and len(set(train)) > 3
+    assert all(t % 4 == 0 and 8 <= t <= 32 for t in train)
+    assert {t for training, t in seen if not training} == {32}

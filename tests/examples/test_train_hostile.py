@@ -72,6 +72,10 @@ def _refused(capsys, args: list[str]) -> str:
         ("--repeat", "1e12", "integer in 1..1000"),
         ("--warmup-epochs", "-1", "integer in 0..100000"),
         ("--warmup-epochs", "nan", "integer in 0..100000"),
+        ("--min-prefix", "0", "finite and in (0, 1]"),
+        ("--min-prefix", "-0.5", "number in 0..1"),
+        ("--min-prefix", "1.5", "number in 0..1"),
+        ("--min-prefix", "nan", "number in 0..1"),
     ],
 )
 def test_numbers_out_of_range_are_refused_with_the_range(capsys, tmp_path, option, value, allowed):
