@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from skelgraph._validation import shape_checks
+from skelgraph.nn.batch_norm import fresh_output, norm
 from skelgraph.padding import temporal_padding
 
 __all__ = [
@@ -234,14 +235,17 @@ def bias_norm_act(
     act: nn.Module,
     *,
     fused: bool = False,
+    fast_batch_norm: bool = False,
 ) -> torch.Tensor:
     """``act(bn(y + bias))`` over the channels of an (N, C, ...) tensor.
 
-    ``fused=False``: the modules as they are. ``fused=True``, for inference where it
-    computes the same (:func:`skelgraph.nn.backend.fuses_epilogue`: no gradients, batch
-    norm in eval mode, ReLU or no activation): the three steps in place on ``y`` as one
-    affine map and a clamp, saving two full passes and allocations; ``y`` must then be a
-    fresh tensor the caller owns.
+    ``fused=False``: the modules as they are (a batch norm through
+    :func:`skelgraph.nn.batch_norm.norm`, which in training mode may take the bias into
+    its statistics instead of adding it; a ReLU after it in place). ``fused=True``, for
+    inference where it computes the same (:func:`skelgraph.nn.backend.fuses_epilogue`:
+    no gradients, batch norm in eval mode, ReLU or no activation): the three steps in
+    place on ``y`` as one affine map and a clamp, saving two full passes and allocations;
+    ``y`` must then be a fresh tensor the caller owns.
 
     Parameters
     ----------
@@ -256,6 +260,9 @@ def bias_norm_act(
         The activation, applied last.
     fused : bool
         The in-place form (the layer's plan says when).
+    fast_batch_norm : bool
+        Not fused: the batch norm's fewer passes in training mode
+        (:func:`skelgraph.nn.batch_norm.batch_norm`; the layer's plan says when).
     """
     shape = (1, -1) + (1,) * (y.dim() - 2)  # broadcast over channels
     if fused:
@@ -264,9 +271,8 @@ def bias_norm_act(
             shift = shift + bias * scale
         y = y.mul_(scale.to(y.dtype).view(shape)).add_(shift.to(y.dtype).view(shape))
         return y.clamp_(min=0) if isinstance(act, nn.ReLU) else y
-    if bias is not None:
-        y = y + bias.to(y.dtype).view(shape)  # in y's dtype (autocast)
-    return act(bn(y))
+    y = norm(bn, y, shift=bias, fast=fast_batch_norm)  # bias in y's dtype or in the statistics
+    return y.relu_() if isinstance(act, nn.ReLU) and fresh_output(bn) else act(y)
 
 
 def fold_batch_norm(

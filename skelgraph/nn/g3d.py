@@ -15,6 +15,7 @@ from skelgraph.graph.skeleton import GraphLike, SkeletonGraph, WindowVariant
 from skelgraph.nn import backend, functional
 from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
+from skelgraph.nn.batch_norm import norm
 from skelgraph.nn.node_major import node_major_graph_conv
 from skelgraph.nn.project_first import (
     aggregate_windows,
@@ -57,12 +58,16 @@ class G3DPlan(NamedTuple):
         :func:`~skelgraph.nn.project_first.aggregate_windows`), or the complete windows
         unfolded and convolved by the node-major kernel (one product per step) or the
         reference.
+    fast_batch_norm : bool
+        Both batch norms in training mode in fewer passes than PyTorch's CPU kernel
+        (:func:`~skelgraph.nn.batch_norm.batch_norm`, ``fast=True``).
     """
 
     window_conv: Literal["project-first", "reference"]
     whole_tensor: bool
     fused_epilogue: bool
     stream: Literal["project-first", "node-major", "reference"]
+    fast_batch_norm: bool
 
 
 class _StreamKernels(NamedTuple):
@@ -256,6 +261,7 @@ class G3DConv(StreamingModule):
             whole_tensor=backend.recording_tool() == "compile",
             fused_epilogue=backend.fuses_epilogue(self.bn, self.act),
             stream=stream,
+            fast_batch_norm=backend.fast_batch_norm(self.bn, self.out_bn),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -276,11 +282,12 @@ class G3DConv(StreamingModule):
             )
         else:
             y = functional.window_graph_conv(x, adjacency, weight, tau, d, s, causal=causal)
+        fast = plan.fast_batch_norm
         y = functional.bias_norm_act(
-            y, self.proj.bias, self.bn, self.act, fused=plan.fused_epilogue
+            y, self.proj.bias, self.bn, self.act, fused=plan.fused_epilogue, fast_batch_norm=fast
         )  # (N, C_e, T', τV)
         y = y.view(y.shape[0], self.embed_channels, -1, tau, self.num_joints)
-        return self.out_bn(self.collapse(y).squeeze(3))
+        return norm(self.out_bn, self.collapse(y).squeeze(3), fast=fast)
 
     @property
     def delay(self) -> int:

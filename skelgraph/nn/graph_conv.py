@@ -38,11 +38,15 @@ class GraphConvPlan(NamedTuple):
     fused_epilogue : bool
         Bias, batch norm and ReLU as one in-place step
         (:func:`~skelgraph.nn.functional.bias_norm_act`, ``fused=True``).
+    fast_batch_norm : bool
+        Batch norm in training mode in fewer passes than PyTorch's CPU kernel
+        (:func:`~skelgraph.nn.batch_norm.batch_norm`, ``fast=True``).
     """
 
     graph_conv: Literal["node-major", "reference"]
     whole_tensor: bool
     fused_epilogue: bool
+    fast_batch_norm: bool
 
 
 class DisentangledGraphConv(StreamingModule):
@@ -168,6 +172,7 @@ class DisentangledGraphConv(StreamingModule):
             graph_conv="node-major" if node_major else "reference",
             whole_tensor=stream or backend.recording_tool() == "compile",
             fused_epilogue=backend.fuses_epilogue(self.bn, self.act),
+            fast_batch_norm=backend.fast_batch_norm(self.bn),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -190,7 +195,12 @@ class DisentangledGraphConv(StreamingModule):
                 x, adjacency, weight, dropout=self.dropout, training=self.training
             )
         return functional.bias_norm_act(
-            y, self.proj.bias, self.bn, self.act, fused=plan.fused_epilogue
+            y,
+            self.proj.bias,
+            self.bn,
+            self.act,
+            fused=plan.fused_epilogue,
+            fast_batch_norm=plan.fast_batch_norm,
         )
 
     @property

@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from skelgraph.nn.batch_norm import groupable, grouped_batch_norm
+
 __all__ = [
     "MSTCNGeometry",
     "MSTCNNorms",
@@ -117,85 +119,6 @@ class MSTCNNorms(NamedTuple):
     outputs: Sequence[nn.BatchNorm2d]
 
 
-def _settings(bn: nn.Module) -> tuple:
-    return (
-        type(bn),
-        bn.training,
-        bn.track_running_stats,
-        bn.running_mean is None,
-        bn.affine,
-        bn.eps,
-        bn.momentum,
-    )
-
-
-def groupable(norms: Sequence[nn.Module]) -> bool:
-    """Whether :func:`grouped_batch_norm` computes these batch norms exactly: plain
-    ``nn.BatchNorm2d`` (not a subclass such as ``SyncBatchNorm``), all in the same mode,
-    with the same ``eps``, ``affine``, tracking and a fixed ``momentum`` (``None``, a
-    cumulative average, depends on each one's own count).
-
-    Parameters
-    ----------
-    norms : sequence of nn.Module
-        The batch norms of one group.
-    """
-    if not norms or any(type(bn) is not nn.BatchNorm2d or bn.momentum is None for bn in norms):
-        return False
-    first = _settings(norms[0])
-    return all(_settings(bn) == first for bn in norms)
-
-
-def _cat(tensors: Sequence[torch.Tensor | None]) -> torch.Tensor | None:
-    return None if tensors[0] is None else torch.cat(tensors)  # type: ignore[arg-type]
-
-
-def grouped_batch_norm(y: torch.Tensor, norms: Sequence[nn.BatchNorm2d]) -> torch.Tensor:
-    r"""Batch norms over consecutive channel ranges of ``y`` as one ``batch_norm``.
-
-    .. math::
-
-        Y_{:, c} = \operatorname{BN}_{g(c)}(Y_{:, c})
-
-    Equal to applying each module to its channels, including its running statistics and
-    ``num_batches_tracked`` in training mode (written back to each module's buffers); the
-    modules must be :func:`groupable`.
-
-    Parameters
-    ----------
-    y : Tensor
-        (N, Σ channels, ...).
-    norms : sequence of nn.BatchNorm2d
-        The modules, their channels in order.
-    """
-    first = norms[0]
-    update = first.training and first.track_running_stats
-    tracked = update or not first.training
-    if update:
-        for bn in norms:
-            if bn.num_batches_tracked is not None:
-                bn.num_batches_tracked.add_(1)
-    mean = _cat([bn.running_mean for bn in norms]) if tracked else None
-    var = _cat([bn.running_var for bn in norms]) if tracked else None
-    out = F.batch_norm(
-        y,
-        mean,
-        var,
-        _cat([bn.weight for bn in norms]),
-        _cat([bn.bias for bn in norms]),
-        first.training or mean is None,
-        first.momentum,
-        first.eps,
-    )
-    if update and mean is not None and var is not None:
-        sizes = [bn.num_features for bn in norms]
-        with torch.no_grad():
-            for bn, m, v in zip(norms, mean.split(sizes), var.split(sizes)):
-                bn.running_mean.copy_(m)
-                bn.running_var.copy_(v)
-    return out
-
-
 def _conv(x: torch.Tensor, conv: Conv, stride: int, dilation: int, padding: tuple[int, int]):
     """A (k × 1) convolution over frames with (front, back) zero padding."""
     front, back = padding
@@ -269,6 +192,7 @@ def multiscale_temporal_conv(
     activation: nn.Module,
     *,
     whole_tensor: bool = False,
+    fast_batch_norm: bool = False,
 ) -> torch.Tensor:
     r"""MS-TCN with merged branches (see the module docstring).
 
@@ -293,6 +217,9 @@ def multiscale_temporal_conv(
     whole_tensor : bool
         The max-pool as ``max_pool2d`` even without gradients (what compilers record;
         see :func:`frame_max_pool`).
+    fast_batch_norm : bool
+        The batch norms in training mode in fewer passes where their input allows it
+        (:func:`skelgraph.nn.batch_norm.batch_norm`).
 
     Returns
     -------
@@ -314,7 +241,7 @@ def multiscale_temporal_conv(
     if s > 1:
         tail = _conv(x, _stack(strided), s, 1, (0, 0))
     if norms is not None:
-        h = grouped_batch_norm(h, norms.bottlenecks)
+        h = grouped_batch_norm(h, norms.bottlenecks, fast=fast_batch_norm)
     h = h.relu_()  # a fresh tensor (norm output) or z's own rows (folded)
     hs = h.split(width, 1)
     parts = [  # on contiguous copies: float32 conv2d's backward is far slower on slices
@@ -331,7 +258,7 @@ def multiscale_temporal_conv(
         parts.append(_conv(x, weights.residual, s, 1, geometry.residual_padding))  # type: ignore[arg-type]
     y = torch.cat(parts, 1)
     if norms is not None:
-        y = grouped_batch_norm(y, norms.outputs)
+        y = grouped_batch_norm(y, norms.outputs, fast=fast_batch_norm)
     out_channels = (branches + 2) * width
     if geometry.residual == "conv":
         out, residual = y.split(out_channels, 1)

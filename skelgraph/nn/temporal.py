@@ -280,11 +280,16 @@ class MSTemporalConvPlan(NamedTuple):
     folded : bool
         Merged, with every batch norm folded into the convolution before it (inference:
         no gradients, batch norm in eval mode with running statistics).
+    fast_batch_norm : bool
+        Merged, with the batch norms in training mode in fewer passes than PyTorch's CPU
+        kernel where their input allows it (:func:`~skelgraph.nn.batch_norm.batch_norm`,
+        ``fast=True``).
     """
 
     temporal_conv: Literal["merged", "reference"]
     whole_tensor: bool
     folded: bool
+    fast_batch_norm: bool
 
 
 class MSTemporalConv(StreamingModule):
@@ -490,7 +495,13 @@ class MSTemporalConv(StreamingModule):
         if plan.temporal_conv == "merged":
             weights, norms = self._merged_inputs(plan.folded)
             return multiscale_temporal_conv(
-                x, weights, self._geometry(), norms, self.act, whole_tensor=plan.whole_tensor
+                x,
+                weights,
+                self._geometry(),
+                norms,
+                self.act,
+                whole_tensor=plan.whole_tensor,
+                fast_batch_norm=plan.fast_batch_norm,
             )
         out = torch.cat([branch(x) for branch in self.branches], dim=1)
         if self.has_residual:
@@ -514,6 +525,7 @@ class MSTemporalConv(StreamingModule):
             temporal_conv="merged" if merged else "reference",
             whole_tensor=merged and backend.recording_tool() == "compile",
             folded=merged and inference and not torch.is_grad_enabled(),
+            fast_batch_norm=merged and backend.fast_batch_norm(*norms.bottlenecks, *norms.outputs),
         )
 
     def _norms(self) -> MSTCNNorms:

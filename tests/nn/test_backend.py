@@ -12,6 +12,7 @@ import torch
 from skelgraph import DisentangledGraphConv, G3DConv
 from skelgraph.nn import (
     backend,
+    batch_norm,
     functional,
     g3d,
     graph_conv,
@@ -133,10 +134,14 @@ def test_no_grad_epilogue_is_fused_only_outside_the_reference_setting():
     torch.testing.assert_close(fused, plain)
 
 
-@pytest.mark.parametrize("module", [functional, ms_tcn_fast, node_major, project_first])
+KERNELS = [batch_norm, functional, ms_tcn_fast, node_major, project_first]
+
+
+@pytest.mark.parametrize("module", KERNELS)
 def test_kernels_read_no_setting(module):
-    """Only the layers' plans choose: the kernel modules neither import the settings nor
-    the layers."""
+    """Only the layers' plans choose: the kernel modules import neither the settings nor
+    the layers (other kernels only)."""
+    kernels = {kernel.__name__ for kernel in KERNELS}
     tree = ast.parse(inspect.getsource(module))
     imported = {
         alias.name if isinstance(node, ast.Import) else f"{node.module}.{alias.name}"
@@ -144,21 +149,27 @@ def test_kernels_read_no_setting(module):
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     }
-    assert not [name for name in imported if "backend" in name or "skelgraph.nn." in name]
+    layers = [name for name in imported if "skelgraph.nn." in name]
+    assert not [name for name in imported if "backend" in name]
+    assert not [name for name in layers if name.rsplit(".", 1)[0] not in kernels]
 
 
 def test_plans_name_the_kernels_of_each_condition():
     wide = G3DConv(96, 192, "ntu-rgbd", window_size=5, stride=2).eval()
     first = G3DConv(3, 96, "ntu-rgbd", window_size=3, embed_channels=96).eval()
-    assert wide.plan() == G3DPlan("project-first", False, False, "project-first")
-    assert first.plan() == G3DPlan("reference", False, False, "node-major")
+    assert wide.plan() == G3DPlan("project-first", False, False, "project-first", False)
+    assert first.plan() == G3DPlan("reference", False, False, "node-major", False)
+    assert wide.train().plan().fast_batch_norm  # batch statistics
+    wide.eval()
     with torch.no_grad():
         assert wide.plan().fused_epilogue and first.plan().fused_epilogue
     with backend.implementation("reference"):
-        assert wide.plan() == G3DPlan("reference", False, False, "reference")
+        assert wide.plan() == G3DPlan("reference", False, False, "reference", False)
+        assert not wide.train().plan().fast_batch_norm
+    wide.eval()
     with backend.implementation("fast"):
         assert first.plan().window_conv == "project-first"
     gcn = DisentangledGraphConv(3, 4, TINY, 3, dropout=0.5)
-    assert gcn.plan() == GraphConvPlan("reference", False, False)  # dropout active
-    assert gcn.eval().plan() == GraphConvPlan("node-major", False, False)
+    assert gcn.plan() == GraphConvPlan("reference", False, False, True)  # dropout active
+    assert gcn.eval().plan() == GraphConvPlan("node-major", False, False, False)
     assert gcn.plan(stream=True).whole_tensor

@@ -98,7 +98,7 @@ def test_folded_inference_equals_reference(layer, t, seed):
     x = torch.randn(2, layer.in_channels, t, 2, generator=gen, dtype=torch.float64)
     layer.eval()
     with torch.no_grad():
-        assert layer.plan() == MSTemporalConvPlan("merged", False, True)
+        assert layer.plan() == MSTemporalConvPlan("merged", False, True, False)
         fast = layer(x)
         with backend.implementation("reference"):
             expected = layer(x)
@@ -226,14 +226,14 @@ def test_sync_batch_norm_keeps_the_reference():
 
 def test_plan_names_the_kernels_of_each_condition():
     layer = MSTemporalConv(4, 6)
-    assert layer.plan() == MSTemporalConvPlan("merged", False, False)
+    assert layer.plan() == MSTemporalConvPlan("merged", False, False, True)
     with torch.no_grad():
-        assert layer.plan() == MSTemporalConvPlan("merged", False, False)  # training
+        assert layer.plan() == MSTemporalConvPlan("merged", False, False, True)  # training
         layer.eval()
-        assert layer.plan() == MSTemporalConvPlan("merged", False, True)
+        assert layer.plan() == MSTemporalConvPlan("merged", False, True, False)
         with backend.implementation("reference"):
-            assert layer.plan() == MSTemporalConvPlan("reference", False, False)
-    assert layer.plan() == MSTemporalConvPlan("merged", False, False)  # gradients
+            assert layer.plan() == MSTemporalConvPlan("reference", False, False, False)
+    assert layer.plan() == MSTemporalConvPlan("merged", False, False, False)  # gradients
 
 
 def test_tracing_records_the_reference(monkeypatch):
