@@ -17,9 +17,9 @@ whole-row reductions over the contiguous (N·C, T·V) rows, which run at memory 
 native one.
 
 A per-channel ``shift`` b added to X just before (a projection's bias) changes neither Y
-nor the gradient of X: only the running mean (μ + b) and b's own gradient,
-:math:`\sum_{n, l} \partial L / \partial X_{n c l}`, which is how it enters here, without
-the pass that adds it.
+nor the gradient of X: only the running mean (μ + b); b's gradient,
+:math:`\sum_{n, l} \partial L / \partial X_{n c l}`, is zero. That is how it enters here,
+without the pass that adds it.
 
 The kernel takes it where asked (``fast=True``: a layer's plan, by the rule of
 :func:`skelgraph.nn.backend.fast_batch_norm`) and where the tensor allows it
@@ -123,12 +123,11 @@ class _TrainingBatchNorm(torch.autograd.Function):
         needs_x, needs_shift, needs_weight, needs_bias = ctx.needs_input_grad[:4]
         grad_x, grad_weight, grad_bias = torch.ops.aten.native_batch_norm_backward(
             grad.contiguous(), x, weight, None, None, mean, invstd, True, ctx.eps,
-            [needs_x or needs_shift, weight is not None and needs_weight, needs_bias],
+            [needs_x, weight is not None and needs_weight, needs_bias],
         )  # fmt: skip
-        grad_shift = None
-        if needs_shift:  # as the add's backward would: the sum of X's gradient per channel
-            grad_shift = grad_x.sum([0, *range(2, x.dim())])
-        return grad_x if needs_x else None, grad_shift, grad_weight, grad_bias, None
+        # The sum of X's gradient per channel, zero: Σ (g - mean g - x̂ mean(g x̂)) = 0.
+        grad_shift = torch.zeros_like(mean) if needs_shift else None
+        return grad_x, grad_shift, grad_weight, grad_bias, None
 
 
 def batch_norm(
