@@ -105,10 +105,11 @@ class _TrainingBatchNorm(torch.autograd.Function):
         squares = torch.linalg.vector_norm(centred.view_as(rows), dim=1).square()
         var = _channel_sums(squares, batch) / count
         invstd = (var + eps).rsqrt()
-        scale = invstd if weight is None else invstd * weight
-        out = centred.mul_(scale.view(view))
-        if bias is not None:
-            out = out.add_(bias.view(view))
+        scale = (invstd if weight is None else invstd * weight).view(view)
+        if bias is None:
+            out = centred.mul_(scale)
+        else:  # one pass, in place
+            out = torch.addcmul(bias.view(view), centred, scale, out=centred)
         ctx.save_for_backward(x, weight, mean, invstd)
         ctx.eps = eps
         if shift is not None:

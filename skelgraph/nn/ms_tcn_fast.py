@@ -11,7 +11,8 @@ then a concatenation. Its sums can be regrouped without changing any of them:
 - batch norms over channels are independent per channel, so the bottlenecks' norms are
   one ``batch_norm`` over the stacked channels, and the output norms (dilated branches,
   max-pool, 1×1, residual projection) another, over the concatenated outputs; running
-  statistics are updated exactly as each module would (:func:`grouped_batch_norm`);
+  statistics are updated exactly as each module would
+  (:func:`~skelgraph.nn.batch_norm.grouped_batch_norm`);
 - the ReLUs and the final residual add and activation run in place where autograd
   allows.
 
@@ -33,15 +34,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skelgraph.nn.batch_norm import groupable, grouped_batch_norm
+from skelgraph.nn.batch_norm import grouped_batch_norm
 
 __all__ = [
     "MSTCNGeometry",
     "MSTCNNorms",
     "MSTCNWeights",
     "frame_max_pool",
-    "groupable",
-    "grouped_batch_norm",
     "multiscale_temporal_conv",
 ]
 

@@ -13,12 +13,12 @@ from torch import nn
 from skelgraph._validation import check_bool, check_input, check_int
 from skelgraph.nn import backend
 from skelgraph.nn.activation import ActivationLike, make_activation
+from skelgraph.nn.batch_norm import groupable
 from skelgraph.nn.functional import conv_frames, fold_batch_norm
 from skelgraph.nn.ms_tcn_fast import (
     MSTCNGeometry,
     MSTCNNorms,
     MSTCNWeights,
-    groupable,
     multiscale_temporal_conv,
 )
 from skelgraph.nn.streaming import (
@@ -512,7 +512,7 @@ class MSTemporalConv(StreamingModule):
         """The kernels this layer runs now: the one place it chooses, by the rule of
         :mod:`skelgraph.nn.backend` (merging does the same multiply-adds), where the merged
         kernel computes the same: the authors' branch layout, and batch norms that run as
-        one per group (:func:`~skelgraph.nn.ms_tcn_fast.groupable`)."""
+        one per group (:func:`~skelgraph.nn.batch_norm.groupable`)."""
         kinds = [type(branch) for branch in self.branches]
         layout = kinds == [_DilatedBranch] * len(self.dilations) + [_PoolBranch, _PointwiseBranch]
         layout = layout and all(branch.holds_its_layers() for branch in self.branches)

@@ -17,12 +17,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from skelgraph import MSTemporalConv
 from skelgraph.nn import backend
-from skelgraph.nn.ms_tcn_fast import (
-    frame_max_pool,
-    groupable,
-    grouped_batch_norm,
-    multiscale_temporal_conv,
-)
+from skelgraph.nn.batch_norm import groupable, grouped_batch_norm
+from skelgraph.nn.ms_tcn_fast import frame_max_pool, multiscale_temporal_conv
 from skelgraph.nn.temporal import MSTemporalConvPlan
 from tests.layer_helpers import randomize
 
