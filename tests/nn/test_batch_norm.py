@@ -52,11 +52,14 @@ def module(c, gen, **options):
     affine=st.booleans(),
     track=st.booleans(),
     with_shift=st.booleans(),
+    channel_slice=st.booleans(),
     momentum=st.sampled_from([0.1, 0.5, 1.0]),
     offset=st.sampled_from([0.0, 3.0, 1e3]),
     seed=st.integers(0, 2**16),
 )
-def test_float64_equals_batch_norm_2d(shape, affine, track, with_shift, momentum, offset, seed):
+def test_float64_equals_batch_norm_2d(
+    shape, affine, track, with_shift, channel_slice, momentum, offset, seed
+):
     n, c, t, v = shape
     if n * t * v < 2:
         return  # one value per channel: an error either way (test below)
@@ -66,6 +69,8 @@ def test_float64_equals_batch_norm_2d(shape, affine, track, with_shift, momentum
     shift = torch.randn(c, generator=gen, dtype=torch.float64) if with_shift else None
     for _ in range(3):  # the running statistics move with momentum, step after step
         x = torch.randn(shape, generator=gen, dtype=torch.float64) * 2 + offset
+        if channel_slice:  # the same values, the channels of a wider tensor
+            x = torch.cat([x, torch.zeros_like(x[:, :1])], 1)[:, :c]
         grad = torch.randn(shape, generator=gen, dtype=torch.float64)
         assert reducible(x, True)
         got, got_grads = step(fast, x, shift, grad, fast=True)
@@ -120,11 +125,12 @@ def test_float32_as_accurate_as_pytorch(offset):
 @pytest.mark.parametrize(
     "x",
     [
-        torch.randn(2, 6, 3, 4)[:, :4],  # a channel slice
+        torch.randn(2, 4, 5, 4)[:, :, :3],  # a slice of frames
         torch.randn(2, 4, 3, 4, dtype=torch.bfloat16),
         torch.randn(2, 4, 3, 4).transpose(2, 3),
+        torch.randn(4, 2, 3, 4).transpose(0, 1),  # samples not contiguous
     ],
-    ids=["slice", "bfloat16", "transposed"],
+    ids=["frames", "bfloat16", "transposed", "batch-last"],
 )
 def test_tensors_it_cannot_reduce_keep_pytorch(x, monkeypatch):
     assert not reducible(x, True)
