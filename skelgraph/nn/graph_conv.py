@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import torch
@@ -13,7 +14,7 @@ from skelgraph.graph.skeleton import GraphLike, SkeletonGraph
 from skelgraph.nn import backend, functional
 from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
-from skelgraph.nn.node_major import node_major_graph_conv
+from skelgraph.nn.node_major import node_major_frames, node_major_graph_conv, stack_scales
 from skelgraph.nn.project_first import multiply_adds
 from skelgraph.nn.streaming import StreamingModule, StreamState
 
@@ -43,6 +44,16 @@ class GraphConvPlan(NamedTuple):
     graph_conv: Literal["node-major", "reference"]
     whole_tensor: bool
     fused_epilogue: bool
+
+
+class _StreamKernels(NamedTuple):
+    """What an MS-GCN stream reads from the weights at its first frame: its plan, the
+    scales stacked node-major (node-major plan) and the fused epilogue's per-channel
+    (scale, shift) (where the plan fuses it)."""
+
+    plan: GraphConvPlan
+    stacked: torch.Tensor | None
+    epilogue: tuple[torch.Tensor, torch.Tensor] | None
 
 
 class DisentangledGraphConv(StreamingModule):
@@ -93,7 +104,8 @@ class DisentangledGraphConv(StreamingModule):
     ------
     Input (N, C, T, V), output (N, C', T, V).
 
-    Step-wise (:mod:`skelgraph.nn.streaming`): frame-wise, no state, ``delay`` 0.
+    Step-wise (:mod:`skelgraph.nn.streaming`): frame-wise, ``delay`` 0; the stream holds
+    no frame, only the scales and epilogue read at its first frame.
 
     The (K, V, V) scale stack is the buffer ``aggregate.scales``: it moves with ``.to()``
     and is rebuilt from the graph, not stored in the ``state_dict``.
@@ -143,7 +155,21 @@ class DisentangledGraphConv(StreamingModule):
         self._cost = multiply_adds("aggregate-first", in_channels, out_channels, num_scales,
                                    self.num_joints)  # fmt: skip
 
-    State = StreamState  # frame-wise: nothing beyond the stream's shape
+    @dataclass(kw_only=True)
+    class State(StreamState):
+        """An MS-GCN stream (frame-wise: no frame kept): the kernels read from the weights
+        at its first frame.
+
+        Parameters
+        ----------
+        shape, frames
+            As in :class:`~skelgraph.nn.streaming.StreamState`.
+        kernels : tuple, optional
+            The plan, stacked scales and folded epilogue (the private ``_StreamKernels``);
+            ``None`` until the first frame.
+        """
+
+        kernels: _StreamKernels | None = None
 
     def reset_parameters(self) -> None:
         """Re-initialise the mask, projection and batch norm."""
@@ -198,8 +224,25 @@ class DisentangledGraphConv(StreamingModule):
         """Always 0, as the layer works frame by frame."""
         return 0
 
+    def _stream_kernels(self) -> _StreamKernels:
+        """The stream's kernels, read once, at its first frame."""
+        plan = self.plan(stream=True)
+        node_major = plan.graph_conv == "node-major"
+        return _StreamKernels(
+            plan,
+            stack_scales(self.aggregate.adjacency().detach()) if node_major else None,
+            functional.epilogue_affine(self.proj.bias, self.bn) if plan.fused_epilogue else None,
+        )
+
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
-        return self._graph_conv(x, self.plan(stream=True))
+        state = self.stream_state
+        if state.kernels is None:
+            state.kernels = self._stream_kernels()
+        plan, stacked, epilogue = state.kernels
+        if stacked is None or epilogue is None:
+            return self._graph_conv(x, plan)
+        y = node_major_frames(x, stacked.to(x.dtype), self.proj.weight.flatten(1))
+        return functional.affine_act_(y, *epilogue, self.act)
 
     def _flush(self) -> torch.Tensor:
         return self._no_output()

@@ -392,8 +392,9 @@ def project_frames(x: torch.Tensor, theta: torch.Tensor, num_scales: int) -> tor
     k = num_scales
     if theta.shape[1] != c or theta.shape[0] % k:
         raise ValueError(f"expected theta (K·C', C) with K={k}, C={c}, got {tuple(theta.shape)}")
-    z = torch.matmul(theta.to(x.dtype), x.reshape(n, c, t * v)).view(n, k, -1, t, v)
-    return z.permute(0, 2, 3, 1, 4).reshape(n, -1, t, k * v)
+    # One product with a row per (sample, frame, joint) (wider than one per sample).
+    z = torch.mm(x.permute(0, 2, 3, 1).reshape(n * t * v, c), theta.to(x.dtype).t())
+    return z.view(n, t, v, k, -1).permute(0, 4, 1, 3, 2).reshape(n, -1, t, k * v)
 
 
 def aggregate_windows(

@@ -160,7 +160,10 @@ class TemporalWindow:
         size = held + frames + self.span + 1
         if not size <= buffer.shape[0] <= 2 * size:
             self._buffer = buffer.new_empty((size, *buffer.shape[1:]))
-        self._buffer[:held] = buffer[begin : begin + held].clone()
+        kept = buffer[begin : begin + held]
+        # Moved within the buffer the held frames lie after their new place (begin >= held
+        # whenever the room ran out, as held <= span): a copy needs no temporary.
+        self._buffer[:held] = kept if self._buffer is not buffer or begin >= held else kept.clone()
         self._begin = 0
 
     def push(self, x: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor | None:
