@@ -295,6 +295,9 @@ class G3DConv(StreamingModule):
         kind = plan.stream
         projected = kind == "project-first"
         collapse, bias = functional.fold_batch_norm(self.collapse, self.out_bn)
+        # (C', C_e, 1, τ, 1) as a (τ·C_e, C') matrix, rows (window frame i, channel c)
+        collapse = collapse.view(-1, self.embed_channels, self.window_size).permute(2, 1, 0)
+        collapse = collapse.reshape(self.window_size * self.embed_channels, -1)
         return _StreamKernels(
             kind,
             functional.epilogue_affine(self.proj.bias, self.bn) if plan.fused_epilogue else None,
@@ -302,7 +305,7 @@ class G3DConv(StreamingModule):
             stack_scales(adjacency) if kind == "node-major" else None,
             frame_projection(weight, k).detach() if projected else None,
             window_blocks(adjacency, self.window_size) if projected else None,
-            (collapse.squeeze(2), bias),
+            (collapse, bias),
         )
 
     def _windows(self, window: torch.Tensor) -> torch.Tensor:
@@ -320,14 +323,16 @@ class G3DConv(StreamingModule):
             else:
                 y = functional.multiscale_graph_conv(windows, kernels.adjacency, weight)
         # The epilogue, then the collapse and its batch norm folded into one matrix product
-        # over each window's τ frames (conv_frames: no conv2d set-up per step).
+        # over each window's τ frames, a row per (sample, output frame, joint).
         if kernels.epilogue is not None:
             y = functional.affine_act_(y, *kernels.epilogue, self.act)
         else:
             y = functional.bias_norm_act(y, self.proj.bias, self.bn, self.act)
-        weight, bias = kernels.collapse
-        frames = y.view(y.shape[0], self.embed_channels, -1, self.num_joints)  # T'·τ frames
-        return functional.conv_frames(frames, weight, bias, tau)
+        matrix, bias = kernels.collapse
+        n, frames, v = y.shape[0], y.shape[2], self.num_joints
+        rows = y.unflatten(3, (tau, v)).permute(0, 2, 4, 3, 1).reshape(n * frames * v, -1)
+        out = torch.addmm(bias, rows, matrix)
+        return out.view(n, frames, v, -1).permute(0, 3, 1, 2)
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
         state = self.stream_state

@@ -411,7 +411,7 @@ def aggregate_windows(
 
     Shapes: ``z`` (N, C', T, K·V) from :func:`project_frames`, ``blocks`` (τ, K·V, τV) from
     :func:`window_blocks`; output (N, C', ⌊(T - d(τ - 1) - 1) / s⌋ + 1, τV), window nodes
-    frame-major.
+    frame-major, nodes outermost in memory (a view of the (τV, N, C', T') product).
 
     Parameters
     ----------
@@ -433,14 +433,16 @@ def aggregate_windows(
             f"frames and blocks (τ, K·V, τV) with K·V = {kv}, got z {tuple(z.shape)} and "
             f"blocks {tuple(blocks.shape)}"
         )
-    blocks = blocks.to(z.dtype)
+    blocks = blocks.to(z.dtype).transpose(1, 2)  # (τ, τV, K·V)
     length = stride * (out_frames - 1) + 1
 
     def rows(j: int) -> torch.Tensor:
         # As a matrix: matmul would broadcast a strided 4-D operand as C' tiny products.
         return z.narrow(2, j * dilation, length)[:, :, ::stride].reshape(-1, kv)
 
-    y = torch.mm(rows(0), blocks[0])
+    # The transposed product, (τV, K·V) blocks times (K·V, N·C'·T') frames: the same sums,
+    # measured 15-20 % faster than the frames times the blocks at a stream step's sizes.
+    y = torch.mm(blocks[0], rows(0).t())
     for j in range(1, tau):
-        y.addmm_(rows(j), blocks[j])
-    return y.view(n, e, out_frames, -1)
+        y.addmm_(blocks[j], rows(j).t())
+    return y.view(-1, n, e, out_frames).permute(1, 2, 3, 0)
