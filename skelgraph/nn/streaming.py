@@ -118,6 +118,10 @@ class TemporalWindow:
         ``span - front``.
     value : float
         Padding value (0; ``-inf`` for a max-pool).
+    channels_first : bool
+        Lay each held frame out as (C, N, ...) in memory (the windows are the same
+        tensors): a window's frames are then one (frames·C, N·...) matrix, whose rows a
+        gather picks with ``index_select`` (the MS-TCN stream's).
     """
 
     span: int
@@ -125,6 +129,7 @@ class TemporalWindow:
     front: int | None = None
     back: int | None = None
     value: float = 0.0
+    channels_first: bool = False
     # Padded frames [start, start + held) lie in buffer[begin : begin + held], the buffer
     # time-major (frames, N, C, ...): new frames are written after them, so a window is a
     # view, not a concatenation, and one frame of it is contiguous.
@@ -149,6 +154,14 @@ class TemporalWindow:
         """Bytes of the frames held now."""
         return _nbytes(self)
 
+    def _new_buffer(self, like: torch.Tensor, size: int, shape: Sequence[int]) -> torch.Tensor:
+        """An empty (size, N, C, ...) buffer of ``like``'s dtype and device, in memory
+        (size, C, N, ...) if channels first."""
+        if not self.channels_first:
+            return like.new_empty((size, *shape))
+        n, channels, *rest = shape
+        return like.new_empty((size, channels, n, *rest)).transpose(1, 2)
+
     def _reserve(self, frames: int) -> None:
         """Room for ``frames`` more after the held ones: move those to the front, into a
         buffer with room for span + 1 frames more (so frame by frame, one move of at most
@@ -159,7 +172,7 @@ class TemporalWindow:
             return
         size = held + frames + self.span + 1
         if not size <= buffer.shape[0] <= 2 * size:
-            self._buffer = buffer.new_empty((size, *buffer.shape[1:]))
+            self._buffer = self._new_buffer(buffer, size, buffer.shape[1:])
         kept = buffer[begin : begin + held]
         # Moved within the buffer the held frames lie after their new place (begin >= held
         # whenever the room ran out, as held <= span): a copy needs no temporary.
@@ -177,8 +190,8 @@ class TemporalWindow:
             if frames == 0:
                 return None
             channels = sum(part.shape[1] for part in parts)
-            shape = (0, parts[0].shape[0], channels, *parts[0].shape[3:])
-            self._buffer = parts[0].new_empty(shape)
+            shape = (parts[0].shape[0], channels, *parts[0].shape[3:])
+            self._buffer = self._new_buffer(parts[0], 0, shape)
             self._reserve(self.front + frames)
             self._buffer[: self.front] = self.value
             self._held = self._seen = self.front
