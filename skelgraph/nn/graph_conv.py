@@ -47,13 +47,15 @@ class GraphConvPlan(NamedTuple):
 
 
 class _StreamKernels(NamedTuple):
-    """What an MS-GCN stream reads from the weights at its first frame: its plan, the
-    scales stacked node-major (node-major plan) and the fused epilogue's per-channel
-    (scale, shift) (where the plan fuses it)."""
+    """What an MS-GCN stream reads from the weights at its first frame: its plan and,
+    where that is node-major with the fused epilogue, the scales stacked node-major and
+    the projection with its bias and batch norm folded in, ``(weight, bias)`` (a step is
+    then two products and the activation; otherwise the plan's kernels read the weights
+    at every step)."""
 
     plan: GraphConvPlan
     stacked: torch.Tensor | None
-    epilogue: tuple[torch.Tensor, torch.Tensor] | None
+    projection: tuple[torch.Tensor, torch.Tensor] | None
 
 
 class DisentangledGraphConv(StreamingModule):
@@ -105,7 +107,8 @@ class DisentangledGraphConv(StreamingModule):
     Input (N, C, T, V), output (N, C', T, V).
 
     Step-wise (:mod:`skelgraph.nn.streaming`): frame-wise, ``delay`` 0; the stream holds
-    no frame, only the scales and epilogue read at its first frame.
+    no frame, only the scales and the projection (batch norm folded in) read at its first
+    frame.
 
     The (K, V, V) scale stack is the buffer ``aggregate.scales``: it moves with ``.to()``
     and is rebuilt from the graph, not stored in the ``state_dict``.
@@ -165,8 +168,8 @@ class DisentangledGraphConv(StreamingModule):
         shape, frames
             As in :class:`~skelgraph.nn.streaming.StreamState`.
         kernels : tuple, optional
-            The plan, stacked scales and folded epilogue (the private ``_StreamKernels``);
-            ``None`` until the first frame.
+            The plan, stacked scales and folded projection (the private
+            ``_StreamKernels``); ``None`` until the first frame.
         """
 
         kernels: _StreamKernels | None = None
@@ -227,22 +230,21 @@ class DisentangledGraphConv(StreamingModule):
     def _stream_kernels(self) -> _StreamKernels:
         """The stream's kernels, read once, at its first frame."""
         plan = self.plan(stream=True)
-        node_major = plan.graph_conv == "node-major"
-        return _StreamKernels(
-            plan,
-            stack_scales(self.aggregate.adjacency().detach()) if node_major else None,
-            functional.epilogue_affine(self.proj.bias, self.bn) if plan.fused_epilogue else None,
-        )
+        if plan.graph_conv != "node-major" or not plan.fused_epilogue:
+            return _StreamKernels(plan, None, None)
+        weight, bias = functional.fold_batch_norm(self.proj, self.bn)
+        stacked = stack_scales(self.aggregate.adjacency().detach())
+        return _StreamKernels(plan, stacked, (weight.flatten(1), bias))
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
         state = self.stream_state
         if state.kernels is None:
             state.kernels = self._stream_kernels()
-        plan, stacked, epilogue = state.kernels
-        if stacked is None or epilogue is None:
+        plan, stacked, projection = state.kernels
+        if stacked is None or projection is None:
             return self._graph_conv(x, plan)
-        y = node_major_frames(x, stacked.to(x.dtype), self.proj.weight.flatten(1))
-        return functional.affine_act_(y, *epilogue, self.act)
+        weight, bias = projection
+        return self.act(node_major_frames(x, stacked.to(x.dtype), weight.to(x.dtype), bias))
 
     def _flush(self) -> torch.Tensor:
         return self._no_output()

@@ -53,14 +53,16 @@ def _operands(x: torch.Tensor, adjacency: torch.Tensor) -> tuple[torch.Tensor, t
     return x.permute(0, 2, 3, 1).reshape(n * t, v, c), stack_scales(adjacency)
 
 
-def node_major_frames(x: torch.Tensor, stacked: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def node_major_frames(
+    x: torch.Tensor, stacked: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
     r"""Node-major graph convolution as whole-tensor operations, from scales already
     stacked (:func:`stack_scales`): what :func:`node_major_graph_conv` runs with
     ``whole_tensor=True``, and a stream step's, whose scales are stacked once per stream.
 
     .. math::
 
-        Y_t = \sum_{k=0}^{K-1} \hat A_k\, X_t\, \Theta_k
+        Y_t = \sum_{k=0}^{K-1} \hat A_k\, X_t\, \Theta_k + b
 
     Parameters
     ----------
@@ -70,6 +72,8 @@ def node_major_frames(x: torch.Tensor, stacked: torch.Tensor, weight: torch.Tens
         (V·K, V), in ``x``'s dtype.
     weight : Tensor
         (C', K·C), scale-major input channels ``k·C + c``.
+    bias : Tensor, optional
+        (C',), added to the projection.
 
     Returns
     -------
@@ -79,7 +83,8 @@ def node_major_frames(x: torch.Tensor, stacked: torch.Tensor, weight: torch.Tens
     """
     n, _, t, v = x.shape
     y = _aggregate(x.permute(0, 2, 3, 1).reshape(n * t, v, -1), stacked)  # (N·T, V·K, C)
-    out = torch.mm(y.view(n * t * v, -1), weight.t())
+    y = y.view(n * t * v, -1)
+    out = torch.mm(y, weight.t()) if bias is None else torch.addmm(bias, y, weight.t())
     return out.view(n, t, v, -1).permute(0, 3, 1, 2)
 
 

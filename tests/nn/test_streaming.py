@@ -400,3 +400,28 @@ def test_steps_run_without_gradients():
     layer, x = instance("gcn")
     out = layer.forward_steps(x.requires_grad_())
     assert not out.requires_grad
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    span=st.integers(0, 6),
+    stride=st.integers(1, 3),
+    chunks=st.lists(st.integers(0, 4), max_size=8),
+)
+def test_channels_first_window_gives_the_same_windows_as_one_matrix(span, stride, chunks):
+    """A window whose frames are channels first in memory hands over the same windows
+    in any chunking (two parts pushed at once included), and the frames of each are one
+    (frames·C, N·V) matrix: a view, not a copy."""
+    x = torch.randn(2, 3, 12, 4)
+    plain = TemporalWindow(span, stride)
+    first = TemporalWindow(span, stride, channels_first=True)
+    for chunk in [*chunked(x, chunks), None]:
+        parts = None if chunk is None else [chunk[:, :1], chunk[:, 1:]]
+        a = plain.finish() if chunk is None else plain.push(chunk)
+        b = first.finish() if chunk is None else first.push(parts)
+        assert (a is None) == (b is None)
+        if a is None or b is None:
+            continue
+        torch.testing.assert_close(b, a, rtol=0, atol=0)
+        rows = b.permute(2, 1, 0, 3).reshape(-1, 2 * 4)
+        assert rows.data_ptr() == b.data_ptr() and rows.is_contiguous()
