@@ -563,8 +563,8 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "skelgraph/nn/streaming.py",
-        "        ready = min(q.shape[2] for q in queues)  # type: ignore[union-attr]",
-        "        ready = max(q.shape[2] for q in queues)  # type: ignore[union-attr]",
+        "        ready = min(self._counts)",
+        "        ready = max(self._counts)",
         STREAM,
         "aligner emits frames one pathway has not produced",
     ),

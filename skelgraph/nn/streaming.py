@@ -241,29 +241,41 @@ class TemporalWindow:
 @dataclass(eq=False)
 class Aligner:
     """Align pathways that emit the same output frames at different delays: queue each
-    pathway's frames (dim 2) and release the frames all of them have computed."""
+    pathway's frames (dim 2) and release the frames all of them have computed.
 
-    _queues: list[torch.Tensor | None] = field(default_factory=list, init=False)
+    A queue is a list of the chunks received, so a frame is copied at most once, when
+    the frames released span several chunks (never for a pathway that is not ahead)."""
+
+    _queues: list[list[torch.Tensor]] = field(default_factory=list, init=False)
+    _counts: list[int] = field(default_factory=list, init=False)  # frames queued
 
     def push(self, parts: Sequence[torch.Tensor | None]) -> list[torch.Tensor] | None:
         """The next frames of every pathway (``None``: none) in; their common frames out,
         or ``None`` when some pathway has none yet."""
         if not self._queues:
-            self._queues = [None] * len(parts)
-        queues = []
-        for queue, part in zip(self._queues, parts):
+            self._queues, self._counts = [[] for _ in parts], [0] * len(parts)
+        for i, part in enumerate(parts):
             if part is not None and part.shape[2]:
-                queue = part if queue is None else torch.cat([queue, part], dim=2)
-            queues.append(queue)
-        self._queues = queues
-        if any(q is None for q in queues):
-            return None
-        ready = min(q.shape[2] for q in queues)  # type: ignore[union-attr]
+                self._queues[i].append(part)
+                self._counts[i] += part.shape[2]
+        ready = min(self._counts)
         if ready == 0:
             return None
-        out = [q[:, :, :ready] for q in queues]  # type: ignore[index]
-        self._queues = [q[:, :, ready:] for q in queues]  # type: ignore[index]
-        return out
+        return [self._take(i, ready) for i in range(len(parts))]
+
+    def _take(self, pathway: int, frames: int) -> torch.Tensor:
+        """The first ``frames`` queued frames of a pathway, removed from its queue."""
+        queue, taken, got = self._queues[pathway], [], 0
+        while got < frames:
+            chunk, need = queue[0], frames - got
+            if chunk.shape[2] <= need:
+                taken.append(queue.pop(0))
+            else:
+                taken.append(chunk[:, :, :need])
+                queue[0] = chunk[:, :, need:]
+            got += taken[-1].shape[2]
+        self._counts[pathway] -= frames
+        return taken[0] if len(taken) == 1 else torch.cat(taken, dim=2)
 
 
 @dataclass(eq=False)
