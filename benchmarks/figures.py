@@ -186,7 +186,10 @@ def _online(results: Path) -> dict[str, Figure]:
         "online.flush-vs-forward": Figure(f"{r['flush_vs_forward_max_abs']:.0e}", src),
         "online.frames": Figure(str(r["frames"]), src),
     }
-    names = {"stream": "stream", "prefix": "clip", "causal": "causal", "finetuned": "finetuned"}
+    names = {
+        "stream": "stream", "prefix": "clip", "causal": "causal", "finetuned": "finetuned",
+        "prefix_symmetric": "prefix-trained-clip", "prefix_causal": "prefix-trained-causal",
+    }  # fmt: skip
     for key, curve in r.get(
         "curves", {"stream": r["stream_top1"], "prefix": r["prefix_top1"]}
     ).items():
@@ -194,11 +197,12 @@ def _online(results: Path) -> dict[str, Figure]:
             out[f"online.{names[key]}-{round(100 * fraction)}"] = Figure(f"{top1:.1f} %", src)
     for key, area in r.get("area", {}).items():
         out[f"online.{names[key]}-area"] = Figure(f"{area:.1f}", src)
-    for key in ("causal", "finetuned"):
+    for key in ("causal", "finetuned", "prefix_causal", "prefix_symmetric"):
         if f"{key}_whole_clip_top1" in r:
-            out[f"online.{key}-whole"] = Figure(f"{r[f'{key}_whole_clip_top1']:.1f} %", src)
+            name = names[key]
+            out[f"online.{name}-whole"] = Figure(f"{r[f'{key}_whole_clip_top1']:.1f} %", src)
             gap = r[f"{key}_stream_vs_prefix_max_abs"]
-            out[f"online.{key}-vs-prefix"] = Figure(f"{gap:.0e}", src)
+            out[f"online.{name}-vs-prefix"] = Figure(f"{gap:.0e}", src)
     cost = r.get("cost", {})
     for key, c in cost.items():
         out[f"online.{key}-prediction-macs"] = Figure(f"{c['prediction_macs'] / 1e6:.1f} M", src)

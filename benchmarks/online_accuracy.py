@@ -18,7 +18,11 @@ at once. The curves:
   predicts from the first frame and equals the model rerun on the prefix (the largest
   logit difference is recorded);
 - ``finetuned``: the causal model fine-tuned from the symmetric checkpoint
-  (``train.py --causal --init-from``, ``--finetuned-checkpoint``).
+  (``train.py --causal --init-from``, ``--finetuned-checkpoint``);
+- ``prefix_causal`` and ``prefix_symmetric``: models trained on random prefixes of the
+  clips (``train.py --min-prefix``), causal (its stream) and symmetric (rerun on the frames
+  so far: the fair baseline for the former), ``--prefix-causal-checkpoint`` and
+  ``--prefix-symmetric-checkpoint``.
 
 Each curve's area is its mean top-1 over the ten fractions (10 %, ..., 100 %). The cost of
 a prediction, for the symmetric and the causal model (the fine-tuned one is the causal
@@ -64,12 +68,17 @@ CURVES = {  # key: label in the table and the figure
     "prefix": "symmetric: rerun on the frames so far",
     "causal": "causal: stream",
     "finetuned": "causal, fine-tuned from symmetric: stream",
+    "prefix_symmetric": "symmetric, trained on prefixes: rerun on the frames so far",
+    "prefix_causal": "causal, trained on prefixes: stream",
 }
 MODELS = {  # key: how the results header names the checkpoint's model
     "symmetric": "symmetric model",
     "causal": "causal model",
     "finetuned": "causal model fine-tuned from the symmetric one",
+    "prefix_symmetric": "symmetric model trained on prefixes",
+    "prefix_causal": "causal model trained on prefixes",
 }
+CAUSAL_KEYS = ("causal", "finetuned", "prefix_causal")  # their curve: the stream
 BATCH = 58  # clips streamed at once (464 test clips: 8 batches)
 
 
@@ -193,6 +202,8 @@ def _recipe(saved: dict) -> str:
         parts.append("--causal")
     if saved.get("init_from"):
         parts.append(f"--init-from {saved['init_from']}")
+    if saved.get("min_prefix", 1.0) < 1.0:
+        parts.append(f"--min-prefix {saved['min_prefix']}")
     return ", ".join(parts)
 
 
@@ -204,7 +215,10 @@ def plot(result: dict, path: Path) -> None:
 
     fractions = [100 * f for f in result["fractions"]]
     fig, ax = plt.subplots(figsize=(6.4, 5.4), dpi=110)
-    styles = {"stream": "o-", "prefix": "s--", "causal": "^-", "finetuned": "v-"}
+    styles = {
+        "stream": "o-", "prefix": "s--", "causal": "^-", "finetuned": "v-",
+        "prefix_symmetric": "D--", "prefix_causal": "*-",
+    }  # fmt: skip
     for key, label in CURVES.items():
         if key in result["curves"]:
             area = result["area"][key]
@@ -261,6 +275,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--finetuned-checkpoint", help="last.pt of train.py --causal --init-from CHECKPOINT"
     )
+    parser.add_argument(
+        "--prefix-causal-checkpoint", help="last.pt of train.py --causal --min-prefix F"
+    )
+    parser.add_argument(
+        "--prefix-symmetric-checkpoint",
+        help="last.pt of train.py --min-prefix F (symmetric; its curve: the rerun on the prefix)",
+    )
     parser.add_argument("--data-root", required=True, help="the N-UCLA folder with all_sqe/")
     parser.add_argument("--cache-dir", help="train.py's dataset cache (default: beside it)")
     parser.add_argument("--limit", type=int, help="only the first N test clips")
@@ -284,19 +305,22 @@ def main(argv: list[str] | None = None) -> int:
         "recipes": {"symmetric": _recipe(saved)},
         "cost": {"symmetric": costs(model, clips[:1], args.repeats)},
     }
-    for key, path in (("causal", args.causal_checkpoint), ("finetuned", args.finetuned_checkpoint)):
+    for key in (*CAUSAL_KEYS, "prefix_symmetric"):
+        path = getattr(args, f"{key}_checkpoint")
         if path is None:
             continue
-        causal, saved_causal, _ = _model(path, args.data_root, args.cache_dir)
-        if not causal.causal:
-            raise SystemExit(f"{path}: not a causal model (train.py --causal)")
-        measured = curves(causal, clips, labels, rerun=True)
-        result["curves"][key] = measured["top1"]["stream"]
+        other, saved_other, _ = _model(path, args.data_root, args.cache_dir)
+        causal = key in CAUSAL_KEYS
+        if other.causal != causal:
+            kind = "a causal model (train.py --causal)" if causal else "a symmetric model"
+            raise SystemExit(f"{path}: not {kind}")
+        measured = curves(other, clips, labels, rerun=True)
+        result["curves"][key] = measured["top1"]["stream" if causal else "prefix"]
         result[f"{key}_whole_clip_top1"] = measured["top1"]["stream"][-1]
         result[f"{key}_stream_vs_prefix_max_abs"] = measured["stream_vs_prefix"]
-        result["recipes"][key] = _recipe(saved_causal)
+        result["recipes"][key] = _recipe(saved_other)
         if key == "causal":
-            result["cost"]["causal"] = costs(causal, clips[:1], args.repeats)
+            result["cost"]["causal"] = costs(other, clips[:1], args.repeats)
     result["area"] = {k: float(np.mean(v)) for k, v in result["curves"].items()}
     result["stream_top1"], result["prefix_top1"] = (
         result["curves"]["stream"],
@@ -312,12 +336,16 @@ def main(argv: list[str] | None = None) -> int:
         f"- {MODELS[k]}: train.py --dataset nw-ucla, {r}" for k, r in result["recipes"].items()
     ]
     whole = [f"- whole clip (forward), symmetric: {result['whole_clip_top1']:.1f} % top-1"]
-    for key in ("causal", "finetuned"):
+    for key in (*CAUSAL_KEYS, "prefix_symmetric"):
         if key in result["curves"]:
             top1, gap = result[f"{key}_whole_clip_top1"], result[f"{key}_stream_vs_prefix_max_abs"]
+            exact = (
+                f"; its stream equals the model rerun on the frames so far within {gap:.1e} "
+                "in any logit"
+            )
             whole.append(
-                f"- whole clip, {MODELS[key]}: {top1:.1f} % top-1; its stream equals the model "
-                f"rerun on the frames so far within {gap:.1e} in any logit"
+                f"- whole clip, {MODELS[key]}: {top1:.1f} % top-1"
+                + (exact if key in CAUSAL_KEYS else "")
             )
     header = [
         "# Early recognition on N-UCLA (benchmarks/online_accuracy.py)",

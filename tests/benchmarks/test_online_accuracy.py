@@ -26,11 +26,14 @@ def test_tiny_run_writes_results(tmp_path):
     args += ["--batch-size", "5", "--epochs", "1", "--model-args", SMALL, "--quiet"]
     assert train.main([*args, "--out", str(run)]) == 0
     tune = ["--causal", "--init-from", str(run / "best.pt"), "--cache-dir", str(run / "cache")]
+    tune += ["--min-prefix", "0.5"]
     assert train.main([*args, *tune, "--out", str(causal)]) == 0
     out = tmp_path / "results"
     argv = ["--checkpoint", str(run / "best.pt"), "--data-root", str(root), "--limit", "4"]
     argv += ["--causal-checkpoint", str(causal / "best.pt"), "--repeats", "1"]
     argv += ["--finetuned-checkpoint", str(causal / "best.pt")]
+    argv += ["--prefix-causal-checkpoint", str(causal / "best.pt")]
+    argv += ["--prefix-symmetric-checkpoint", str(run / "best.pt")]
     assert script.main([*argv, "--threads", "1", "--out", str(out)]) == 0
     result = json.loads((out / "online-accuracy.json").read_text())
     assert result["samples"] == 4 and result["frames"] == 80 and result["delay"] == 72
@@ -41,6 +44,9 @@ def test_tiny_run_writes_results(tmp_path):
     # The causal streams: the model rerun on the frames so far, at every fraction.
     assert result["causal_stream_vs_prefix_max_abs"] < 1e-4
     assert result["curves"]["causal"] == result["curves"]["finetuned"]
+    assert result["curves"]["prefix_causal"] == result["curves"]["causal"]
+    # A symmetric model trained on prefixes is measured by its rerun on the prefix.
+    assert result["curves"]["prefix_symmetric"] == result["prefix_top1"]
     assert result["area"]["causal"] == pytest.approx(sum(result["curves"]["causal"]) / 10)
     # Same windows, moved: a causal prediction costs the multiply-adds of a symmetric one.
     cost = result["cost"]
@@ -48,6 +54,10 @@ def test_tiny_run_writes_results(tmp_path):
     assert cost["causal"]["rerun_macs"] == cost["symmetric"]["rerun_macs"]
     assert (out / "online-accuracy.png").stat().st_size > 0
     text = (out / "online-accuracy.md").read_text()
-    assert "| causal: stream |" in text and "--init-from" in text
+    assert "| causal: stream |" in text and "--init-from" in text and "--min-prefix 0.5" in text
+    assert "| causal, trained on prefixes: stream |" in text
     with pytest.raises(SystemExit, match="not a causal model"):
         script.main([*argv[:4], "--causal-checkpoint", str(run / "best.pt"), "--out", str(out)])
+    with pytest.raises(SystemExit, match="not a symmetric model"):
+        wrong = ["--prefix-symmetric-checkpoint", str(causal / "best.pt")]
+        script.main([*argv[:4], *wrong, "--out", str(out)])
