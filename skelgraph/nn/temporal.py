@@ -638,16 +638,18 @@ class MSTemporalConv(StreamingModule):
         entries = window.permute(2, 1, 0, 3).reshape(-1, n * v).index_select(0, rows)
         dilated, pooled, centres, residual = entries.split(sizes)
         columns = ready * n * v  # (output frame, sample, joint)
-        parts = []
+        # Each branch written into its rows of the output: no concatenation.
+        out = entries.new_empty(self.out_channels, columns)
+        width = self.out_channels // len(self.branches)
+        dilated_rows, pool_rows, one_rows = out.split([len(self.dilations) * width, width, width])
         if weights.dilated is not None:
             weight, bias = weights.dilated  # (branches, w, w·k), (branches, w, 1)
-            y = torch.baddbmm(bias, weight, dilated.view(weight.shape[0], -1, columns))
-            parts.append(y.view(-1, columns))
+            batch = (weight.shape[0], -1, columns)
+            torch.baddbmm(bias, weight, dilated.view(batch), out=dilated_rows.view(batch))
         pooled = pooled.view(-1, 3, columns).amax(1)
-        parts.append(torch.addcmul(weights.pool_shift, pooled, weights.pool_scale))
+        torch.addcmul(weights.pool_shift, pooled, weights.pool_scale, out=pool_rows)
         centres = centres.view(-1, columns)
-        parts.append(torch.addmm(weights.one_by_one[1], weights.one_by_one[0], centres))
-        out = torch.cat(parts)
+        torch.addmm(weights.one_by_one[1], weights.one_by_one[0], centres, out=one_rows)
         if weights.residual is not None:
             weight, bias = weights.residual
             out += torch.addmm(bias, weight, residual.view(-1, columns))
