@@ -177,8 +177,8 @@ class STGCBlock(StreamingModule):
 
     def _sum(self, factorized: torch.Tensor, g3d: torch.Tensor) -> torch.Tensor:
         aligned = self.stream_state.align.push([factorized, g3d])
-        if aligned is None:
-            return self.tcn.forward_steps(self._no_output())
+        if aligned is None:  # nothing for the MS-TCN: its output would be no frames too
+            return self._no_output()
         return self.tcn.forward_steps(F.relu(aligned[0] + aligned[1]))
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:

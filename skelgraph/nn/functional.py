@@ -25,8 +25,10 @@ from skelgraph.nn.batch_norm import fresh_output, norm
 from skelgraph.padding import temporal_padding
 
 __all__ = [
+    "affine_act_",
     "bias_norm_act",
     "conv_frames",
+    "epilogue_affine",
     "fold_batch_norm",
     "multiscale_aggregate",
     "multiscale_graph_conv",
@@ -264,15 +266,51 @@ def bias_norm_act(
         Not fused: the batch norm's fewer passes in training mode
         (:func:`skelgraph.nn.batch_norm.batch_norm`; the layer's plan says when).
     """
-    shape = (1, -1) + (1,) * (y.dim() - 2)  # broadcast over channels
     if fused:
-        scale, shift = fold_batch_norm(None, bn)  # type: ignore[arg-type]
-        if bias is not None:
-            shift = shift + bias * scale
-        y = y.mul_(scale.to(y.dtype).view(shape)).add_(shift.to(y.dtype).view(shape))
-        return y.clamp_(min=0) if isinstance(act, nn.ReLU) else y
+        return affine_act_(y, *epilogue_affine(bias, bn), act)
     y = norm(bn, y, shift=bias, fast=fast_batch_norm)  # bias in y's dtype or in the statistics
     return y.relu_() if isinstance(act, nn.ReLU) and fresh_output(bn) else act(y)
+
+
+def epilogue_affine(
+    bias: torch.Tensor | None, bn: nn.BatchNorm2d
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""A bias then an inference-mode batch norm as one per-channel ``(scale, shift)``,
+    detached: :math:`\operatorname{BN}(y + b) = s \odot y + (\beta' + s \odot b)`, with
+    :math:`(s, \beta')` from :func:`fold_batch_norm` (what :func:`bias_norm_act` folds,
+    for a stream to fold once).
+
+    Parameters
+    ----------
+    bias : Tensor or None
+        (C,), added before the batch norm; ``None``: no bias.
+    bn : nn.BatchNorm2d
+        The batch norm, read through its running statistics.
+    """
+    scale, shift = fold_batch_norm(None, bn)
+    if bias is not None:
+        shift = shift + bias.detach() * scale
+    return scale, shift
+
+
+def affine_act_(
+    y: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, act: nn.Module
+) -> torch.Tensor:
+    """``act(scale·y + shift)`` per channel of an (N, C, ...) tensor, in place on ``y``
+    (which the caller owns): the fused epilogue of :func:`bias_norm_act`.
+
+    Parameters
+    ----------
+    y : Tensor
+        (N, C, ...), changed in place.
+    scale, shift : Tensor
+        (C,), from :func:`epilogue_affine`.
+    act : nn.Module
+        A ReLU (a clamp) or the identity.
+    """
+    shape = (1, -1) + (1,) * (y.dim() - 2)  # broadcast over channels
+    y = y.mul_(scale.to(y.dtype).view(shape)).add_(shift.to(y.dtype).view(shape))
+    return y.clamp_(min=0) if isinstance(act, nn.ReLU) else y
 
 
 def fold_batch_norm(
@@ -322,7 +360,8 @@ def conv_frames(
     A stream step convolves a few frames; there ``conv2d``'s set-up per call costs more than
     the arithmetic (about 70 µs here, against 15 µs for the product of a 96-channel
     frame). Input (N, C, L, V), weight (C', C, k, 1), output
-    (N, C', (L - dilation·(k - 1) - 1) // stride + 1, V).
+    (N, C', (L - dilation·(k - 1) - 1) // stride + 1, V), channels last in memory (a view of
+    the product's rows (N, L', V, C'); a channels-last input needs no copy when k = 1).
 
     Parameters
     ----------
@@ -347,8 +386,9 @@ def conv_frames(
         )
     taps = x.unfold(2, dilation * (k - 1) + 1, stride)[..., ::dilation]  # (N, C, R, V, k)
     frames = taps.shape[2]
-    columns = taps.permute(0, 1, 4, 2, 3).reshape(n, channels * k, frames * joints)
-    y = torch.matmul(weight.reshape(out_channels, channels * k), columns)
-    if bias is not None:
-        y = y.add_(bias.view(-1, 1))
-    return y.view(n, out_channels, frames, joints)
+    # One product with a row per (sample, frame, joint): a wider matrix than one product
+    # per sample (broadcast matmul), measured 1.3-1.7x faster at a stream step's sizes.
+    rows = taps.permute(0, 2, 3, 1, 4).reshape(n * frames * joints, channels * k)
+    matrix = weight.reshape(out_channels, channels * k).t()
+    y = torch.mm(rows, matrix) if bias is None else torch.addmm(bias, rows, matrix)
+    return y.view(n, frames, joints, out_channels).permute(0, 3, 1, 2)

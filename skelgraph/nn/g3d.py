@@ -16,7 +16,7 @@ from skelgraph.nn import backend, functional
 from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
 from skelgraph.nn.batch_norm import norm
-from skelgraph.nn.node_major import node_major_graph_conv
+from skelgraph.nn.node_major import node_major_frames, stack_scales
 from skelgraph.nn.project_first import (
     aggregate_windows,
     frame_projection,
@@ -72,13 +72,15 @@ class G3DPlan(NamedTuple):
 
 class _StreamKernels(NamedTuple):
     """What a G3D stream reads from the weights at its first frame: its window
-    convolution (:attr:`G3DPlan.stream`), the effective scales, for project-first the
-    frame projection and the window blocks, the epilogue's form, and the collapse with its
-    batch norm folded."""
+    convolution (:attr:`G3DPlan.stream`) and what it reads (the effective scales for the
+    reference, stacked node-major for node-major, the frame projection and the window
+    blocks for project-first), the fused epilogue's per-channel (scale, shift) (``None``:
+    not fused), and the collapse with its batch norm folded, as a (C', C_e, τ) matrix."""
 
     kind: Literal["project-first", "node-major", "reference"]
-    fused_epilogue: bool
-    adjacency: torch.Tensor
+    epilogue: tuple[torch.Tensor, torch.Tensor] | None
+    adjacency: torch.Tensor | None
+    stacked: torch.Tensor | None
     theta: torch.Tensor | None
     blocks: torch.Tensor | None
     collapse: tuple[torch.Tensor, torch.Tensor]
@@ -296,15 +298,21 @@ class G3DConv(StreamingModule):
     def _stream_kernels(self) -> _StreamKernels:
         """The stream's kernels and weights, read once, at its first frame."""
         plan, k = self.plan(), self.aggregate.num_scales
-        adjacency, weight = self.aggregate.adjacency(), self.proj.weight.flatten(1)
-        projected = plan.stream == "project-first"
+        adjacency, weight = self.aggregate.adjacency().detach(), self.proj.weight.flatten(1)
+        kind = plan.stream
+        projected = kind == "project-first"
+        collapse, bias = functional.fold_batch_norm(self.collapse, self.out_bn)
+        # (C', C_e, 1, τ, 1) as a (τ·C_e, C') matrix, rows (window frame i, channel c)
+        collapse = collapse.view(-1, self.embed_channels, self.window_size).permute(2, 1, 0)
+        collapse = collapse.reshape(self.window_size * self.embed_channels, -1)
         return _StreamKernels(
-            plan.stream,
-            plan.fused_epilogue,
-            adjacency,
-            frame_projection(weight, k) if projected else None,
+            kind,
+            functional.epilogue_affine(self.proj.bias, self.bn) if plan.fused_epilogue else None,
+            adjacency if kind == "reference" else None,
+            stack_scales(adjacency) if kind == "node-major" else None,
+            frame_projection(weight, k).detach() if projected else None,
             window_blocks(adjacency, self.window_size) if projected else None,
-            functional.fold_batch_norm(self.collapse, self.out_bn),
+            (collapse, bias),
         )
 
     def _windows(self, window: torch.Tensor) -> torch.Tensor:
@@ -317,17 +325,21 @@ class G3DConv(StreamingModule):
         else:
             windows = functional.unfold_windows(window, tau, d, s, padding=False)
             weight = self.proj.weight.flatten(1)
-            if kernels.kind == "node-major":
-                y = node_major_graph_conv(windows, kernels.adjacency, weight, whole_tensor=True)
+            if kernels.stacked is not None:  # node-major
+                y = node_major_frames(windows, kernels.stacked.to(window.dtype), weight)
             else:
                 y = functional.multiscale_graph_conv(windows, kernels.adjacency, weight)
         # The epilogue, then the collapse and its batch norm folded into one matrix product
-        # over each window's τ frames (conv_frames: no conv2d set-up per step).
-        fused = kernels.fused_epilogue
-        y = functional.bias_norm_act(y, self.proj.bias, self.bn, self.act, fused=fused)
-        weight, bias = kernels.collapse
-        frames = y.view(y.shape[0], self.embed_channels, -1, self.num_joints)  # T'·τ frames
-        return functional.conv_frames(frames, weight.squeeze(2), bias, tau)
+        # over each window's τ frames, a row per (sample, output frame, joint).
+        if kernels.epilogue is not None:
+            y = functional.affine_act_(y, *kernels.epilogue, self.act)
+        else:
+            y = functional.bias_norm_act(y, self.proj.bias, self.bn, self.act)
+        matrix, bias = kernels.collapse
+        n, frames, v = y.shape[0], y.shape[2], self.num_joints
+        rows = y.unflatten(3, (tau, v)).permute(0, 2, 4, 3, 1).reshape(n * frames * v, -1)
+        out = torch.addmm(bias, rows, matrix)
+        return out.view(n, frames, v, -1).permute(0, 3, 1, 2)
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
         state = self.stream_state

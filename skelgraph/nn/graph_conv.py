@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import torch
@@ -13,7 +14,7 @@ from skelgraph.graph.skeleton import GraphLike, SkeletonGraph
 from skelgraph.nn import backend, functional
 from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
-from skelgraph.nn.node_major import node_major_graph_conv
+from skelgraph.nn.node_major import node_major_frames, node_major_graph_conv, stack_scales
 from skelgraph.nn.project_first import multiply_adds
 from skelgraph.nn.streaming import StreamingModule, StreamState
 
@@ -47,6 +48,18 @@ class GraphConvPlan(NamedTuple):
     whole_tensor: bool
     fused_epilogue: bool
     fast_batch_norm: bool
+
+
+class _StreamKernels(NamedTuple):
+    """What an MS-GCN stream reads from the weights at its first frame: its plan and,
+    where that is node-major with the fused epilogue, the scales stacked node-major and
+    the projection with its bias and batch norm folded in, ``(weight, bias)`` (a step is
+    then two products and the activation; otherwise the plan's kernels read the weights
+    at every step)."""
+
+    plan: GraphConvPlan
+    stacked: torch.Tensor | None
+    projection: tuple[torch.Tensor, torch.Tensor] | None
 
 
 class DisentangledGraphConv(StreamingModule):
@@ -97,7 +110,9 @@ class DisentangledGraphConv(StreamingModule):
     ------
     Input (N, C, T, V), output (N, C', T, V).
 
-    Step-wise (:mod:`skelgraph.nn.streaming`): frame-wise, no state, ``delay`` 0.
+    Step-wise (:mod:`skelgraph.nn.streaming`): frame-wise, ``delay`` 0; the stream holds
+    no frame, only the scales and the projection (batch norm folded in) read at its first
+    frame.
 
     The (K, V, V) scale stack is the buffer ``aggregate.scales``: it moves with ``.to()``
     and is rebuilt from the graph, not stored in the ``state_dict``.
@@ -147,7 +162,21 @@ class DisentangledGraphConv(StreamingModule):
         self._cost = multiply_adds("aggregate-first", in_channels, out_channels, num_scales,
                                    self.num_joints)  # fmt: skip
 
-    State = StreamState  # frame-wise: nothing beyond the stream's shape
+    @dataclass(kw_only=True)
+    class State(StreamState):
+        """An MS-GCN stream (frame-wise: no frame kept): the kernels read from the weights
+        at its first frame.
+
+        Parameters
+        ----------
+        shape, frames
+            As in :class:`~skelgraph.nn.streaming.StreamState`.
+        kernels : tuple, optional
+            The plan, stacked scales and folded projection (the private
+            ``_StreamKernels``); ``None`` until the first frame.
+        """
+
+        kernels: _StreamKernels | None = None
 
     def reset_parameters(self) -> None:
         """Re-initialise the mask, projection and batch norm."""
@@ -208,8 +237,24 @@ class DisentangledGraphConv(StreamingModule):
         """Always 0, as the layer works frame by frame."""
         return 0
 
+    def _stream_kernels(self) -> _StreamKernels:
+        """The stream's kernels, read once, at its first frame."""
+        plan = self.plan(stream=True)
+        if plan.graph_conv != "node-major" or not plan.fused_epilogue:
+            return _StreamKernels(plan, None, None)
+        weight, bias = functional.fold_batch_norm(self.proj, self.bn)
+        stacked = stack_scales(self.aggregate.adjacency().detach())
+        return _StreamKernels(plan, stacked, (weight.flatten(1), bias))
+
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
-        return self._graph_conv(x, self.plan(stream=True))
+        state = self.stream_state
+        if state.kernels is None:
+            state.kernels = self._stream_kernels()
+        plan, stacked, projection = state.kernels
+        if stacked is None or projection is None:
+            return self._graph_conv(x, plan)
+        weight, bias = projection
+        return self.act(node_major_frames(x, stacked.to(x.dtype), weight.to(x.dtype), bias))
 
     def _flush(self) -> torch.Tensor:
         return self._no_output()

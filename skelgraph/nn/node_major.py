@@ -21,7 +21,7 @@ import torch
 
 from skelgraph.amp import compute_dtype
 
-__all__ = ["node_major_graph_conv"]
+__all__ = ["node_major_frames", "node_major_graph_conv", "stack_scales"]
 
 
 # Frames per chunk: about 4 MB of expanded features, so a chunk's features are produced
@@ -35,11 +35,57 @@ def _aggregate(frames: torch.Tensor, stacked: torch.Tensor) -> torch.Tensor:
     return torch.bmm(stacked.expand(frames.shape[0], -1, -1), frames)
 
 
+def stack_scales(adjacency: torch.Tensor) -> torch.Tensor:
+    r"""The (K, V, V) scales stacked node-major, (V·K, V) with row ``v·K + k`` =
+    :math:`[\hat A_k]_{v, :}`: the operand of :func:`node_major_frames`.
+
+    Parameters
+    ----------
+    adjacency : Tensor
+        (K, V, V).
+    """
+    return adjacency.transpose(0, 1).reshape(-1, adjacency.shape[-1])
+
+
 def _operands(x: torch.Tensor, adjacency: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(N·T, V, C) frames of (N, C, T, V) input and the (V·K, V) scales stacked node-major."""
     n, c, t, v = x.shape
-    stacked = adjacency.transpose(0, 1).reshape(-1, v)  # rows (v, k)
-    return x.permute(0, 2, 3, 1).reshape(n * t, v, c), stacked
+    return x.permute(0, 2, 3, 1).reshape(n * t, v, c), stack_scales(adjacency)
+
+
+def node_major_frames(
+    x: torch.Tensor, stacked: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    r"""Node-major graph convolution as whole-tensor operations, from scales already
+    stacked (:func:`stack_scales`): what :func:`node_major_graph_conv` runs with
+    ``whole_tensor=True``, and a stream step's, whose scales are stacked once per stream.
+
+    .. math::
+
+        Y_t = \sum_{k=0}^{K-1} \hat A_k\, X_t\, \Theta_k + b
+
+    Parameters
+    ----------
+    x : Tensor
+        (N, C, T, V).
+    stacked : Tensor
+        (V·K, V), in ``x``'s dtype.
+    weight : Tensor
+        (C', K·C), scale-major input channels ``k·C + c``.
+    bias : Tensor, optional
+        (C',), added to the projection.
+
+    Returns
+    -------
+    Tensor
+        (N, C', T, V), channels last in memory: the projection is one product with a row
+        per (sample, frame, joint), wider than one product per sample.
+    """
+    n, _, t, v = x.shape
+    y = _aggregate(x.permute(0, 2, 3, 1).reshape(n * t, v, -1), stacked)  # (N·T, V·K, C)
+    y = y.view(n * t * v, -1)
+    out = torch.mm(y, weight.t()) if bias is None else torch.addmm(bias, y, weight.t())
+    return out.view(n, t, v, -1).permute(0, 3, 1, 2)
 
 
 def _chunks(n: int, t: int, step: int):
@@ -143,7 +189,5 @@ def node_major_graph_conv(
             f"{tuple(x.shape)} and weight {tuple(weight.shape)}"
         )
     if whole_tensor:
-        n, c, t, _ = x.shape
-        y = _aggregate(*_operands(x, adjacency.to(x.dtype)))
-        return torch.matmul(weight, y.view(n, t * v, k * c).transpose(1, 2)).view(n, -1, t, v)
+        return node_major_frames(x, stack_scales(adjacency.to(x.dtype)), weight)
     return _NodeMajorGraphConv.apply(x, adjacency, weight)

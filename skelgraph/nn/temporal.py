@@ -454,17 +454,20 @@ class MSTemporalConv(StreamingModule):
         weights : tuple, optional
             The folded weights (the private ``_StreamWeights``); ``None`` until the
             first frame.
-        taps : dict of int to tuple
-            The gather indices (``MSTemporalConv._tap_index``) by number of ready frames.
+        taps : dict of (int, int) to tuple
+            The gather indices (``MSTemporalConv._tap_index``) by number of ready frames
+            and of the window's channels.
         """
 
         weights: _StreamWeights | None = None
-        taps: dict[int, tuple] = field(default_factory=dict)
+        taps: dict[tuple[int, int], tuple] = field(default_factory=dict)
 
     def new_state(self) -> MSTemporalConv.State:
-        """A fresh stream: an empty window reaching as far as the farthest branch."""
+        """A fresh stream: an empty window reaching as far as the farthest branch, its
+        frames channels first (the entries the branches read are gathered as rows)."""
         front, back = self.padding
-        return self.State(window=TemporalWindow(front + back, self.stride, front, back))
+        window = TemporalWindow(front + back, self.stride, front, back, channels_first=True)
+        return self.State(window=window)
 
     @property
     def _dilated(self) -> list[_DilatedBranch]:
@@ -598,10 +601,11 @@ class MSTemporalConv(StreamingModule):
     def _flush(self) -> torch.Tensor:
         return self._ready(self.stream_state.window.apply(None, self._from_window))
 
-    def _tap_index(self, ready: int, device: torch.device) -> tuple[torch.Tensor, ...]:
-        """(channel, frame) in the window of every entry that ``ready`` output frames read,
-        in four groups (dilated taps, max-pool taps, centres of the input, residual taps;
-        each ordered channel, tap, output frame), and the groups' sizes."""
+    def _tap_index(self, ready: int, stacked: int, device: torch.device):
+        """The row (frame·``stacked`` + channel) in the window's (frames·C, N·V) matrix
+        of every entry that ``ready`` output frames read, in four groups (dilated taps,
+        max-pool taps, centres of the input, residual taps; each ordered channel, tap,
+        output frame), and the groups' sizes."""
         width = self.out_channels // len(self.branches)
         centres = torch.arange(ready) * self.stride + self.padding[0]  # s·t in the window
 
@@ -627,11 +631,9 @@ class MSTemporalConv(StreamingModule):
         groups[2].append(taps(inputs, [0]))
         if isinstance(self.residual, TemporalConv):
             groups[3].append(taps(inputs, reach(self.residual.padding)))
-        pairs = [pair for group in groups for pair in group]
-        channels = torch.cat([c for c, _ in pairs]).to(device)
-        frames = torch.cat([t for _, t in pairs]).to(device)
+        rows = torch.cat([t * stacked + c for group in groups for c, t in group])
         sizes = [sum(c.numel() for c, _ in group) for group in groups]
-        return channels, frames, sizes
+        return rows.to(device), sizes
 
     def _from_window(self, window: torch.Tensor) -> torch.Tensor:
         """The output frames of complete windows (N, branches·w + C, L, V): every entry the
@@ -639,24 +641,27 @@ class MSTemporalConv(StreamingModule):
         as a matrix product (the dilated branches batched) or a max."""
         weights, s, span = self._stream_weights(), self.stride, sum(self.padding)
         n, ready, v = window.shape[0], (window.shape[2] - span - 1) // s + 1, window.shape[3]
-        taps = self.stream_state.taps
-        if ready not in taps:
-            taps[ready] = self._tap_index(ready, window.device)
-        channels, frames, sizes = taps[ready]
-        # (entries, N, V): products over channels and taps need no batch broadcast
-        entries = window.permute(1, 2, 0, 3)[channels, frames]
+        taps, key = self.stream_state.taps, (ready, window.shape[1])
+        if key not in taps:
+            taps[key] = self._tap_index(*key, window.device)
+        rows, sizes = taps[key]
+        # (entries, N·V), rows of the window's (frames·C, N·V) matrix (a view: its frames
+        # are channels first): products over channels and taps need no batch broadcast
+        entries = window.permute(2, 1, 0, 3).reshape(-1, n * v).index_select(0, rows)
         dilated, pooled, centres, residual = entries.split(sizes)
         columns = ready * n * v  # (output frame, sample, joint)
-        parts = []
+        # Each branch written into its rows of the output: no concatenation.
+        out = entries.new_empty(self.out_channels, columns)
+        width = self.out_channels // len(self.branches)
+        dilated_rows, pool_rows, one_rows = out.split([len(self.dilations) * width, width, width])
         if weights.dilated is not None:
             weight, bias = weights.dilated  # (branches, w, w·k), (branches, w, 1)
-            y = torch.baddbmm(bias, weight, dilated.view(weight.shape[0], -1, columns))
-            parts.append(y.view(-1, columns))
+            batch = (weight.shape[0], -1, columns)
+            torch.baddbmm(bias, weight, dilated.view(batch), out=dilated_rows.view(batch))
         pooled = pooled.view(-1, 3, columns).amax(1)
-        parts.append(torch.addcmul(weights.pool_shift, pooled, weights.pool_scale))
+        torch.addcmul(weights.pool_shift, pooled, weights.pool_scale, out=pool_rows)
         centres = centres.view(-1, columns)
-        parts.append(torch.addmm(weights.one_by_one[1], weights.one_by_one[0], centres))
-        out = torch.cat(parts)
+        torch.addmm(weights.one_by_one[1], weights.one_by_one[0], centres, out=one_rows)
         if weights.residual is not None:
             weight, bias = weights.residual
             out += torch.addmm(bias, weight, residual.view(-1, columns))

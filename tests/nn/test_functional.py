@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from skelgraph.nn.functional import conv_frames, fold_batch_norm
+from skelgraph.nn.functional import affine_act_, conv_frames, epilogue_affine, fold_batch_norm
 from tests.layer_helpers import randomize
 
 
@@ -58,3 +58,17 @@ def test_batch_norm_alone_as_scale_and_shift():
     x = torch.randn(2, 4, 3, 5, dtype=torch.float64)
     scale, shift = fold_batch_norm(None, bn)
     torch.testing.assert_close(x * scale.view(-1, 1, 1) + shift.view(-1, 1, 1), bn(x))
+
+
+@pytest.mark.parametrize("act", [nn.ReLU(), nn.Identity()])
+@pytest.mark.parametrize("bias", [False, True])
+def test_folded_epilogue_equals_bias_norm_and_activation(act, bias):
+    """epilogue_affine then affine_act_ (what a stream folds once and applies per step)
+    equal the modules one after another, on a channels-last view too, in place."""
+    bn = randomize(nn.BatchNorm2d(4)).double().eval()
+    b = torch.randn(4, dtype=torch.float64) if bias else None
+    y = torch.randn(2, 3, 5, 4, dtype=torch.float64).permute(0, 3, 1, 2)  # channels last
+    expected = act(bn(y if b is None else y + b.view(1, -1, 1, 1)))
+    out = affine_act_(y, *epilogue_affine(b, bn), act)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    assert out.data_ptr() == y.data_ptr()

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from skelgraph import DisentangledGraphConv
 from skelgraph.nn import backend
-from skelgraph.nn.node_major import node_major_graph_conv
+from skelgraph.nn.node_major import node_major_frames, node_major_graph_conv, stack_scales
 from tests.layer_helpers import TINY, randomize
 
 
@@ -133,3 +133,22 @@ def test_non_contiguous_input_and_its_gradient():
     (g,) = torch.autograd.grad(out.sum(), x)
     (expected,) = torch.autograd.grad(einsum_reference(x, adjacency, weight).sum(), x)
     torch.testing.assert_close(g, expected)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_frames_from_stacked_scales_equal_the_reference_channels_last(bias):
+    """node_major_frames (the stream's form: scales stacked once, a bias, one product
+    with a row per (sample, frame, joint)) gives the reference plus the bias, laid out
+    channels last."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, 4, 5, generator=gen, dtype=torch.float64)
+    adjacency = torch.randn(2, 5, 5, generator=gen, dtype=torch.float64)
+    weight = torch.randn(4, 6, generator=gen, dtype=torch.float64)
+    b = torch.randn(4, generator=gen, dtype=torch.float64) if bias else None
+    out = node_major_frames(x, stack_scales(adjacency), weight, b)
+    expected = einsum_reference(x, adjacency, weight)
+    if b is not None:
+        expected = expected + b.view(1, -1, 1, 1)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    assert out.stride(1) == 1  # channels last: the product's columns
+    assert stack_scales(adjacency)[3 * 2 + 1].equal(adjacency[1, 3])  # row v·K + k

@@ -186,3 +186,20 @@ def test_a_stream_keeps_the_kernels_it_started_with():
 def test_window_state_is_the_base_of_the_windowed_layers():
     for name in ("g3d", "tcn"):
         assert issubclass(type(instance(name)[0]).State, WindowState)
+
+
+@pytest.mark.parametrize("name", ["gcn", "g3d", "tcn"])
+def test_a_stream_keeps_the_weights_it_started_with(name):
+    """The weights (batch norm folded in, the MS-GCN's projection and scales included) are
+    read at a stream's first frame: changed mid-stream, they act from the next stream."""
+    layer, x = float64(name)
+    before = copy.deepcopy(layer)
+    with backend.implementation("fast"):
+        head = [layer.forward_steps(x[:, :, t : t + 1]) for t in range(2)]
+        with torch.no_grad():
+            for p in [*layer.parameters(), *layer.buffers()]:
+                if p.is_floating_point():
+                    p.mul_(1.5)
+        rest = rest_of(layer, x, 2)
+        torch.testing.assert_close(torch.cat([*head, rest], 2), before(x), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(stream(layer, x), layer(x), rtol=1e-12, atol=1e-12)

@@ -222,6 +222,28 @@ def test_aligner_releases_common_frames():
     torch.testing.assert_close(torch.cat([out[1], out2[1]], 2), b)
 
 
+@settings(max_examples=40, deadline=None)
+@given(steps=st.lists(st.tuples(*[st.integers(0, 3)] * 3), max_size=10))
+def test_aligner_releases_each_frame_once_when_all_pathways_have_it(steps):
+    """Three pathways pushing chunks of any sizes: after each push, exactly the frames
+    that every pathway has produced are out, in order, each once."""
+    frames = torch.arange(3 * 30.0).view(3, 1, 1, 30, 1).expand(3, 2, 3, 30, 4)
+    aligner, pushed, released = Aligner(), [0, 0, 0], [[], [], []]
+    for sizes in steps:
+        parts = [frames[i, :, :, pushed[i] : pushed[i] + k] if k else None
+                 for i, k in enumerate(sizes)]  # fmt: skip
+        pushed = [p + k for p, k in zip(pushed, sizes)]
+        out = aligner.push(parts)
+        done = sum(r.shape[2] for r in released[0])
+        assert (out is None) == (min(pushed) == done)
+        for i, o in enumerate(out or []):
+            assert o.shape[2] == min(pushed) - done
+            released[i].append(o)
+    for i in range(3):
+        got = torch.cat(released[i], 2) if released[i] else frames[i, :, :, :0]
+        torch.testing.assert_close(got, frames[i, :, :, : min(pushed)], rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("window", [1, 3, 4])
 def test_running_mean_over_the_last_window_frames(window):
     x = torch.randn(2, 3, 11, dtype=torch.float64)
@@ -400,3 +422,28 @@ def test_steps_run_without_gradients():
     layer, x = instance("gcn")
     out = layer.forward_steps(x.requires_grad_())
     assert not out.requires_grad
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    span=st.integers(0, 6),
+    stride=st.integers(1, 3),
+    chunks=st.lists(st.integers(0, 4), max_size=8),
+)
+def test_channels_first_window_gives_the_same_windows_as_one_matrix(span, stride, chunks):
+    """A window whose frames are channels first in memory hands over the same windows
+    in any chunking (two parts pushed at once included), and the frames of each are one
+    (frames·C, N·V) matrix: a view, not a copy."""
+    x = torch.randn(2, 3, 12, 4)
+    plain = TemporalWindow(span, stride)
+    first = TemporalWindow(span, stride, channels_first=True)
+    for chunk in [*chunked(x, chunks), None]:
+        parts = None if chunk is None else [chunk[:, :1], chunk[:, 1:]]
+        a = plain.finish() if chunk is None else plain.push(chunk)
+        b = first.finish() if chunk is None else first.push(parts)
+        assert (a is None) == (b is None)
+        if a is None or b is None:
+            continue
+        torch.testing.assert_close(b, a, rtol=0, atol=0)
+        rows = b.permute(2, 1, 0, 3).reshape(-1, 2 * 4)
+        assert rows.data_ptr() == b.data_ptr() and rows.is_contiguous()
