@@ -152,6 +152,24 @@ def _amp(results: Path) -> dict[str, Figure]:
     return out
 
 
+def _memory(results: Path) -> dict[str, Figure]:
+    """Peak memory of MS-G3D Net at T = 100 against the authors' code at the same autocast
+    (memory-t100.json: ``memory.{phase}{batch}.{float32,bf16}``)."""
+    src = source("memory-t100.md", results)
+    runs = json.loads((results / "memory-t100.json").read_text())
+    out = {}
+    for mine in runs:
+        if mine["impl"] != "skelgraph":
+            continue
+        key = (mine["phase"], mine["batch"], mine["amp"])
+        theirs = next(r for r in runs if r["impl"] == "authors" and (
+            r["phase"], r["batch"], r["amp"]) == key)  # fmt: skip
+        precision = "float32" if mine["amp"] == "off" else mine["amp"]
+        name = f"memory.{mine['phase']}{mine['batch']}.{precision}"
+        out[name] = Figure(_ratio(mine["peak_mib"] / theirs["peak_mib"]), src)
+    return out
+
+
 def _streaming(results: Path) -> dict[str, Figure]:
     """One frame of the stream against rerunning the clip model (streaming.json)."""
     src = source("streaming.md", results)
@@ -328,8 +346,8 @@ def figures(results: Path = RESULTS) -> dict[str, Figure]:
     """Every named figure, computed from the files in ``results``."""
     out: dict[str, Figure] = {}
     parts = (
-        _speed, _limit, _amp, _streaming, _online, _accuracy, _recipe, _amp_accuracy, _bias,
-        _threads,
+        _speed, _limit, _amp, _memory, _streaming, _online, _accuracy, _recipe,
+        _amp_accuracy, _bias, _threads,
     )  # fmt: skip
     for part in parts:
         out.update(part(results))

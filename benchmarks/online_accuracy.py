@@ -34,8 +34,11 @@ rerunning the model on the whole clip.
     python -m examples.msg3d.train --dataset nw-ucla --data-root DATA --frames 128 --out SYM
     python -m examples.msg3d.train ... --causal --out CAUSAL
     python -m examples.msg3d.train ... --causal --init-from SYM/last.pt --out TUNED
+    python -m examples.msg3d.train ... --epochs 30 --causal --min-prefix 0.1 --out PCAUSAL
+    python -m examples.msg3d.train ... --epochs 30 --min-prefix 0.1 --out PSYM
     python -m benchmarks.online_accuracy --checkpoint SYM/last.pt --data-root DATA \\
-        --causal-checkpoint CAUSAL/last.pt --finetuned-checkpoint TUNED/last.pt
+        --causal-checkpoint CAUSAL/last.pt --finetuned-checkpoint TUNED/last.pt \\
+        --prefix-causal-checkpoint PCAUSAL/last.pt --prefix-symmetric-checkpoint PSYM/last.pt
 
 Results go to ``benchmarks/results/online-accuracy.md``, ``.json`` and ``.png``.
 """
@@ -370,8 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Cost of a prediction, batch 1, {args.threads} thread(s), median of {args.repeats} "
         "(a prediction is one stride cycle of single-frame steps at steady state; the rerun "
-        f"is one forward on the {result['frames']}-frame clip). Times on a shared, loaded "
-        "machine: compare within this table only.",
+        f"is one forward on the {result['frames']}-frame clip). Compare times within this "
+        "table only: they depend on the machine's load when it ran.",
         "",
         *cost_table(result),
     ]
