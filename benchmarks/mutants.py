@@ -315,8 +315,8 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "skelgraph/nn/graph_conv.py",
-        "            y, self.proj.bias, self.bn, self.act, fused=plan.fused_epilogue",
-        "            y, None, self.bn, self.act, fused=plan.fused_epilogue",
+        "            self.proj.bias,\n            self.bn,",
+        "            None,\n            self.bn,",
         GCN,
         "projection bias dropped",
     ),
@@ -441,7 +441,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "skelgraph/nn/g3d.py",
-        "        return self.out_bn(self.collapse(y).squeeze(3))",
+        "        return norm(self.out_bn, self.collapse(y).squeeze(3), fast=fast)",
         "        return self.collapse(y).squeeze(3)",
         G3D,
         "output batch norm skipped",

@@ -72,7 +72,6 @@ def _refused(capsys, args: list[str]) -> str:
         ("--repeat", "1e12", "integer in 1..1000"),
         ("--warmup-epochs", "-1", "integer in 0..100000"),
         ("--warmup-epochs", "nan", "integer in 0..100000"),
-        ("--min-prefix", "0", "finite and in (0, 1]"),
         ("--min-prefix", "-0.5", "number in 0..1"),
         ("--min-prefix", "1.5", "number in 0..1"),
         ("--min-prefix", "nan", "number in 0..1"),
