@@ -360,6 +360,15 @@ def _run(rank: int, world: int, init_file: str, setting: str, results: dict) -> 
 @pytest.mark.parametrize("setting", ["reference", "fast"])
 def test_ddp_gradients_are_synchronised_across_processes(tmp_path, setting):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    results = mp.Manager().dict()
-    mp.spawn(_run, args=(2, str(tmp_path / "init"), setting, results), nprocs=2, join=True)
+    # gloo's rare abort at a process group's teardown ("terminate called without an active
+    # exception", SIGABRT; as in test_train's DDP run, not yet understood) earns one more
+    # run; any other failure fails at once.
+    for attempt in range(2):
+        results = mp.Manager().dict()
+        try:
+            mp.spawn(_run, args=(2, str(tmp_path / f"init{attempt}"), setting, results), nprocs=2)
+            break
+        except mp.ProcessExitedException as error:
+            if error.signal_name != "SIGABRT" or attempt == 1:
+                raise
     assert dict(results) == {0: True, 1: True}
