@@ -78,6 +78,11 @@ def _ratio(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}×"
 
 
+def _authors_twin(runs: list[dict], mine: dict, fields: tuple[str, ...]) -> dict:
+    """The authors' run of ``runs`` that agrees with ``mine`` on ``fields``."""
+    return next(r for r in runs if r["impl"] == "authors" and all(r[f] == mine[f] for f in fields))
+
+
 def _speed(results: Path) -> dict[str, Figure]:
     """MS-G3D Net against the authors' code (speed.json): per phase, batch and allocator."""
     src = source("speed.md", results)
@@ -86,9 +91,7 @@ def _speed(results: Path) -> dict[str, Figure]:
     for mine in runs:
         if (mine["case"], mine["impl"]) != ("msg3d", "skelgraph"):
             continue
-        key = (mine["case"], mine["batch"], mine["phase"], mine["malloc"])
-        theirs = next(r for r in runs if r["impl"] == "authors" and (
-            r["case"], r["batch"], r["phase"], r["malloc"]) == key)  # fmt: skip
+        theirs = _authors_twin(runs, mine, ("case", "batch", "phase", "malloc"))
         name = f"speed.{mine['phase']}{mine['batch']}" + (
             "" if mine["malloc"] == "default" else f"-{mine['malloc']}"
         )
@@ -161,9 +164,7 @@ def _memory(results: Path) -> dict[str, Figure]:
     for mine in runs:
         if mine["impl"] != "skelgraph":
             continue
-        key = (mine["phase"], mine["batch"], mine["amp"])
-        theirs = next(r for r in runs if r["impl"] == "authors" and (
-            r["phase"], r["batch"], r["amp"]) == key)  # fmt: skip
+        theirs = _authors_twin(runs, mine, ("phase", "batch", "amp"))
         precision = "float32" if mine["amp"] == "off" else mine["amp"]
         name = f"memory.{mine['phase']}{mine['batch']}.{precision}"
         out[name] = Figure(_ratio(mine["peak_mib"] / theirs["peak_mib"]), src)
