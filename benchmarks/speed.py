@@ -5,7 +5,10 @@ Every measurement runs in a fresh subprocess, so peak memory is that of one conf
 - time: median over ``--repeats`` timed runs after one warm-up, of inference (``eval()``,
   ``no_grad``) and of a training step (``train()``, forward + backward);
 - memory: peak resident set size of the worker above its size just before the first
-  step (CPU), or ``torch.cuda.max_memory_allocated`` (CUDA).
+  step (CPU), or ``torch.cuda.max_memory_allocated`` (CUDA); and on any device the peak
+  of live tensor storage in one more, untimed step
+  (:class:`benchmarks.tensor_memory.PeakTensorMemory`), what the code holds whatever the
+  allocator keeps (on CUDA the same figure as ``max_memory_allocated``).
 
 Cases, at the paper's shapes (T = 300, V = 25, M = 2; batch sizes ``--batch``): the MS-GCN,
 the two G3D pathways and the MS-TCN of STGC block 2, and the whole NTU-60 model, each with
@@ -59,6 +62,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks.tensor_memory import PeakTensorMemory
 from skelgraph.amp import AMP_DTYPES, autocast
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,8 +191,17 @@ def worker(spec: dict) -> dict:
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before
+    with PeakTensorMemory() as tensors:
+        step()
     median = statistics.median(times)
-    return {**spec, "median_s": median, "times_s": times, "first_s": first, "peak_mib": peak}
+    return {
+        **spec,
+        "median_s": median,
+        "times_s": times,
+        "first_s": first,
+        "peak_mib": peak,
+        "tensor_peak_mib": tensors.peak_bytes / 2**20,
+    }
 
 
 def with_authors_path(env: dict[str, str], reference: str) -> dict[str, str]:
@@ -232,13 +245,18 @@ def machine() -> str:
     return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs"
 
 
+def _ratio(mine: float, base: float) -> float:
+    return mine / base if base > 0 else float("nan")
+
+
 def table(results: list[dict]) -> list[str]:
     amp = any(r.get("amp", "off") != "off" for r in results)
     lines = [
         "| case | batch | phase | malloc | implementation | aggregation | "
         + ("autocast | " if amp else "")
-        + "median time (s) | speed-up vs baseline | peak memory (MiB) | memory vs baseline |",
-        "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if amp else ""),
+        + "median time (s) | speed-up vs baseline | peak memory (MiB) | memory vs baseline | "
+        "peak tensors (MiB) | tensors vs baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if amp else ""),
     ]
     key = lambda r: (r["case"], r["batch"], r["phase"], r["device"], r["malloc"])  # noqa: E731
     groups: dict[tuple, list[dict]] = {}
@@ -252,12 +270,14 @@ def table(results: list[dict]) -> list[str]:
         )
         for r in rows:
             speed = base["median_s"] / r["median_s"]
-            memory = r["peak_mib"] / base["peak_mib"] if base["peak_mib"] > 0 else float("nan")
+            memory = _ratio(r["peak_mib"], base["peak_mib"])
+            tensors = _ratio(r["tensor_peak_mib"], base["tensor_peak_mib"])
             autocast = f"{r.get('amp', 'off')} | " if amp else ""
             lines.append(
                 f"| {CASES[case]} | {batch} | {phase} | {malloc} | {r['impl']} | "
                 f"{r['aggregation']} | {autocast}"
-                f"{r['median_s']:.3f} | {speed:.2f}× | {r['peak_mib']:.0f} | {memory:.2f}× |"
+                f"{r['median_s']:.3f} | {speed:.2f}× | {r['peak_mib']:.0f} | {memory:.2f}× | "
+                f"{r['tensor_peak_mib']:.0f} | {tensors:.2f}× |"
             )
     return lines
 
@@ -528,8 +548,9 @@ def main(argv: list[str] | None = None) -> None:
         f"- torch {torch.__version__}, {args.threads} threads, T = {args.frames}",
         f"- machine: {machine()}",
         "- time: median of the timed runs after one warm-up; memory: peak RSS growth of a fresh "
-        "process (CPU) or peak CUDA allocation; baseline: the authors' code where run, else "
-        "skelgraph's disentangled path",
+        "process (CPU) or peak CUDA allocation; tensors: the most bytes live tensors held at "
+        "once in one more step (benchmarks/tensor_memory.py), whatever the allocator keeps; "
+        "baseline: the authors' code where run, else skelgraph's disentangled path",
         "",
     ]
     # Autocast runs go to their own files; speed.md/json keep the float32 comparison.

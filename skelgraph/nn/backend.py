@@ -68,6 +68,7 @@ __all__ = [
     "fuses_epilogue",
     "get_implementation",
     "implementation",
+    "recomputes_activation",
     "recording_tool",
     "set_implementation",
     "use_fast",
@@ -198,3 +199,22 @@ def fast_batch_norm(*norms: nn.Module) -> bool:
         type(bn) is nn.BatchNorm2d and (bn.training or bn.running_mean is None) for bn in norms
     )
     return use_fast(0, 0, applicable=applicable)
+
+
+def recomputes_activation(bn: nn.Module, act: nn.Module) -> bool:
+    """Whether a layer's plan runs batch norm, ReLU and the convolution after them as
+    :func:`skelgraph.nn.norm_relu_conv.norm_relu_conv`, which keeps only the norm's input
+    for the backward and rebuilds the ReLU's output there (one element-wise pass): the
+    rule of :func:`use_fast` at equal cost, where :func:`fast_batch_norm` holds, the
+    activation is a ReLU and gradients are on (the kernel itself runs the modules where
+    the tensor or autocast does not allow it).
+
+    Parameters
+    ----------
+    bn : nn.Module
+        The layer's batch norm.
+    act : nn.Module
+        The activation after it.
+    """
+    applicable = isinstance(act, nn.ReLU) and torch.is_grad_enabled()
+    return applicable and fast_batch_norm(bn)

@@ -38,13 +38,16 @@ from torch.autograd.function import once_differentiable
 from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = [
+    "affine_",
     "batch_norm",
     "fresh_output",
     "groupable",
     "grouped_batch_norm",
     "norm",
+    "normalise",
     "reducible",
     "shifted",
+    "update_running",
 ]
 
 
@@ -97,24 +100,66 @@ def shifted(y: torch.Tensor, shift: torch.Tensor | None) -> torch.Tensor:
     return y + shift.to(y.dtype).view((-1,) + (1,) * (y.dim() - 2))
 
 
+def _channel_view(x: torch.Tensor) -> tuple[int, ...]:
+    return (-1,) + (1,) * (x.dim() - 2)
+
+
+def normalise(
+    x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None, eps: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Y, μ, σ² and 1/√(σ² + ε) of a :func:`reducible` tensor normalised with its batch's
+    statistics (the module docstring's passes), without autograd.
+
+    Parameters
+    ----------
+    x : Tensor
+        (N, C, ...), :func:`reducible`.
+    weight, bias : Tensor or None
+        γ and β, (C,) each; ``None``: 1 and 0.
+    eps : float
+        ε.
+    """
+    rows = (x.shape[0], x.shape[1], -1)  # (N, C, L): unit-stride rows (reducible)
+    count = x.numel() // x.shape[1]
+    mean = x.view(rows).sum(2).sum(0) / count
+    centred = torch.sub(x, mean.view(_channel_view(x)), out=torch.empty(x.shape, dtype=x.dtype))
+    var = torch.linalg.vector_norm(centred.view(rows), dim=2).square().sum(0) / count
+    invstd = (var + eps).rsqrt()
+    return affine_(centred, invstd, weight, bias), mean, var, invstd
+
+
+def affine_(
+    centred: torch.Tensor,
+    invstd: torch.Tensor,
+    weight: torch.Tensor | None,
+    bias: torch.Tensor | None,
+) -> torch.Tensor:
+    """γ·(X − μ)/√(σ² + ε) + β in place on the centred X − μ (one pass): the last step of
+    :func:`normalise`, and how a backward that recomputes Y repeats it exactly.
+
+    Parameters
+    ----------
+    centred : Tensor
+        (N, C, ...), X − μ; overwritten.
+    invstd : Tensor
+        (C,), 1/√(σ² + ε).
+    weight, bias : Tensor or None
+        γ and β, (C,) each; ``None``: 1 and 0.
+    """
+    view = _channel_view(centred)
+    scale = (invstd if weight is None else invstd * weight).view(view)
+    if bias is None:
+        return centred.mul_(scale)
+    return torch.addcmul(bias.view(view), centred, scale, out=centred)
+
+
 class _TrainingBatchNorm(torch.autograd.Function):
     """Batch norm of ``x + shift`` with batch statistics (the module docstring): returns
     Y, μ (with the shift) and σ², the last two not differentiable."""
 
     @staticmethod
     def forward(ctx, x, shift, weight, bias, eps):  # type: ignore[override]
-        rows = (x.shape[0], x.shape[1], -1)  # (N, C, L): unit-stride rows (reducible)
-        count = x.numel() // x.shape[1]
-        mean = x.view(rows).sum(2).sum(0) / count
-        view = (-1,) + (1,) * (x.dim() - 2)
-        centred = torch.sub(x, mean.view(view), out=torch.empty(x.shape, dtype=x.dtype))
-        var = torch.linalg.vector_norm(centred.view(rows), dim=2).square().sum(0) / count
-        invstd = (var + eps).rsqrt()
-        scale = (invstd if weight is None else invstd * weight).view(view)
-        if bias is None:
-            out = centred.mul_(scale)
-        else:  # one pass, in place
-            out = torch.addcmul(bias.view(view), centred, scale, out=centred)
+        out, mean, var, invstd = normalise(x, weight, bias, eps)
         ctx.save_for_backward(x, weight, mean, invstd)
         ctx.eps = eps
         if shift is not None:
@@ -158,8 +203,7 @@ def batch_norm(
         + \beta_c
 
     with μ and σ² the statistics of X + b. In training mode the running statistics move
-    as ``nn.BatchNorm2d``'s: :math:`\hat\mu \leftarrow (1 - m)\hat\mu + m\mu`,
-    :math:`\hat\sigma^2 \leftarrow (1 - m)\hat\sigma^2 + m\sigma^2 M / (M - 1)`.
+    as ``nn.BatchNorm2d``'s (:func:`update_running`).
 
     Parameters
     ----------
@@ -189,12 +233,38 @@ def batch_norm(
         x = shifted(x, shift)
         return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
     out, mean, var = _TrainingBatchNorm.apply(x, shift, weight, bias, eps)
-    if running_mean is not None and running_var is not None:
-        count = x.numel() // x.shape[1]
-        with torch.no_grad():
-            running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
-            running_var.mul_(1 - momentum).add_(var, alpha=momentum * count / (count - 1))
+    update_running(running_mean, running_var, mean, var, x.numel() // x.shape[1], momentum)
     return out
+
+
+def update_running(
+    running_mean: torch.Tensor | None,
+    running_var: torch.Tensor | None,
+    mean: torch.Tensor,
+    var: torch.Tensor,
+    count: int,
+    momentum: float,
+) -> None:
+    r"""Move the running statistics as ``nn.BatchNorm2d`` does, in place:
+    :math:`\hat\mu \leftarrow (1 - m)\hat\mu + m\mu`,
+    :math:`\hat\sigma^2 \leftarrow (1 - m)\hat\sigma^2 + m\sigma^2 M / (M - 1)`.
+
+    Parameters
+    ----------
+    running_mean, running_var : Tensor or None
+        (C,) each; ``None``: not tracked.
+    mean, var : Tensor
+        (C,), the batch's μ and (biased) σ².
+    count : int
+        M, values per channel.
+    momentum : float
+        m.
+    """
+    if running_mean is None or running_var is None:
+        return
+    with torch.no_grad():
+        running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
+        running_var.mul_(1 - momentum).add_(var, alpha=momentum * count / (count - 1))
 
 
 def _settings(bn: nn.Module) -> tuple:

@@ -17,6 +17,7 @@ from skelgraph.nn.activation import ActivationLike, make_activation
 from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
 from skelgraph.nn.batch_norm import norm
 from skelgraph.nn.node_major import node_major_frames, stack_scales
+from skelgraph.nn.norm_relu_conv import norm_relu_conv
 from skelgraph.nn.project_first import (
     aggregate_windows,
     frame_projection,
@@ -61,6 +62,10 @@ class G3DPlan(NamedTuple):
     fast_batch_norm : bool
         Both batch norms in training mode in fewer passes than PyTorch's CPU kernel
         (:func:`~skelgraph.nn.batch_norm.batch_norm`, ``fast=True``).
+    recompute_activation : bool
+        The window tensor's batch norm, ReLU and collapse as
+        :func:`~skelgraph.nn.norm_relu_conv.norm_relu_conv`, which saves only the norm's
+        input and rebuilds the ReLU's output in the backward.
     """
 
     window_conv: Literal["project-first", "reference"]
@@ -68,6 +73,7 @@ class G3DPlan(NamedTuple):
     fused_epilogue: bool
     stream: Literal["project-first", "node-major", "reference"]
     fast_batch_norm: bool
+    recompute_activation: bool = False
 
 
 class _StreamKernels(NamedTuple):
@@ -264,6 +270,7 @@ class G3DConv(StreamingModule):
             fused_epilogue=backend.fuses_epilogue(self.bn, self.act),
             stream=stream,
             fast_batch_norm=backend.fast_batch_norm(self.bn, self.out_bn),
+            recompute_activation=backend.recomputes_activation(self.bn, self.act),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -285,11 +292,21 @@ class G3DConv(StreamingModule):
         else:
             y = functional.window_graph_conv(x, adjacency, weight, tau, d, s, causal=causal)
         fast = plan.fast_batch_norm
-        y = functional.bias_norm_act(
-            y, self.proj.bias, self.bn, self.act, fused=plan.fused_epilogue, fast_batch_norm=fast
-        )  # (N, C_e, T', τV)
-        y = y.view(y.shape[0], self.embed_channels, -1, tau, self.num_joints)
-        return norm(self.out_bn, self.collapse(y).squeeze(3), fast=fast)
+        windows = (y.shape[0], self.embed_channels, y.shape[2], tau, self.num_joints)
+        if plan.recompute_activation:
+            # A strided layer's windows are a slice of a longer buffer: one copy buys the
+            # fewer-pass norm and a ReLU output that need not be kept.
+            z = norm_relu_conv(
+                y.contiguous(), self.bn, self.collapse, self.proj.bias, shape=windows,
+                recompute=True,
+            )  # fmt: skip
+        else:
+            y = functional.bias_norm_act(
+                y, self.proj.bias, self.bn, self.act, fused=plan.fused_epilogue,
+                fast_batch_norm=fast,
+            )  # fmt: skip
+            z = self.collapse(y.view(windows))  # (N, C_e, T', τ, V) to (N, C', T', 1, V)
+        return norm(self.out_bn, z.squeeze(3), fast=fast)
 
     @property
     def delay(self) -> int:

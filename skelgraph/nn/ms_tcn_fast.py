@@ -241,10 +241,12 @@ def multiscale_temporal_conv(
         tail = _conv(x, _stack(strided), s, 1, (0, 0))
     if norms is not None:
         h = grouped_batch_norm(h, norms.bottlenecks, fast=fast_batch_norm)
-    h = h.relu_()  # a fresh tensor (norm output) or z's own rows (folded)
-    hs = h.split(width, 1)
-    parts = [  # on contiguous copies: float32 conv2d's backward is far slower on slices
-        _conv(hi.contiguous(), conv, s, d, padding)
+    # One ReLU per branch, out of place: each output is a contiguous tensor (float32
+    # conv2d's backward is far slower on slices) that the ReLU and its consumer save once
+    # between them, where a ReLU of the whole and copies of its slices saved both.
+    hs = [F.relu(hi) for hi in h.split(width, 1)]
+    parts = [
+        _conv(hi, conv, s, d, padding)
         for hi, conv, d, padding in zip(hs, weights.dilated, geometry.dilations, geometry.paddings)
     ]
     pool = (geometry.pool_size, s, geometry.pool_padding)

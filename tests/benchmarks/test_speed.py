@@ -23,12 +23,22 @@ def test_speed_quick_writes_ratios(tmp_path):
     rows = [line.strip("|").split(" | ") for line in table.splitlines() if "| 1 |" in line]
     assert len(rows) == len(results)
     # Each group's baseline (the reference path) is 1.00×.
-    for case, _, phase, _, impl, aggregation, _, speed, _, memory in rows:
+    for case, _, phase, _, impl, aggregation, _, speed, _, memory, _, tensors in rows:
         baseline = impl == "skelgraph-reference"
         if baseline and aggregation == "disentangled":
             assert speed == "1.00×", (case, phase)
             # nan when the tiny case did not grow the process's peak RSS at all
             assert memory.strip() in ("1.00×", "nan×"), (case, phase)
+            assert tensors.strip() == "1.00×", (case, phase)
+    # Every step allocates tensors: training more than inference of the same cell.
+    for r in results:
+        assert r["tensor_peak_mib"] > 0
+    peaks = {
+        (r["case"], r["impl"], r["aggregation"], r["phase"]): r["tensor_peak_mib"] for r in results
+    }
+    for (case, impl, aggregation, phase), peak in peaks.items():
+        if phase == "train":
+            assert peak > peaks[(case, impl, aggregation, "infer")]
 
 
 def test_speed_quick_under_autocast_keeps_the_float32_baseline(tmp_path):

@@ -1,0 +1,187 @@
+r"""Batch norm, ReLU and a convolution that keep only the norm's input for the backward.
+
+Run as modules, ``conv(relu(bn(x)))`` in training mode keeps two tensors of x's size
+until the backward: x, for the batch norm's gradient, and R = relu(BN(x)), which the ReLU
+and the convolution both save. In G3D that pair is the (N, C_e, T', τ·V) window tensor, the
+largest of the layer: about a sixth of MS-G3D Net's saved activations. R costs one
+element-wise pass to rebuild from x and the batch's statistics, so this function saves x
+alone and recomputes R in the backward,
+
+.. math::
+
+    R = \max\!\Big(0,\; \gamma \frac{X - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta\Big),
+    \qquad Z = W \star R + b,
+
+with the same passes as the forward (:func:`~skelgraph.nn.batch_norm.affine_`), so the
+rebuilt R is the forward's to the bit. The gradients are PyTorch's own kernels:
+``convolution_backward`` for W, b and ∂L/∂R, ReLU's ``threshold_backward``, then
+``native_batch_norm_backward``.
+
+It runs where the fewer-pass batch norm does (a plain ``nn.BatchNorm2d`` normalising
+with the batch's statistics, a :func:`~skelgraph.nn.batch_norm.reducible` float32 or
+float64 tensor), outside autocast, with gradients; elsewhere the modules run as they are.
+Which layers take it is their plan's (:func:`skelgraph.nn.backend.recomputes_activation`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+from skelgraph.nn.batch_norm import (
+    affine_,
+    groupable,
+    norm,
+    normalise,
+    reducible,
+    update_running,
+)
+
+__all__ = ["norm_relu_conv", "recomputable"]
+
+
+class _ConvGeometry(NamedTuple):
+    stride: list[int]
+    padding: list[int]
+    dilation: list[int]
+    groups: int
+
+    @classmethod
+    def of(cls, conv: nn.Conv2d | nn.Conv3d) -> _ConvGeometry:
+        return cls(list(conv.stride), list(conv.padding), list(conv.dilation), conv.groups)  # type: ignore[arg-type]
+
+
+def _convolve(r: torch.Tensor, weight: torch.Tensor, bias, geometry: _ConvGeometry):
+    zeros = [0] * len(geometry.stride)
+    return torch.ops.aten.convolution(
+        r, weight, bias, geometry.stride, geometry.padding, geometry.dilation, False, zeros,
+        geometry.groups,
+    )  # fmt: skip
+
+
+class _NormReluConv(torch.autograd.Function):
+    """Z, μ (of x + shift) and σ² (the last two not differentiable) of
+    ``conv(relu(bn(x + shift)))``, saving x. The shift moves only μ; its gradient is zero
+    (:mod:`skelgraph.nn.batch_norm`)."""
+
+    @staticmethod
+    def forward(ctx: Any, x, shift, gamma, beta, eps, weight, bias, geometry):  # type: ignore[override]
+        r, mean, var, invstd = normalise(x, gamma, beta, eps)
+        z = _convolve(r.relu_(), weight, bias, geometry)
+        ctx.save_for_backward(x, gamma, beta, mean, invstd, weight)
+        ctx.eps, ctx.geometry, ctx.has_bias = eps, geometry, bias is not None
+        if shift is not None:
+            mean = mean + shift.detach()
+        ctx.mark_non_differentiable(mean, var)
+        return z, mean, var
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor, _mean, _var):  # type: ignore[override]
+        x, gamma, beta, mean, invstd, weight = ctx.saved_tensors
+        needs_x, needs_shift, needs_gamma, needs_beta, _, needs_w, needs_b, _ = ctx.needs_input_grad
+        view = (-1,) + (1,) * (x.dim() - 2)
+        centred = torch.sub(x, mean.view(view), out=torch.empty(x.shape, dtype=x.dtype))
+        r = affine_(centred, invstd, gamma, beta).relu_()  # the forward's R, rebuilt
+        g = ctx.geometry
+        bias_sizes = [weight.shape[0]] if ctx.has_bias else None
+        grad_r, grad_w, grad_b = torch.ops.aten.convolution_backward(
+            grad.contiguous(), r, weight, bias_sizes, g.stride, g.padding, g.dilation, False,
+            [0] * len(g.stride), g.groups, [needs_x or needs_gamma or needs_beta, needs_w,
+            ctx.has_bias and needs_b],
+        )  # fmt: skip
+        grad_x = grad_gamma = grad_beta = None
+        if grad_r is not None:
+            grad_y = torch.ops.aten.threshold_backward(grad_r, r, 0)
+            del r, grad_r
+            grad_x, grad_gamma, grad_beta = torch.ops.aten.native_batch_norm_backward(
+                grad_y, x, gamma, None, None, mean, invstd, True, ctx.eps,
+                [needs_x, gamma is not None and needs_gamma, beta is not None and needs_beta],
+            )  # fmt: skip
+        grad_shift = torch.zeros_like(mean) if needs_shift else None
+        return grad_x, grad_shift, grad_gamma, grad_beta, None, grad_w, grad_b, None
+
+
+def recomputable(x: torch.Tensor, bn: nn.Module, conv: nn.Module, shape: tuple[int, ...]) -> bool:
+    """Whether :func:`norm_relu_conv` computes this call by recomputing R: a plain
+    ``nn.BatchNorm2d`` in training mode (:func:`~skelgraph.nn.batch_norm.groupable`), a
+    zero-padded ``nn.Conv2d`` or ``nn.Conv3d`` of ``shape``'s rank, a contiguous
+    :func:`~skelgraph.nn.batch_norm.reducible` ``x``, gradients on and autocast off.
+
+    Parameters
+    ----------
+    x : Tensor
+        The batch norm's input.
+    bn : nn.Module
+        The batch norm.
+    conv : nn.Module
+        The convolution.
+    shape : tuple of int
+        The shape the convolution reads R in.
+    """
+    return (
+        groupable([bn])
+        and bn.training
+        and type(conv) in (nn.Conv2d, nn.Conv3d)
+        and conv.padding_mode == "zeros"
+        and len(shape) == conv.weight.dim()
+        and x.is_contiguous()
+        and reducible(x, True)
+        and torch.is_grad_enabled()
+        and not torch.is_autocast_enabled(x.device.type)
+    )
+
+
+def norm_relu_conv(
+    x: torch.Tensor,
+    bn: nn.Module,
+    conv: nn.Module,
+    shift: torch.Tensor | None = None,
+    *,
+    shape: tuple[int, ...] | None = None,
+    recompute: bool = False,
+) -> torch.Tensor:
+    """``conv(relu(bn(x + shift)))``; with ``recompute=True``, where :func:`recomputable`,
+    saving only ``x`` for the backward (the module docstring).
+
+    Equal to the modules, including the batch norm's running statistics and
+    ``num_batches_tracked``.
+
+    Parameters
+    ----------
+    x : Tensor
+        (N, C, ...), the batch norm's input.
+    bn : nn.Module
+        The batch norm over the C channels.
+    conv : nn.Module
+        The convolution that reads the ReLU's output.
+    shift : Tensor or None
+        (C,), added to ``x`` first (a projection's bias); ``None``: zero.
+    shape : tuple of int, optional
+        The shape the convolution reads R in (a view of ``x``'s, channels second);
+        ``None``: ``x``'s.
+    recompute : bool
+        The saving form where it applies (the layer's plan says when); either way the
+        batch norm takes its fewer passes where it can
+        (:func:`skelgraph.nn.batch_norm.batch_norm`).
+
+    Returns
+    -------
+    Tensor
+        The convolution's output.
+    """
+    shape = tuple(x.shape) if shape is None else tuple(shape)
+    if not (recompute and recomputable(x, bn, conv, shape)):
+        return conv(norm(bn, x, shift, fast=recompute).relu_().view(shape))
+    x = x.view(shape)
+    if bn.track_running_stats and bn.num_batches_tracked is not None:
+        bn.num_batches_tracked.add_(1)
+    z, mean, var = _NormReluConv.apply(
+        x, shift, bn.weight, bn.bias, bn.eps, conv.weight, conv.bias, _ConvGeometry.of(conv)
+    )
+    count = x.numel() // x.shape[1]
+    update_running(bn.running_mean, bn.running_var, mean, var, count, bn.momentum)
+    return z
