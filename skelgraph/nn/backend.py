@@ -201,7 +201,7 @@ def fast_batch_norm(*norms: nn.Module) -> bool:
     return use_fast(0, 0, applicable=applicable)
 
 
-def recomputes_activation(bn: nn.Module, act: nn.Module) -> bool:
+def recomputes_activation(act: nn.Module, *norms: nn.Module) -> bool:
     """Whether a layer's plan runs batch norm, ReLU and the convolution after them as
     :func:`skelgraph.nn.norm_relu_conv.norm_relu_conv`, which keeps only the norm's input
     for the backward and rebuilds the ReLU's output there (one element-wise pass): the
@@ -211,10 +211,10 @@ def recomputes_activation(bn: nn.Module, act: nn.Module) -> bool:
 
     Parameters
     ----------
-    bn : nn.Module
-        The layer's batch norm.
     act : nn.Module
-        The activation after it.
+        The activation after the batch norms.
+    *norms : nn.Module
+        The batch norms.
     """
     applicable = isinstance(act, nn.ReLU) and torch.is_grad_enabled()
-    return applicable and fast_batch_norm(bn)
+    return applicable and fast_batch_norm(*norms)

@@ -270,7 +270,7 @@ class G3DConv(StreamingModule):
             fused_epilogue=backend.fuses_epilogue(self.bn, self.act),
             stream=stream,
             fast_batch_norm=backend.fast_batch_norm(self.bn, self.out_bn),
-            recompute_activation=backend.recomputes_activation(self.bn, self.act),
+            recompute_activation=backend.recomputes_activation(self.act, self.bn),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -34,7 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skelgraph.nn.batch_norm import grouped_batch_norm
+from skelgraph.nn.batch_norm import grouped_batch_norm, norm
+from skelgraph.nn.norm_relu_conv import Convolution, norm_relu_conv
 
 __all__ = [
     "MSTCNGeometry",
@@ -127,6 +128,25 @@ def _conv(x: torch.Tensor, conv: Conv, stride: int, dilation: int, padding: tupl
     return F.conv2d(x, weight, bias, (stride, 1), (front, 0), (dilation, 1))
 
 
+def _norm_relu_conv(
+    x: torch.Tensor,
+    bn: nn.BatchNorm2d,
+    conv: Conv,
+    stride: int,
+    dilation: int,
+    padding: tuple[int, int],
+    fast: bool,
+) -> torch.Tensor:
+    """A dilated branch after its bottleneck: ``conv(relu(bn(x)))``, keeping only ``x``
+    for the backward where the padding is symmetric."""
+    front, back = padding
+    if front != back:
+        return _conv(norm(bn, x, fast=fast).relu_(), conv, stride, dilation, padding)
+    weight, bias = conv
+    spec = Convolution(weight, bias, [stride, 1], [front, 0], [dilation, 1])
+    return norm_relu_conv(x, bn, spec, recompute=True)
+
+
 def _stack(convs: Sequence[Conv]) -> Conv:
     """1×1 convolutions on the same input as one, output channels in order."""
     biases = [w.new_zeros(w.shape[0]) if b is None else b for w, b in convs]
@@ -192,6 +212,7 @@ def multiscale_temporal_conv(
     *,
     whole_tensor: bool = False,
     fast_batch_norm: bool = False,
+    recompute: bool = False,
 ) -> torch.Tensor:
     r"""MS-TCN with merged branches (see the module docstring).
 
@@ -219,6 +240,11 @@ def multiscale_temporal_conv(
     fast_batch_norm : bool
         The batch norms in training mode in fewer passes where their input allows it
         (:func:`skelgraph.nn.batch_norm.batch_norm`).
+    recompute : bool
+        With ``norms``: each dilated branch's batch norm, ReLU and convolution keep only
+        the norm's input for the backward
+        (:func:`skelgraph.nn.norm_relu_conv.norm_relu_conv`; symmetric padding only, a
+        causal branch runs as it would without).
 
     Returns
     -------
@@ -239,18 +265,28 @@ def multiscale_temporal_conv(
     h, tail = z.split([hidden, z.shape[1] - hidden], 1)
     if s > 1:
         tail = _conv(x, _stack(strided), s, 1, (0, 0))
-    if norms is not None:
-        h = grouped_batch_norm(h, norms.bottlenecks, fast=fast_batch_norm)
-    # One ReLU per branch, out of place: each output is a contiguous tensor (float32
-    # conv2d's backward is far slower on slices) that the ReLU and its consumer save once
-    # between them, where a ReLU of the whole and copies of its slices saved both.
-    hs = [F.relu(hi) for hi in h.split(width, 1)]
-    parts = [
-        _conv(hi, conv, s, d, padding)
-        for hi, conv, d, padding in zip(hs, weights.dilated, geometry.dilations, geometry.paddings)
-    ]
+    branches_geometry = zip(weights.dilated, geometry.dilations, geometry.paddings)
+    if norms is not None and recompute:
+        # Each dilated branch normalises its own channels (the same numbers as the group).
+        xs = h.split(width, 1)
+        parts = [
+            _norm_relu_conv(xi, bn, conv, s, d, padding, fast_batch_norm)
+            for xi, bn, (conv, d, padding) in zip(xs, norms.bottlenecks, branches_geometry)
+        ]
+        pool_input = norm(norms.bottlenecks[-1], xs[-1], fast=fast_batch_norm).relu_()
+    else:
+        if norms is not None:
+            h = grouped_batch_norm(h, norms.bottlenecks, fast=fast_batch_norm)
+        # One ReLU per branch, out of place: each output is a contiguous tensor (float32
+        # conv2d's backward is far slower on slices) that the ReLU and its consumer save
+        # once between them, where a ReLU of the whole and copies of its slices saved both.
+        hs = [F.relu(hi) for hi in h.split(width, 1)]
+        parts = [
+            _conv(hi, conv, s, d, padding) for hi, (conv, d, padding) in zip(hs, branches_geometry)
+        ]
+        pool_input = hs[-1]
     pool = (geometry.pool_size, s, geometry.pool_padding)
-    pooled = frame_max_pool(hs[-1], *pool, whole_tensor=whole_tensor)
+    pooled = frame_max_pool(pool_input, *pool, whole_tensor=whole_tensor)
     if weights.pool_affine is not None:
         scale, shift = weights.pool_affine
         pooled = pooled.mul_(scale.view(-1, 1, 1)).add_(shift.view(-1, 1, 1))

@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
@@ -40,26 +41,49 @@ from skelgraph.nn.batch_norm import (
     update_running,
 )
 
-__all__ = ["norm_relu_conv", "recomputable"]
+__all__ = ["Convolution", "norm_relu_conv", "recomputable"]
 
 
-class _ConvGeometry(NamedTuple):
+class Convolution(NamedTuple):
+    """A zero-padded 2-d or 3-d convolution as its weights and geometry: the form
+    :func:`norm_relu_conv` runs.
+
+    Parameters
+    ----------
+    weight : Tensor
+        (C', C / groups, k_1, ..., k_d), d = 2 or 3.
+    bias : Tensor or None
+        (C',); ``None``: no bias.
+    stride, padding, dilation : list of int
+        d values each; ``padding``: zeros on both sides of each dimension.
+    groups : int
+        Channel groups.
+    """
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
     stride: list[int]
     padding: list[int]
     dilation: list[int]
-    groups: int
+    groups: int = 1
 
     @classmethod
-    def of(cls, conv: nn.Conv2d | nn.Conv3d) -> _ConvGeometry:
-        return cls(list(conv.stride), list(conv.padding), list(conv.dilation), conv.groups)  # type: ignore[arg-type]
+    def of(cls, conv: nn.Module) -> Convolution | None:
+        """A plain ``nn.Conv2d`` or ``nn.Conv3d`` with zero padding as a
+        :class:`Convolution`; ``None`` for anything else."""
+        if type(conv) not in (nn.Conv2d, nn.Conv3d) or conv.padding_mode != "zeros":
+            return None
+        if isinstance(conv.padding, str):  # "same" / "valid": PyTorch's own rule
+            return None
+        geometry = (list(conv.stride), list(conv.padding), list(conv.dilation))
+        return cls(conv.weight, conv.bias, *geometry, conv.groups)  # type: ignore[arg-type]
 
-
-def _convolve(r: torch.Tensor, weight: torch.Tensor, bias, geometry: _ConvGeometry):
-    zeros = [0] * len(geometry.stride)
-    return torch.ops.aten.convolution(
-        r, weight, bias, geometry.stride, geometry.padding, geometry.dilation, False, zeros,
-        geometry.groups,
-    )  # fmt: skip
+    def __call__(self, r: torch.Tensor) -> torch.Tensor:
+        """The convolution of ``r`` (``F.conv2d`` or ``F.conv3d``: autocast's rules)."""
+        conv = F.conv2d if len(self.stride) == 2 else F.conv3d
+        return conv(
+            r, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
 
 class _NormReluConv(torch.autograd.Function):
@@ -68,11 +92,12 @@ class _NormReluConv(torch.autograd.Function):
     (:mod:`skelgraph.nn.batch_norm`)."""
 
     @staticmethod
-    def forward(ctx: Any, x, shift, gamma, beta, eps, weight, bias, geometry):  # type: ignore[override]
+    def forward(ctx: Any, x, shift, gamma, beta, eps, weight, bias, conv):  # type: ignore[override]
         r, mean, var, invstd = normalise(x, gamma, beta, eps)
-        z = _convolve(r.relu_(), weight, bias, geometry)
+        z = conv._replace(weight=weight, bias=bias)(r.relu_())
         ctx.save_for_backward(x, gamma, beta, mean, invstd, weight)
-        ctx.eps, ctx.geometry, ctx.has_bias = eps, geometry, bias is not None
+        ctx.eps, ctx.has_bias = eps, bias is not None
+        ctx.conv = conv._replace(weight=None, bias=None)  # the geometry; tensors are saved
         if shift is not None:
             mean = mean + shift.detach()
         ctx.mark_non_differentiable(mean, var)
@@ -86,7 +111,7 @@ class _NormReluConv(torch.autograd.Function):
         view = (-1,) + (1,) * (x.dim() - 2)
         centred = torch.sub(x, mean.view(view), out=torch.empty(x.shape, dtype=x.dtype))
         r = affine_(centred, invstd, gamma, beta).relu_()  # the forward's R, rebuilt
-        g = ctx.geometry
+        g = ctx.conv
         bias_sizes = [weight.shape[0]] if ctx.has_bias else None
         grad_r, grad_w, grad_b = torch.ops.aten.convolution_backward(
             grad.contiguous(), r, weight, bias_sizes, g.stride, g.padding, g.dilation, False,
@@ -105,11 +130,14 @@ class _NormReluConv(torch.autograd.Function):
         return grad_x, grad_shift, grad_gamma, grad_beta, None, grad_w, grad_b, None
 
 
-def recomputable(x: torch.Tensor, bn: nn.Module, conv: nn.Module, shape: tuple[int, ...]) -> bool:
+def recomputable(
+    x: torch.Tensor, bn: nn.Module, conv: Convolution | None, shape: tuple[int, ...]
+) -> bool:
     """Whether :func:`norm_relu_conv` computes this call by recomputing R: a plain
     ``nn.BatchNorm2d`` in training mode (:func:`~skelgraph.nn.batch_norm.groupable`), a
-    zero-padded ``nn.Conv2d`` or ``nn.Conv3d`` of ``shape``'s rank, a contiguous
-    :func:`~skelgraph.nn.batch_norm.reducible` ``x``, gradients on and autocast off.
+    :class:`Convolution` of ``shape``'s rank, a
+    :func:`~skelgraph.nn.batch_norm.reducible` ``x`` (contiguous if it is to be viewed in
+    another shape), gradients on and autocast off.
 
     Parameters
     ----------
@@ -117,18 +145,17 @@ def recomputable(x: torch.Tensor, bn: nn.Module, conv: nn.Module, shape: tuple[i
         The batch norm's input.
     bn : nn.Module
         The batch norm.
-    conv : nn.Module
-        The convolution.
+    conv : Convolution or None
+        The convolution (``None``: one it cannot run).
     shape : tuple of int
         The shape the convolution reads R in.
     """
     return (
         groupable([bn])
         and bn.training
-        and type(conv) in (nn.Conv2d, nn.Conv3d)
-        and conv.padding_mode == "zeros"
+        and conv is not None
         and len(shape) == conv.weight.dim()
-        and x.is_contiguous()
+        and (shape == tuple(x.shape) or x.is_contiguous())
         and reducible(x, True)
         and torch.is_grad_enabled()
         and not torch.is_autocast_enabled(x.device.type)
@@ -138,7 +165,7 @@ def recomputable(x: torch.Tensor, bn: nn.Module, conv: nn.Module, shape: tuple[i
 def norm_relu_conv(
     x: torch.Tensor,
     bn: nn.Module,
-    conv: nn.Module,
+    conv: nn.Module | Convolution,
     shift: torch.Tensor | None = None,
     *,
     shape: tuple[int, ...] | None = None,
@@ -156,7 +183,7 @@ def norm_relu_conv(
         (N, C, ...), the batch norm's input.
     bn : nn.Module
         The batch norm over the C channels.
-    conv : nn.Module
+    conv : nn.Module or Convolution
         The convolution that reads the ReLU's output.
     shift : Tensor or None
         (C,), added to ``x`` first (a projection's bias); ``None``: zero.
@@ -174,13 +201,14 @@ def norm_relu_conv(
         The convolution's output.
     """
     shape = tuple(x.shape) if shape is None else tuple(shape)
-    if not (recompute and recomputable(x, bn, conv, shape)):
+    spec = conv if isinstance(conv, Convolution) else Convolution.of(conv)
+    if not (recompute and recomputable(x, bn, spec, shape)):
         return conv(norm(bn, x, shift, fast=recompute).relu_().view(shape))
     x = x.view(shape)
     if bn.track_running_stats and bn.num_batches_tracked is not None:
         bn.num_batches_tracked.add_(1)
     z, mean, var = _NormReluConv.apply(
-        x, shift, bn.weight, bn.bias, bn.eps, conv.weight, conv.bias, _ConvGeometry.of(conv)
+        x, shift, bn.weight, bn.bias, bn.eps, spec.weight, spec.bias, spec
     )
     count = x.numel() // x.shape[1]
     update_running(bn.running_mean, bn.running_var, mean, var, count, bn.momentum)

@@ -284,12 +284,17 @@ class MSTemporalConvPlan(NamedTuple):
         Merged, with the batch norms in training mode in fewer passes than PyTorch's CPU
         kernel where their input allows it (:func:`~skelgraph.nn.batch_norm.batch_norm`,
         ``fast=True``).
+    recompute_activation : bool
+        Merged, with each dilated branch's batch norm, ReLU and convolution as
+        :func:`~skelgraph.nn.norm_relu_conv.norm_relu_conv`, which saves only the norm's
+        input and rebuilds the ReLU's output in the backward.
     """
 
     temporal_conv: Literal["merged", "reference"]
     whole_tensor: bool
     folded: bool
     fast_batch_norm: bool
+    recompute_activation: bool = False
 
 
 class MSTemporalConv(StreamingModule):
@@ -505,6 +510,7 @@ class MSTemporalConv(StreamingModule):
                 self.act,
                 whole_tensor=plan.whole_tensor,
                 fast_batch_norm=plan.fast_batch_norm,
+                recompute=plan.recompute_activation,
             )
         out = torch.cat([branch(x) for branch in self.branches], dim=1)
         if self.has_residual:
@@ -524,11 +530,15 @@ class MSTemporalConv(StreamingModule):
         inference = norms is not None and all(
             not group[0].training and group[0].running_mean is not None for group in norms
         )
+        fast = merged and backend.fast_batch_norm(*norms.bottlenecks, *norms.outputs)
         return MSTemporalConvPlan(
             temporal_conv="merged" if merged else "reference",
             whole_tensor=merged and backend.recording_tool() == "compile",
             folded=merged and inference and not torch.is_grad_enabled(),
-            fast_batch_norm=merged and backend.fast_batch_norm(*norms.bottlenecks, *norms.outputs),
+            fast_batch_norm=fast,
+            recompute_activation=fast
+            and bool(self._dilated)
+            and backend.recomputes_activation(self._dilated[0].relu, *norms.bottlenecks),
         )
 
     def _norms(self) -> MSTCNNorms:

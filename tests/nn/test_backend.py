@@ -18,6 +18,7 @@ from skelgraph.nn import (
     graph_conv,
     ms_tcn_fast,
     node_major,
+    norm_relu_conv,
     project_first,
 )
 from skelgraph.nn.g3d import G3DPlan
@@ -134,7 +135,7 @@ def test_no_grad_epilogue_is_fused_only_outside_the_reference_setting():
     torch.testing.assert_close(fused, plain)
 
 
-KERNELS = [batch_norm, functional, ms_tcn_fast, node_major, project_first]
+KERNELS = [batch_norm, functional, ms_tcn_fast, node_major, norm_relu_conv, project_first]
 
 
 @pytest.mark.parametrize("module", KERNELS)

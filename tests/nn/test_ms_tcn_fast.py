@@ -222,7 +222,7 @@ def test_sync_batch_norm_keeps_the_reference():
 
 def test_plan_names_the_kernels_of_each_condition():
     layer = MSTemporalConv(4, 6)
-    assert layer.plan() == MSTemporalConvPlan("merged", False, False, True)
+    assert layer.plan() == MSTemporalConvPlan("merged", False, False, True, True)
     with torch.no_grad():
         assert layer.plan() == MSTemporalConvPlan("merged", False, False, True)  # training
         layer.eval()

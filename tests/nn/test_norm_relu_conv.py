@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from skelgraph import G3DConv
+from skelgraph import G3DConv, MSTemporalConv
 from skelgraph.nn import backend
 from skelgraph.nn import norm_relu_conv as nrc_module
 from skelgraph.nn.norm_relu_conv import norm_relu_conv
@@ -180,6 +180,23 @@ def test_g3d_training_keeps_one_window_tensor_less(stride):
     window = 3 * 8 * (12 // stride) * 3 * TINY.num_nodes * 4  # bytes of (N, C_e, T', τV)
     recomputed = saved_bytes(lambda: layer(x))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(backend, "recomputes_activation", lambda bn, act: False)
+        patch.setattr(backend, "recomputes_activation", lambda act, *norms: False)
         kept = saved_bytes(lambda: layer(x))
     assert kept - recomputed >= window - 256  # less β and the like, a few channels' worth
+
+
+def test_ms_tcn_training_keeps_no_dilated_branch_relu_output():
+    """MS-TCN's dilated branches keep their batch norms' inputs only; a causal layer's
+    (padding in front) run as before."""
+    torch.manual_seed(0)
+    n, t, v, width = 3, 12, 5, 4
+    x = torch.randn(n, 6 * width, t, v)
+    relu_outputs = 4 * n * width * t * v * 4  # four dilated branches, float32
+    for causal, expected in ((False, relu_outputs), (True, 0)):
+        layer = MSTemporalConv(6 * width, 6 * width, causal=causal)
+        assert layer.plan().recompute_activation
+        recomputed = saved_bytes(lambda layer=layer: layer(x))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(backend, "recomputes_activation", lambda act, *norms: False)
+            kept = saved_bytes(lambda layer=layer: layer(x))
+        assert expected - 1024 <= kept - recomputed <= expected + 1024
