@@ -40,6 +40,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 __all__ = [
     "affine_",
     "batch_norm",
+    "centre",
     "fresh_output",
     "groupable",
     "grouped_batch_norm",
@@ -122,10 +123,24 @@ def normalise(
     rows = (x.shape[0], x.shape[1], -1)  # (N, C, L): unit-stride rows (reducible)
     count = x.numel() // x.shape[1]
     mean = x.view(rows).sum(2).sum(0) / count
-    centred = torch.sub(x, mean.view(_channel_view(x)), out=torch.empty(x.shape, dtype=x.dtype))
+    centred = centre(x, mean)
     var = torch.linalg.vector_norm(centred.view(rows), dim=2).square().sum(0) / count
     invstd = (var + eps).rsqrt()
     return affine_(centred, invstd, weight, bias), mean, var, invstd
+
+
+def centre(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """X − μ per channel of an (N, C, ...) tensor, as a new contiguous tensor: the first
+    pass of :func:`normalise`, and of a backward that rebuilds its output.
+
+    Parameters
+    ----------
+    x : Tensor
+        (N, C, ...).
+    mean : Tensor
+        (C,), μ.
+    """
+    return torch.sub(x, mean.view(_channel_view(x)), out=torch.empty(x.shape, dtype=x.dtype))
 
 
 def affine_(

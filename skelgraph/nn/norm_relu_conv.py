@@ -34,6 +34,7 @@ from torch.autograd.function import once_differentiable
 
 from skelgraph.nn.batch_norm import (
     affine_,
+    centre,
     groupable,
     norm,
     normalise,
@@ -108,9 +109,7 @@ class _NormReluConv(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor, _mean, _var):  # type: ignore[override]
         x, gamma, beta, mean, invstd, weight = ctx.saved_tensors
         needs_x, needs_shift, needs_gamma, needs_beta, _, needs_w, needs_b, _ = ctx.needs_input_grad
-        view = (-1,) + (1,) * (x.dim() - 2)
-        centred = torch.sub(x, mean.view(view), out=torch.empty(x.shape, dtype=x.dtype))
-        r = affine_(centred, invstd, gamma, beta).relu_()  # the forward's R, rebuilt
+        r = affine_(centre(x, mean), invstd, gamma, beta).relu_()  # the forward's R, rebuilt
         g = ctx.conv
         bias_sizes = [weight.shape[0]] if ctx.has_bias else None
         grad_r, grad_w, grad_b = torch.ops.aten.convolution_backward(
