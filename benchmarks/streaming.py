@@ -14,6 +14,9 @@ buffers and the pooling window are full), interleaved in one process:
   here, their ``Model`` for NTU-60);
 - ``stream``: ``forward_steps`` of one frame; per frame (mean over the 4-frame cycle) and
   for the frame that emits a prediction (the costliest: it runs all three blocks);
+- ``stream, 4-frame chunks``: ``forward_steps`` of a whole cycle at once, as a source that
+  delivers frames in groups (or a replay) would call it: the same numbers and multiply-adds,
+  each layer's operations run once per chunk instead of once per frame;
 - multiply-adds of each (``torch.utils.flop_counter.FlopCounterMode``, in-place matrix
   products counted, flops / 2), the state's memory (``state_nbytes``) and predictions per
   second of the frame-by-frame stream (one per 4-frame cycle).
@@ -78,16 +81,16 @@ def measure(preset: str, frames: int, repeats: int, cycles: int, reference: str 
     joints, persons = PRESETS[preset]
     stride = model.stride
     warm = frames + model.delay  # full buffers and a full pooling window
-    total = warm + stride * (repeats * cycles + 4)  # warm-up, phase, cycles, counts
+    total = warm + stride * (2 * repeats * cycles + 4)  # warm-up, phase, cycles, counts
     x = torch.randn(1, 3, total, joints, persons)
     position = 0
 
-    def step() -> int:
+    def step(frames: int = 1) -> int:
         nonlocal position
-        if position >= total:
+        if position + frames > total:
             raise AssertionError("the benchmark's stream ran out of frames")
-        out = model.forward_steps(x[:, :, position : position + 1])
-        position += 1
+        out = model.forward_steps(x[:, :, position : position + frames])
+        position += frames
         return out.shape[2]
 
     warm_up = timed(lambda: [step() for _ in range(warm)])
@@ -106,7 +109,7 @@ def measure(preset: str, frames: int, repeats: int, cycles: int, reference: str 
     emitted: list[int] = []
     cycle_macs = multiply_adds(lambda: emitted.extend(step() for _ in range(stride)))
     assert emitted[-1] == 1 and sum(emitted) == 1, emitted
-    rerun_s, authors_s, frame_s, emit_s, cycle_s = [], [], [], [], []
+    rerun_s, authors_s, frame_s, emit_s, cycle_s, chunk_s = [], [], [], [], [], []
     for _ in range(repeats):
         with torch.no_grad():
             rerun_s.append(timed(lambda: model(clip())))
@@ -123,6 +126,12 @@ def measure(preset: str, frames: int, repeats: int, cycles: int, reference: str 
             frame_s.extend(times)
             emit_s.append(times[-1])
             cycle_s.append(sum(times))
+        for _ in range(cycles):
+            start = time.perf_counter()
+            ready = step(stride)
+            chunk_s.append(time.perf_counter() - start)
+            if ready != 1:
+                raise AssertionError("the chunked cycle lost its phase")
     # multiply-adds of the emitting frame alone: the cycle's last step
     emitted.clear()
     for _ in range(stride - 1):
@@ -144,6 +153,8 @@ def measure(preset: str, frames: int, repeats: int, cycles: int, reference: str 
         "emit_frame_s": median(emit_s),
         "cycle_s": median(cycle_s),
         "predictions_per_s": 1 / median(cycle_s),
+        "chunk_s": median(chunk_s),
+        "chunk_predictions_per_s": 1 / median(chunk_s),
         "rerun_macs": rerun_macs,
         "authors_rerun_macs": authors_macs,
         "frame_macs": cycle_macs / stride,
@@ -151,7 +162,12 @@ def measure(preset: str, frames: int, repeats: int, cycles: int, reference: str 
         "state_bytes": state,
         "repeats": repeats,
         "cycles": cycles,
-        "times": {"rerun_s": rerun_s, "authors_rerun_s": authors_s, "cycle_s": cycle_s},
+        "times": {
+            "rerun_s": rerun_s,
+            "authors_rerun_s": authors_s,
+            "cycle_s": cycle_s,
+            "chunk_s": chunk_s,
+        },
     }
     return result
 
@@ -180,6 +196,12 @@ def table(results: list[dict]) -> list[str]:
             f"(emitting frame) | {r['emit_frame_macs'] / 1e6:.1f} M | {1e3 * r['frame_s']:.2f} | "
             f"{r['frame_macs'] / 1e6:.1f} M | {r['predictions_per_s']:.1f} | "
             f"{r['state_bytes'] / 1024:.0f} |"
+        )
+        lines.append(
+            f"| {name} | stream, {r['stride']}-frame chunks | {1e3 * r['chunk_s']:.2f} "
+            f"(per chunk) | {r['stride'] * r['frame_macs'] / 1e6:.1f} M | "
+            f"{1e3 * r['chunk_s'] / r['stride']:.2f} | {r['frame_macs'] / 1e6:.1f} M | "
+            f"{r['chunk_predictions_per_s']:.1f} | {r['state_bytes'] / 1024:.0f} |"
         )
     lines += ["", "| preset | vs | multiply-adds per frame | latency per frame | "
               "latency of the emitting frame | multiply-adds of the emitting frame |",

@@ -16,6 +16,12 @@ def test_streaming_quick_writes_ratios(tmp_path):
     assert 0 < result["frame_macs"] < result["rerun_macs"] / 4
     assert result["emit_frame_macs"] >= result["frame_macs"] > 0
     assert result["state_bytes"] > 0
+    assert (
+        result["chunk_s"] > 0
+        and len(result["times"]["chunk_s"]) == result["repeats"] * result["cycles"]
+    )
+    assert result["chunk_predictions_per_s"] == 1 / result["chunk_s"]
     table = (tmp_path / "streaming-quick.md").read_text()
     assert "stream, frame by frame" in table and "rerun clip, skelgraph" in table
+    assert "stream, 4-frame chunks" in table
     assert "× fewer" in table and "threads" in table
