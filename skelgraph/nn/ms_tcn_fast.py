@@ -28,11 +28,12 @@ padding in front) uses the same kernel. Which path runs is the layer's plan
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from skelgraph.nn.batch_norm import grouped_batch_norm, norm
 from skelgraph.nn.norm_relu_conv import Convolution, norm_relu_conv
@@ -153,6 +154,33 @@ def _stack(convs: Sequence[Conv]) -> Conv:
     return torch.cat([w for w, _ in convs]), torch.cat(biases)
 
 
+class _FrameMaxPool(torch.autograd.Function):
+    """``max_pool2d`` over (size × 1) frame windows with ``front`` frames of implicit
+    padding, saving the winners' offsets within their windows as uint8."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, size: int, stride: int, front: int):  # type: ignore[override]
+        out, index = torch.ops.aten.max_pool2d_with_indices(x, [size, 1], [stride, 1], [front, 0])
+        joints = x.shape[3]
+        starts = torch.arange(out.shape[2]).mul_(stride).sub_(front).view(-1, 1)
+        offsets = index.div_(joints, rounding_mode="floor").sub_(starts).to(torch.uint8)
+        ctx.save_for_backward(offsets)
+        ctx.geometry = (x.shape, stride, front)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor):  # type: ignore[override]
+        (offsets,) = ctx.saved_tensors
+        shape, stride, front = ctx.geometry
+        joints = shape[3]
+        starts = torch.arange(offsets.shape[2]).mul_(stride).sub_(front).view(-1, 1)
+        index = offsets.long().add_(starts).mul_(joints).add_(torch.arange(joints))
+        grad_x = grad.new_zeros(shape[0], shape[1], shape[2] * joints)
+        grad_x.scatter_add_(2, index.flatten(2), grad.flatten(2))
+        return grad_x.view(shape), None, None, None
+
+
 def frame_max_pool(
     x: torch.Tensor,
     size: int,
@@ -169,8 +197,10 @@ def frame_max_pool(
 
     with (front, back) frames of −inf padding. Without gradients, a running element-wise
     maximum of shifted views, in place: on CPU several times faster than ``max_pool2d``
-    with a (k × 1) window. With gradients, ``max_pool2d`` itself (its indices' backward
-    was measured faster than any rebuilt one).
+    with a (k × 1) window. With gradients, ``max_pool2d``'s own kernel (its indices'
+    backward was measured faster than any rebuilt one), keeping for the backward each
+    winner's frame within its window as one byte instead of its int64 index (an eighth
+    of the memory; windows of up to 256 frames).
 
     Parameters
     ----------
@@ -194,7 +224,9 @@ def frame_max_pool(
         front, back = padding
         if front != back or 2 * front > size:  # max_pool2d pads at most half a window
             x, front = F.pad(x, (0, 0, front, back), value=float("-inf")), 0
-        return F.max_pool2d(x, (size, 1), (stride, 1), (front, 0))
+        if whole_tensor or size > 256 or not x.requires_grad:
+            return F.max_pool2d(x, (size, 1), (stride, 1), (front, 0))
+        return _FrameMaxPool.apply(x, size, stride, front)
     padded = F.pad(x, (0, 0, *padding), value=float("-inf"))
     span = padded.shape[2] - size + 1
     out = padded[:, :, 0:span:stride].clone()

@@ -179,6 +179,15 @@ def test_frame_max_pool_equals_max_pool2d(t, size, stride, front, back, seed):
     torch.testing.assert_close(grad, want)  # the first maximum of a window, as max_pool2d
 
 
+def test_frame_max_pool_keeps_one_byte_per_output_for_the_backward():
+    x = torch.randn(2, 4, 20, 5, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        out = frame_max_pool(x, 3, 2, (1, 1))
+    assert [t.dtype for t in saved] == [torch.uint8]
+    assert saved[0].shape == out.shape
+
+
 def test_grouped_batch_norm_updates_each_module_as_it_would():
     torch.manual_seed(0)
     norms = [randomize(nn.BatchNorm2d(c), seed=c).double() for c in (2, 3)]
