@@ -157,7 +157,8 @@ def _amp(results: Path) -> dict[str, Figure]:
 
 def _memory(results: Path) -> dict[str, Figure]:
     """Peak memory of MS-G3D Net at T = 100 against the authors' code at the same autocast
-    (memory-t100.json: ``memory.{phase}{batch}.{float32,bf16}``)."""
+    (memory-t100.json): peak RSS, ``memory.{phase}{batch}.{float32,bf16}``, and the peak
+    of live tensors, ``....tensors``."""
     src = source("memory-t100.md", results)
     runs = json.loads((results / "memory-t100.json").read_text())
     out = {}
@@ -168,6 +169,8 @@ def _memory(results: Path) -> dict[str, Figure]:
         precision = "float32" if mine["amp"] == "off" else mine["amp"]
         name = f"memory.{mine['phase']}{mine['batch']}.{precision}"
         out[name] = Figure(_ratio(mine["peak_mib"] / theirs["peak_mib"]), src)
+        tensors = mine["tensor_peak_mib"] / theirs["tensor_peak_mib"]
+        out[f"{name}.tensors"] = Figure(_ratio(tensors), src)
     return out
 
 
@@ -185,6 +188,9 @@ def _streaming(results: Path) -> dict[str, Figure]:
         out[f"{name}.fewer-macs"] = Figure(f"{r['rerun_macs'] / r['frame_macs']:.0f}×", src)
         out[f"{name}.faster"] = Figure(f"{r['rerun_s'] / r['frame_s']:.0f}×", src)
         out[f"{name}.predictions-per-s"] = Figure(f"{r['predictions_per_s']:.0f}", src)
+        if "chunk_predictions_per_s" in r:
+            chunked = f"{r['chunk_predictions_per_s']:.0f}"
+            out[f"{name}.chunk-predictions-per-s"] = Figure(chunked, src)
         if r.get("authors_rerun_s"):
             out[f"{name}.authors-rerun-ms"] = Figure(f"{1e3 * r['authors_rerun_s']:.0f} ms", src)
             out[f"{name}.authors-fewer-macs"] = Figure(
