@@ -203,13 +203,23 @@ def _streaming(results: Path) -> dict[str, Figure]:
 
 
 def _online(results: Path) -> dict[str, Figure]:
-    """Top-1 of the stream and of the clip model on the frames so far (online-accuracy)."""
-    src = source("online-accuracy.md", results)
-    r = json.loads((results / "online-accuracy.json").read_text())
+    """Top-1 of the stream and of the clip model on the frames so far (online-accuracy,
+    ``online.*``; the prefix-trained pair's second seed, online-accuracy-seed1,
+    ``online-seed1.*``)."""
+    out = _online_run(results, "online-accuracy", "online")
+    if (results / "online-accuracy-seed1.json").exists():
+        out |= _online_run(results, "online-accuracy-seed1", "online-seed1")
+    return out
+
+
+def _online_run(results: Path, stem: str, prefix: str) -> dict[str, Figure]:
+    """The figures of one online_accuracy.py run, named ``{prefix}.*``."""
+    src = source(f"{stem}.md", results)
+    r = json.loads((results / f"{stem}.json").read_text())
     out = {
-        "online.whole": Figure(f"{r['whole_clip_top1']:.1f} %", src),
-        "online.flush-vs-forward": Figure(f"{r['flush_vs_forward_max_abs']:.0e}", src),
-        "online.frames": Figure(str(r["frames"]), src),
+        f"{prefix}.whole": Figure(f"{r['whole_clip_top1']:.1f} %", src),
+        f"{prefix}.flush-vs-forward": Figure(f"{r['flush_vs_forward_max_abs']:.0e}", src),
+        f"{prefix}.frames": Figure(str(r["frames"]), src),
     }
     names = {
         "stream": "stream", "prefix": "clip", "causal": "causal", "finetuned": "finetuned",
@@ -219,23 +229,23 @@ def _online(results: Path) -> dict[str, Figure]:
         "curves", {"stream": r["stream_top1"], "prefix": r["prefix_top1"]}
     ).items():
         for fraction, top1 in zip(r["fractions"], curve):
-            out[f"online.{names[key]}-{round(100 * fraction)}"] = Figure(f"{top1:.1f} %", src)
+            out[f"{prefix}.{names[key]}-{round(100 * fraction)}"] = Figure(f"{top1:.1f} %", src)
     for key, area in r.get("area", {}).items():
-        out[f"online.{names[key]}-area"] = Figure(f"{area:.1f}", src)
+        out[f"{prefix}.{names[key]}-area"] = Figure(f"{area:.1f}", src)
     for key in ("causal", "finetuned", "prefix_causal", "prefix_symmetric"):
         if f"{key}_whole_clip_top1" in r:
             name = names[key]
-            out[f"online.{name}-whole"] = Figure(f"{r[f'{key}_whole_clip_top1']:.1f} %", src)
+            out[f"{prefix}.{name}-whole"] = Figure(f"{r[f'{key}_whole_clip_top1']:.1f} %", src)
             gap = r[f"{key}_stream_vs_prefix_max_abs"]
-            out[f"online.{name}-vs-prefix"] = Figure(f"{gap:.0e}", src)
+            out[f"{prefix}.{name}-vs-prefix"] = Figure(f"{gap:.0e}", src)
     cost = r.get("cost", {})
     for key, c in cost.items():
-        out[f"online.{key}-prediction-macs"] = Figure(f"{c['prediction_macs'] / 1e6:.1f} M", src)
-        out[f"online.{key}-prediction-ms"] = Figure(f"{c['prediction_ms']:.1f} ms", src)
-        out[f"online.{key}-rerun-macs"] = Figure(f"{c['rerun_macs'] / 1e6:.0f} M", src)
+        out[f"{prefix}.{key}-prediction-macs"] = Figure(f"{c['prediction_macs'] / 1e6:.1f} M", src)
+        out[f"{prefix}.{key}-prediction-ms"] = Figure(f"{c['prediction_ms']:.1f} ms", src)
+        out[f"{prefix}.{key}-rerun-macs"] = Figure(f"{c['rerun_macs'] / 1e6:.0f} M", src)
     if {"symmetric", "causal"} <= set(cost):
         ratio = cost["causal"]["prediction_ms"] / cost["symmetric"]["prediction_ms"]
-        out["online.causal-step-ratio"] = Figure(_ratio(ratio), src)
+        out[f"{prefix}.causal-step-ratio"] = Figure(_ratio(ratio), src)
     return out
 
 
