@@ -53,10 +53,10 @@ ROWS = [
         "{checkpoint.train8.time-vs-plain} the time",
     ),
     (
-        "N-UCLA cross-view top-1, `nw-ucla-small`, CTR-GCN's recipe shortened to "
-        "{recipe.joint.epochs} epochs (its own: 65), joint stream, final epoch, "
-        "{recipe.joint.seeds} seed(s)",
-        "{recipe.joint.top1} ({recipe.joint.epoch-seconds} per epoch on one CPU thread)",
+        "N-UCLA cross-view top-1, `nw-ucla-small`, CTR-GCN's recipe ({recipe.joint.epochs} "
+        "of its 65 epochs), final epoch, {recipe.joint.seeds} seed(s)",
+        "joint {recipe.joint.top1}, bone {recipe.bone.top1}, the two fused "
+        "{recipe.fused.top1} ({recipe.joint.epoch-seconds} per epoch on one CPU thread)",
     ),
     (
         "N-UCLA cross-view top-1, `nw-ucla-small`, 15 epochs, mean of {amp-accuracy.seeds} seeds",
@@ -65,7 +65,9 @@ ROWS = [
     (
         "Online inference, NTU-60 model: one new frame against rerunning the clip",
         "{stream.ntu60.frame-ms} against {stream.ntu60.rerun-ms} "
-        "({stream.ntu60.fewer-macs} fewer multiply-adds)",
+        "({stream.ntu60.fewer-macs} fewer multiply-adds); predictions/s on 2 threads: "
+        "{stream.ntu60.predictions-per-s} frame by frame, "
+        "{stream.ntu60.chunk-predictions-per-s} fed in 4-frame chunks",
     ),
     (
         "Early recognition, N-UCLA: top-1 after half of each clip, the stream of a causal "
