@@ -3,17 +3,17 @@ r"""Batch norm, ReLU and a convolution that keep only the norm's input for the b
 Run as modules, ``conv(relu(bn(x)))`` in training mode keeps two tensors of x's size
 until the backward: x, for the batch norm's gradient, and R = relu(BN(x)), which the ReLU
 and the convolution both save. In G3D that pair is the (N, C_e, T', τ·V) window tensor, the
-largest of the layer: about a sixth of MS-G3D Net's saved activations. R costs one
-element-wise pass to rebuild from x and the batch's statistics, so this function saves x
-alone and recomputes R in the backward,
+largest of the layer; in MS-TCN, each dilated branch's input. R costs one element-wise
+pass to rebuild from x and the batch's statistics, so this function saves x alone and
+recomputes R in the backward,
 
 .. math::
 
     R = \max\!\Big(0,\; \gamma \frac{X - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta\Big),
     \qquad Z = W \star R + b,
 
-with the same passes as the forward (:func:`~skelgraph.nn.batch_norm.affine_`), so the
-rebuilt R is the forward's to the bit. The gradients are PyTorch's own kernels:
+with the same passes as the forward (:func:`~skelgraph.nn.batch_norm.centre`,
+:func:`~skelgraph.nn.batch_norm.affine_`), so the rebuilt R is the forward's to the bit. The gradients are PyTorch's own kernels:
 ``convolution_backward`` for W, b and ∂L/∂R, ReLU's ``threshold_backward``, then
 ``native_batch_norm_backward``.
 
