@@ -63,6 +63,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.tensor_memory import PeakTensorMemory
+from examples.msg3d import cli
 from skelgraph.amp import AMP_DTYPES, autocast
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -460,10 +461,12 @@ def run_interleaved(args: argparse.Namespace, command: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reference", help="local clone of the authors' MS-G3D repository")
-    parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--frames", type=int, default=300)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    count = cli.bounded_int(1, 10_000)
+    parser.add_argument("--batch", type=cli.bounded_int(1, 4096), nargs="+", default=[1, 8])
+    # T: at least the MS-TCN case's T / 4 = 1 frame; at most a long recording
+    parser.add_argument("--frames", type=cli.bounded_int(4, 100_000), default=300)
+    parser.add_argument("--repeats", type=count, default=3)
+    parser.add_argument("--threads", type=cli.bounded_int(1, 1024), default=torch.get_num_threads())
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument(
         "--aggregations", nargs="+", default=["disentangled", "powering"],
@@ -491,9 +494,9 @@ def main(argv: list[str] | None = None) -> None:
         help="MS-G3D Net only, every cell in one process, round-robin over --rounds rounds, "
         "with GFLOP/s and the fraction of the machine's GEMM peak (speed-limit.md)",
     )  # fmt: skip
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of --interleave")
+    parser.add_argument("--rounds", type=count, default=5, help="rounds of --interleave")
     parser.add_argument(
-        "--gemm-size", type=int, default=2048,
+        "--gemm-size", type=cli.bounded_int(16, 16_384), default=2048,
         help="matrix size of --interleave's GEMM peak measurement",
     )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny shapes for a smoke test")

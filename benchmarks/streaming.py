@@ -42,6 +42,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.speed import machine, multiply_adds, with_authors_path
+from examples.msg3d import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 # (joints, persons) of each preset's input
@@ -223,10 +224,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reference", help="local clone of the authors' MS-G3D repository")
     parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
-    parser.add_argument("--frames", type=int, default=300, help="T, the clip and the window")
-    parser.add_argument("--repeats", type=int, default=5, help="timed clip reruns")
-    parser.add_argument("--cycles", type=int, default=8, help="stream cycles per rerun")
-    parser.add_argument("--threads", type=int, default=2)
+    count = cli.bounded_int(1, 10_000)
+    # T: at least one stride cycle of the model (4 frames); at most a long recording
+    frames = cli.bounded_int(4, 100_000)
+    parser.add_argument("--frames", type=frames, default=300, help="T, the clip and the window")
+    parser.add_argument("--repeats", type=count, default=5, help="timed clip reruns")
+    parser.add_argument("--cycles", type=count, default=8, help="stream cycles per rerun")
+    parser.add_argument("--threads", type=cli.bounded_int(1, 1024), default=2)
     parser.add_argument("--quick", action="store_true", help="tiny run for a smoke test")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)

@@ -13,9 +13,9 @@ recomputes R in the backward,
     \qquad Z = W \star R + b,
 
 with the same passes as the forward (:func:`~skelgraph.nn.batch_norm.centre`,
-:func:`~skelgraph.nn.batch_norm.affine_`), so the rebuilt R is the forward's to the bit. The gradients are PyTorch's own kernels:
-``convolution_backward`` for W, b and ∂L/∂R, ReLU's ``threshold_backward``, then
-``native_batch_norm_backward``.
+:func:`~skelgraph.nn.batch_norm.affine_`), so the rebuilt R is the forward's to the bit.
+The gradients are PyTorch's own kernels: ``convolution_backward`` for W, b and ∂L/∂R,
+ReLU's ``threshold_backward``, then ``native_batch_norm_backward``.
 
 It runs where the fewer-pass batch norm does (a plain ``nn.BatchNorm2d`` normalising
 with the batch's statistics, a :func:`~skelgraph.nn.batch_norm.reducible` float32 or

@@ -112,3 +112,16 @@ def test_interleaved_quick_reports_gflops_and_the_fraction_of_the_peak(tmp_path)
             f"{same['median_s'] / c['median_s']:.2f}×"
         )
         assert row[-1].startswith(f"{fp32['min_s'] / c['min_s']:.2f}×")
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--batch", "0"), ("--frames", "2"), ("--repeats", "0"), ("--threads", "-2"),
+     ("--rounds", "100000"), ("--gemm-size", "1"), ("--batch", "x")],
+)  # fmt: skip
+def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        script.main([option, value, "--quick"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert option in err and "expected an integer in" in err and value in err

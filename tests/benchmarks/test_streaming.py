@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from benchmarks import streaming as script
 
 
@@ -25,3 +27,23 @@ def test_streaming_quick_writes_ratios(tmp_path):
     assert "stream, frame by frame" in table and "rerun clip, skelgraph" in table
     assert "stream, 4-frame chunks" in table
     assert "× fewer" in table and "threads" in table
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--frames", "3"), ("--frames", "1000000"), ("--repeats", "0"), ("--cycles", "-1"),
+     ("--threads", "0"), ("--cycles", "nan")],
+)  # fmt: skip
+def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        script.main([option, value, "--quick"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert option in err and "expected an integer in" in err and value in err
+
+
+def test_the_shortest_window_runs(tmp_path):
+    script.main(["--presets", "nw-ucla-small", "--frames", "4", "--repeats", "1", "--cycles", "1",
+                 "--threads", "1", "--out", str(tmp_path)])  # fmt: skip
+    (result,) = json.loads((tmp_path / "streaming.json").read_text())
+    assert result["frames"] == 4 and result["chunk_predictions_per_s"] > 0
