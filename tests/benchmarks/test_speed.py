@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from benchmarks import speed as script
+from tests.benchmarks.usage import assert_refused_integer
 
 
 def test_speed_quick_writes_ratios(tmp_path):
@@ -120,8 +121,4 @@ def test_interleaved_quick_reports_gflops_and_the_fraction_of_the_peak(tmp_path)
      ("--rounds", "100000"), ("--gemm-size", "1"), ("--batch", "x")],
 )  # fmt: skip
 def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        script.main([option, value, "--quick"])
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert option in err and "expected an integer in" in err and value in err
+    assert_refused_integer(script.main, option, value, capsys)

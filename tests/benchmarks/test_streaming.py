@@ -7,6 +7,7 @@ import json
 import pytest
 
 from benchmarks import streaming as script
+from tests.benchmarks.usage import assert_refused_integer
 
 
 def test_streaming_quick_writes_ratios(tmp_path):
@@ -35,11 +36,7 @@ def test_streaming_quick_writes_ratios(tmp_path):
      ("--threads", "0"), ("--cycles", "nan")],
 )  # fmt: skip
 def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        script.main([option, value, "--quick"])
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert option in err and "expected an integer in" in err and value in err
+    assert_refused_integer(script.main, option, value, capsys)
 
 
 def test_the_shortest_window_runs(tmp_path):
