@@ -71,7 +71,13 @@ class Convolution(NamedTuple):
     @classmethod
     def of(cls, conv: nn.Module) -> Convolution | None:
         """A plain ``nn.Conv2d`` or ``nn.Conv3d`` with zero padding as a
-        :class:`Convolution`; ``None`` for anything else."""
+        :class:`Convolution`; ``None`` for anything else.
+
+        Parameters
+        ----------
+        conv : nn.Module
+            The convolution module.
+        """
         if type(conv) not in (nn.Conv2d, nn.Conv3d) or conv.padding_mode != "zeros":
             return None
         if isinstance(conv.padding, str):  # "same" / "valid": PyTorch's own rule
@@ -80,7 +86,13 @@ class Convolution(NamedTuple):
         return cls(conv.weight, conv.bias, *geometry, conv.groups)  # type: ignore[arg-type]
 
     def __call__(self, r: torch.Tensor) -> torch.Tensor:
-        """The convolution of ``r`` (``F.conv2d`` or ``F.conv3d``: autocast's rules)."""
+        """The convolution of ``r`` (``F.conv2d`` or ``F.conv3d``: autocast's rules).
+
+        Parameters
+        ----------
+        r : Tensor
+            (N, C, ...), the input.
+        """
         conv = F.conv2d if len(self.stride) == 2 else F.conv3d
         return conv(
             r, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
