@@ -55,7 +55,8 @@ ROWS = [
     (
         "N-UCLA cross-view top-1, `nw-ucla-small`, CTR-GCN's recipe ({recipe.joint.epochs} "
         "of its 65 epochs), final epoch, {recipe.joint.seeds} seed(s)",
-        "joint {recipe.joint.top1}, bone {recipe.bone.top1}, the two fused "
+        "joint {recipe.joint.top1}, bone {recipe.bone.top1}, joint motion "
+        "{recipe.joint-motion.top1}, bone motion {recipe.bone-motion.top1}, the four fused "
         "{recipe.fused.top1} ({recipe.joint.epoch-seconds} per epoch on one CPU thread)",
     ),
     (
