@@ -179,10 +179,10 @@ class STGCBlock(StreamingModule):
         aligned = self.stream_state.align.push([factorized, g3d])
         if aligned is None:  # nothing for the MS-TCN: its output would be no frames too
             return self._no_output()
-        return self.tcn.forward_steps(F.relu(aligned[0] + aligned[1]))
+        return self.tcn._inner_steps(F.relu(aligned[0] + aligned[1]))
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
-        return self._sum(steps_through(self.factorized, x), self.g3d.forward_steps(x))
+        return self._sum(steps_through(self.factorized, x), self.g3d._inner_steps(x))
 
     def _flush(self) -> torch.Tensor:
         out = self._sum(flush_through(self.factorized), self.g3d.flush())

@@ -473,7 +473,7 @@ class MultiWindowG3D(StreamingModule):
         return out
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:
-        return self._sum([pathway.forward_steps(x) for pathway in self.pathways])
+        return self._sum([pathway._inner_steps(x) for pathway in self.pathways])
 
     def _flush(self) -> torch.Tensor:
         return self._sum([pathway.flush() for pathway in self.pathways])

@@ -483,14 +483,29 @@ class StreamingModule(nn.Module):
             (N, C, T, V), the next T frames (T may be 0); every chunk of a stream has the
             same N, V, dtype and device.
         """
+        self._refuse_training("forward_steps")
+        self._check_steps_input(x)
+        with torch.no_grad():
+            return self._inner_steps(x)
+
+    def _refuse_training(self, method: str) -> None:
         if self.training:
             raise RuntimeError(
-                f"{type(self).__name__}.forward_steps is inference only: call .eval() first "
+                f"{type(self).__name__}.{method} is inference only: call .eval() first "
                 "(batch statistics over a stream are not defined)"
             )
-        self._check_steps_input(x)
+
+    def _inner_steps(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward_steps` for a layer inside a streaming module, whose input the
+        outer module checked, under its ``no_grad``. The input is checked on the stream's
+        first chunk only, the later chunks against that one's (N, ..., dtype, device): a
+        frame costs a few small matrix products, and dozens of full checks per step were a
+        fifth of it."""
+        self._refuse_training("forward_steps")
         shape, state = self._stream_shape(x), self.stream_state
-        if state.shape is not None and state.shape != shape:
+        if state.shape is None:
+            self._check_steps_input(x)
+        elif state.shape != shape:
             raise ValueError(
                 f"{type(self).__name__}: this stream has (N, ..., dtype, device) = "
                 f"{state.shape}, got a chunk with {shape}; call clean_state() to start another "
@@ -500,14 +515,12 @@ class StreamingModule(nn.Module):
         if x.shape[2] == 0:  # no new frame: no new output anywhere downstream
             return self._empty(x)
         state.frames += x.shape[2]
-        with torch.no_grad():
-            return self._steps(x)
+        return self._steps(x)
 
     def flush(self) -> torch.Tensor:
         """End the stream as the offline forward ends the clip; the remaining outputs.
         The state is cleaned afterwards, ready for another stream."""
-        if self.training:
-            raise RuntimeError(f"{type(self).__name__}.flush is inference only: call .eval()")
+        self._refuse_training("flush")
         if not self.stream_state.frames:
             raise RuntimeError(
                 f"{type(self).__name__}.flush(): no frame since the last clean_state(); "
@@ -585,7 +598,7 @@ def steps_through(layers: Iterable[StreamingModule], x: torch.Tensor) -> torch.T
         The next frames of the stream, the first layer's input (N, C, T, V).
     """
     for layer in layers:
-        x = layer.forward_steps(x)
+        x = layer._inner_steps(x)
     return x
 
 
@@ -603,7 +616,7 @@ def flush_through(layers: Iterable[StreamingModule]) -> torch.Tensor:
         if out is None:
             out = layer.flush()
         else:
-            out = torch.cat([layer.forward_steps(out), layer.flush()], dim=2)
+            out = torch.cat([layer._inner_steps(out), layer.flush()], dim=2)
     assert out is not None, "an empty chain"
     return out
 

@@ -398,6 +398,26 @@ def test_bad_chunks_raise_clear_errors(name, shape, match):
         layer.forward_steps(torch.randn(*shape))
 
 
+def test_a_layer_inside_left_in_training_is_refused():
+    """The layers inside a block skip the per-chunk input check, not the training one: a
+    batch norm in training mode would use each chunk's statistics."""
+    block, _ = instance("block")
+    block.tcn.train()
+    with pytest.raises(RuntimeError, match=r"MSTemporalConv\.forward_steps is inference only"):
+        block.forward_steps(torch.randn(2, 3, 40, 5))  # past the block's delay
+
+
+def test_a_layer_inside_checks_its_first_chunk():
+    """A layer inside a block is checked on its stream's first chunk: one of another dtype
+    (converted alone) is refused by name, not by a matrix product deep inside."""
+    block, _ = instance("block")
+    block.tcn.double()
+    x = torch.randn(2, 3, 40, 5)
+    with pytest.raises(TypeError, match=r"MSTemporalConv expects .* torch\.float64, got"):
+        for t in range(x.shape[2]):  # until the block's delay has passed
+            block.forward_steps(x[:, :, t : t + 1])
+
+
 def test_a_chunk_of_another_stream_is_refused():
     layer, x = instance("tcn")
     layer.forward_steps(x[:, :, :2])
