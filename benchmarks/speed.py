@@ -24,7 +24,11 @@ baseline; otherwise the baseline is skelgraph's reference path.
 ``--malloc tuned`` runs the workers with glibc's allocator kept from returning memory to
 the system (``MALLOC_MMAP_MAX_=0``, large trim threshold): on CPU, the page faults of
 freshly mapped large tensors otherwise cost a large share of a training step, for every
-implementation alike. Results go to ``benchmarks/results/speed.md`` and ``speed.json``.
+implementation alike. ``--malloc lean`` does the opposite: every block over 128 KiB is
+mapped on its own and unmapped when freed (``MALLOC_MMAP_THRESHOLD_`` fixed, which stops
+glibc from raising it after each free), so peak RSS follows the live tensors instead of
+what the allocator kept from earlier steps. Results go to ``benchmarks/results/speed.md``
+and ``speed.json``.
 
 ``--interleave`` measures against the machine's limit instead: MS-G3D Net (NTU-60) only,
 skelgraph and the authors' code (else skelgraph's reference path) at each ``--amp``
@@ -82,11 +86,21 @@ IMPLEMENTATIONS = (
     "skelgraph-checkpointed",
     "authors",
 )
-# glibc malloc kept from unmapping freed memory (see the module docstring).
-TUNED_MALLOC = {
-    "MALLOC_MMAP_MAX_": "0",
-    "MALLOC_TRIM_THRESHOLD_": str(2**40),
-    "MALLOC_TOP_PAD_": str(2**30),
+# glibc malloc settings of the workers (see the module docstring): as installed; kept
+# from unmapping freed memory (fast); every block over 128 KiB mapped on its own and
+# unmapped when freed, the threshold fixed (lean: peak RSS follows the live tensors).
+MALLOC: dict[str, dict[str, str]] = {
+    "default": {},
+    "tuned": {
+        "MALLOC_MMAP_MAX_": "0",
+        "MALLOC_TRIM_THRESHOLD_": str(2**40),
+        "MALLOC_TOP_PAD_": str(2**30),
+    },
+    "lean": {
+        "MALLOC_MMAP_THRESHOLD_": str(2**17),
+        "MALLOC_TRIM_THRESHOLD_": str(2**17),
+        "MALLOC_TOP_PAD_": "0",
+    },
 }
 
 
@@ -202,6 +216,10 @@ def worker(spec: dict) -> dict:
         "first_s": first,
         "peak_mib": peak,
         "tensor_peak_mib": tensors.peak_bytes / 2**20,
+        # what this process ran under, read back: the record that the setting reached it
+        "malloc_env": {
+            name: os.environ.get(name) for name in sorted(set().union(*MALLOC.values()))
+        },
     }
 
 
@@ -214,7 +232,7 @@ def with_authors_path(env: dict[str, str], reference: str) -> dict[str, str]:
 
 def run_worker(spec: dict) -> dict | None:
     """``spec`` measured in a fresh process (its stderr shown live for an interleaved run)."""
-    env = {**os.environ, **(TUNED_MALLOC if spec["malloc"] == "tuned" else {})}
+    env = {**os.environ, **MALLOC[spec["malloc"]]}
     if "authors" in spec.get("impls", [spec.get("impl")]):
         env = with_authors_path(env, spec["reference"])
     interleaved = "rounds" in spec
@@ -482,7 +500,7 @@ def main(argv: list[str] | None = None) -> None:
         choices=IMPLEMENTATIONS[:2], help="skelgraph paths to run",
     )  # fmt: skip
     parser.add_argument(
-        "--malloc", nargs="+", default=["default"], choices=["default", "tuned"],
+        "--malloc", nargs="+", default=["default"], choices=list(MALLOC),
         help="glibc allocator settings of the workers (see the module docstring)",
     )  # fmt: skip
     parser.add_argument(

@@ -122,3 +122,17 @@ def test_interleaved_quick_reports_gflops_and_the_fraction_of_the_peak(tmp_path)
 )  # fmt: skip
 def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
     assert_refused_integer(script.main, option, value, capsys)
+
+
+@pytest.mark.parametrize("malloc", ["default", "lean"])
+def test_each_worker_runs_under_its_allocator_settings(tmp_path, malloc):
+    """--malloc reaches the worker processes (which record the settings they saw), and
+    ``lean`` is what the module docstring says: a fixed mmap threshold of 128 KiB."""
+    args = ["--quick", "--cases", "ms-tcn", "--threads", "1", "--implementations", "skelgraph"]
+    script.main([*args, "--malloc", malloc, "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "speed-quick.json").read_text())
+    assert {r["malloc"] for r in results} == {malloc}
+    for r in results:
+        seen = {name: value for name, value in r["malloc_env"].items() if value is not None}
+        assert seen == {**script.MALLOC[malloc]}
+    assert script.MALLOC["lean"]["MALLOC_MMAP_THRESHOLD_"] == str(128 * 1024)
