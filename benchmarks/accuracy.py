@@ -70,7 +70,8 @@ import torch
 from torch import nn
 
 import skelgraph
-from examples.msg3d.config import TrainConfig
+from examples.msg3d import cli
+from examples.msg3d.config import MILESTONE_RANGE, TrainConfig, int_setting
 from examples.msg3d.datasets import build_datasets
 from examples.msg3d.engine import set_seed, train
 from skelgraph import DisentangledGraphConv, G3DConv, MSTemporalConv, SkeletonGraph
@@ -442,9 +443,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--aggregations", nargs="+", choices=tuple(AGGREGATIONS), default=list(AGGREGATIONS)
     )
     p.add_argument("--masks", nargs="+", choices=("on", "off"), default=["on"])
-    p.add_argument("--scales", type=int, nargs="+", default=[1, 4, 8, 12])
-    p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
-    p.add_argument("--channels", type=int, nargs="+", default=[24, 48])
+    p.add_argument("--scales", type=cli.bounded_int(1, 1000), nargs="+", default=[1, 4, 8, 12])
+    p.add_argument("--seeds", type=int_setting("seed"), nargs="+", default=list(range(10)))
+    p.add_argument("--channels", type=cli.bounded_int(1, 4096), nargs="+", default=[24, 48])
     for name, help_ in (
         ("--epochs", "epochs (default: the recipe's)"),
         ("--frames", "frames per clip (default: the recipe's)"),
@@ -452,10 +453,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         ("--warmup-epochs", "linear warm-up epochs (default: the recipe's)"),
         ("--batch-size", "batch (default: the recipe's)"),
     ):
-        p.add_argument(name, type=int, help=help_)
-    p.add_argument("--milestones", type=int, nargs="+", help="default: the recipe's")
-    p.add_argument("--subset", type=int, help="N evenly spaced sequences per split (tests)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+        p.add_argument(name, type=int_setting(name[2:].replace("-", "_")), help=help_)
+    milestone = cli.bounded_int(*MILESTONE_RANGE)
+    p.add_argument("--milestones", type=milestone, nargs="+", help="default: the recipe's")
+    p.add_argument(
+        "--subset", type=int_setting("subset"), help="N evenly spaced sequences per split"
+    )
+    p.add_argument("--threads", type=int_setting("threads"), help="torch threads (default: all)")
     p.add_argument(
         "--resume",
         action="store_true",

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from benchmarks.speed import ROOT, with_authors_path
+from examples.msg3d import cli
 from skelgraph.amp import AMP_DTYPES, autocast
 from skelgraph.nn import backend
 
@@ -100,13 +101,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--module", choices=MODULES, default="ms-tcn")
     parser.add_argument("--reference", help="local clone of the authors' MS-G3D repository")
     parser.add_argument("--widths", nargs="+", default=["192,192,1", "96,192,2"])
-    parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--batch", type=cli.bounded_int(1, 65_536), nargs="+", default=[1, 8])
+    parser.add_argument("--frames", type=cli.bounded_int(1, 100_000), default=100)
     phases = ("infer", "train")
     parser.add_argument("--phase", nargs="+", choices=phases, default=list(phases))
     parser.add_argument("--amp", nargs="+", choices=tuple(AMP_DTYPES), default=["off", "bf16"])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=cli.bounded_int(1, 10_000), default=5)
+    parser.add_argument("--threads", type=cli.bounded_int(1, 4096), default=1)
     parser.add_argument("--authors", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for width in args.widths:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.mutants import MUTANTS, Mutant
+from examples.msg3d import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "mutation"
@@ -326,7 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", metavar="ID", help="mutant ids (see --list)")
     parser.add_argument("--module", help="only the mutants of this module group")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per test run")
+    parser.add_argument(
+        "--timeout", type=cli.bounded_float(1, 86_400), default=600.0, help="seconds per test run"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results path, no suffix")
     parser.add_argument(
         "--update",

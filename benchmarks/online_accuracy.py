@@ -60,6 +60,7 @@ import torch
 
 from benchmarks.speed import machine
 from benchmarks.streaming import multiply_adds
+from examples.msg3d import cli
 from examples.msg3d.config import TrainConfig
 from examples.msg3d.datasets import build_datasets
 from examples.msg3d.predict import Predictor, load_checkpoint
@@ -287,9 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data-root", required=True, help="the N-UCLA folder with all_sqe/")
     parser.add_argument("--cache-dir", help="train.py's dataset cache (default: beside it)")
-    parser.add_argument("--limit", type=int, help="only the first N test clips")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=20, help="timings per cost (median)")
+    parser.add_argument(
+        "--limit", type=cli.bounded_int(1, 10**9), help="only the first N test clips"
+    )
+    parser.add_argument("--threads", type=cli.bounded_int(1, 4096), default=2)
+    parser.add_argument(
+        "--repeats", type=cli.bounded_int(1, 10_000), default=20, help="timings per cost"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import torch
 
+from examples.msg3d import cli
+
 ROOT = Path(__file__).resolve().parents[1]
 JOINTS = {"ntu60": (25, 2), "nw-ucla-small": (20, 1)}  # (V, M) of each preset's input
 
@@ -109,9 +111,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--new", type=Path, default=ROOT, help="the new one (default: this)")
     parser.add_argument("--preset", default="ntu60", choices=list(JOINTS))
     parser.add_argument("--causal", action="store_true", help="causal models")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=200, help="timed cycles of each")
-    parser.add_argument("--warm", type=int, default=380, help="frames before the timing")
+    parser.add_argument("--threads", type=cli.bounded_int(1, 4096), default=2)
+    parser.add_argument(
+        "--rounds", type=cli.bounded_int(1, 10**6), default=200, help="timed cycles"
+    )
+    parser.add_argument("--warm", type=cli.bounded_int(0, 10**6), default=380, help="frames first")
     args = parser.parse_args(argv)
     for side in ("old", "new"):
         if not (getattr(args, side) / "examples" / "msg3d" / "model.py").is_file():

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.speed import machine
+from examples.msg3d import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "threads"
@@ -113,8 +114,12 @@ def markdown(cells: list[dict], command: str, header: dict[str, str]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", type=Path, required=True, help="folder with all_sqe/")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of every cell")
-    parser.add_argument("--subset", type=int, default=200, help="items of each split")
+    parser.add_argument(
+        "--rounds", type=cli.bounded_int(1, 1000), default=3, help="runs of every cell"
+    )
+    parser.add_argument(
+        "--subset", type=cli.bounded_int(1, 10**9), default=200, help="items per split"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results path, no suffix")
     args = parser.parse_args(argv)
     cells = measure(args.data_root, args.rounds, args.subset)

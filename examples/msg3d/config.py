@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from examples.msg3d import cli
 from skelgraph.amp import AMP_DTYPES
 
 __all__ = [
@@ -74,6 +76,18 @@ FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "min_prefix": (0.0, 1.0, True),
 }
 """``(low, high, low excluded)`` of each real-valued setting; every one must be finite."""
+
+
+def int_setting(name: str) -> Callable[[str], int]:
+    """The argparse ``type`` of integer setting ``name``: its :data:`INT_RANGES` bounds."""
+    return cli.bounded_int(*INT_RANGES[name])
+
+
+def float_setting(name: str) -> Callable[[str], float]:
+    """The argparse ``type`` of real setting ``name`` (:data:`FLOAT_RANGES`; an excluded
+    low end is left to :meth:`TrainConfig.validate`)."""
+    low, high, _ = FLOAT_RANGES[name]
+    return cli.bounded_float(low, high)
 
 
 def describe_range(low: float, high: float, open_low: bool) -> str:

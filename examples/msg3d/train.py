@@ -27,17 +27,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from examples.msg3d import cli, logs
 from examples.msg3d.config import (
     FEEDERS,
-    FLOAT_RANGES,
-    INT_RANGES,
     MILESTONE_RANGE,
     ROTATE_AXES,
     TrainConfig,
     check_types,
+    float_setting,
+    int_setting,
 )
 from examples.msg3d.distributed import process_group, world
 from examples.msg3d.engine import train
@@ -48,15 +48,6 @@ from skelgraph.data import STREAMS
 __all__ = ["build_parser", "main", "parse_args"]
 
 PROG = "train.py"
-
-
-def _int(name: str) -> Callable[[str], int]:
-    return cli.bounded_int(*INT_RANGES[name])
-
-
-def _float(name: str) -> Callable[[str], float]:
-    low, high, _ = FLOAT_RANGES[name]  # an excluded low end is left to TrainConfig.validate
-    return cli.bounded_float(low, high)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,12 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--stream", choices=STREAMS, default=d.stream, help="input stream")
     g.add_argument(
-        "--persons", type=_int("persons"),
+        "--persons", type=int_setting("persons"),
         help="pose-pickle: persons M per clip (default: the preset's)",
     )  # fmt: skip
     g.add_argument("--cache-dir", help="nw-ucla: preprocessed-data cache (default: OUT/cache)")
     g.add_argument(
-        "--frames", type=_int("frames"), default=d.frames,
+        "--frames", type=int_setting("frames"), default=d.frames,
         help="nw-ucla and pose-pickle: frames per clip (arrays are used as they are)",
     )  # fmt: skip
     g.add_argument(
@@ -110,16 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
         "axes of its first frame",
     )
     g.add_argument(
-        "--rotate-degrees", type=_float("rotate_degrees"), default=d.rotate_degrees,
+        "--rotate-degrees", type=float_setting("rotate_degrees"), default=d.rotate_degrees,
         help="random rotation ± this about each axis when training",
     )  # fmt: skip
     g.add_argument(
         "--rotate-axes", choices=ROTATE_AXES, default=d.rotate_axes,
         help="the axes the random rotation turns about",
     )  # fmt: skip
-    g.add_argument("--scale", type=_float("scale"), default=d.scale, help="random scale 1 ± this")
     g.add_argument(
-        "--subset", type=_int("subset"),
+        "--scale", type=float_setting("scale"), default=d.scale, help="random scale 1 ± this"
+    )
+    g.add_argument(
+        "--subset", type=int_setting("subset"),
         help="keep N evenly spaced items of each split (default: all)",
     )  # fmt: skip
     g = p.add_argument_group("model")
@@ -132,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="multi-scale graph: disentangled k-adjacency (the paper's) or adjacency powering",
     )  # fmt: skip
     g.add_argument(
-        "--num-classes", type=_int("num_classes"),
+        "--num-classes", type=int_setting("num_classes"),
         help="classes (default: from the data or the preset)",
     )  # fmt: skip
     g.add_argument("--class-names", help="text file, one class name per line")
@@ -152,14 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--causal, e.g. a symmetric model to fine-tune into a causal one); a new run",
     )  # fmt: skip
     g = p.add_argument_group("recipe")
-    g.add_argument("--epochs", type=_int("epochs"), default=d.epochs, help="training epochs")
+    g.add_argument("--epochs", type=int_setting("epochs"), default=d.epochs, help="training epochs")
     g.add_argument(
-        "--min-prefix", type=_float("min_prefix"), default=d.min_prefix, metavar="FRACTION",
+        "--min-prefix", type=float_setting("min_prefix"), default=d.min_prefix, metavar="FRACTION",
         help="train each batch on its clips' first L frames, L uniform in [FRACTION T, T] "
         "in steps of the model's stride (early recognition; 1: whole clips)",
     )  # fmt: skip
     g.add_argument(
-        "--repeat", type=_int("repeat"), default=d.repeat,
+        "--repeat", type=int_setting("repeat"), default=d.repeat,
         help="passes over the training set per epoch (CTR-GCN's N-UCLA recipe: 5)",
     )  # fmt: skip
     g.add_argument(
@@ -173,21 +166,23 @@ def build_parser() -> argparse.ArgumentParser:
         "backward instead of kept (less memory, a second forward per step; same numbers)",
     )  # fmt: skip
     g.add_argument(
-        "--batch-size", type=_int("batch_size"), default=d.batch_size, help="global batch"
+        "--batch-size", type=int_setting("batch_size"), default=d.batch_size, help="global batch"
     )
     g.add_argument(
         "--forward-batch-size",
-        type=_int("forward_batch_size"),
+        type=int_setting("forward_batch_size"),
         help="forward each batch in parts of this size, gradients accumulated (default: the "
         "whole batch)",
     )
     g.add_argument(
-        "--test-batch-size", type=_int("test_batch_size"), default=d.test_batch_size,
+        "--test-batch-size", type=int_setting("test_batch_size"), default=d.test_batch_size,
         help="batch when testing",
     )  # fmt: skip
-    g.add_argument("--lr", type=_float("lr"), default=d.lr, help="rate for a batch of --base-batch")
     g.add_argument(
-        "--base-batch", type=_int("base_batch"), default=d.base_batch,
+        "--lr", type=float_setting("lr"), default=d.lr, help="rate for a batch of --base-batch"
+    )
+    g.add_argument(
+        "--base-batch", type=int_setting("base_batch"), default=d.base_batch,
         help="the batch size --lr is given for",
     )  # fmt: skip
     g.add_argument(
@@ -196,13 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.scale_lr,
         help="scale --lr by --batch-size / --base-batch (linear scaling rule)",
     )
-    g.add_argument("--momentum", type=_float("momentum"), default=d.momentum, help="SGD momentum")
+    g.add_argument(
+        "--momentum", type=float_setting("momentum"), default=d.momentum, help="SGD momentum"
+    )
     g.add_argument(
         "--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov,
         help="Nesterov momentum",
     )  # fmt: skip
     g.add_argument(
-        "--weight-decay", type=_float("weight_decay"), default=d.weight_decay,
+        "--weight-decay", type=float_setting("weight_decay"), default=d.weight_decay,
         help="L2 penalty on every parameter",
     )  # fmt: skip
     g.add_argument(
@@ -211,11 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
         "of --epochs)",
     )  # fmt: skip
     g.add_argument(
-        "--warmup-epochs", type=_int("warmup_epochs"), default=d.warmup_epochs,
+        "--warmup-epochs", type=int_setting("warmup_epochs"), default=d.warmup_epochs,
         help="linear warm-up: epoch e (from 0) at lr · (e + 1) / this (default: none)",
     )  # fmt: skip
     g.add_argument(
-        "--gamma", type=_float("gamma"), default=d.gamma, help="rate factor at each milestone"
+        "--gamma",
+        type=float_setting("gamma"),
+        default=d.gamma,
+        help="rate factor at each milestone",
     )
     g = p.add_argument_group("run")
     g.add_argument("--out", default=d.out, help="output folder")
@@ -235,16 +235,19 @@ def build_parser() -> argparse.ArgumentParser:
         "the checkpoint's (default: refuse)",
     )
     g.add_argument(
-        "--seed", type=_int("seed"), default=d.seed,
+        "--seed", type=int_setting("seed"), default=d.seed,
         help="random seed: initial weights, data order, augmentation",
     )  # fmt: skip
     g.add_argument(
         "--threads",
-        type=_int("threads"),
+        type=int_setting("threads"),
         help=cli.THREADS_HELP,
     )
     g.add_argument(
-        "--workers", type=_int("workers"), default=d.workers, help="DataLoader worker processes"
+        "--workers",
+        type=int_setting("workers"),
+        default=d.workers,
+        help="DataLoader worker processes",
     )
     g.add_argument(
         "--device", default=d.device,

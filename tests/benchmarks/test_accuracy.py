@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 
+from tests.benchmarks.usage import assert_refused_integer
 from tests.conftest import fixture_path
 
 pytest.importorskip("matplotlib", reason="the plot extra is not installed")
@@ -151,3 +152,12 @@ def test_quick_writes_table(script, tmp_path):
     assert len(rows) == 1 and rows[0]["model"] == "GCN-D" and rows[0]["K"] == "4"
     assert 0 <= float(rows[0]["final_top1"]) <= 1
     assert (out / "accuracy.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--seeds", "-1"), ("--scales", "0"), ("--channels", "100000"), ("--epochs", "0"),
+     ("--batch-size", "x"), ("--milestones", "0"), ("--subset", "0"), ("--threads", "0")],
+)  # fmt: skip
+def test_out_of_range_numbers_are_refused_by_name(script, option, value, capsys):
+    assert_refused_integer(script.main, option, value, capsys)

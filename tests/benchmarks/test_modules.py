@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import modules as script
+from tests.benchmarks.usage import assert_refused_integer
 
 
 def test_ms_tcn_rows_for_every_cell_and_implementation(capsys):
@@ -27,3 +28,11 @@ def test_bad_widths_exit_2_with_one_line(width, capsys):
         script.main(["--widths", width])
     assert exit_info.value.code == 2
     assert f"expected IN,OUT,STRIDE positive integers, got {width!r}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--batch", "0"), ("--frames", "-5"), ("--repeats", "0"), ("--threads", "99999")],
+)  # fmt: skip
+def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
+    assert_refused_integer(script.main, option, value, capsys)

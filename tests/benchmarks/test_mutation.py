@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import mutation
 from benchmarks.mutants import MUTANTS, Mutant
 from benchmarks.mutation import ROOT, apply_mutant, kill_rates, mutant_ids, run_mutants
+from tests.benchmarks.usage import assert_refused_integer
 
 SOURCE = "def double(x):\n    return 2 * x\n\n\ndef half(x):\n    return x / 2\n"
 TEST = "from pkg.m import double\n\n\ndef test_double():\n    assert double(3) == 6\n"
@@ -69,3 +71,11 @@ def test_every_mutant_of_the_table_applies_once_to_the_repository():
         assert text.count(mutant.original) == 1, (mutant.file, mutant.original)
         assert mutant.mutated != mutant.original
         assert all((ROOT / t.split("::")[0]).is_file() for t in mutant.tests), mutant.tests
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--timeout", "0"), ("--timeout", "nan"), ("--timeout", "inf")],
+)  # fmt: skip
+def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
+    assert_refused_integer(mutation.main, option, value, capsys, "expected a number in")

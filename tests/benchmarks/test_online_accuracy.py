@@ -9,6 +9,7 @@ import pytest
 
 from benchmarks import online_accuracy as script
 from examples.msg3d import train
+from tests.benchmarks.usage import assert_refused_integer
 from tests.conftest import fixture_path
 
 pytest.importorskip("matplotlib", reason="the plot extra is not installed")
@@ -61,3 +62,11 @@ def test_tiny_run_writes_results(tmp_path):
     with pytest.raises(SystemExit, match="not a symmetric model"):
         wrong = ["--prefix-symmetric-checkpoint", str(causal / "best.pt")]
         script.main([*argv[:4], *wrong, "--out", str(out)])
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--limit", "0"), ("--threads", "0"), ("--repeats", "1e9")],
+)  # fmt: skip
+def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
+    assert_refused_integer(script.main, option, value, capsys)

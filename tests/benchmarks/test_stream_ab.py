@@ -6,7 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+from benchmarks import stream_ab
 from benchmarks.stream_ab import ROOT
+from tests.benchmarks.usage import assert_refused_integer
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -25,3 +29,11 @@ def test_a_tree_against_itself():
 def test_not_a_source_tree_is_refused(tmp_path):
     done = run("--old", str(tmp_path))
     assert done.returncode == 2 and "--old must be a skelgraph source tree" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--threads", "0"), ("--rounds", "0"), ("--warm", "-1")],
+)  # fmt: skip
+def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
+    assert_refused_integer(stream_ab.main, option, value, capsys)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from benchmarks.threads import markdown, train_command
+import pytest
+
+from benchmarks.threads import main, markdown, train_command
+from tests.benchmarks.usage import assert_refused_integer
 
 
 def cell(busy: int, threads: int, median: float) -> dict:
@@ -22,3 +25,11 @@ def test_each_run_trains_with_the_thread_count_asked(tmp_path):
     command = train_command(tmp_path, tmp_path / "out", tmp_path / "cache", 3, 10)
     assert command[command.index("--threads") + 1] == "3"
     assert "--overwrite" in command  # every round reuses one output folder
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--rounds", "0"), ("--subset", "-3")],
+)  # fmt: skip
+def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
+    assert_refused_integer(main, option, value, capsys)
