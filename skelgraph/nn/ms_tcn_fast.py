@@ -159,10 +159,15 @@ class _FrameMaxPool(torch.autograd.Function):
     padding, saving the winners' offsets within their windows as uint8."""
 
     @staticmethod
+    def _starts(windows: int, stride: int, front: int) -> torch.Tensor:
+        """(windows, 1): the frame where each window starts, s·r - front."""
+        return torch.arange(windows).mul_(stride).sub_(front).view(-1, 1)
+
+    @staticmethod
     def forward(ctx: Any, x: torch.Tensor, size: int, stride: int, front: int):  # type: ignore[override]
         out, index = torch.ops.aten.max_pool2d_with_indices(x, [size, 1], [stride, 1], [front, 0])
         joints = x.shape[3]
-        starts = torch.arange(out.shape[2]).mul_(stride).sub_(front).view(-1, 1)
+        starts = _FrameMaxPool._starts(out.shape[2], stride, front)
         offsets = index.div_(joints, rounding_mode="floor").sub_(starts).to(torch.uint8)
         ctx.save_for_backward(offsets)
         ctx.geometry = (x.shape, stride, front)
@@ -174,7 +179,7 @@ class _FrameMaxPool(torch.autograd.Function):
         (offsets,) = ctx.saved_tensors
         shape, stride, front = ctx.geometry
         joints = shape[3]
-        starts = torch.arange(offsets.shape[2]).mul_(stride).sub_(front).view(-1, 1)
+        starts = _FrameMaxPool._starts(offsets.shape[2], stride, front)
         index = offsets.long().add_(starts).mul_(joints).add_(torch.arange(joints))
         grad_x = grad.new_zeros(shape[0], shape[1], shape[2] * joints)
         grad_x.scatter_add_(2, index.flatten(2), grad.flatten(2))
