@@ -157,18 +157,23 @@ def _amp(results: Path) -> dict[str, Figure]:
 
 def _memory(results: Path) -> dict[str, Figure]:
     """Peak memory of MS-G3D Net at T = 100 against the authors' code at the same autocast
-    (memory-t100.json): peak RSS, ``memory.{phase}{batch}.{float32,bf16}``, and the peak
-    of live tensors, ``....tensors``."""
+    (memory-t100.json): peak RSS with glibc's default allocator,
+    ``memory.{phase}{batch}.{float32,bf16}``, and with ``--malloc lean``, ``....lean``;
+    the peak of live tensors, ``....tensors``."""
     src = source("memory-t100.md", results)
     runs = json.loads((results / "memory-t100.json").read_text())
     out = {}
     for mine in runs:
         if mine["impl"] != "skelgraph":
             continue
-        theirs = _authors_twin(runs, mine, ("phase", "batch", "amp"))
+        theirs = _authors_twin(runs, mine, ("phase", "batch", "amp", "malloc"))
         precision = "float32" if mine["amp"] == "off" else mine["amp"]
         name = f"memory.{mine['phase']}{mine['batch']}.{precision}"
-        out[name] = Figure(_ratio(mine["peak_mib"] / theirs["peak_mib"]), src)
+        rss = Figure(_ratio(mine["peak_mib"] / theirs["peak_mib"]), src)
+        if mine["malloc"] != "default":
+            out[f"{name}.{mine['malloc']}"] = rss
+            continue
+        out[name] = rss
         tensors = mine["tensor_peak_mib"] / theirs["tensor_peak_mib"]
         out[f"{name}.tensors"] = Figure(_ratio(tensors), src)
     return out
@@ -287,9 +292,11 @@ def _recipe(results: Path) -> dict[str, Figure]:
         out[f"recipe.{stream}.epochs"] = Figure(str(min(r["final_epoch"] for r in runs)), src)
         seconds = statistics.median(r["median_epoch_seconds"] for r in runs)
         out[f"recipe.{stream}.epoch-seconds"] = Figure(f"{seconds:.0f} s", src)
-    if record["fused"]:
-        fused = statistics.fmean(100 * f["top1"] for f in record["fused"])
-        out["recipe.fused.top1"] = Figure(f"{fused:.1f} %", src)
+    for key, name in (("fused", "four streams"), ("fused-joint-bone", "joint + bone")):
+        fused = [100 * f["top1"] for f in record["fused"] if f["name"] == name]
+        if fused:
+            out[f"recipe.{key}.top1"] = Figure(f"{statistics.fmean(fused):.1f} %", src)
+            out[f"recipe.{key}.seeds"] = Figure(str(len(fused)), src)
     return out
 
 

@@ -54,13 +54,32 @@ def test_results_from_run_folders(tmp_path):
     )
     assert "| joint | 75.00 ± 7.07 % (n=2) |" in text and "| bone | 60.00 % (n=1) |" in text
     # fused: softmax sums; sample a: joint 0.88/0.12 + bone ~0/1 -> class 1 (wrong)
-    assert "| fused | 75.00 % (n=1) |" in text
+    assert "| fused, joint + bone (2 : 2) | 75.00 % (n=1) |" in text
+    assert "| fused, four streams (2 : 2 : 1 : 1) | – (no seed ran all of them) |" in text
     record = json.loads((out / "nucla-recipe.json").read_text())
-    assert record["fused"][0]["streams"] == ["joint", "bone"] and record["fused"][0]["weights"] == [
-        2,
-        2,
+    assert [(f["name"], f["seed"], f["streams"], f["weights"]) for f in record["fused"]] == [
+        ("joint + bone", 0, ["joint", "bone"], [2, 2])
     ]
     assert (out / "nucla-recipe.png").stat().st_size > 0
     (out / "nucla-recipe.md").unlink()
     assert nucla_recipe.main(["--report", "--out", str(out)]) == 0
     assert (out / "nucla-recipe.md").read_text() == text
+
+
+def test_each_fusion_is_averaged_over_its_own_seeds(tmp_path):
+    """Seed 0 ran four streams, seed 1 joint and bone: the joint + bone fusion has two
+    seeds, the four-stream fusion one; a four-stream result never enters the two-stream
+    mean."""
+    right, wrong = [[3, 0], [0, 3], [3, 0], [0, 3]], [[0, 3], [3, 0], [0, 3], [3, 0]]
+    runs = [_run(tmp_path / f"{s}0", s, 0, [0.5], right) for s in nucla_recipe.FUSION_WEIGHTS]
+    runs += [_run(tmp_path / "joint1", "joint", 1, [0.0], wrong),
+             _run(tmp_path / "bone1", "bone", 1, [0.0], wrong)]  # fmt: skip
+    out = tmp_path / "results"
+    assert nucla_recipe.main([*map(str, runs), "--out", str(out)]) == 0
+    text = (out / "nucla-recipe.md").read_text()
+    assert "| fused, joint + bone (2 : 2) | 50.00 ± 70.71 % (n=2) |" in text
+    assert "| fused, four streams (2 : 2 : 1 : 1) | 100.00 % (n=1) |" in text
+    record = json.loads((out / "nucla-recipe.json").read_text())
+    assert sorted((f["name"], f["seed"]) for f in record["fused"]) == [
+        ("four streams", 0), ("joint + bone", 0), ("joint + bone", 1)
+    ]  # fmt: skip
