@@ -59,7 +59,11 @@ def test_table1_and_recipe_figures_follow_their_files(tmp_path):
     record = json.loads((results / "nucla-recipe.json").read_text())
     run = record["runs"][0]
     record["runs"] = [{**run, "final_top1": 0.9}, {**run, "final_top1": 0.8, "final_epoch": 7}]
-    record["fused"] = [{"top1": 0.95}]
+    record["fused"] = [
+        {"name": "four streams", "top1": 0.95},
+        {"name": "joint + bone", "top1": 0.9},
+        {"name": "joint + bone", "top1": 0.8},
+    ]
     (results / "nucla-recipe.json").write_text(json.dumps(record))
     f = figures(results)
     assert f["accuracy.gcn-k11.diff"].text == "+2.0 points [-0.5, +4.5]"
@@ -69,5 +73,7 @@ def test_table1_and_recipe_figures_follow_their_files(tmp_path):
     stream = run["stream"]
     assert f[f"recipe.{stream}.top1"].text == "85.0 %"
     assert f[f"recipe.{stream}.epochs"].text == "7" and f[f"recipe.{stream}.seeds"].text == "2"
-    assert f["recipe.fused.top1"].text == "95.0 %"
+    assert f["recipe.fused.top1"].text == "95.0 %" and f["recipe.fused.seeds"].text == "1"
+    assert f["recipe.fused-joint-bone.top1"].text == "85.0 %"
+    assert f["recipe.fused-joint-bone.seeds"].text == "2"
     assert f["recipe.fused.top1"].source.file == "nucla-recipe.md"
