@@ -44,8 +44,9 @@ ROWS = [
         "Peak memory of the training step, batch 8, T = 100, against the authors' code at "
         "the same precision",
         "peak RSS {memory.train8.float32} in float32, {memory.train8.bf16} under bf16 "
-        "autocast; live tensors {memory.train8.float32.tensors} and "
-        "{memory.train8.bf16.tensors}",
+        "autocast ({memory.train8.float32.lean} and {memory.train8.bf16.lean} with an "
+        "allocator that returns freed blocks, `--malloc lean`); live tensors "
+        "{memory.train8.float32.tensors} and {memory.train8.bf16.tensors}",
     ),
     (
         "Activation checkpointing (`checkpoint=True`), training step, batch 8, float32",
