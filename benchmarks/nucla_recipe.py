@@ -53,6 +53,8 @@ def collect(folder: Path) -> dict[str, Any]:
         "stream": cfg["stream"],
         "seed": cfg["seed"],
         "preset": cfg["preset"],
+        "model_args": cfg.get("model_args"),
+        "checkpoint": cfg.get("checkpoint", False),
         "feeder": cfg["feeder"],
         "amp": cfg["amp"],
         "threads": cfg["threads"],
@@ -69,15 +71,30 @@ def collect(folder: Path) -> dict[str, Any]:
     }
 
 
+def summarised(run: dict[str, Any]) -> bool:
+    """Whether a run enters the means and fusions: the preset as it is (no ``--model-args``)
+    trained for all its planned epochs. Other runs are listed, not averaged."""
+    return run.get("model_args") is None and run["final_epoch"] == run["epochs_planned"]
+
+
+def model_name(run: dict[str, Any]) -> str:
+    """The preset, with the ``--model-args`` overrides and checkpointing where given."""
+    name = run["preset"]
+    if run.get("model_args"):
+        name += " + " + json.dumps(run["model_args"], separators=(",", ":"))
+    return name + (", checkpointed" if run.get("checkpoint") else "")
+
+
 def fuse(folders: Sequence[Path], runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per fusion of :data:`FUSIONS` and seed that ran all its streams: the fused
-    final-epoch scores' metrics."""
+    """Per fusion of :data:`FUSIONS` and seed whose :func:`summarised` runs hold all its
+    streams: the fused final-epoch scores' metrics."""
     from examples.msg3d.fuse import fuse_files
 
     out = []
+    pairs = [(f, r) for f, r in zip(folders, runs) if summarised(r)]
     for name, streams in FUSIONS.items():
-        for seed in sorted({r["seed"] for r in runs}):
-            by_stream = {r["stream"]: f for f, r in zip(folders, runs) if r["seed"] == seed}
+        for seed in sorted({r["seed"] for _, r in pairs}):
+            by_stream = {r["stream"]: f for f, r in pairs if r["seed"] == seed}
             if not set(streams) <= set(by_stream):
                 continue
             weights = [FUSION_WEIGHTS[stream] for stream in streams]
@@ -110,21 +127,28 @@ def markdown(record: dict[str, Any]) -> str:
         "- reported: the final epoch of each run (never the best epoch on the test view); "
         f"the recipe is {RECIPE_EPOCHS} epochs with ×0.1 at epoch 50",
         "",
-        "| run | stream | seed | preset | parameters | amp | epochs run / planned | "
+        "| run | stream | seed | model | parameters | amp | epochs run / planned | "
         "milestones | s / epoch | top-1 | top-5 | mean class acc. |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in record["runs"]:
         lines.append(
-            f"| {r['folder']} | {r['stream']} | {r['seed']} | {r['preset']} | "
+            f"| {r['folder']} | {r['stream']} | {r['seed']} | {model_name(r)} | "
             f"{r['parameters']:,} | {r['amp']} | {r['final_epoch']} / {r['epochs_planned']} | "
             f"{r['milestones']} | {r['median_epoch_seconds']:.0f} | "
             f"{100 * r['final_top1']:.2f} % | {100 * r['final_top5']:.2f} % | "
             f"{100 * r['final_mean_class_accuracy']:.2f} % |"
         )
-    lines += ["", "| stream | final top-1, mean ± std over seeds |", "|---|---|"]
-    for stream in dict.fromkeys(r["stream"] for r in record["runs"]):
-        top1 = [r["final_top1"] for r in record["runs"] if r["stream"] == stream]
+    complete = [r for r in record["runs"] if summarised(r)]
+    lines += [
+        "",
+        f"Over the runs of the preset as it is that ran all {RECIPE_EPOCHS} epochs:",
+        "",
+        "| stream | final top-1, mean ± std over seeds |",
+        "|---|---|",
+    ]
+    for stream in dict.fromkeys(r["stream"] for r in complete):
+        top1 = [r["final_top1"] for r in complete if r["stream"] == stream]
         lines.append(f"| {stream} | {_mean_std(top1)} |")
     for name, streams in FUSIONS.items():
         top1 = [f["top1"] for f in record["fused"] if f["name"] == name]

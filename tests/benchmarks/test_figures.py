@@ -58,7 +58,14 @@ def test_table1_and_recipe_figures_follow_their_files(tmp_path):
     )
     record = json.loads((results / "nucla-recipe.json").read_text())
     run = record["runs"][0]
-    record["runs"] = [{**run, "final_top1": 0.9}, {**run, "final_top1": 0.8, "final_epoch": 7}]
+    complete = {**run, "final_epoch": 65, "epochs_planned": 65, "model_args": None}
+    record["runs"] = [
+        {**complete, "final_top1": 0.9},
+        {**complete, "final_top1": 0.8},
+        {**complete, "final_top1": 0.1, "final_epoch": 7},  # stopped early: listed only
+        {**complete, "final_top1": 0.2, "final_epoch": 2, "parameters": 3_000_000,
+         "model_args": {"channels": [96, 192, 384]}, "median_epoch_seconds": 720.0},
+    ]  # fmt: skip
     record["fused"] = [
         {"name": "four streams", "top1": 0.95},
         {"name": "joint + bone", "top1": 0.9},
@@ -72,7 +79,12 @@ def test_table1_and_recipe_figures_follow_their_files(tmp_path):
     assert f["accuracy.gcn-k11.seeds"].text == "4"
     stream = run["stream"]
     assert f[f"recipe.{stream}.top1"].text == "85.0 %"
-    assert f[f"recipe.{stream}.epochs"].text == "7" and f[f"recipe.{stream}.seeds"].text == "2"
+    assert f[f"recipe.{stream}.epochs"].text == "65" and f[f"recipe.{stream}.seeds"].text == "2"
+    assert f["recipe.largest-other.parameters"].text == "3.0 M"
+    assert f["recipe.largest-other.epochs"].text == "2"
+    assert f["recipe.largest-other.epoch-seconds"].text == "720 s"
+    assert f["recipe.largest-other.recipe-hours"].text == "13 h"  # 65 × 720 s
+    assert f["recipe.largest-other.top1"].text == "20.0 %"
     assert f["recipe.fused.top1"].text == "95.0 %" and f["recipe.fused.seeds"].text == "1"
     assert f["recipe.fused-joint-bone.top1"].text == "85.0 %"
     assert f["recipe.fused-joint-bone.seeds"].text == "2"

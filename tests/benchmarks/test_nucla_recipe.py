@@ -12,8 +12,9 @@ from benchmarks import nucla_recipe
 pytest.importorskip("matplotlib", reason="the plot extra is not installed")
 
 
-def _run(folder, stream, seed, top1s, logits):
-    """A train.py output folder: metrics.json and the final epoch's val_scores.npz."""
+def _run(folder, stream, seed, top1s, logits, planned=None, model_args=None):
+    """A train.py output folder: metrics.json and the final epoch's val_scores.npz; the
+    run planned ``planned`` epochs (default: the ones it ran)."""
     folder.mkdir()
     epochs = [
         {"epoch": i + 1, "lr": 0.1, "train_loss": 1.0 / (i + 1), "train_top1": 0.5,
@@ -22,7 +23,8 @@ def _run(folder, stream, seed, top1s, logits):
         for i, t in enumerate(top1s)
     ]  # fmt: skip
     config = {"stream": stream, "seed": seed, "preset": "nw-ucla-small", "feeder": "ctrgcn",
-              "amp": "bf16", "epochs": 65, "threads": 1}  # fmt: skip
+              "amp": "bf16", "epochs": planned or len(top1s), "threads": 1,
+              "model_args": model_args}  # fmt: skip
     record = {"config": config, "milestones": [50], "parameters": 1234, "torch": "2.x",
               "epochs": epochs}  # fmt: skip
     (folder / "metrics.json").write_text(json.dumps(record))
@@ -49,9 +51,7 @@ def test_results_from_run_folders(tmp_path):
     text = (out / "nucla-recipe.md").read_text()
     assert "- command: `python -m examples.msg3d.train X`" in text
     assert "torch threads per run: [1]" in text
-    assert (
-        "| j0 | joint | 0 | nw-ucla-small | 1,234 | bf16 | 3 / 65 | [50] | 20 | 80.00 % |" in text
-    )
+    assert "| j0 | joint | 0 | nw-ucla-small | 1,234 | bf16 | 3 / 3 | [50] | 20 | 80.00 % |" in text
     assert "| joint | 75.00 ± 7.07 % (n=2) |" in text and "| bone | 60.00 % (n=1) |" in text
     # fused: softmax sums; sample a: joint 0.88/0.12 + bone ~0/1 -> class 1 (wrong)
     assert "| fused, joint + bone (2 : 2) | 75.00 % (n=1) |" in text
@@ -83,3 +83,25 @@ def test_each_fusion_is_averaged_over_its_own_seeds(tmp_path):
     assert sorted((f["name"], f["seed"]) for f in record["fused"]) == [
         ("four streams", 0), ("joint + bone", 0), ("joint + bone", 1)
     ]  # fmt: skip
+
+
+def test_partial_and_other_model_runs_are_listed_not_averaged(tmp_path):
+    """A run stopped before its planned epochs, and one of another model (``--model-args``)
+    with the same stream and seed, appear in the runs table only: the stream's mean and the
+    fusion are those of the complete preset runs."""
+    right = [[3, 0], [0, 3], [3, 0], [0, 3]]
+    runs = [
+        _run(tmp_path / "j0", "joint", 0, [0.5], right),
+        _run(tmp_path / "b0", "bone", 0, [0.25], right),
+        _run(tmp_path / "j1", "joint", 1, [0.1, 0.2], right, planned=65),
+        _run(tmp_path / "big", "joint", 0, [0.3], right, planned=65,
+             model_args={"channels": [96, 192, 384]}),
+    ]  # fmt: skip
+    out = tmp_path / "results"
+    assert nucla_recipe.main([*map(str, runs), "--out", str(out)]) == 0
+    text = (out / "nucla-recipe.md").read_text()
+    assert "| j1 | joint | 1 | nw-ucla-small | 1,234 | bf16 | 2 / 65 |" in text
+    assert '| big | joint | 0 | nw-ucla-small + {"channels":[96,192,384]} |' in text
+    assert "| joint | 50.00 % (n=1) |" in text
+    record = json.loads((out / "nucla-recipe.json").read_text())
+    assert [(f["name"], f["seed"]) for f in record["fused"]] == [("joint + bone", 0)]
