@@ -15,8 +15,10 @@ the two G3D pathways and the MS-TCN of STGC block 2, and the whole NTU-60 model,
 disentangled and powering aggregation. Implementations: ``skelgraph`` (the default
 setting of :mod:`skelgraph.nn.backend`, ``"auto"``: the fast kernels),
 ``skelgraph-reference`` (``backend.set_implementation("reference")``: the authors' order
-of operations), ``skelgraph-compiled`` (``--compile``), ``skelgraph-checkpointed``
-(``--checkpoint``: the model with activation checkpointing, training only), and with
+of operations), ``skelgraph-fast`` (``"fast"``: the fast kernels wherever they apply,
+e.g. the activation rebuild under autocast), ``skelgraph-compiled`` (``--compile``),
+``skelgraph-checkpointed`` (``--checkpoint``: the model with activation checkpointing,
+training only), and with
 ``--reference PATH`` (a local clone of the authors' repository, never vendored here; the
 workers import it through ``PYTHONPATH``) the authors' modules, which are then the
 baseline; otherwise the baseline is skelgraph's reference path.
@@ -69,6 +71,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from benchmarks.tensor_memory import PeakTensorMemory
 from examples.msg3d import cli
 from skelgraph.amp import AMP_DTYPES, autocast
+from skelgraph.nn import backend
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,10 +85,13 @@ CASES = {
 IMPLEMENTATIONS = (
     "skelgraph",
     "skelgraph-reference",
+    "skelgraph-fast",
     "skelgraph-compiled",
     "skelgraph-checkpointed",
     "authors",
 )
+# the global kernel setting (skelgraph.nn.backend) of the paths that do not run "auto"
+SETTINGS = {"skelgraph-reference": "reference", "skelgraph-fast": "fast"}
 # glibc malloc settings of the workers (see the module docstring): as installed; kept
 # from unmapping freed memory (fast); every block over 128 KiB mapped on its own and
 # unmapped when freed, the threshold fixed (lean: peak RSS follows the live tensors).
@@ -185,10 +191,8 @@ def worker(spec: dict) -> dict:
     device = torch.device(spec["device"])
     keys = ("case", "impl", "aggregation", "batch", "frames", "reference")
     module, x = build(*(spec[k] for k in keys))
-    if spec["impl"] == "skelgraph-reference":  # one process per configuration: set it globally
-        from skelgraph.nn import backend
-
-        backend.set_implementation("reference")
+    if spec["impl"] in SETTINGS:  # one process per configuration: set it globally
+        backend.set_implementation(SETTINGS[spec["impl"]])
     module, x = module.to(device), x.to(device)
     step = make_step(module, x, spec["phase"], spec.get("amp", "off"))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
@@ -216,7 +220,8 @@ def worker(spec: dict) -> dict:
         "first_s": first,
         "peak_mib": peak,
         "tensor_peak_mib": tensors.peak_bytes / 2**20,
-        # what this process ran under, read back: the record that the setting reached it
+        # what this process ran under, read back: the record that the settings reached it
+        "kernel_setting": backend.get_implementation(),
         "malloc_env": {
             name: os.environ.get(name) for name in sorted(set().union(*MALLOC.values()))
         },
@@ -391,8 +396,6 @@ def interleaved(spec: dict) -> dict:
 
 
 def _with_reference_kernels(step) -> None:
-    from skelgraph.nn import backend
-
     with backend.implementation("reference"):
         step()
 
@@ -497,7 +500,7 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--implementations", nargs="+", default=["skelgraph", "skelgraph-reference"],
-        choices=IMPLEMENTATIONS[:2], help="skelgraph paths to run",
+        choices=IMPLEMENTATIONS[:3], help="skelgraph paths to run",
     )  # fmt: skip
     parser.add_argument(
         "--malloc", nargs="+", default=["default"], choices=list(MALLOC),

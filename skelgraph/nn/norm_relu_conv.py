@@ -19,8 +19,14 @@ ReLU's ``threshold_backward``, then ``native_batch_norm_backward``.
 
 It runs where the fewer-pass batch norm does (a plain ``nn.BatchNorm2d`` normalising
 with the batch's statistics, a :func:`~skelgraph.nn.batch_norm.reducible` float32 or
-float64 tensor), outside autocast, with gradients; elsewhere the modules run as they are.
-Which layers take it is their plan's (:func:`skelgraph.nn.backend.recomputes_activation`).
+float64 tensor), outside autocast, with gradients. On other CPU tensors (bfloat16 and
+float16, under autocast or not) the same saving runs on PyTorch's own kernel: the forward
+is ``F.batch_norm`` as the module calls it, and the backward rebuilds R with
+``native_batch_norm`` on the saved x, the same kernel on the same input (the tests check
+that R comes back to the bit, through the gradients, which equal the modules'). Elsewhere
+(another device, a norm with a cumulative momentum, a subclass) the modules run as they
+are. Which layers take it is their plan's
+(:func:`skelgraph.nn.backend.recomputes_activation`).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from skelgraph.nn.batch_norm import (
     norm,
     normalise,
     reducible,
+    shifted,
     update_running,
 )
 
@@ -122,23 +129,66 @@ class _NormReluConv(torch.autograd.Function):
         x, gamma, beta, mean, invstd, weight = ctx.saved_tensors
         needs_x, needs_shift, needs_gamma, needs_beta, _, needs_w, needs_b, _ = ctx.needs_input_grad
         r = affine_(centre(x, mean), invstd, gamma, beta).relu_()  # the forward's R, rebuilt
-        g = ctx.conv
-        bias_sizes = [weight.shape[0]] if ctx.has_bias else None
-        grad_r, grad_w, grad_b = torch.ops.aten.convolution_backward(
-            grad.contiguous(), r, weight, bias_sizes, g.stride, g.padding, g.dilation, False,
-            [0] * len(g.stride), g.groups, [needs_x or needs_gamma or needs_beta, needs_w,
-            ctx.has_bias and needs_b],
+        grad_x, grad_gamma, grad_beta, grad_w, grad_b = _norm_relu_conv_backward(
+            grad, x, r, gamma, beta, mean, invstd, weight, ctx,
+            (needs_x, needs_gamma, needs_beta, needs_w, needs_b),
         )  # fmt: skip
-        grad_x = grad_gamma = grad_beta = None
-        if grad_r is not None:
-            grad_y = torch.ops.aten.threshold_backward(grad_r, r, 0)
-            del r, grad_r
-            grad_x, grad_gamma, grad_beta = torch.ops.aten.native_batch_norm_backward(
-                grad_y, x, gamma, None, None, mean, invstd, True, ctx.eps,
-                [needs_x, gamma is not None and needs_gamma, beta is not None and needs_beta],
-            )  # fmt: skip
         grad_shift = torch.zeros_like(mean) if needs_shift else None
         return grad_x, grad_shift, grad_gamma, grad_beta, None, grad_w, grad_b, None
+
+
+def _norm_relu_conv_backward(grad, x, r, gamma, beta, mean, invstd, weight, ctx, needs):
+    """The gradients of x, γ, β, W and b from Z's, given the rebuilt R (consumed): PyTorch's
+    ``convolution_backward``, ``threshold_backward`` and ``native_batch_norm_backward``."""
+    needs_x, needs_gamma, needs_beta, needs_w, needs_b = needs
+    g = ctx.conv
+    bias_sizes = [weight.shape[0]] if ctx.has_bias else None
+    grad_r, grad_w, grad_b = torch.ops.aten.convolution_backward(
+        grad.contiguous(), r, weight, bias_sizes, g.stride, g.padding, g.dilation, False,
+        [0] * len(g.stride), g.groups, [needs_x or needs_gamma or needs_beta, needs_w,
+        ctx.has_bias and needs_b],
+    )  # fmt: skip
+    grad_x = grad_gamma = grad_beta = None
+    if grad_r is not None:
+        grad_y = torch.ops.aten.threshold_backward(grad_r, r, 0)
+        del r, grad_r
+        grad_x, grad_gamma, grad_beta = torch.ops.aten.native_batch_norm_backward(
+            grad_y, x, gamma, None, None, mean, invstd, True, ctx.eps,
+            [needs_x, gamma is not None and needs_gamma, beta is not None and needs_beta],
+        )  # fmt: skip
+    return grad_x, grad_gamma, grad_beta, grad_w, grad_b
+
+
+class _NativeNormReluConv(torch.autograd.Function):
+    """``conv(relu(bn(x)))`` on PyTorch's batch-norm kernel, saving x: the forward runs
+    ``F.batch_norm`` (moving the running statistics as the module does), the backward
+    rebuilds R with ``native_batch_norm`` on x (the same kernel: the same R)."""
+
+    @staticmethod
+    def forward(ctx: Any, x, gamma, beta, running_mean, running_var, momentum, eps, weight,
+                bias, conv):  # type: ignore[override]  # fmt: skip
+        y = F.batch_norm(x, running_mean, running_var, gamma, beta, True, momentum, eps)
+        z = conv._replace(weight=weight, bias=bias)(y.relu_())
+        ctx.save_for_backward(x, gamma, beta, weight)
+        ctx.eps, ctx.has_bias = eps, bias is not None
+        ctx.conv = conv._replace(weight=None, bias=None)
+        return z
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor):  # type: ignore[override]
+        x, gamma, beta, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        needs_x, needs_gamma, needs_beta, needs_w, needs_b = needs[0], *needs[1:3], *needs[7:9]
+        r, mean, invstd = torch.ops.aten.native_batch_norm(
+            x, gamma, beta, None, None, True, 0.0, ctx.eps
+        )
+        r = r.relu_()  # the forward's R, rebuilt
+        grad_x, grad_gamma, grad_beta, grad_w, grad_b = _norm_relu_conv_backward(
+            grad, x, r, gamma, beta, mean, invstd, weight, ctx,
+            (needs_x, needs_gamma, needs_beta, needs_w, needs_b),
+        )  # fmt: skip
+        return grad_x, grad_gamma, grad_beta, None, None, None, None, grad_w, grad_b, None
 
 
 def recomputable(
@@ -146,9 +196,9 @@ def recomputable(
 ) -> bool:
     """Whether :func:`norm_relu_conv` computes this call by recomputing R: a plain
     ``nn.BatchNorm2d`` in training mode (:func:`~skelgraph.nn.batch_norm.groupable`), a
-    :class:`Convolution` of ``shape``'s rank, a
-    :func:`~skelgraph.nn.batch_norm.reducible` ``x`` (contiguous if it is to be viewed in
-    another shape), gradients on and autocast off.
+    :class:`Convolution` of ``shape``'s rank, a CPU ``x`` (contiguous if it is to be viewed
+    in another shape; under autocast, of its dtype unless the fewer passes take it),
+    gradients on.
 
     Parameters
     ----------
@@ -167,10 +217,21 @@ def recomputable(
         and conv is not None
         and len(shape) == conv.weight.dim()
         and (shape == tuple(x.shape) or x.is_contiguous())
-        and reducible(x, True)
+        and x.device.type == "cpu"
         and torch.is_grad_enabled()
-        and not torch.is_autocast_enabled(x.device.type)
+        and (_fewer_passes(x) or _autocast_dtype(x))
     )
+
+
+def _autocast_dtype(x: torch.Tensor) -> bool:
+    """Whether the convolution reads R in x's dtype: no autocast, or x already in its."""
+    device = x.device.type
+    return not torch.is_autocast_enabled(device) or x.dtype == torch.get_autocast_dtype(device)
+
+
+def _fewer_passes(x: torch.Tensor) -> bool:
+    """Whether the recomputation runs on the fewer-pass batch norm (else PyTorch's)."""
+    return reducible(x, True) and not torch.is_autocast_enabled(x.device.type)
 
 
 def norm_relu_conv(
@@ -215,9 +276,20 @@ def norm_relu_conv(
     spec = conv if isinstance(conv, Convolution) else Convolution.of(conv)
     if not (recompute and recomputable(x, bn, spec, shape)):
         return conv(norm(bn, x, shift, fast=recompute).relu_().view(shape))
-    x = x.view(shape)
     if bn.track_running_stats and bn.num_batches_tracked is not None:
         bn.num_batches_tracked.add_(1)
+    if not _fewer_passes(x):
+        x = shifted(x, shift).view(shape)  # as the module's input: x + b materialised
+        weight, bias = spec.weight, spec.bias
+        device = x.device.type
+        if torch.is_autocast_enabled(device):  # autocast's casts, outside: autograd's
+            dtype = torch.get_autocast_dtype(device)
+            weight, bias = weight.to(dtype), None if bias is None else bias.to(dtype)
+        return _NativeNormReluConv.apply(
+            x, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.momentum, bn.eps,
+            weight, bias, spec,
+        )  # fmt: skip
+    x = x.view(shape)
     z, mean, var = _NormReluConv.apply(
         x, shift, bn.weight, bn.bias, bn.eps, spec.weight, spec.bias, spec
     )

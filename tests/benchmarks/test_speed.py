@@ -136,3 +136,14 @@ def test_each_worker_runs_under_its_allocator_settings(tmp_path, malloc):
         seen = {name: value for name, value in r["malloc_env"].items() if value is not None}
         assert seen == {**script.MALLOC[malloc]}
     assert script.MALLOC["lean"]["MALLOC_MMAP_THRESHOLD_"] == str(128 * 1024)
+
+
+def test_the_fast_path_runs_under_the_fast_setting(tmp_path):
+    args = ["--quick", "--cases", "g3d-3", "--threads", "1", "--aggregations", "disentangled"]
+    args += ["--implementations", "skelgraph", "skelgraph-fast", "--amp", "bf16"]
+    script.main([*args, "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "speed-quick.json").read_text())
+    assert sorted((r["impl"], r["phase"], r["kernel_setting"]) for r in results) == [
+        ("skelgraph", "infer", "auto"), ("skelgraph", "train", "auto"),
+        ("skelgraph-fast", "infer", "fast"), ("skelgraph-fast", "train", "fast"),
+    ]  # fmt: skip

@@ -81,6 +81,78 @@ def test_float64_equals_the_modules(
         torch.testing.assert_close(g, w)
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    c=st.integers(1, 4),
+    t=st.integers(2, 6),
+    v=st.integers(1, 3),
+    tau=st.integers(1, 3),
+    conv3d=st.booleans(),
+    bias=st.booleans(),
+    with_shift=st.booleans(),
+    autocast=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_bfloat16_equals_the_modules_to_the_bit(
+    n, c, t, v, tau, conv3d, bias, with_shift, autocast, seed
+):
+    """On PyTorch's kernel (bfloat16, under autocast with float32 weights or a bfloat16
+    module): the output, every gradient and the running statistics are the modules' to
+    the bit, so the R rebuilt in the backward is the forward's."""
+    gen = torch.Generator().manual_seed(seed)
+    if conv3d:
+        conv = {"kernel_size": (1, tau, 1)}
+        shape = (n, c, t, tau, v)
+    else:
+        conv = {"kernel_size": (tau, 1), "stride": (2, 1), "dilation": (2, 1), "padding": (tau, 0)}
+        shape = None
+    bn, conv = modules(c, 3, conv3d, gen, bias=bias, **conv)
+    bn, conv = (bn.float(), conv.float()) if autocast else (bn.bfloat16(), conv.bfloat16())
+    x = torch.randn(n, c, t, tau * v if conv3d else v, generator=gen).bfloat16()
+    shift = torch.randn(c, generator=gen).bfloat16() if with_shift else None
+    out_shape = conv.to(torch.float64)(torch.zeros(shape or x.shape, dtype=torch.float64)).shape
+    conv = conv.float() if autocast else conv.bfloat16()
+    grad = torch.randn(out_shape, generator=gen).bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        want = run(x, bn, conv, shift, shape, grad, recompute=False)
+        with pytest.MonkeyPatch.context() as patch:  # the modules' path is not taken
+            patch.setattr(nrc_module, "norm", None)
+            got = run(x, bn, conv, shift, shape, grad, recompute=True)
+    assert torch.equal(got[0], want[0])
+    for g, w in zip(got[1], want[1], strict=True):
+        assert g.dtype == w.dtype and torch.equal(g, w)
+    for g, w in zip(got[2], want[2], strict=True):
+        assert torch.equal(g, w)
+
+
+def test_a_tensor_the_fewer_passes_refuse_takes_pytorchs_kernel():
+    """A float64 input whose planes are not contiguous (the fewer passes need them) is
+    recomputed on PyTorch's kernel: the modules' output and gradients, to the bit."""
+    gen = torch.Generator().manual_seed(0)
+    bn, conv = modules(3, 2, False, gen, kernel_size=(3, 1), padding=(1, 0))
+    x = torch.randn(2, 3, 4, 6, dtype=torch.float64, generator=gen).transpose(2, 3)
+    grad = torch.randn(2, 2, 6, 4, dtype=torch.float64, generator=gen)
+    want = run(x, bn, conv, None, None, grad, recompute=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(nrc_module._NormReluConv, "apply", None)  # not the fewer passes
+        got = run(x, bn, conv, None, None, grad, recompute=True)
+    for g, w in zip([got[0], *got[1], *got[2]], [want[0], *want[1], *want[2]], strict=True):
+        assert torch.equal(g, w)
+
+
+def test_bfloat16_saves_the_norms_input_only():
+    gen = torch.Generator().manual_seed(0)
+    bn, conv = modules(8, 4, False, gen, kernel_size=(3, 1), padding=(1, 0))
+    bn, conv = bn.float(), conv.float()
+    x = torch.randn(4, 8, 50, 5, generator=gen).bfloat16().requires_grad_()
+    size = x.numel() * x.element_size()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        saved = saved_bytes(lambda: norm_relu_conv(x, bn, conv, recompute=True))
+        assert size <= saved < size + 4096  # x, and weights in bfloat16
+        assert saved_bytes(lambda: norm_relu_conv(x, bn, conv)) >= 2 * size
+
+
 def test_gradcheck():
     gen = torch.Generator().manual_seed(0)
     bn, conv = modules(3, 2, True, gen, kernel_size=(1, 2, 1))
@@ -128,22 +200,21 @@ def test_it_saves_the_norms_input_and_not_the_relus_output():
 
 @pytest.mark.parametrize(
     "when",
-    ["eval", "no-grad", "autocast", "not-contiguous", "sync-batch-norm", "reflect-padding"],
-)
+    ["eval", "no-grad", "autocast", "sync-batch-norm", "reflect-padding"],
+)  # autocast: a float32 input, which the convolution would read cast to bfloat16
 def test_where_it_cannot_recompute_it_runs_the_modules(when, monkeypatch):
     gen = torch.Generator().manual_seed(0)
     padding_mode = "reflect" if when == "reflect-padding" else "zeros"
     bn, conv = modules(3, 2, False, gen, kernel_size=(3, 1), padding=(1, 0))
     conv.padding_mode = padding_mode
     x = torch.randn(2, 3, 6, 4, dtype=torch.float64, generator=gen)
-    if when == "not-contiguous":
-        x = torch.randn(2, 3, 4, 6, dtype=torch.float64, generator=gen).transpose(2, 3)
     if when == "eval":
         bn.eval()
     if when == "sync-batch-norm":
         bn = nn.SyncBatchNorm.convert_sync_batchnorm(bn)
     want = conv(torch.relu(copy.deepcopy(bn)(x)))
     monkeypatch.setattr(nrc_module._NormReluConv, "apply", None)  # not called
+    monkeypatch.setattr(nrc_module._NativeNormReluConv, "apply", None)
     if when == "autocast":
         x, bn, conv = x.float(), bn.float(), conv.float()
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -168,6 +239,33 @@ def test_g3d_plan_recomputes_in_eager_float_training_with_relu_only():
         assert not layer.plan().recompute_activation
     assert not layer.eval().plan().recompute_activation
     assert not G3DConv(3, 4, TINY, num_scales=2, activation="gelu").plan().recompute_activation
+
+
+def test_bfloat16_recomputes_under_the_fast_setting_only():
+    """On PyTorch's kernel the rebuild computes the statistics again (a cost): "auto"
+    leaves bfloat16 and autocast to the modules, "fast" takes it."""
+    layer = G3DConv(3, 4, TINY, num_scales=2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not layer.plan().recompute_activation
+        with backend.implementation("fast"):
+            assert layer.plan().recompute_activation
+    layer = layer.bfloat16()
+    assert not layer.plan().recompute_activation
+    with backend.implementation("fast"):
+        assert layer.plan().recompute_activation
+
+
+def test_g3d_under_autocast_and_the_fast_setting_keeps_one_window_tensor_less():
+    torch.manual_seed(0)
+    layer = G3DConv(4, 6, TINY, num_scales=2, window_size=3, embed_channels=8)
+    x = torch.randn(3, 4, 12, TINY.num_nodes)
+    window = 3 * 8 * 12 * 3 * TINY.num_nodes * 2  # bytes of (N, C_e, T', τV) in bfloat16
+    with torch.autocast("cpu", dtype=torch.bfloat16), backend.implementation("fast"):
+        recomputed = saved_bytes(lambda: layer(x))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(backend, "recomputes_activation", lambda act, *norms: False)
+            kept = saved_bytes(lambda: layer(x))
+    assert kept - recomputed >= window - 256
 
 
 @pytest.mark.parametrize("stride", [1, 2])
