@@ -159,25 +159,30 @@ def _amp(results: Path) -> dict[str, Figure]:
 
 def _memory(results: Path) -> dict[str, Figure]:
     """Peak memory of MS-G3D Net at T = 100 against the authors' code at the same autocast
-    (memory-t100.json): peak RSS with glibc's default allocator,
-    ``memory.{phase}{batch}.{float32,bf16}``, and with ``--malloc lean``, ``....lean``;
-    the peak of live tensors, ``....tensors``."""
-    src = source("memory-t100.md", results)
-    runs = json.loads((results / "memory-t100.json").read_text())
+    (memory-t100.json; memory-t100-bf16-fast.json adds the ``"fast"`` setting under bf16):
+    peak RSS with glibc's default allocator, ``memory.{phase}{batch}.{float32,bf16}``, with
+    ``--malloc lean``, ``....lean``, and the peak of live tensors, ``....tensors``; the
+    ``"fast"`` path's names have ``.fast`` after the precision."""
     out = {}
-    for mine in runs:
-        if mine["impl"] != "skelgraph":
+    for name in ("memory-t100", "memory-t100-bf16-fast"):
+        if name != "memory-t100" and not (results / f"{name}.json").exists():
             continue
-        theirs = _authors_twin(runs, mine, ("phase", "batch", "amp", "malloc"))
-        precision = "float32" if mine["amp"] == "off" else mine["amp"]
-        name = f"memory.{mine['phase']}{mine['batch']}.{precision}"
-        rss = Figure(_ratio(mine["peak_mib"] / theirs["peak_mib"]), src)
-        if mine["malloc"] != "default":
-            out[f"{name}.{mine['malloc']}"] = rss
-            continue
-        out[name] = rss
-        tensors = mine["tensor_peak_mib"] / theirs["tensor_peak_mib"]
-        out[f"{name}.tensors"] = Figure(_ratio(tensors), src)
+        src = source(f"{name}.md", results)
+        runs = json.loads((results / f"{name}.json").read_text())
+        for mine in runs:
+            if mine["impl"] not in ("skelgraph", "skelgraph-fast"):
+                continue
+            theirs = _authors_twin(runs, mine, ("phase", "batch", "amp", "malloc"))
+            precision = "float32" if mine["amp"] == "off" else mine["amp"]
+            key = f"memory.{mine['phase']}{mine['batch']}.{precision}"
+            key += ".fast" if mine["impl"] == "skelgraph-fast" else ""
+            rss = Figure(_ratio(mine["peak_mib"] / theirs["peak_mib"]), src)
+            if mine["malloc"] != "default":
+                out[f"{key}.{mine['malloc']}"] = rss
+                continue
+            out[key] = rss
+            tensors = mine["tensor_peak_mib"] / theirs["tensor_peak_mib"]
+            out[f"{key}.tensors"] = Figure(_ratio(tensors), src)
     return out
 
 

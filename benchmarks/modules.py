@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from benchmarks.speed import ROOT, with_authors_path
+from benchmarks.speed import ROOT, machine, with_authors_path
 from examples.msg3d import cli
 from skelgraph.amp import AMP_DTYPES, autocast
 from skelgraph.nn import backend
@@ -67,9 +70,9 @@ def timed(module: nn.Module, x: torch.Tensor, phase: str, amp: str, setting: str
     return time.process_time() - start
 
 
-def measure(args: argparse.Namespace) -> Iterator[str]:
-    """The table rows of every (width, batch, phase, amp) cell, implementations
-    interleaved."""
+def measure(args: argparse.Namespace) -> Iterator[dict]:
+    """Every (width, batch, phase, amp) cell's implementations, interleaved: per
+    implementation its CPU seconds and the ratio of the baseline's median to its own."""
     torch.manual_seed(0)
     for width, batch, phase, amp in itertools.product(
         args.widths, args.batch, args.phase, args.amp
@@ -90,10 +93,18 @@ def measure(args: argparse.Namespace) -> Iterator[str]:
         base = statistics.median(times["authors" if args.authors else "reference"])
         for name, values in times.items():
             median = statistics.median(values)
-            yield (
-                f"| {width} | {batch} | {phase} | {amp} | {name} | {1e3 * min(values):.1f} | "
-                f"{1e3 * median:.1f} | {base / median:.2f} |"
-            )
+            yield dict(width=width, batch=batch, phase=phase, amp=amp, impl=name,
+                       times_s=values, min_s=min(values), median_s=median,
+                       vs_baseline=base / median)  # fmt: skip
+
+
+def row(cell: dict) -> str:
+    """A cell's line of the table."""
+    return (
+        f"| {cell['width']} | {cell['batch']} | {cell['phase']} | {cell['amp']} | "
+        f"{cell['impl']} | {1e3 * cell['min_s']:.1f} | {1e3 * cell['median_s']:.1f} | "
+        f"{cell['vs_baseline']:.2f} |"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--amp", nargs="+", choices=tuple(AMP_DTYPES), default=["off", "bf16"])
     parser.add_argument("--repeats", type=cli.bounded_int(1, 10_000), default=5)
     parser.add_argument("--threads", type=cli.bounded_int(1, 4096), default=1)
+    parser.add_argument("--out", type=Path, help="also write OUT.md and OUT.json")
     parser.add_argument("--authors", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for width in args.widths:
@@ -121,11 +133,38 @@ def main(argv: list[str] | None = None) -> None:
         env = with_authors_path(dict(os.environ), args.reference)
         raise SystemExit(subprocess.call([*command, "--authors"], env=env, cwd=ROOT))
     torch.set_num_threads(args.threads)
-    print(f"{args.module}, T={args.frames}, V=25, N=2·batch, {args.threads} thread(s), CPU ms")
-    print("| C→C',s | batch | phase | amp | impl | min | median | × baseline |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for row in measure(args):
-        print(row, flush=True)
+    table = [
+        "| C→C',s | batch | phase | amp | impl | min (CPU ms) | median (CPU ms) | × baseline |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    print(f"{args.module}, T={args.frames}, V=25, N=2·batch, {args.threads} thread(s)")
+    print("\n".join(table))
+    cells = []
+    for cell in measure(args):
+        cells.append(cell)
+        table.append(row(cell))
+        print(table[-1], flush=True)
+    if args.out:
+        command = "python -m benchmarks.modules " + " ".join(
+            a for a in (argv if argv is not None else sys.argv[1:]) if a != "--authors"
+        )
+        header = [
+            f"# {args.module} against the authors' module (benchmarks/modules.py)",
+            "",
+            f"- command: `{command}`",
+            f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
+            f"- torch {torch.__version__}, {args.threads} thread(s), T = {args.frames}, "
+            "V = 25, N = 2·batch (two persons per sample)",
+            f"- machine: {machine()}",
+            "- time: CPU seconds of the process per call (inference) or step (training), "
+            "implementations interleaved, after one warm-up; × baseline: the "
+            + ("authors' module's" if args.authors else "reference path's")
+            + " median over this one's",
+            "",
+        ]
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".md").write_text("\n".join(header + table) + "\n")
+        args.out.with_suffix(".json").write_text(json.dumps(cells, indent=1) + "\n")
 
 
 if __name__ == "__main__":

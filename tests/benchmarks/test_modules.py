@@ -3,6 +3,8 @@ arguments exit 2."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from benchmarks import modules as script
@@ -36,3 +38,16 @@ def test_bad_widths_exit_2_with_one_line(width, capsys):
 )  # fmt: skip
 def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
     assert_refused_integer(script.main, option, value, capsys)
+
+
+def test_out_writes_the_table_and_the_cells(tmp_path, capsys):
+    out = tmp_path / "modules-ms-tcn"
+    args = ["--widths", "6,6,1", "--batch", "1", "--frames", "5", "--repeats", "2"]
+    script.main([*args, "--amp", "off", "--phase", "train", "--out", str(out)])
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 6,6,1")]
+    text = out.with_suffix(".md").read_text()
+    assert "- command: `python -m benchmarks.modules --widths 6,6,1" in text
+    assert all(line in text for line in table) and len(table) == 2
+    cells = json.loads(out.with_suffix(".json").read_text())
+    assert [(c["impl"], len(c["times_s"])) for c in cells] == [("fast", 2), ("reference", 2)]
+    assert cells[1]["vs_baseline"] == 1.0
