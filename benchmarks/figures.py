@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 import statistics
 from dataclasses import dataclass
@@ -164,13 +165,13 @@ def _memory(results: Path) -> dict[str, Figure]:
     ``--malloc lean``, ``....lean``, and the peak of live tensors, ``....tensors``; the
     ``"fast"`` path's names have ``.fast`` after the precision."""
     out = {}
-    for name in ("memory-t100", "memory-t100-bf16-fast"):
-        if name != "memory-t100" and not (results / f"{name}.json").exists():
+    for name, impl in (("memory-t100", "skelgraph"), ("memory-t100-bf16-fast", "skelgraph-fast")):
+        if impl != "skelgraph" and not (results / f"{name}.json").exists():
             continue
         src = source(f"{name}.md", results)
         runs = json.loads((results / f"{name}.json").read_text())
         for mine in runs:
-            if mine["impl"] not in ("skelgraph", "skelgraph-fast"):
+            if mine["impl"] != impl:
                 continue
             theirs = _authors_twin(runs, mine, ("phase", "batch", "amp", "malloc"))
             precision = "float32" if mine["amp"] == "off" else mine["amp"]
@@ -383,13 +384,31 @@ def _threads(results: Path) -> dict[str, Figure]:
     }
 
 
+def _modules(results: Path) -> dict[str, Figure]:
+    """MS-TCN alone against the authors' module (modules-ms-tcn.json), CPU time:
+    ``modules.ms-tcn.{phase}{batch}.{float32,bf16}``, the least ratio of skelgraph's
+    default path over the widths measured."""
+    if not (results / "modules-ms-tcn.json").exists():
+        return {}
+    src = source("modules-ms-tcn.md", results)
+    cells = json.loads((results / "modules-ms-tcn.json").read_text())
+    least: dict[str, float] = {}
+    for c in cells:
+        if c["impl"] != "fast":
+            continue
+        precision = "float32" if c["amp"] == "off" else c["amp"]
+        key = f"modules.ms-tcn.{c['phase']}{c['batch']}.{precision}"
+        least[key] = min(least.get(key, math.inf), c["vs_baseline"])
+    return {key: Figure(_ratio(value), src) for key, value in least.items()}
+
+
 @cache
 def figures(results: Path = RESULTS) -> dict[str, Figure]:
     """Every named figure, computed from the files in ``results``."""
     out: dict[str, Figure] = {}
     parts = (
         _speed, _limit, _amp, _memory, _streaming, _online, _accuracy, _recipe,
-        _amp_accuracy, _bias, _threads,
+        _amp_accuracy, _bias, _threads, _modules,
     )  # fmt: skip
     for part in parts:
         out.update(part(results))

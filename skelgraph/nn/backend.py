@@ -209,11 +209,10 @@ def recomputes_activation(act: nn.Module, *norms: nn.Module) -> bool:
     modules where the tensor does not allow it). The rule of :func:`use_fast` by cost:
 
     - float32 and float64 outside autocast: the rebuild is one element-wise pass of the
-      fewer-pass batch norm (measured within 3 % of a training step): ``"auto"`` and
-      ``"fast"`` take it;
+      fewer-pass batch norm, nearly free: ``"auto"`` and ``"fast"`` take it;
     - otherwise (bfloat16 or float16, under autocast or not) it runs on PyTorch's kernel,
-      whose statistics are computed again (measured about 9 % of a bfloat16 training step
-      of MS-G3D Net here, for a fifth less live tensor memory): ``"fast"`` only.
+      whose statistics are computed again, a cost in time for the memory: ``"fast"``
+      only.
 
     Parameters
     ----------
