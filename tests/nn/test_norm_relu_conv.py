@@ -42,35 +42,43 @@ def run(x, bn, conv, shift, shape, grad, recompute):
     return z, grads, [b.clone() for b in bn.buffers()]
 
 
-@settings(max_examples=30, deadline=None)
-@given(
+# A batch norm, ReLU and convolution problem: sizes, geometry and options.
+PROBLEMS = dict(
     n=st.integers(1, 3),
     c=st.integers(1, 4),
     t=st.integers(2, 6),
     v=st.integers(1, 3),
     tau=st.integers(1, 3),
     conv3d=st.booleans(),
-    affine=st.booleans(),
     bias=st.booleans(),
     with_shift=st.booleans(),
-    momentum=st.sampled_from([0.1, 1.0]),
     seed=st.integers(0, 2**16),
 )
-def test_float64_equals_the_modules(
-    n, c, t, v, tau, conv3d, affine, bias, with_shift, momentum, seed
-):
+
+
+def problem(n, c, t, v, tau, conv3d, bias, with_shift, seed, **bn_options):
+    """float64 modules, input x, shift (or None), the shape R is read in (None: x's) and a
+    gradient of Z. conv3d: G3D's collapse, (N, C, T, τ·V) read as (N, C, T, τ, V); else a
+    dilated, strided, padded temporal convolution."""
     gen = torch.Generator().manual_seed(seed)
-    if conv3d:  # G3D's collapse: (N, C, T, τ·V) read as (N, C, T, τ, V)
+    if conv3d:
         conv = {"kernel_size": (1, tau, 1)}
         shape = (n, c, t, tau, v)
-    else:  # a dilated, strided, padded temporal convolution
+    else:
         conv = {"kernel_size": (tau, 1), "stride": (2, 1), "dilation": (2, 1), "padding": (tau, 0)}
         shape = None
-    bn, conv = modules(c, 3, conv3d, gen, affine=affine, bias=bias, momentum=momentum, **conv)
+    bn, conv = modules(c, 3, conv3d, gen, bias=bias, **bn_options, **conv)
     x = torch.randn(n, c, t, tau * v if conv3d else v, generator=gen, dtype=torch.float64)
     shift = torch.randn(c, generator=gen, dtype=torch.float64) if with_shift else None
     out_shape = conv(torch.zeros(shape or x.shape, dtype=torch.float64)).shape
     grad = torch.randn(out_shape, generator=gen, dtype=torch.float64)
+    return bn, conv, x, shift, shape, grad
+
+
+@settings(max_examples=30, deadline=None)
+@given(**PROBLEMS, affine=st.booleans(), momentum=st.sampled_from([0.1, 1.0]))
+def test_float64_equals_the_modules(affine, momentum, **sizes):
+    bn, conv, x, shift, shape, grad = problem(**sizes, affine=affine, momentum=momentum)
     want = run(x, bn, conv, shift, shape, grad, recompute=False)
     got = run(x, bn, conv, shift, shape, grad, recompute=True)
     torch.testing.assert_close(got[0], want[0])
@@ -82,38 +90,16 @@ def test_float64_equals_the_modules(
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    n=st.integers(1, 3),
-    c=st.integers(1, 4),
-    t=st.integers(2, 6),
-    v=st.integers(1, 3),
-    tau=st.integers(1, 3),
-    conv3d=st.booleans(),
-    bias=st.booleans(),
-    with_shift=st.booleans(),
-    autocast=st.booleans(),
-    seed=st.integers(0, 2**16),
-)
-def test_bfloat16_equals_the_modules_to_the_bit(
-    n, c, t, v, tau, conv3d, bias, with_shift, autocast, seed
-):
+@given(**PROBLEMS, autocast=st.booleans())
+def test_bfloat16_equals_the_modules_to_the_bit(autocast, **sizes):
     """On PyTorch's kernel (bfloat16, under autocast with float32 weights or a bfloat16
     module): the output, every gradient and the running statistics are the modules' to
     the bit, so the R rebuilt in the backward is the forward's."""
-    gen = torch.Generator().manual_seed(seed)
-    if conv3d:
-        conv = {"kernel_size": (1, tau, 1)}
-        shape = (n, c, t, tau, v)
-    else:
-        conv = {"kernel_size": (tau, 1), "stride": (2, 1), "dilation": (2, 1), "padding": (tau, 0)}
-        shape = None
-    bn, conv = modules(c, 3, conv3d, gen, bias=bias, **conv)
-    bn, conv = (bn.float(), conv.float()) if autocast else (bn.bfloat16(), conv.bfloat16())
-    x = torch.randn(n, c, t, tau * v if conv3d else v, generator=gen).bfloat16()
-    shift = torch.randn(c, generator=gen).bfloat16() if with_shift else None
-    out_shape = conv.to(torch.float64)(torch.zeros(shape or x.shape, dtype=torch.float64)).shape
-    conv = conv.float() if autocast else conv.bfloat16()
-    grad = torch.randn(out_shape, generator=gen).bfloat16()
+    bn, conv, x, shift, shape, grad = problem(**sizes)
+    weights = torch.float32 if autocast else torch.bfloat16
+    bn, conv = bn.to(weights), conv.to(weights)
+    x, grad = x.bfloat16(), grad.bfloat16()
+    shift = None if shift is None else shift.bfloat16()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
         want = run(x, bn, conv, shift, shape, grad, recompute=False)
         with pytest.MonkeyPatch.context() as patch:  # the modules' path is not taken
