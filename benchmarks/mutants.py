@@ -462,8 +462,8 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "skelgraph/nn/ms_tcn_fast.py",
-        "        starts = torch.arange(out.shape[2]).mul_(stride).sub_(front).view(-1, 1)",
-        "        starts = torch.arange(out.shape[2]).mul_(stride).view(-1, 1)",
+        "        starts = _FrameMaxPool._starts(out.shape[2], stride, front)",
+        "        starts = _FrameMaxPool._starts(out.shape[2], stride, 0)",
         TCN,
         "max-pool offsets counted from an unpadded window start",
     ),
