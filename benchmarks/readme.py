@@ -54,11 +54,13 @@ ROWS = [
         "{checkpoint.train8.time-vs-plain} the time",
     ),
     (
-        "N-UCLA cross-view top-1, `nw-ucla-small`, CTR-GCN's recipe ({recipe.joint.epochs} "
-        "of its 65 epochs), final epoch, {recipe.joint.seeds} seed(s)",
-        "joint {recipe.joint.top1}, bone {recipe.bone.top1}, joint motion "
-        "{recipe.joint-motion.top1}, bone motion {recipe.bone-motion.top1}, the four fused "
-        "{recipe.fused.top1} ({recipe.joint.epoch-seconds} per epoch on one CPU thread)",
+        "N-UCLA cross-view top-1, `nw-ucla-small`, CTR-GCN's recipe (all "
+        "{recipe.joint.epochs} epochs), final epoch, mean over seeds",
+        "joint {recipe.joint.top1} ({recipe.joint.seeds} seeds), bone {recipe.bone.top1} "
+        "({recipe.bone.seeds}), joint motion {recipe.joint-motion.top1} and bone motion "
+        "{recipe.bone-motion.top1} ({recipe.bone-motion.seeds} each); joint and bone fused "
+        "{recipe.fused-joint-bone.top1}, the four {recipe.fused.top1} "
+        "({recipe.joint.epoch-seconds} per epoch on one CPU thread)",
     ),
     (
         "N-UCLA cross-view top-1, `nw-ucla-small`, 15 epochs, mean of {amp-accuracy.seeds} seeds",
