@@ -282,7 +282,8 @@ def norm_relu_conv(
         x = shifted(x, shift).view(shape)  # as the module's input: x + b materialised
         weight, bias = spec.weight, spec.bias
         device = x.device.type
-        if torch.is_autocast_enabled(device):  # autocast's casts, outside: autograd's
+        if torch.is_autocast_enabled(device):  # cast as autocast would, outside the
+            # function, so that autograd takes W's and b's gradients back to their dtype
             dtype = torch.get_autocast_dtype(device)
             weight, bias = weight.to(dtype), None if bias is None else bias.to(dtype)
         return _NativeNormReluConv.apply(
