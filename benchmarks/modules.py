@@ -35,6 +35,7 @@ from torch import nn
 
 from benchmarks.speed import ROOT, machine, with_authors_path
 from examples.msg3d import cli
+from examples.msg3d.config import int_setting
 from skelgraph.amp import AMP_DTYPES, autocast
 from skelgraph.nn import backend
 
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--phase", nargs="+", choices=phases, default=list(phases))
     parser.add_argument("--amp", nargs="+", choices=tuple(AMP_DTYPES), default=["off", "bf16"])
     parser.add_argument("--repeats", type=cli.bounded_int(1, 10_000), default=5)
-    parser.add_argument("--threads", type=cli.bounded_int(1, 4096), default=1)
+    parser.add_argument("--threads", type=int_setting("threads"), default=1)
     parser.add_argument("--out", type=Path, help="also write OUT.md and OUT.json")
     parser.add_argument("--authors", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

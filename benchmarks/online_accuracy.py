@@ -61,7 +61,7 @@ import torch
 from benchmarks.speed import machine
 from benchmarks.streaming import multiply_adds
 from examples.msg3d import cli
-from examples.msg3d.config import TrainConfig
+from examples.msg3d.config import TrainConfig, int_setting
 from examples.msg3d.datasets import build_datasets
 from examples.msg3d.predict import Predictor, load_checkpoint
 
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--limit", type=cli.bounded_int(1, 10**9), help="only the first N test clips"
     )
-    parser.add_argument("--threads", type=cli.bounded_int(1, 4096), default=2)
+    parser.add_argument("--threads", type=int_setting("threads"), default=2)
     parser.add_argument(
         "--repeats", type=cli.bounded_int(1, 10_000), default=20, help="timings per cost"
     )

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from examples.msg3d import cli
+from examples.msg3d.config import int_setting
 
 ROOT = Path(__file__).resolve().parents[1]
 JOINTS = {"ntu60": (25, 2), "nw-ucla-small": (20, 1)}  # (V, M) of each preset's input
@@ -111,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--new", type=Path, default=ROOT, help="the new one (default: this)")
     parser.add_argument("--preset", default="ntu60", choices=list(JOINTS))
     parser.add_argument("--causal", action="store_true", help="causal models")
-    parser.add_argument("--threads", type=cli.bounded_int(1, 4096), default=2)
+    parser.add_argument("--threads", type=int_setting("threads"), default=2)
     parser.add_argument(
         "--rounds", type=cli.bounded_int(1, 10**6), default=200, help="timed cycles"
     )
