@@ -208,6 +208,8 @@ def _recipe(saved: dict) -> str:
         parts.append(f"--init-from {saved['init_from']}")
     if saved.get("min_prefix", 1.0) < 1.0:
         parts.append(f"--min-prefix {saved['min_prefix']}")
+        if saved.get("whole_clips", 0.0) > 0.0:
+            parts.append(f"--whole-clips {saved['whole_clips']}")
     return ", ".join(parts)
 
 

@@ -74,6 +74,7 @@ FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "rotate_degrees": (0.0, 180.0, False),
     "scale": (0.0, 1.0, False),
     "min_prefix": (0.0, 1.0, True),
+    "whole_clips": (0.0, 1.0, False),
 }
 """``(low, high, low excluded)`` of each real-valued setting; every one must be finite."""
 
@@ -148,6 +149,7 @@ class TrainConfig:
     warmup_epochs: int = 0
     gamma: float = 0.1
     min_prefix: float = 1.0
+    whole_clips: float = 0.0
     # run
     out: str = "runs/msg3d"
     resume: str | None = None
@@ -185,6 +187,11 @@ class TrainConfig:
                     f"--{name.replace('_', '-')} must be {describe_range(low, high, open_low)}, "
                     f"got {value}"
                 )
+        if self.whole_clips > 0.0 and self.min_prefix >= 1.0:
+            raise SystemExit(
+                f"--whole-clips {self.whole_clips} mixes whole clips with prefixes: "
+                "it needs --min-prefix below 1"
+            )
         if self.feeder not in FEEDERS:
             raise SystemExit(f"--feeder must be one of {', '.join(FEEDERS)}, got {self.feeder!r}")
         if self.feeder == "ctrgcn" and self.dataset != "nw-ucla":

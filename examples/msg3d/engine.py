@@ -395,14 +395,19 @@ class Trainer:
 
     def _prefix(self, epoch: int) -> Callable[[int], int] | None:
         """``--min-prefix``'s draw of each batch's length, in steps of the model's stride
-        (where its stream predicts), seeded like the augmentation by (seed, rank, epoch)."""
+        (where its stream predicts), the whole clip for ``--whole-clips`` of them, seeded
+        like the augmentation by (seed, rank, epoch)."""
         cfg = self.cfg
         if cfg.min_prefix >= 1.0:
             return None
         rng = np.random.default_rng([cfg.seed, self.rank, epoch])
         multiple = int(getattr(self.model, "stride", 1))
         return functools.partial(
-            random_prefix_length, min_fraction=cfg.min_prefix, multiple=multiple, rng=rng
+            random_prefix_length,
+            min_fraction=cfg.min_prefix,
+            multiple=multiple,
+            whole_share=cfg.whole_clips,
+            rng=rng,
         )
 
     def _epoch(

@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
         "in steps of the model's stride (early recognition; 1: whole clips)",
     )  # fmt: skip
     g.add_argument(
+        "--whole-clips", type=float_setting("whole_clips"), default=d.whole_clips,
+        metavar="SHARE", help="with --min-prefix, the share of batches trained on whole clips "
+        "(0: every batch on a drawn prefix)",
+    )  # fmt: skip
+    g.add_argument(
         "--repeat", type=int_setting("repeat"), default=d.repeat,
         help="passes over the training set per epoch (CTR-GCN's N-UCLA recipe: 5)",
     )  # fmt: skip

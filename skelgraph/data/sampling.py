@@ -168,7 +168,12 @@ def replacement_sample_indices(
 
 
 def random_prefix_length(
-    num_frames: int, min_fraction: float, *, multiple: int = 1, rng: SeedLike = None
+    num_frames: int,
+    min_fraction: float,
+    *,
+    multiple: int = 1,
+    whole_share: float = 0.0,
+    rng: SeedLike = None,
 ) -> int:
     r"""A random prefix length for training on the beginnings of clips (early recognition).
 
@@ -176,7 +181,9 @@ def random_prefix_length(
     :math:`[\lceil f\,T \rceil, T]`; ``T`` itself when there is none (a clip shorter
     than ``multiple``, or ``f = 1``). With ``multiple`` the total temporal stride of a
     causal model, every drawn prefix ends where the model's stream emits a prediction, and
-    the model on the prefix equals that prediction.
+    the model on the prefix equals that prediction. With ``whole_share`` = s, the whole
+    clip with probability s and the uniform draw otherwise: training that mixes whole
+    clips with prefixes.
 
     Parameters
     ----------
@@ -186,6 +193,8 @@ def random_prefix_length(
         f in (0, 1], the shortest prefix as a fraction of T.
     multiple : int
         >= 1; every length drawn is a multiple of it.
+    whole_share : float
+        s in [0, 1], the probability of the whole clip before the uniform draw.
     rng : int, Generator or None
         The draw (:func:`~skelgraph.data.as_generator`).
 
@@ -198,12 +207,18 @@ def random_prefix_length(
         raise ValueError(f"num_frames and multiple must be >= 1, got {num_frames}, {multiple}")
     if not 0.0 < min_fraction <= 1.0:
         raise ValueError(f"min_fraction must be in (0, 1], got {min_fraction}")
+    if not 0.0 <= whole_share <= 1.0:
+        raise ValueError(f"whole_share must be in [0, 1], got {whole_share}")
+    rng = as_generator(rng)
+    # s = 0 draws nothing here, so runs without it keep their sequence of lengths
+    if whole_share > 0.0 and rng.random() < whole_share:
+        return num_frames
     shortest = max(1, math.ceil(min_fraction * num_frames))
     first = -(-shortest // multiple) * multiple
     if first > num_frames:
         return num_frames
     choices = (num_frames - first) // multiple + 1
-    return first + multiple * int(as_generator(rng).integers(choices))
+    return first + multiple * int(rng.integers(choices))
 
 
 def average_clip_scores(

@@ -157,6 +157,28 @@ def test_prefix_lengths_are_uniform_and_seeded():
     assert random_prefix_length(128, 1.0, multiple=4) == 128
 
 
+def test_whole_share_mixes_whole_clips_with_the_uniform_draw():
+    """s = 0.5: the whole clip in about half the draws plus its uniform share (1/17);
+    s = 0 leaves the seeded sequence of lengths as it was; s = 1 always the whole clip."""
+    mixed = [
+        random_prefix_length(128, 0.5, multiple=4, whole_share=0.5, rng=s) for s in range(3000)
+    ]
+    whole = sum(t == 128 for t in mixed) / 3000
+    assert abs(whole - (0.5 + 0.5 / 17)) < 0.04
+    assert set(mixed) == set(range(64, 129, 4))
+    plain = [random_prefix_length(128, 0.5, multiple=4, rng=s) for s in range(200)]
+    assert plain == [
+        random_prefix_length(128, 0.5, multiple=4, whole_share=0.0, rng=s) for s in range(200)
+    ]
+    assert {random_prefix_length(128, 0.1, whole_share=1.0, rng=s) for s in range(50)} == {128}
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5, float("nan")])
+def test_whole_share_out_of_range_is_refused(share):
+    with pytest.raises(ValueError, match=re.escape(f"whole_share must be in [0, 1], got {share}")):
+        random_prefix_length(8, 0.5, whole_share=share)
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -114,6 +114,7 @@ def test_resume_with_overrides_runs_the_new_schedule(tmp_path):
         ("--lr", "nan", "--lr: expected a finite number >= 0, got nan"),
         ("--lr", "0", r"--lr must be finite and > 0, got 0\.0"),
         ("--min-prefix", "0", r"--min-prefix must be finite and in \(0, 1\], got 0\.0"),
+        ("--whole-clips", "0.5", r"--whole-clips 0\.5 mixes .* it needs --min-prefix below 1"),
         ("--epochs", "-1", r"--epochs: expected an integer in 1\.\.100000, got -1"),
         ("--forward-batch-size", "0", r"--forward-batch-size: expected an integer in 1\.\.65536"),
         ("--gamma", "2", r"--gamma: expected a number in 0\.\.1, got 2"),

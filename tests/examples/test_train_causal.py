@@ -76,9 +76,9 @@ def test_a_checkpoint_that_cannot_start_the_run_is_one_line(symmetric_run, capsy
     assert "--init-from starts a new run" in line
 
 
-def test_min_prefix_trains_on_prefixes_in_steps_of_the_stride(monkeypatch, tmp_path):
-    """Each training batch is cut to a drawn prefix: lengths that are multiples of the
-    model's stride, at least the fraction, not all equal; testing sees whole clips."""
+def _clip_lengths(monkeypatch, tmp_path, *options: str) -> tuple[list[int], set[int]]:
+    """The clip lengths MSG3DNet sees in a 1-epoch causal run of 16 batches of 32-frame
+    clips: (each training batch's, the set of the test batches')."""
     seen: list[tuple[bool, int]] = []
     forward = MSG3DNet.forward
 
@@ -88,9 +88,26 @@ def test_min_prefix_trains_on_prefixes_in_steps_of_the_stride(monkeypatch, tmp_p
 
     monkeypatch.setattr(MSG3DNet, "forward", spy)
     data = _arrays(tmp_path, n=64, frames=32)
-    args = [*data, *TINY, "--batch-size", "4", "--causal", "--epochs", "1"]
-    assert train_script.main([*args, "--min-prefix", "0.25", "--out", str(tmp_path / "r")]) == 0
-    train = [t for training, t in seen if training]
+    args = [*data, *TINY, "--batch-size", "4", "--causal", "--epochs", "1", *options]
+    assert train_script.main([*args, "--out", str(tmp_path / "r")]) == 0
+    return [t for training, t in seen if training], {t for training, t in seen if not training}
+
+
+def test_min_prefix_trains_on_prefixes_in_steps_of_the_stride(monkeypatch, tmp_path):
+    """Each training batch is cut to a drawn prefix: lengths that are multiples of the
+    model's stride, at least the fraction, not all equal; testing sees whole clips."""
+    train, test = _clip_lengths(monkeypatch, tmp_path, "--min-prefix", "0.25")
     assert len(train) == 16 and len(set(train)) > 3
     assert all(t % 4 == 0 and 8 <= t <= 32 for t in train)
-    assert {t for training, t in seen if not training} == {32}
+    assert test == {32}
+
+
+def test_whole_clips_mixes_whole_clips_with_prefixes(monkeypatch, tmp_path):
+    """--whole-clips 0.75: most training batches see the whole 32 frames, the others a
+    prefix; the same seed without it draws whole clips far less often."""
+    train, test = _clip_lengths(
+        monkeypatch, tmp_path, "--min-prefix", "0.25", "--whole-clips", "0.75"
+    )
+    assert len(train) == 16 and sum(t == 32 for t in train) >= 9
+    assert any(t < 32 for t in train) and all(t % 4 == 0 and t >= 8 for t in train)
+    assert test == {32}

@@ -75,6 +75,9 @@ def _refused(capsys, args: list[str]) -> str:
         ("--min-prefix", "-0.5", "number in 0..1"),
         ("--min-prefix", "1.5", "number in 0..1"),
         ("--min-prefix", "nan", "number in 0..1"),
+        ("--whole-clips", "-0.5", "number in 0..1"),
+        ("--whole-clips", "1.5", "number in 0..1"),
+        ("--whole-clips", "inf", "number in 0..1"),
     ],
 )
 def test_numbers_out_of_range_are_refused_with_the_range(capsys, tmp_path, option, value, allowed):
