@@ -217,11 +217,13 @@ def _streaming(results: Path) -> dict[str, Figure]:
 
 def _online(results: Path) -> dict[str, Figure]:
     """Top-1 of the stream and of the clip model on the frames so far (online-accuracy,
-    ``online.*``; the prefix-trained pair's second seed, online-accuracy-seed1,
-    ``online-seed1.*``)."""
+    ``online.*``; each further run ``online_accuracy.py --name online-accuracy-X``,
+    ``online-X.*``)."""
     out = _online_run(results, "online-accuracy", "online")
-    if (results / "online-accuracy-seed1.json").exists():
-        out |= _online_run(results, "online-accuracy-seed1", "online-seed1")
+    for path in sorted(results.glob("online-accuracy-*.json")):
+        out |= _online_run(
+            results, path.stem, "online-" + path.stem.removeprefix("online-accuracy-")
+        )
     return out
 
 

@@ -49,6 +49,7 @@ import argparse
 import dataclasses
 import json
 import math
+import re
 import statistics
 import sys
 import time
@@ -83,6 +84,7 @@ MODELS = {  # key: how the results header names the checkpoint's model
     "prefix_causal": "causal model trained on prefixes",
 }
 CAUSAL_KEYS = ("causal", "finetuned", "prefix_causal")  # their curve: the stream
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # a results file's stem: no folders
 BATCH = 58  # clips streamed at once (464 test clips: 8 batches)
 
 
@@ -197,6 +199,14 @@ def _model(path: str, data_root: str, cache_dir: str | None) -> tuple[torch.nn.M
     return model, saved, dataclasses.asdict(cfg)
 
 
+def _named(text: str, saved: dict) -> str:
+    """A curve's or model's name, saying when a prefix-trained run also kept whole clips."""
+    share = saved.get("whole_clips", 0.0)
+    if not share:
+        return text
+    return text.replace("trained on prefixes", f"trained on prefixes and whole clips ({share:g})")
+
+
 def _recipe(saved: dict) -> str:
     """A run's training options, as its results header states them."""
     parts = [f"preset {saved.get('preset')}", f"--frames {saved.get('frames')}"]
@@ -213,6 +223,11 @@ def _recipe(saved: dict) -> str:
     return ", ".join(parts)
 
 
+def _curve_labels(result: dict) -> dict[str, str]:
+    """Each measured curve's label (older results have no ``labels``)."""
+    return {k: result.get("labels", {}).get(k, v) for k, v in CURVES.items()}
+
+
 def plot(result: dict, path: Path) -> None:
     import matplotlib
 
@@ -225,7 +240,7 @@ def plot(result: dict, path: Path) -> None:
         "stream": "o-", "prefix": "s--", "causal": "^-", "finetuned": "v-",
         "prefix_symmetric": "D--", "prefix_causal": "*-",
     }  # fmt: skip
-    for key, label in CURVES.items():
+    for key, label in _curve_labels(result).items():
         if key in result["curves"]:
             area = result["area"][key]
             ax.plot(fractions, result["curves"][key], styles[key], label=f"{label} ({area:.1f})")
@@ -249,7 +264,7 @@ def table(result: dict) -> list[str]:
     fractions = result["fractions"]
     lines = ["| clip seen | " + " | ".join(f"{100 * f:.0f} %" for f in fractions) + " | area |"]
     lines.append("|---" * (len(fractions) + 2) + "|")
-    for key, label in CURVES.items():
+    for key, label in _curve_labels(result).items():
         if key in result["curves"]:
             values = " | ".join(f"{v:.1f}" for v in result["curves"][key])
             lines.append(f"| {label} | {values} | {result['area'][key]:.1f} |")
@@ -268,6 +283,16 @@ def cost_table(result: dict) -> list[str]:
             f"{c['frame_ms']:.2f} | {c['rerun_macs'] / 1e6:.0f} M | {c['rerun_ms']:.1f} |"
         )
     return lines
+
+
+def _stem(text: str) -> str:
+    """``--name``: a file name stem in --out, never a path elsewhere."""
+    if not NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"expected a file name stem of letters, digits, '.', '_', '-' "
+            f"(up to 100, not starting with '.'), got {text!r}"
+        )
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -298,6 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         "--repeats", type=cli.bounded_int(1, 10_000), default=20, help="timings per cost"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument(
+        "--name", type=_stem, default="online-accuracy",
+        help="the results files' stem: NAME.md, NAME.json, NAME.png in --out",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model, saved, cfg = _model(args.checkpoint, args.data_root, args.cache_dir)
@@ -313,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         "whole_clip_top1": symmetric["top1"]["stream"][-1],
         "flush_vs_forward_max_abs": symmetric["flush_vs_forward_max_abs"],
         "recipes": {"symmetric": _recipe(saved)},
+        "labels": {},
+        "models": {},
         "cost": {"symmetric": costs(model, clips[:1], args.repeats)},
     }
     for key in (*CAUSAL_KEYS, "prefix_symmetric"):
@@ -329,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         result[f"{key}_whole_clip_top1"] = measured["top1"]["stream"][-1]
         result[f"{key}_stream_vs_prefix_max_abs"] = measured["stream_vs_prefix"]
         result["recipes"][key] = _recipe(saved_other)
+        result["labels"][key] = _named(CURVES[key], saved_other)
+        result["models"][key] = _named(MODELS[key], saved_other)
         if key == "causal":
             result["cost"]["causal"] = costs(other, clips[:1], args.repeats)
     result["area"] = {k: float(np.mean(v)) for k, v in result["curves"].items()}
@@ -341,9 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     result.update(command=command, config={k: saved.get(k) for k in ("frames", "epochs", "seed")})
     args.out.mkdir(parents=True, exist_ok=True)
-    plot(result, args.out / "online-accuracy.png")
+    plot(result, args.out / f"{args.name}.png")
+    models = MODELS | result["models"]
     recipes = [
-        f"- {MODELS[k]}: train.py --dataset nw-ucla, {r}" for k, r in result["recipes"].items()
+        f"- {models[k]}: train.py --dataset nw-ucla, {r}" for k, r in result["recipes"].items()
     ]
     whole = [f"- whole clip (forward), symmetric: {result['whole_clip_top1']:.1f} % top-1"]
     for key in (*CAUSAL_KEYS, "prefix_symmetric"):
@@ -354,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                 "in any logit"
             )
             whole.append(
-                f"- whole clip, {MODELS[key]}: {top1:.1f} % top-1"
+                f"- whole clip, {models[key]}: {top1:.1f} % top-1"
                 + (exact if key in CAUSAL_KEYS else "")
             )
     header = [
@@ -385,9 +419,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *cost_table(result),
     ]
-    text = "\n".join([*header, *table(result), *costs_text, "", "![](online-accuracy.png)", ""])
-    (args.out / "online-accuracy.md").write_text(text)
-    (args.out / "online-accuracy.json").write_text(json.dumps(result, indent=1))
+    text = "\n".join([*header, *table(result), *costs_text, "", f"![]({args.name}.png)", ""])
+    (args.out / f"{args.name}.md").write_text(text)
+    (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=1))
     print(text)
     return 0
 

@@ -27,7 +27,7 @@ def test_tiny_run_writes_results(tmp_path):
     args += ["--batch-size", "5", "--epochs", "1", "--model-args", SMALL, "--quiet"]
     assert train.main([*args, "--out", str(run)]) == 0
     tune = ["--causal", "--init-from", str(run / "best.pt"), "--cache-dir", str(run / "cache")]
-    tune += ["--min-prefix", "0.5"]
+    tune += ["--min-prefix", "0.5", "--whole-clips", "0.5"]
     assert train.main([*args, *tune, "--out", str(causal)]) == 0
     out = tmp_path / "results"
     argv = ["--checkpoint", str(run / "best.pt"), "--data-root", str(root), "--limit", "4"]
@@ -35,8 +35,8 @@ def test_tiny_run_writes_results(tmp_path):
     argv += ["--finetuned-checkpoint", str(causal / "best.pt")]
     argv += ["--prefix-causal-checkpoint", str(causal / "best.pt")]
     argv += ["--prefix-symmetric-checkpoint", str(run / "best.pt")]
-    assert script.main([*argv, "--threads", "1", "--out", str(out)]) == 0
-    result = json.loads((out / "online-accuracy.json").read_text())
+    assert script.main([*argv, "--threads", "1", "--out", str(out), "--name", "o-1"]) == 0
+    result = json.loads((out / "o-1.json").read_text())
     assert result["samples"] == 4 and result["frames"] == 80 and result["delay"] == 72
     # 80 frames: the first prediction at frame 73, so none at 10 % ... 90 % (72 frames).
     assert result["stream_top1"][:9] == [0.0] * 9
@@ -53,15 +53,24 @@ def test_tiny_run_writes_results(tmp_path):
     cost = result["cost"]
     assert cost["causal"]["prediction_macs"] == cost["symmetric"]["prediction_macs"] > 0
     assert cost["causal"]["rerun_macs"] == cost["symmetric"]["rerun_macs"]
-    assert (out / "online-accuracy.png").stat().st_size > 0
-    text = (out / "online-accuracy.md").read_text()
+    assert (out / "o-1.png").stat().st_size > 0
+    text = (out / "o-1.md").read_text()
     assert "| causal: stream |" in text and "--init-from" in text and "--min-prefix 0.5" in text
-    assert "| causal, trained on prefixes: stream |" in text
+    assert "--whole-clips 0.5" in text and "![](o-1.png)" in text
+    assert "| causal, trained on prefixes and whole clips (0.5): stream |" in text
+    assert "| symmetric, trained on prefixes: rerun on the frames so far |" in text
     with pytest.raises(SystemExit, match="not a causal model"):
         script.main([*argv[:4], "--causal-checkpoint", str(run / "best.pt"), "--out", str(out)])
     with pytest.raises(SystemExit, match="not a symmetric model"):
         wrong = ["--prefix-symmetric-checkpoint", str(causal / "best.pt")]
         script.main([*argv[:4], *wrong, "--out", str(out)])
+
+
+@pytest.mark.parametrize("name", ["../x", "/tmp/x", ".hidden", "", "a" * 101, "a/b"])
+def test_a_name_that_is_not_a_file_stem_is_refused(name, capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        script.main(["--checkpoint", "c", "--data-root", "d", "--name", name])
+    assert "argument --name: expected a file name stem" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
