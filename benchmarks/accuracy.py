@@ -36,6 +36,7 @@ Run from the repository root (the data folder defaults to ``../shared/fixtures/n
     python -m benchmarks.accuracy --threads 1                  # the default grid
     python -m benchmarks.accuracy --families gcn --scales 4 --seeds 0 1 2 --resume
     python -m benchmarks.accuracy --report                     # rewrite the files from the csv
+    python -m benchmarks.accuracy --merge RUN1 RUN2            # add their runs, then report
     python -m benchmarks.accuracy --quick                      # one tiny run, temp folder
 
 Outputs in ``--out`` (default ``benchmarks/results``; ``--quick`` without ``--out`` writes
@@ -45,7 +46,10 @@ what of the requested grid is still missing, with the command that finishes it),
 ``accuracy-paired.csv`` (the differences) and ``accuracy.png`` (top-1 against K with the
 intervals). They are rewritten after every run; ``--resume`` keeps the runs already in
 ``accuracy.csv`` with the same settings (and the earlier command lines) and trains only
-what is missing. The earlier 3-seed, 6-epoch grid is kept as ``accuracy-toy.md``.
+what is missing. Processes that share the work (one per core or per machine) each write
+to their own ``--out`` (started from a copy of the results, with ``--resume``);
+``--merge`` then adds their runs and command lines to ``--out`` and reports. The earlier
+3-seed, 6-epoch grid is kept as ``accuracy-toy.md``.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ import csv
 import datetime
 import itertools
 import math
+import operator
 import os
 import platform
 import statistics
@@ -418,16 +423,39 @@ def _header_of(path: Path) -> list[str]:
     return lines[: max(first - 1, 0)]
 
 
-def _earlier_commands(path: Path) -> list[str]:
-    """The command lines recorded in an earlier ``accuracy.md``, as "earlier command" lines."""
-    if not path.is_file():
-        return []
+def merged(
+    rows: list[dict[str, Any]], header: list[str], folders: Sequence[Path]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """``rows`` and ``header`` with the runs of other output folders added (a run that
+    ``rows`` already holds, by model, masks, K, seed and setting, is kept as it is) and
+    their command lines as "earlier command" lines."""
+    key = operator.itemgetter("model", "mask", "K", "seed", "setting")
+    have, rows, header = {key(r) for r in rows}, list(rows), list(header)
+    for folder in folders:
+        if not (folder / "accuracy.csv").is_file():
+            raise SystemExit(f"--merge: no accuracy.csv in {folder}")
+        for row in read_runs(folder / "accuracy.csv"):
+            if key(row) not in have:
+                have.add(key(row))
+                rows.append(row)
+        known = set(_earlier_commands_of(header))
+        header += [c for c in _earlier_commands(folder / "accuracy.md") if c not in known]
+    return rows, header
+
+
+def _earlier_commands_of(lines: Sequence[str]) -> list[str]:
+    """The command lines among ``lines``, as "earlier command" lines."""
     out = []
-    for line in path.read_text().splitlines():
+    for line in lines:
         for prefix in ("- command: ", "- earlier command: "):
             if line.startswith(prefix):
                 out.append("- earlier command: " + line[len(prefix) :])
     return out
+
+
+def _earlier_commands(path: Path) -> list[str]:
+    """The command lines recorded in an earlier ``accuracy.md``, as "earlier command" lines."""
+    return _earlier_commands_of(path.read_text().splitlines()) if path.is_file() else []
 
 
 # --------------------------------------------------------------------------- main
@@ -470,11 +498,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--report", action="store_true", help="train nothing: rewrite the outputs from the csv"
     )
     p.add_argument(
+        "--merge", nargs="+", metavar="DIR", type=Path,
+        help="train nothing: add the runs and command lines of these output folders to "
+        "--out, then report",
+    )  # fmt: skip
+    p.add_argument(
         "--quick",
         action="store_true",
         help="one tiny run: GCN-D, masks, K = 4, seed 0, 1 epoch, 1 pass, 8 frames",
     )
     args = p.parse_args(argv)
+    args.report = args.report or bool(args.merge)
     if args.quick:
         args.families, args.aggregations, args.masks = ["gcn"], ["disentangled"], ["on"]
         args.scales, args.seeds, args.epochs, args.repeat = [4], [0], 1, 1
@@ -525,13 +559,14 @@ GRID_OPTIONS = ("--families", "--aggregations", "--masks", "--scales", "--seeds"
 
 
 def finish_command(argv: Sequence[str], *, whole_table: bool = False) -> str:
-    """The command that trains what is missing: ``argv`` with ``--resume`` (and, for the
-    ``whole_table``, without the options that narrow the grid, so the defaults apply)."""
+    """The command that trains what is missing: ``argv`` with ``--resume``, without
+    ``--report`` or ``--merge`` (and, for the ``whole_table``, without the options that
+    narrow the grid, so the defaults apply)."""
     words, skipping = [], False
     for word in argv:
         if word.startswith("--"):
-            skipping = whole_table and word in GRID_OPTIONS
-            if word in ("--resume", "--report"):
+            skipping = (whole_table and word in GRID_OPTIONS) or word == "--merge"
+            if word in ("--resume", "--report", "--merge"):
                 continue
         if not skipping:
             words.append(word)
@@ -576,10 +611,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     setting = setting_of(base, args.channels)
     grid = grid_of(args, scales)
     earlier = read_runs(out / "accuracy.csv") if args.resume or args.report else []
+    merged_commands: list[str] = []
+    if args.merge:
+        earlier, merged_commands = merged(earlier, _header_of(out / "accuracy.md"), args.merge)
     rows = [r for r in earlier if r["setting"] == setting]
     kept = [r for r in earlier if r["setting"] != setting]
     if args.report:
-        header = _header_of(out / "accuracy.md")
+        header = merged_commands or _header_of(out / "accuracy.md")
         notes: list[str] = []
     else:
         header = run_header(argv, torch.get_num_threads())

@@ -137,6 +137,44 @@ def test_report_rewrites_everything_from_the_csv(script, tmp_path):
     assert (tmp_path / "accuracy.png").stat().st_size > 0
 
 
+def _write_runs(script, folder, rows, md):
+    folder.mkdir(exist_ok=True)
+    with open(folder / "accuracy.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, script.FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    (folder / "accuracy.md").write_text(md)
+
+
+def test_merge_adds_the_runs_and_commands_of_other_folders(script, tmp_path):
+    """--merge: the shard's new runs join the table (a run the results already hold stays
+    as it was), its command lines become "earlier command" lines once each, and nothing
+    is trained."""
+    argv = ["--families", "gcn", "--scales", "4", "--seeds", "0", "1", "2", "3", "4"]
+    argv += ["--epochs", "3", "--out", str(tmp_path / "results")]
+    args = script.parse_args(argv)
+    setting = script.setting_of(script.recipe(args, tmp_path, tmp_path), args.channels)
+    mine = [{**_row(m, 4, s, 80 + (m == "GCN-D")), "setting": setting}
+            for s in range(3) for m in ("GCN-D", "GCN-E")]  # fmt: skip
+    _write_runs(script, tmp_path / "results", mine, "# t\n\n- command: `x`\n\n## F\n")
+    shard = [{**_row(m, 4, s, 80 + 3 * (m == "GCN-D")), "setting": setting}
+             for s in range(5) for m in ("GCN-D", "GCN-E")]  # fmt: skip
+    shard += [{**_row("GCN-D", 4, 9, 10), "setting": "other"}]
+    md = "# t\n\n- command: `y`\n- earlier command: `x`\n\n## F\n"
+    _write_runs(script, tmp_path / "shard", shard, md)
+    assert script.main([*argv, "--merge", str(tmp_path / "shard")]) == 0
+    text = (tmp_path / "results" / "accuracy.md").read_text()
+    assert text.count("`x`") == 1 and text.count("- earlier command: `y`") == 1
+    # seeds 0-2 keep their +1, seeds 3-4 bring +3: mean difference 1.8 over 5 pairs
+    assert "| GCN | yes | 4 | 5 | 81.8 | 80.0 | +1.8 [" in text
+    assert "--merge" not in text.split("## ")[-1]  # the finishing commands train
+    rows = list(csv.DictReader((tmp_path / "results" / "accuracy.csv").open()))
+    assert len(rows) == 11 and sum(r["setting"] == "other" for r in rows) == 1
+    assert "this command's grid: nothing, all 10 runs" in text
+    with pytest.raises(SystemExit, match=r"--merge: no accuracy\.csv in"):
+        script.main([*argv, "--merge", str(tmp_path / "nowhere")])
+
+
 def test_quick_writes_table(script, tmp_path):
     root = fixture_path("nw-ucla")
     out = tmp_path / "results"
