@@ -268,9 +268,12 @@ def _accuracy(results: Path) -> dict[str, Figure]:
     """Table 1 on N-UCLA (accuracy-paired.csv, written by accuracy.py from accuracy.csv):
     per family, masks and K, the paired difference D − E with its 95 % interval
     (``accuracy.gcn-k8.diff``: ``"+1.2 points [-0.3, +2.7]"``), its reading and its
-    number of paired seeds; and the runs and setting of the table."""
+    number of paired seeds, its interval's half-width (``accuracy.gcn-k8.halfwidth``), how
+    many cells with K > 1 have one under a point (``accuracy.cells-within-1``); and the
+    runs and setting of the table."""
     src = source("accuracy.md", results)
     out = {}
+    halves = []  # of the cells with K > 1 (at K = 1, D − E is 0 by construction)
     for r in csv.DictReader((results / "accuracy-paired.csv").open(encoding="utf-8")):
         name = f"accuracy.{r['family'].lower()}-k{r['K']}" + (
             "" if r["mask"] == "True" else "-nomask"
@@ -280,6 +283,12 @@ def _accuracy(results: Path) -> dict[str, Figure]:
         out[f"{name}.diff"] = Figure(f"{float(r['diff']):+.1f} points{interval}", src)
         out[f"{name}.reading"] = Figure(r["reading"], src)
         out[f"{name}.seeds"] = Figure(r["seeds"], src)
+        half = "none (one seed)" if low != low else f"±{(high - low) / 2:.1f} points"
+        out[f"{name}.halfwidth"] = Figure(half, src)
+        if int(r["K"]) > 1:
+            halves.append((high - low) / 2)
+    narrow = sum(h < 1.0 for h in halves)  # NaN (one seed) counts as wide
+    out["accuracy.cells-within-1"] = Figure(f"{narrow} of {len(halves)}", src)
     runs = list(csv.DictReader((results / "accuracy.csv").open(encoding="utf-8")))
     out["accuracy.runs"] = Figure(str(len(runs)), src)
     top1 = [100 * float(r["final_top1"]) for r in runs]

@@ -55,6 +55,8 @@ def test_table1_and_recipe_figures_follow_their_files(tmp_path):
         "family,mask,K,seeds,D,E,diff,low,high,reading\n"
         "GCN,True,11,4,82.0,80.0,2.0,-0.5,4.5,no difference shown\n"
         "G3D,False,4,1,70.0,69.0,1.0,nan,nan,too few seeds\n"
+        "G3D,True,8,20,82.0,80.0,2.0,1.1,2.9,D better\n"
+        "G3D,True,1,20,82.0,82.0,0.0,0.0,0.0,identical (K = 1)\n"
     )
     record = json.loads((results / "nucla-recipe.json").read_text())
     run = record["runs"][0]
@@ -77,6 +79,10 @@ def test_table1_and_recipe_figures_follow_their_files(tmp_path):
     assert f["accuracy.gcn-k11.reading"].text == "no difference shown"
     assert f["accuracy.g3d-k4-nomask.diff"].text == "+1.0 points"
     assert f["accuracy.gcn-k11.seeds"].text == "4"
+    assert f["accuracy.gcn-k11.halfwidth"].text == "±2.5 points"
+    assert f["accuracy.g3d-k4-nomask.halfwidth"].text == "none (one seed)"
+    assert f["accuracy.g3d-k8.halfwidth"].text == "±0.9 points"
+    assert f["accuracy.cells-within-1"].text == "1 of 3"  # K = 1 is not counted
     stream = run["stream"]
     assert f[f"recipe.{stream}.top1"].text == "85.0 %"
     assert f[f"recipe.{stream}.epochs"].text == "65" and f[f"recipe.{stream}.seeds"].text == "2"
