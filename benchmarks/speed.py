@@ -70,6 +70,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.tensor_memory import PeakTensorMemory
 from examples.msg3d import cli
+from examples.msg3d.config import int_setting
 from skelgraph.amp import AMP_DTYPES, autocast
 from skelgraph.nn import backend
 
@@ -487,7 +488,7 @@ def main(argv: list[str] | None = None) -> None:
     # T: at least the MS-TCN case's T / 4 = 1 frame; at most a long recording
     parser.add_argument("--frames", type=cli.bounded_int(4, 100_000), default=300)
     parser.add_argument("--repeats", type=count, default=3)
-    parser.add_argument("--threads", type=cli.bounded_int(1, 1024), default=torch.get_num_threads())
+    parser.add_argument("--threads", type=int_setting("threads"), default=torch.get_num_threads())
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument(
         "--aggregations", nargs="+", default=["disentangled", "powering"],

@@ -43,6 +43,7 @@ import torch
 
 from benchmarks.speed import machine, multiply_adds, with_authors_path
 from examples.msg3d import cli
+from examples.msg3d.config import int_setting
 
 ROOT = Path(__file__).resolve().parents[1]
 # (joints, persons) of each preset's input
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=frames, default=300, help="T, the clip and the window")
     parser.add_argument("--repeats", type=count, default=5, help="timed clip reruns")
     parser.add_argument("--cycles", type=count, default=8, help="stream cycles per rerun")
-    parser.add_argument("--threads", type=cli.bounded_int(1, 1024), default=2)
+    parser.add_argument("--threads", type=int_setting("threads"), default=2)
     parser.add_argument("--quick", action="store_true", help="tiny run for a smoke test")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)

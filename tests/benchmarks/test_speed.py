@@ -124,6 +124,12 @@ def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
     assert_refused_integer(script.main, option, value, capsys)
 
 
+def test_threads_take_train_pys_range(capsys):
+    assert_refused_integer(
+        script.main, "--threads", "5000", capsys, "expected an integer in 1..4096"
+    )
+
+
 @pytest.mark.parametrize("malloc", ["default", "lean"])
 def test_each_worker_runs_under_its_allocator_settings(tmp_path, malloc):
     """--malloc reaches the worker processes (which record the settings they saw), and

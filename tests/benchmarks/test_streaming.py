@@ -39,6 +39,12 @@ def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
     assert_refused_integer(script.main, option, value, capsys)
 
 
+def test_threads_take_train_pys_range(capsys):
+    assert_refused_integer(
+        script.main, "--threads", "5000", capsys, "expected an integer in 1..4096"
+    )
+
+
 def test_the_shortest_window_runs(tmp_path):
     script.main(["--presets", "nw-ucla-small", "--frames", "4", "--repeats", "1", "--cycles", "1",
                  "--threads", "1", "--out", str(tmp_path)])  # fmt: skip
