@@ -215,6 +215,31 @@ def _streaming(results: Path) -> dict[str, Figure]:
     return out
 
 
+_ONLINE_NAMES = {
+    "stream": "stream", "prefix": "clip", "causal": "causal", "finetuned": "finetuned",
+    "prefix_symmetric": "prefix-trained-clip", "prefix_causal": "prefix-trained-causal",
+}  # fmt: skip
+"""online_accuracy.py's curve keys as figure names."""
+
+
+def _online_seeds(results: Path) -> dict[str, Figure]:
+    """Each ``online_seeds.py --name online-seeds-X`` summary: per curve and measure
+    (``half``, ``whole``, ``area``) the mean ± standard deviation over its runs,
+    ``online-seeds-X.prefix-trained-causal-half``, and ``online-seeds-X.runs``."""
+    out = {}
+    for path in sorted(results.glob("online-seeds-*.json")):
+        src = source(f"{path.stem}.md", results)
+        record = json.loads(path.read_text())
+        out[f"{path.stem}.runs"] = Figure(str(len(record["runs"])), src)
+        for key, curve in record["summary"].items():
+            for measure in ("half", "whole", "area"):
+                stats = curve[measure]
+                unit = "" if measure == "area" else " %"
+                text = f"{stats['mean']:.1f} ± {stats['std']:.1f}{unit}"
+                out[f"{path.stem}.{_ONLINE_NAMES[key]}-{measure}"] = Figure(text, src)
+    return out
+
+
 def _online(results: Path) -> dict[str, Figure]:
     """Top-1 of the stream and of the clip model on the frames so far (online-accuracy,
     ``online.*``; each further run ``online_accuracy.py --name online-accuracy-X``,
@@ -236,10 +261,7 @@ def _online_run(results: Path, stem: str, prefix: str) -> dict[str, Figure]:
         f"{prefix}.flush-vs-forward": Figure(f"{r['flush_vs_forward_max_abs']:.0e}", src),
         f"{prefix}.frames": Figure(str(r["frames"]), src),
     }
-    names = {
-        "stream": "stream", "prefix": "clip", "causal": "causal", "finetuned": "finetuned",
-        "prefix_symmetric": "prefix-trained-clip", "prefix_causal": "prefix-trained-causal",
-    }  # fmt: skip
+    names = _ONLINE_NAMES
     for key, curve in r.get(
         "curves", {"stream": r["stream_top1"], "prefix": r["prefix_top1"]}
     ).items():
@@ -418,7 +440,7 @@ def figures(results: Path = RESULTS) -> dict[str, Figure]:
     """Every named figure, computed from the files in ``results``."""
     out: dict[str, Figure] = {}
     parts = (
-        _speed, _limit, _amp, _memory, _streaming, _online, _accuracy, _recipe,
+        _speed, _limit, _amp, _memory, _streaming, _online, _online_seeds, _accuracy, _recipe,
         _amp_accuracy, _bias, _threads, _modules,
     )  # fmt: skip
     for part in parts:
