@@ -235,7 +235,8 @@ def _online_seeds(results: Path) -> dict[str, Figure]:
             for measure in ("half", "whole", "area"):
                 stats = curve[measure]
                 unit = "" if measure == "area" else " %"
-                text = f"{stats['mean']:.1f} ± {stats['std']:.1f}{unit}"
+                spread = "" if len(stats["values"]) == 1 else f" ± {stats['std']:.1f}"
+                text = f"{stats['mean']:.1f}{spread}{unit}"
                 out[f"{path.stem}.{_ONLINE_NAMES[key]}-{measure}"] = Figure(text, src)
     return out
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from benchmarks.online_accuracy import CURVES, FRACTIONS, ROOT
 from benchmarks.speed import machine
 
+RECIPE_OF = {"stream": "symmetric", "prefix": "symmetric"}  # curve -> its model's recipe key
 MEASURES = {"half": "after half of each clip", "whole": "whole clip", "area": "area"}
 NAME = re.compile(r"online-seeds-[A-Za-z0-9._-]{1,80}")
 
@@ -38,7 +39,9 @@ def _stats(values: list[float]) -> dict:
 
 def summarize(runs: list[dict]) -> dict[str, dict]:
     """Per curve of every run (in :data:`CURVES` order): its label and, per measure of
-    :data:`MEASURES`, the mean, standard deviation and values over the runs."""
+    :data:`MEASURES`, the mean, standard deviation and values over the runs. A curve whose
+    model has one recipe in every run (the same checkpoint, e.g. the ``--checkpoint``
+    every seed's run was compared with) is counted once, and its label says so."""
     labels = [run.get("labels", {}) for run in runs]
     keys = [key for key in CURVES if all(key in run["curves"] for run in runs)]
     half = FRACTIONS.index(0.5)
@@ -47,12 +50,17 @@ def summarize(runs: list[dict]) -> dict[str, dict]:
         names = {label.get(key, CURVES[key]) for label in labels}
         if len(names) > 1:
             raise SystemExit(f"the runs measure different models as {key!r}: {sorted(names)}")
-        curves = [run["curves"][key] for run in runs]
+        # the symmetric model's two curves come from its one checkpoint (--checkpoint)
+        recipes = {run.get("recipes", {}).get(RECIPE_OF.get(key, key)) for run in runs}
+        shared = len(runs) > 1 and len(recipes) == 1 and None not in recipes
+        curves = [run["curves"][key] for run in runs[:1] if shared] or [
+            run["curves"][key] for run in runs
+        ]
         out[key] = {
-            "label": names.pop(),
+            "label": names.pop() + (" (one model, the same in every run)" if shared else ""),
             "half": _stats([c[half] for c in curves]),
             "whole": _stats([c[-1] for c in curves]),
-            "area": _stats([run["area"][key] for run in runs]),
+            "area": _stats([run["area"][key] for run in runs[: len(curves)]]),
         }
     return out
 
