@@ -74,11 +74,16 @@ ROWS = [
         "{stream.ntu60.chunk-predictions-per-s} fed in 4-frame chunks",
     ),
     (
-        "Early recognition, N-UCLA: top-1 after half of each clip, the stream of a causal "
-        "model trained on prefixes (`--min-prefix`) against the symmetric model trained the "
-        "same way rerun on the frames so far, and a symmetric model's exact stream",
-        "{online.prefix-trained-causal-50} against {online.prefix-trained-clip-50} and "
-        "{online.stream-50}",
+        "Early recognition, N-UCLA, {online-seeds-mixed.runs} seeds: top-1 after half of "
+        "each clip / on whole clips; a causal model's stream, trained on prefixes and whole "
+        "clips (`--min-prefix 0.1 --whole-clips 0.5`); the symmetric model trained the same "
+        "way, rerun on the frames so far; a symmetric model trained on whole clips (one seed), "
+        "rerun",
+        "{online-seeds-mixed.prefix-trained-causal-half} / "
+        "{online-seeds-mixed.prefix-trained-causal-whole}; "
+        "{online-seeds-mixed.prefix-trained-clip-half} / "
+        "{online-seeds-mixed.prefix-trained-clip-whole}; {online-seeds-mixed.clip-half} / "
+        "{online-seeds-mixed.clip-whole}",
     ),
     (
         "Table 1 on N-UCLA, GCN, K = 11: disentangled minus powering, "
