@@ -33,7 +33,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmarks.speed import ROOT, machine, with_authors_path
+from benchmarks.provenance import command_line, machine
+from benchmarks.speed import ROOT, with_authors_path
 from examples.msg3d import cli
 from examples.msg3d.config import int_setting
 from skelgraph.amp import AMP_DTYPES, autocast
@@ -146,9 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         table.append(row(cell))
         print(table[-1], flush=True)
     if args.out:
-        command = "python -m benchmarks.modules " + " ".join(
-            a for a in (argv if argv is not None else sys.argv[1:]) if a != "--authors"
-        )
+        words = sys.argv[1:] if argv is None else argv
+        command = command_line("modules", [a for a in words if a != "--authors"])
         header = [
             f"# {args.module} against the authors' module (benchmarks/modules.py)",
             "",

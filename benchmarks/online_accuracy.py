@@ -51,7 +51,6 @@ import json
 import math
 import re
 import statistics
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,7 +58,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.speed import machine
+from benchmarks.provenance import command_line, machine
 from benchmarks.streaming import multiply_adds
 from examples.msg3d import cli
 from examples.msg3d.config import TrainConfig, int_setting
@@ -369,9 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         result["curves"]["stream"],
         result["curves"]["prefix"],
     )
-    command = "python -m benchmarks.online_accuracy " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = command_line("online_accuracy", argv)
     result.update(command=command, config={k: saved.get(k) for k in ("frames", "epochs", "seed")})
     args.out.mkdir(parents=True, exist_ok=True)
     plot(result, args.out / f"{args.name}.png")

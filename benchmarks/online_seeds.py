@@ -20,12 +20,11 @@ import argparse
 import json
 import re
 import statistics
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.online_accuracy import CURVES, FRACTIONS, ROOT
-from benchmarks.speed import machine
+from benchmarks.provenance import command_line, machine
 
 RECIPE_OF = {"stream": "symmetric", "prefix": "symmetric"}  # curve -> its model's recipe key
 MEASURES = {"half": "after half of each clip", "whole": "whole clip", "area": "area"}
@@ -95,9 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(runs[-1], dict) or "curves" not in runs[-1]:
             raise SystemExit(f"{path}: not an online_accuracy.py json (no curves)")
     summary = summarize(runs)
-    command = "python -m benchmarks.online_seeds " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = command_line("online_seeds", argv)
     lines = [
         "# Early recognition on N-UCLA over seeds (benchmarks/online_seeds.py)",
         "",

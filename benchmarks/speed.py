@@ -56,7 +56,6 @@ import functools
 import itertools
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -68,6 +67,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks.provenance import command_line, machine
 from benchmarks.tensor_memory import PeakTensorMemory
 from examples.msg3d import cli
 from examples.msg3d.config import int_setting
@@ -256,18 +256,6 @@ def run_worker(spec: dict) -> dict | None:
         print(f"  failed: {reason}")
         return None
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs"
 
 
 def _ratio(mine: float, base: float) -> float:
@@ -532,7 +520,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.batch, args.frames, args.repeats = [1], 16, 1
         args.rounds, args.gemm_size = 2, 256
-    command = "python -m benchmarks.speed " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("speed", argv)
     if args.interleave:
         if len(args.malloc) > 1:
             parser.error(f"--interleave runs one allocator setting, got --malloc {args.malloc}")

@@ -41,7 +41,8 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.speed import machine, multiply_adds, with_authors_path
+from benchmarks.provenance import command_line, machine
+from benchmarks.speed import multiply_adds, with_authors_path
 from examples.msg3d import cli
 from examples.msg3d.config import int_setting
 
@@ -255,9 +256,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         results.append(r)
     args.out.mkdir(parents=True, exist_ok=True)
-    command = "python -m benchmarks.streaming " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = command_line("streaming", argv)
     header = [
         "# Online inference (benchmarks/streaming.py)",
         "",

@@ -25,7 +25,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks.speed import machine
+from benchmarks.provenance import machine
 from examples.msg3d import cli
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,0 +1,30 @@
+"""Where a results file comes from: the command that wrote it and the machine it ran on
+(every results header states both; ``figures.py`` reads them back)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def machine() -> str:
+    """``System arch, CPU model, N CPUs`` of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs"
+
+
+def command_line(module: str, argv: Sequence[str] | None = None) -> str:
+    """``python -m benchmarks.MODULE ARGS``: the command that reruns this one, from
+    ``argv`` (a script's ``main(argv)``) or, when ``None``, the process's arguments."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    return " ".join([f"python -m benchmarks.{module}", *words])
