@@ -75,6 +75,7 @@ import torch
 from torch import nn
 
 import skelgraph
+from benchmarks.provenance import command_line
 from examples.msg3d import cli
 from examples.msg3d.config import MILESTONE_RANGE, TrainConfig, int_setting
 from examples.msg3d.datasets import build_datasets
@@ -240,7 +241,7 @@ def run_header(argv: Sequence[str], threads: int) -> list[str]:
     return [
         "# Table 1 on N-UCLA cross-view: disentangled (-D) vs powering (-E), paired seeds",
         "",
-        f"- command: `{' '.join(['python -m benchmarks.accuracy', *argv])}`",
+        f"- command: `{command_line('accuracy', argv)}`",
         f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- skelgraph {skelgraph.__version__}, torch {torch.__version__}, "
         f"numpy {np.__version__}, Python {platform.python_version()}",
@@ -618,6 +619,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     kept = [r for r in earlier if r["setting"] != setting]
     if args.report:
         header = merged_commands or _header_of(out / "accuracy.md")
+        if args.merge:
+            header.append(f"- merged: `{command_line('accuracy', argv)}`")
         notes: list[str] = []
     else:
         header = run_header(argv, torch.get_num_threads())

@@ -165,6 +165,7 @@ def test_merge_adds_the_runs_and_commands_of_other_folders(script, tmp_path):
     assert script.main([*argv, "--merge", str(tmp_path / "shard")]) == 0
     text = (tmp_path / "results" / "accuracy.md").read_text()
     assert text.count("`x`") == 1 and text.count("- earlier command: `y`") == 1
+    assert f"- merged: `python -m benchmarks.accuracy {' '.join(argv)} --merge " in text
     # seeds 0-2 keep their +1, seeds 3-4 bring +3: mean difference 1.8 over 5 pairs
     assert "| GCN | yes | 4 | 5 | 81.8 | 80.0 | +1.8 [" in text
     assert "--merge" not in text.split("## ")[-1]  # the finishing commands train
