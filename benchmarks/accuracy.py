@@ -612,15 +612,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     setting = setting_of(base, args.channels)
     grid = grid_of(args, scales)
     earlier = read_runs(out / "accuracy.csv") if args.resume or args.report else []
-    merged_commands: list[str] = []
+    merged_header: list[str] = []  # the results' header with the merged command lines
     if args.merge:
-        earlier, merged_commands = merged(earlier, _header_of(out / "accuracy.md"), args.merge)
+        earlier, merged_header = merged(earlier, _header_of(out / "accuracy.md"), args.merge)
+        merged_header.append(f"- merged: `{command_line('accuracy', argv)}`")
     rows = [r for r in earlier if r["setting"] == setting]
     kept = [r for r in earlier if r["setting"] != setting]
     if args.report:
-        header = merged_commands or _header_of(out / "accuracy.md")
-        if args.merge:
-            header.append(f"- merged: `{command_line('accuracy', argv)}`")
+        header = merged_header or _header_of(out / "accuracy.md")
         notes: list[str] = []
     else:
         header = run_header(argv, torch.get_num_threads())

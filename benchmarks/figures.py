@@ -262,17 +262,18 @@ def _online_run(results: Path, stem: str, prefix: str) -> dict[str, Figure]:
         f"{prefix}.flush-vs-forward": Figure(f"{r['flush_vs_forward_max_abs']:.0e}", src),
         f"{prefix}.frames": Figure(str(r["frames"]), src),
     }
-    names = _ONLINE_NAMES
     for key, curve in r.get(
         "curves", {"stream": r["stream_top1"], "prefix": r["prefix_top1"]}
     ).items():
         for fraction, top1 in zip(r["fractions"], curve):
-            out[f"{prefix}.{names[key]}-{round(100 * fraction)}"] = Figure(f"{top1:.1f} %", src)
+            out[f"{prefix}.{_ONLINE_NAMES[key]}-{round(100 * fraction)}"] = Figure(
+                f"{top1:.1f} %", src
+            )
     for key, area in r.get("area", {}).items():
-        out[f"{prefix}.{names[key]}-area"] = Figure(f"{area:.1f}", src)
+        out[f"{prefix}.{_ONLINE_NAMES[key]}-area"] = Figure(f"{area:.1f}", src)
     for key in ("causal", "finetuned", "prefix_causal", "prefix_symmetric"):
         if f"{key}_whole_clip_top1" in r:
-            name = names[key]
+            name = _ONLINE_NAMES[key]
             out[f"{prefix}.{name}-whole"] = Figure(f"{r[f'{key}_whole_clip_top1']:.1f} %", src)
             gap = r[f"{key}_stream_vs_prefix_max_abs"]
             out[f"{prefix}.{name}-vs-prefix"] = Figure(f"{gap:.0e}", src)

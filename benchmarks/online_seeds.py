@@ -52,14 +52,13 @@ def summarize(runs: list[dict]) -> dict[str, dict]:
         # the symmetric model's two curves come from its one checkpoint (--checkpoint)
         recipes = {run.get("recipes", {}).get(RECIPE_OF.get(key, key)) for run in runs}
         shared = len(runs) > 1 and len(recipes) == 1 and None not in recipes
-        curves = [run["curves"][key] for run in runs[:1] if shared] or [
-            run["curves"][key] for run in runs
-        ]
+        counted = runs[:1] if shared else runs
+        curves = [run["curves"][key] for run in counted]
         out[key] = {
             "label": names.pop() + (" (one model, the same in every run)" if shared else ""),
             "half": _stats([c[half] for c in curves]),
             "whole": _stats([c[-1] for c in curves]),
-            "area": _stats([run["area"][key] for run in runs[: len(curves)]]),
+            "area": _stats([run["area"][key] for run in counted]),
         }
     return out
 
