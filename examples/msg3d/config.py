@@ -241,7 +241,13 @@ RUN_ONLY = frozenset(
 
 def resumed_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """(setting, checkpoint's value, this run's value) for every training setting that
-    differs between a checkpoint's config and this run's."""
+    differs between a checkpoint's config and this run's.
+
+    A setting the checkpoint lacks was added after it was written: the run then trained
+    with that setting's default, which is what it is compared with.
+    """
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    saved = {**to_jsonable(defaults), **saved}
     keys = sorted((set(saved) | set(current)) - RUN_ONLY)
     return [(k, saved.get(k), current.get(k)) for k in keys if saved.get(k) != current.get(k)]
 

@@ -108,6 +108,17 @@ def test_resume_with_overrides_runs_the_new_schedule(tmp_path):
     assert record["config"]["epochs"] == 4 and record["milestones"] == [3]
 
 
+def test_a_checkpoint_older_than_a_setting_resumes_with_its_default(tmp_path):
+    """A checkpoint written before ``--whole-clips`` existed trained with its default: it
+    resumes without --override-resumed; a checkpoint that set it differently does not."""
+    data = _arrays(tmp_path)
+    current = vars(train_script.parse_args(data))
+    older = {k: v for k, v in current.items() if k != "whole_clips"}
+    assert resumed_changes(older, current) == []
+    changed = vars(train_script.parse_args([*data, "--min-prefix", "0.5", "--whole-clips", "1"]))
+    assert ("whole_clips", 1.0, 0.0) in resumed_changes(changed, current)
+
+
 @pytest.mark.parametrize(
     ("option", "value", "match"),
     [
