@@ -109,7 +109,8 @@ def _limit(results: Path) -> dict[str, Figure]:
     """MS-G3D Net against the authors' code at the same precision and against the
     machine's GEMM peak (speed-limit.json, ``speed.py --interleave``): per phase, batch and
     precision, ``limit.train8-bf16.vs-same`` (min times' ratio to the authors' at bf16),
-    ``.vs-float32`` (to the authors' float32) and ``.of-peak``."""
+    ``.vs-float32`` (to the authors' float32) and ``.of-peak``; per precision and product
+    kernel, ``limit.peak.float32.matmul`` and ``limit.peak.float32.1x1-convolution``."""
     src = source("speed-limit.md", results)
     data = json.loads((results / "speed-limit.json").read_text())
     cells = {(c["impl"], c["batch"], c["phase"], c["amp"]): c for c in data["cells"]}
@@ -126,6 +127,9 @@ def _limit(results: Path) -> dict[str, Figure]:
         out[f"{name}.vs-float32"] = Figure(_ratio(fp32["min_s"] / cell["min_s"]), src)
         out[f"{name}.of-peak"] = Figure(f"{100 * cell['of_peak']:.0f} %", src)
         out[f"{name}.gflops"] = Figure(f"{cell['gflops']:.0f} GFLOP/s", src)
+    for gemm in data["gemm"]:  # limit.peak.float32.matmul, limit.peak.float32.1x1-convolution
+        kernel = gemm.get("kernel", "matmul").replace(" ", "-")
+        out[f"limit.peak.{gemm['dtype']}.{kernel}"] = Figure(f"{gemm['gflops']:.0f} GFLOP/s", src)
     return out
 
 

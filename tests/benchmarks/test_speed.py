@@ -84,8 +84,13 @@ def test_interleaved_quick_reports_gflops_and_the_fraction_of_the_peak(tmp_path)
     cells = data["cells"]
     # 1 batch x 2 phases x 2 implementations x 2 precisions, each timed every round
     assert len(cells) == 8 and all(len(c["times_s"]) == data["rounds"] == 2 for c in cells)
-    peak = {g["dtype"]: g["gflops"] for g in data["gemm"]}
-    assert set(peak) == {"float32", "bfloat16"}
+    kernels = {(g["dtype"], g["kernel"]): g["gflops"] for g in data["gemm"]}
+    assert set(kernels) == {
+        (dtype, kernel)
+        for dtype in ("float32", "bfloat16")
+        for kernel in ("matmul", "1x1 convolution")
+    }
+    peak = {d: max(v for (dt, _), v in kernels.items() if dt == d) for d in ("float32", "bfloat16")}
     for c in cells:
         assert c["min_s"] == min(c["times_s"]) > 0
         assert c["gflops"] == pytest.approx(2 * c["macs"] / c["min_s"] / 1e9)
