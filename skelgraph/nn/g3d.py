@@ -18,6 +18,7 @@ from skelgraph.nn.aggregation import MaskPlacement, MultiScaleAggregation
 from skelgraph.nn.batch_norm import norm
 from skelgraph.nn.node_major import node_major_frames, stack_scales
 from skelgraph.nn.norm_relu_conv import norm_relu_conv
+from skelgraph.nn.products import rows_mm
 from skelgraph.nn.project_first import (
     aggregate_windows,
     frame_projection,
@@ -355,7 +356,7 @@ class G3DConv(StreamingModule):
         matrix, bias = kernels.collapse
         n, frames, v = y.shape[0], y.shape[2], self.num_joints
         rows = y.unflatten(3, (tau, v)).permute(0, 2, 4, 3, 1).reshape(n * frames * v, -1)
-        out = torch.addmm(bias, rows, matrix)
+        out = rows_mm(rows, matrix, bias)
         return out.view(n, frames, v, -1).permute(0, 3, 1, 2)
 
     def _steps(self, x: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from skelgraph.amp import compute_dtype
+from skelgraph.nn.products import rows_mm
 from skelgraph.padding import temporal_padding
 
 __all__ = [
@@ -43,10 +44,10 @@ __all__ = [
 def _windows(z: torch.Tensor, w: torch.Tensor, rows: int, stride: int, dilation: int, out=None):
     """Forward of the sliding-window product (see :func:`sliding_window_matmul`), into
     ``out`` (R, Q) if given; z and w share a dtype."""
-    y = torch.mm(z[::stride], w[0], out=out)  # position 0 covers every output row
+    y = rows_mm(z[::stride], w[0], out=out)  # position 0 covers every output row
     for j in range(1, w.shape[0]):
         zj = z[j * dilation :: stride][:rows]
-        y[: zj.shape[0]].addmm_(zj, w[j])
+        rows_mm(zj, w[j], out=y[: zj.shape[0]], accumulate=True)
     return y
 
 
@@ -58,7 +59,7 @@ def _windows_backward(z, w, grad, rows, stride, dilation, need_z, need_w):
         zj = z[j * dilation :: stride][:rows]
         m = zj.shape[0]
         if grad_z is not None:  # rows of one position never overlap: write in place
-            grad_z[j * dilation :: stride][:m].addmm_(grad[:m], w[j].t())
+            rows_mm(grad[:m], w[j].t(), out=grad_z[j * dilation :: stride][:m], accumulate=True)
         if need_w:
             grad_w.append(zj.t() @ grad[:m])
     return grad_z, torch.stack(grad_w) if grad_w else None
@@ -89,7 +90,9 @@ def _project(x: torch.Tensor, theta: torch.Tensor, k: int, front: int, padded: i
     out (..., C', T_pad, K, V), zero-padded, as (…·C'·T_pad, K·V) rows: a window's τ
     frames are then τ·K·V consecutive values of a row run."""
     *lead, c, t, v = x.shape
-    z = torch.matmul(theta.to(x.dtype), x.reshape(*lead, c, t * v))
+    frames, theta = x.reshape(*lead, c, t * v), theta.to(x.dtype)
+    # A sample: its K·C' weight rows times its frames; a batch: one broadcast product.
+    z = torch.matmul(theta, frames) if lead else rows_mm(theta, frames)
     z = z.view(*lead, k, -1, t, v).movedim(-4, -2)  # (..., C', T, K, V)
     return F.pad(z, (0, 0, 0, 0, front, padded - front - t)).reshape(-1, k * v)
 
@@ -143,7 +146,7 @@ class _ProjectThenAggregate(torch.autograd.Function):
             grad_z = grad_z.view(-1, padded, k, v)[:, front : front + t]  # (C', T, K, V)
             grad_z = grad_z.permute(2, 0, 1, 3).reshape(theta.shape[0], t * v)
             if grad_theta is not None:
-                grad_theta += torch.mm(grad_z, x[i].reshape(c, t * v).t())
+                grad_theta += rows_mm(grad_z, x[i].reshape(c, t * v).t())
             if grad_x is not None:
                 torch.mm(theta.t(), grad_z, out=grad_x[i].view(c, t * v))
         return grad_x, grad_theta, grad_blocks, None
@@ -393,7 +396,7 @@ def project_frames(x: torch.Tensor, theta: torch.Tensor, num_scales: int) -> tor
     if theta.shape[1] != c or theta.shape[0] % k:
         raise ValueError(f"expected theta (K·C', C) with K={k}, C={c}, got {tuple(theta.shape)}")
     # One product with a row per (sample, frame, joint) (wider than one per sample).
-    z = torch.mm(x.permute(0, 2, 3, 1).reshape(n * t * v, c), theta.to(x.dtype).t())
+    z = rows_mm(x.permute(0, 2, 3, 1).reshape(n * t * v, c), theta.to(x.dtype).t())
     return z.view(n, t, v, k, -1).permute(0, 4, 1, 3, 2).reshape(n, -1, t, k * v)
 
 

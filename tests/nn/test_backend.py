@@ -19,6 +19,7 @@ from skelgraph.nn import (
     ms_tcn_fast,
     node_major,
     norm_relu_conv,
+    products,
     project_first,
 )
 from skelgraph.nn.g3d import G3DPlan
@@ -135,7 +136,7 @@ def test_no_grad_epilogue_is_fused_only_outside_the_reference_setting():
     torch.testing.assert_close(fused, plain)
 
 
-KERNELS = [batch_norm, functional, ms_tcn_fast, node_major, norm_relu_conv, project_first]
+KERNELS = [batch_norm, functional, ms_tcn_fast, node_major, norm_relu_conv, products, project_first]
 
 
 @pytest.mark.parametrize("module", KERNELS)

@@ -1,0 +1,135 @@
+r"""Matrix products of rows, by the CPU library that runs them fastest.
+
+PyTorch multiplies float matrices on CPU with two libraries: ``torch.mm`` and its
+relatives call the build's BLAS (MKL), a convolution calls oneDNN. They are not equally
+fast everywhere: on the AMD EPYC CPUs this project measures on, MKL does not use the
+full AVX-512 width and oneDNN's float32 product is far faster (the two GEMM peaks of
+``benchmarks/results/speed-limit.md``).
+
+The fast kernels' largest products have a left operand of rows, one per (sample, frame,
+joint), and a small right operand of weights:
+
+.. math::
+
+    Y = A B \quad (A: M \times K \text{ rows}, B: K \times N)
+
+is a 1×1 convolution of the rows viewed as a channels-last batch (N output channels, the
+rows as pixels), with :math:`B^\top` as its kernel: no copy of A, and the output rows
+are Y's. :func:`rows_mm` runs it so where that is the faster path (:func:`uses_onednn`) and
+as ``torch.mm`` elsewhere. The two give the same sums in another order: float rounding
+apart, the same numbers.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["MIN_ROWS", "rows_mm", "uses_onednn"]
+
+MIN_ROWS = 256
+"""Rows below which a product stays ``torch.mm``: with a stream step's few rows (50 for
+one NTU-60 frame) the convolution's set-up costs what its speed saves (measured equal
+at 50 rows, 2× faster from a few hundred)."""
+
+# Output floats per convolution: a larger fresh output is mapped afresh by the allocator
+# on every call, and its page faults cost more than the product saves (a 46 MB output ran
+# at half torch.mm's speed); chunks of about 4 MB are reused from the heap.
+CHUNK_FLOATS = 1 << 20
+# PyTorch gives a one-thread 1×1 convolution to oneDNN only from a batch of 16 on.
+_BATCH = 16
+
+
+def uses_onednn(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether :func:`rows_mm` runs ``a @ b`` as oneDNN's convolution: float32 on CPU outside
+    autocast (bfloat16 and float16 products already run in oneDNN; float64 has no oneDNN
+    kernel), at least :data:`MIN_ROWS` rows, oneDNN available, in eager mode (a recorded
+    graph keeps the plain product), and on one thread a row count divisible by 16.
+
+    Parameters
+    ----------
+    a, b : Tensor
+        (M, K) and (K, N).
+    """
+    recorded = torch.jit.is_tracing() or torch.compiler.is_compiling()
+    if recorded or torch.compiler.is_exporting():  # first: no guard on a symbolic shape
+        return False
+    rows = a.shape[0]
+    return (
+        a.dtype == b.dtype == torch.float32
+        and a.device.type == b.device.type == "cpu"
+        and not torch.is_autocast_enabled("cpu")
+        and rows >= MIN_ROWS
+        and torch.backends.mkldnn.is_available()
+        and torch.backends.mkldnn.enabled
+        and (rows % _BATCH == 0 or torch.get_num_threads() > 1)
+    )
+
+
+def _conv_rows(a: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """(M, K) contiguous rows times ``kernel`` (N, K, 1, 1)ᵀ as a 1×1 convolution: (M, N)."""
+    rows, depth = a.shape
+    batch = _BATCH if rows % _BATCH == 0 else 1
+    pixels = a.view(batch, rows // batch, 1, depth).permute(0, 3, 1, 2)  # channels last
+    return F.conv2d(pixels, kernel).permute(0, 2, 3, 1).reshape(rows, -1)
+
+
+def rows_mm(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    out: torch.Tensor | None = None,
+    accumulate: bool = False,
+) -> torch.Tensor:
+    r"""``a @ b (+ bias)``, by oneDNN where :func:`uses_onednn`, else ``torch.mm``.
+
+    .. math::
+
+        Y = A B + \mathbf{1} b^\top \quad (\text{or } Y \mathrel{+}= A B \text{ into ``out``})
+
+    Parameters
+    ----------
+    a : Tensor
+        (M, K); copied to rows if it is not already (a transposed view, say).
+    b : Tensor
+        (K, N).
+    bias : Tensor, optional
+        (N,), added to every row.
+    out : Tensor, optional
+        (M, N): written (or added to, with ``accumulate``) instead of a new tensor.
+    accumulate : bool
+        Add the product to ``out`` (``out.addmm_(a, b)``); needs ``out`` and no bias.
+
+    Returns
+    -------
+    Tensor
+        (M, N), ``out`` if given.
+    """
+    if accumulate and (out is None or bias is not None):
+        raise ValueError("rows_mm: accumulate=True adds to out: pass out and no bias")
+    if not uses_onednn(a, b):
+        if accumulate:
+            return out.addmm_(a, b)  # type: ignore[union-attr]
+        if bias is None:
+            return torch.mm(a, b, out=out)
+        return torch.addmm(bias, a, b, out=out)
+    a = a.contiguous()
+    kernel = b.t().contiguous()[:, :, None, None]
+    rows, columns = a.shape[0], b.shape[1]
+    step = max(_BATCH, CHUNK_FLOATS // max(1, columns) // _BATCH * _BATCH)
+    if out is None and rows <= step:
+        y = _conv_rows(a, kernel)
+        return y if bias is None else y.add_(bias)
+    if out is None:
+        out = a.new_empty(rows, columns)
+    for start in range(0, rows, step):
+        chunk = _conv_rows(a[start : start + step], kernel)
+        target = out[start : start + step]
+        if accumulate:
+            target.add_(chunk)
+        elif bias is None:
+            target.copy_(chunk)
+        else:
+            torch.add(chunk, bias, out=target)
+    return out

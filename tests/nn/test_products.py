@@ -1,0 +1,162 @@
+"""Products of rows by oneDNN or torch.mm: the same numbers either way, and the route taken
+where the rule says so."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skelgraph import DisentangledGraphConv, G3DConv
+from skelgraph.nn import backend, products
+from skelgraph.nn.products import rows_mm, uses_onednn
+
+pytestmark = pytest.mark.skipif(
+    not torch.backends.mkldnn.is_available(), reason="this PyTorch build has no oneDNN"
+)
+
+
+@contextlib.contextmanager
+def threads(count: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def convolutions(monkeypatch):
+    """Counts the products that ran as oneDNN's convolution."""
+    calls = []
+    original = products._conv_rows
+
+    def counted(a, kernel):
+        calls.append(tuple(a.shape))
+        return original(a, kernel)
+
+    monkeypatch.setattr(products, "_conv_rows", counted)
+    return calls
+
+
+def test_the_rule():
+    a, b = torch.randn(512, 8), torch.randn(8, 4)
+    with threads(1):
+        assert uses_onednn(a, b)
+        assert not uses_onednn(a[:300], b)  # one thread: oneDNN only from a batch of 16
+    with threads(2):
+        assert uses_onednn(a[:300], b)
+    assert not uses_onednn(a[: products.MIN_ROWS - 16], b)  # a stream step's few rows
+    assert not uses_onednn(a.double(), b.double())  # no oneDNN float64 kernel
+    assert not uses_onednn(a.bfloat16(), b.bfloat16())  # already oneDNN's
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not uses_onednn(a, b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.integers(1, 700),
+    depth=st.integers(1, 40),
+    columns=st.integers(1, 40),
+    transposed=st.booleans(),
+    bias=st.booleans(),
+    into=st.sampled_from(["new", "out", "accumulate"]),
+    chunk=st.sampled_from([products.CHUNK_FLOATS, 512]),
+    count=st.sampled_from([1, 2]),
+)
+def test_rows_mm_is_the_product(rows, depth, columns, transposed, bias, into, chunk, count):
+    """Against float64, for every layout, bias, output mode, chunking and thread count."""
+    generator = torch.Generator().manual_seed(rows * 1000 + depth)
+    a = torch.randn(rows, depth, generator=generator)
+    if transposed:  # a view that is not rows: copied first
+        a = torch.randn(depth, rows, generator=generator).t()
+    b = torch.randn(depth, columns, generator=generator)
+    c = torch.randn(columns, generator=generator) if bias and into != "accumulate" else None
+    start = torch.randn(rows, columns, generator=generator)
+    expected = a.double() @ b.double()
+    if c is not None:
+        expected += c.double()
+    if into == "accumulate":
+        expected += start.double()
+    out = start.clone() if into != "new" else None
+    saved = products.CHUNK_FLOATS
+    products.CHUNK_FLOATS = chunk
+    try:
+        with threads(count):
+            y = rows_mm(a, b, c, out=out, accumulate=into == "accumulate")
+    finally:
+        products.CHUNK_FLOATS = saved
+    if out is not None:
+        assert y.data_ptr() == out.data_ptr()
+    torch.testing.assert_close(y.double(), expected, rtol=1e-5, atol=1e-5 * depth**0.5)
+
+
+def test_large_products_run_in_onednn_in_chunks(convolutions, monkeypatch):
+    monkeypatch.setattr(products, "CHUNK_FLOATS", 64 * 10)
+    a, b = torch.randn(1024, 12), torch.randn(12, 10)
+    with threads(1):
+        y = rows_mm(a, b)
+    assert convolutions == [(64, 12)] * 16  # 64 rows at a time, batches of 16 rows
+    torch.testing.assert_close(y, a @ b)
+    convolutions.clear()
+    with threads(2):  # the last chunk's 40 rows as a batch of one
+        torch.testing.assert_close(rows_mm(a[:1000], b), a[:1000] @ b)
+    assert convolutions == [(64, 12)] * 15 + [(40, 12)]
+    convolutions.clear()
+    rows_mm(a[:100], b)
+    assert not convolutions
+
+
+def test_gradients_flow_through_the_convolution(convolutions):
+    a = torch.randn(512, 12, requires_grad=True)
+    b = torch.randn(12, 10, requires_grad=True)
+    bias = torch.randn(10, requires_grad=True)
+    grad = torch.randn(512, 10)
+    rows_mm(a, b, bias).backward(grad)
+    assert convolutions
+    got = [t.grad.clone() for t in (a, b, bias)]
+    for t in (a, b, bias):
+        t.grad = None
+    torch.addmm(bias, a, b).backward(grad)
+    for g, t in zip(got, (a, b, bias)):
+        torch.testing.assert_close(g, t.grad, rtol=1e-5, atol=1e-4)
+
+
+def test_accumulate_needs_out_and_no_bias():
+    a, b = torch.randn(4, 3), torch.randn(3, 2)
+    with pytest.raises(ValueError, match="accumulate=True adds to out"):
+        rows_mm(a, b, accumulate=True)
+    with pytest.raises(ValueError, match="accumulate=True adds to out"):
+        rows_mm(a, b, torch.zeros(2), out=torch.zeros(4, 2), accumulate=True)
+
+
+@pytest.mark.parametrize("layer", ["msgcn", "g3d", "g3d-strided"])
+def test_fast_layers_on_the_onednn_route_match_the_reference(layer, convolutions):
+    """Float32 layers with enough rows for the route (2 samples × 32 frames × 25 joints):
+    the fast kernels' forward and gradients equal the reference's."""
+    torch.manual_seed(0)
+    module = {
+        "msgcn": lambda: DisentangledGraphConv(16, 24, "ntu-rgbd", num_scales=4),
+        "g3d": lambda: G3DConv(16, 24, "ntu-rgbd", window_size=3, num_scales=3),
+        "g3d-strided": lambda: G3DConv(16, 64, "ntu-rgbd", window_size=5, stride=2),
+    }[layer]()
+    x = torch.randn(2, 16, 32, 25)
+    results = {}
+    for setting in ("reference", "fast"):
+        module.zero_grad()
+        xi = x.clone().requires_grad_()
+        with backend.implementation(setting):
+            y = module(xi)
+        y.backward(torch.ones_like(y))
+        grads = [p.grad.clone() for p in module.parameters() if p.grad is not None]
+        results[setting] = (y.detach(), xi.grad, grads)
+    assert convolutions  # the fast kernels took oneDNN's route
+    (y0, gx0, gp0), (y1, gx1, gp1) = results["reference"], results["fast"]
+    torch.testing.assert_close(y1, y0, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(gx1, gx0, rtol=1e-4, atol=1e-4)
+    for g1, g0 in zip(gp1, gp0):
+        torch.testing.assert_close(g1, g0, rtol=1e-4, atol=1e-3)
