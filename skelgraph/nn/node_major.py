@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from skelgraph.amp import compute_dtype
-from skelgraph.nn.products import rows_mm, uses_onednn
+from skelgraph.nn.products import rows_mm, rows_t_mm, uses_onednn
 
 __all__ = ["node_major_frames", "node_major_graph_conv", "stack_scales"]
 
@@ -144,7 +144,7 @@ class _NodeMajorGraphConv(torch.autograd.Function):
                 grad_stacked += torch.bmm(grad_y, chunk.transpose(1, 2)).sum(0)
             if grad_weight is not None:  # the features, recomputed rather than stored
                 y = _aggregate(chunk, stacked).view((b - a) * v, k * c)
-                grad_weight += torch.mm(g, y)
+                grad_weight += rows_t_mm(g.t(), y)
         grad_x = grad_adjacency = None
         if grad_frames is not None:
             grad_x = grad_frames.view(n, t, v, c).permute(0, 3, 1, 2)

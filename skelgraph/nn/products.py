@@ -16,8 +16,14 @@ joint), and a small right operand of weights:
 is a 1×1 convolution of the rows viewed as a channels-last batch (N output channels, the
 rows as pixels), with :math:`B^\top` as its kernel: no copy of A, and the output rows
 are Y's. :func:`rows_mm` runs it so where that is the faster path (:func:`uses_onednn`) and
-as ``torch.mm`` elsewhere. The two give the same sums in another order: float rounding
-apart, the same numbers.
+as ``torch.mm`` elsewhere. A weight's gradient sums over the rows,
+
+.. math::
+
+    \nabla W = X^\top G \quad (X: M \times K, G: M \times N \text{ rows}),
+
+which is that convolution's weight gradient: :func:`rows_t_mm`. Either way the same sums in
+another order: float rounding apart, the same numbers.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["MIN_ROWS", "rows_mm", "uses_onednn"]
+__all__ = ["MIN_ROWS", "rows_mm", "rows_t_mm", "uses_onednn"]
 
 MIN_ROWS = 256
 """Rows below which a product stays ``torch.mm``: with a stream step's few rows (50 for
@@ -66,12 +72,16 @@ def uses_onednn(a: torch.Tensor, b: torch.Tensor) -> bool:
     )
 
 
+def _pixels(rows: torch.Tensor) -> torch.Tensor:
+    """(M, K) contiguous rows as a channels-last (batch, K, M / batch, 1) view."""
+    count, depth = rows.shape
+    batch = _BATCH if count % _BATCH == 0 else 1
+    return rows.view(batch, count // batch, 1, depth).permute(0, 3, 1, 2)
+
+
 def _conv_rows(a: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """(M, K) contiguous rows times ``kernel`` (N, K, 1, 1)ᵀ as a 1×1 convolution: (M, N)."""
-    rows, depth = a.shape
-    batch = _BATCH if rows % _BATCH == 0 else 1
-    pixels = a.view(batch, rows // batch, 1, depth).permute(0, 3, 1, 2)  # channels last
-    return F.conv2d(pixels, kernel).permute(0, 2, 3, 1).reshape(rows, -1)
+    return F.conv2d(_pixels(a), kernel).permute(0, 2, 3, 1).reshape(a.shape[0], -1)
 
 
 def rows_mm(
@@ -133,3 +143,37 @@ def rows_mm(
         else:
             torch.add(chunk, bias, out=target)
     return out
+
+
+def rows_t_mm(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    r"""``x.T @ g``, a sum over rows, by oneDNN where :func:`uses_onednn` (for ``x`` as the
+    rows), else ``torch.mm``.
+
+    .. math::
+
+        W = X^\top G = \sum_r x_r g_r^\top
+
+    It is the weight gradient of the 1×1 convolution with input rows X and output
+    gradient rows G, which oneDNN computes without forming either transpose.
+
+    Parameters
+    ----------
+    x : Tensor
+        (M, K); copied to rows if it is not already.
+    g : Tensor
+        (M, N); likewise.
+
+    Returns
+    -------
+    Tensor
+        (K, N), a transposed view where oneDNN computed it.
+    """
+    if not uses_onednn(x, g):
+        return torch.mm(x.t(), g)
+    x, g = x.contiguous(), g.contiguous()
+    weight = x.new_empty(g.shape[1], x.shape[1], 1, 1)  # its shape only
+    _, grad_weight, _ = torch.ops.aten.convolution_backward(
+        _pixels(g), _pixels(x), weight, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
+        [False, True, False],
+    )  # fmt: skip
+    return grad_weight.view(g.shape[1], x.shape[1]).t()

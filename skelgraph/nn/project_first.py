@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from skelgraph.amp import compute_dtype
-from skelgraph.nn.products import rows_mm
+from skelgraph.nn.products import rows_mm, rows_t_mm
 from skelgraph.padding import temporal_padding
 
 __all__ = [
@@ -61,7 +61,7 @@ def _windows_backward(z, w, grad, rows, stride, dilation, need_z, need_w):
         if grad_z is not None:  # rows of one position never overlap: write in place
             rows_mm(grad[:m], w[j].t(), out=grad_z[j * dilation :: stride][:m], accumulate=True)
         if need_w:
-            grad_w.append(zj.t() @ grad[:m])
+            grad_w.append(rows_t_mm(zj, grad[:m]))
     return grad_z, torch.stack(grad_w) if grad_w else None
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from skelgraph import DisentangledGraphConv, G3DConv
 from skelgraph.nn import backend, products
-from skelgraph.nn.products import rows_mm, uses_onednn
+from skelgraph.nn.products import rows_mm, rows_t_mm, uses_onednn
 
 pytestmark = pytest.mark.skipif(
     not torch.backends.mkldnn.is_available(), reason="this PyTorch build has no oneDNN"
@@ -33,13 +33,13 @@ def threads(count: int):
 def convolutions(monkeypatch):
     """Counts the products that ran as oneDNN's convolution."""
     calls = []
-    original = products._conv_rows
+    original = products._pixels
 
-    def counted(a, kernel):
-        calls.append(tuple(a.shape))
-        return original(a, kernel)
+    def counted(rows):
+        calls.append(tuple(rows.shape))
+        return original(rows)
 
-    monkeypatch.setattr(products, "_conv_rows", counted)
+    monkeypatch.setattr(products, "_pixels", counted)
     return calls
 
 
@@ -93,6 +93,35 @@ def test_rows_mm_is_the_product(rows, depth, columns, transposed, bias, into, ch
     if out is not None:
         assert y.data_ptr() == out.data_ptr()
     torch.testing.assert_close(y.double(), expected, rtol=1e-5, atol=1e-5 * depth**0.5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    rows=st.integers(1, 700),
+    depth=st.integers(1, 40),
+    columns=st.integers(1, 40),
+    transposed=st.booleans(),
+    count=st.sampled_from([1, 2]),
+)
+def test_rows_t_mm_is_the_sum_over_rows(rows, depth, columns, transposed, count):
+    generator = torch.Generator().manual_seed(rows * 1000 + columns)
+    x = torch.randn(rows, depth, generator=generator)
+    g = torch.randn(columns, rows, generator=generator).t()  # a view that is not rows
+    if not transposed:
+        g = g.contiguous()
+    with threads(count):
+        w = rows_t_mm(x, g)
+    expected = x.double().t() @ g.double()
+    torch.testing.assert_close(w.double(), expected, rtol=1e-5, atol=1e-5 * rows**0.5)
+
+
+def test_the_sum_over_rows_runs_in_onednn(convolutions):
+    x, g = torch.randn(512, 12), torch.randn(512, 10)
+    torch.testing.assert_close(rows_t_mm(x, g), x.t() @ g, rtol=1e-5, atol=1e-4)
+    assert convolutions == [(512, 10), (512, 12)]  # the gradient's rows, the input's
+    convolutions.clear()
+    rows_t_mm(x[:100], g[:100])
+    assert not convolutions
 
 
 def test_large_products_run_in_onednn_in_chunks(convolutions, monkeypatch):
