@@ -72,6 +72,11 @@ def uses_onednn(a: torch.Tensor, b: torch.Tensor) -> bool:
     )
 
 
+def _check_shapes(name: str, expected: str, a: torch.Tensor, b: torch.Tensor, ok: bool) -> None:
+    if not ok:
+        raise ValueError(f"{name}: expected {expected}, got {tuple(a.shape)} and {tuple(b.shape)}")
+
+
 def _pixels(rows: torch.Tensor) -> torch.Tensor:
     """(M, K) contiguous rows as a channels-last (batch, K, M / batch, 1) view."""
     count, depth = rows.shape
@@ -118,6 +123,13 @@ def rows_mm(
     """
     if accumulate and (out is None or bias is not None):
         raise ValueError("rows_mm: accumulate=True adds to out: pass out and no bias")
+    _check_shapes("rows_mm", "a (M, K) and b (K, N)", a, b, a.dim() == b.dim() == 2 and (
+        a.shape[1] == b.shape[0]))  # fmt: skip
+    rows, columns = a.shape[0], b.shape[1]
+    if bias is not None and tuple(bias.shape) != (columns,):
+        raise ValueError(f"rows_mm: expected bias ({columns},), got {tuple(bias.shape)}")
+    if out is not None and tuple(out.shape) != (rows, columns):
+        raise ValueError(f"rows_mm: expected out ({rows}, {columns}), got {tuple(out.shape)}")
     if not uses_onednn(a, b):
         if accumulate:
             return out.addmm_(a, b)  # type: ignore[union-attr]
@@ -126,7 +138,6 @@ def rows_mm(
         return torch.addmm(bias, a, b, out=out)
     a = a.contiguous()
     kernel = b.t().contiguous()[:, :, None, None]
-    rows, columns = a.shape[0], b.shape[1]
     step = max(_BATCH, CHUNK_FLOATS // max(1, columns) // _BATCH * _BATCH)
     if out is None and rows <= step:
         y = _conv_rows(a, kernel)
@@ -168,6 +179,8 @@ def rows_t_mm(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     Tensor
         (K, N), a transposed view where oneDNN computed it.
     """
+    _check_shapes("rows_t_mm", "x (M, K) and g (M, N)", x, g, x.dim() == g.dim() == 2 and (
+        x.shape[0] == g.shape[0]))  # fmt: skip
     if not uses_onednn(x, g):
         return torch.mm(x.t(), g)
     x, g = x.contiguous(), g.contiguous()

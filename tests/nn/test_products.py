@@ -189,3 +189,31 @@ def test_fast_layers_on_the_onednn_route_match_the_reference(layer, convolutions
     torch.testing.assert_close(gx1, gx0, rtol=1e-4, atol=1e-4)
     for g1, g0 in zip(gp1, gp0):
         torch.testing.assert_close(g1, g0, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda: rows_mm(torch.randn(300, 4), torch.randn(5, 3)),
+            r"rows_mm: expected a \(M, K\) and b \(K, N\), got \(300, 4\) and \(5, 3\)",
+        ),
+        (lambda: rows_mm(torch.randn(300, 4, 1), torch.randn(4, 3)), r"got \(300, 4, 1\)"),
+        (
+            lambda: rows_mm(torch.randn(300, 4), torch.randn(4, 3), torch.randn(4)),
+            r"expected bias \(3,\), got \(4,\)",
+        ),
+        (
+            lambda: rows_mm(torch.randn(300, 4), torch.randn(4, 3), out=torch.zeros(300, 4)),
+            r"expected out \(300, 3\), got \(300, 4\)",
+        ),
+        (
+            lambda: rows_t_mm(torch.randn(300, 4), torch.randn(299, 3)),
+            r"rows_t_mm: expected x \(M, K\) and g \(M, N\), got \(300, 4\) and \(299, 3\)",
+        ),
+    ],
+)
+def test_mismatched_operands_are_named(call, match):
+    """Refused by name on both routes (300 rows: oneDNN's), not deep inside conv2d."""
+    with pytest.raises(ValueError, match=match):
+        call()
