@@ -441,13 +441,24 @@ def _modules(results: Path) -> dict[str, Figure]:
     return {key: Figure(_ratio(value), src) for key, value in least.items()}
 
 
+def _products(results: Path) -> dict[str, Figure]:
+    """Float32 MS-G3D Net with the products in oneDNN against torch.mm (products.json):
+    ``products.{phase}{batch}.speedup``, the min times' ratio."""
+    src = source("products.md", results)
+    cells = json.loads((results / "products.json").read_text())["cells"]
+    return {
+        f"products.{c['phase']}{c['batch']}.speedup": Figure(_ratio(c["speedup_min"]), src)
+        for c in cells
+    }
+
+
 @cache
 def figures(results: Path = RESULTS) -> dict[str, Figure]:
     """Every named figure, computed from the files in ``results``."""
     out: dict[str, Figure] = {}
     parts = (
         _speed, _limit, _amp, _memory, _streaming, _online, _online_seeds, _accuracy, _recipe,
-        _amp_accuracy, _bias, _threads, _modules,
+        _amp_accuracy, _bias, _threads, _modules, _products,
     )  # fmt: skip
     for part in parts:
         out.update(part(results))

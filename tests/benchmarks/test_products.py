@@ -1,0 +1,42 @@
+"""benchmarks/products.py: the two routes, interleaved, and the results file from its json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from benchmarks import products as script
+from skelgraph.nn import products
+
+
+def test_the_routes_switch_the_rule_and_restore_it():
+    a, b = torch.randn(512, 8), torch.randn(8, 4)
+    before = products.MIN_ROWS
+    with script.route("torch.mm"):
+        assert not products.uses_onednn(a, b)
+    with script.route("oneDNN"):
+        assert products.uses_onednn(a, b) == (
+            torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
+        )
+    assert products.MIN_ROWS == before
+    with pytest.raises(RuntimeError), script.route("torch.mm"):
+        raise RuntimeError("a failed step")
+    assert products.MIN_ROWS == before
+
+
+def test_quick_run_writes_both_routes_of_every_cell(tmp_path):
+    script.main(["--quick", "--threads", "1", "--out", str(tmp_path)])
+    data = json.loads((tmp_path / "products-quick.json").read_text())
+    assert data["command"] == f"python -m benchmarks.products --quick --threads 1 --out {tmp_path}"
+    assert [(c["batch"], c["phase"]) for c in data["cells"]] == [(1, "infer"), (1, "train")]
+    for cell in data["cells"]:
+        for name in script.ROUTES:
+            assert len(cell["times_s"][name]) == data["rounds"] == 2
+            assert cell["min_s"][name] == min(cell["times_s"][name]) > 0
+        assert cell["speedup_min"] == pytest.approx(
+            cell["min_s"]["torch.mm"] / cell["min_s"]["oneDNN"]
+        )
+        assert cell["max_abs_difference"] < 1e-3
+    assert (tmp_path / "products-quick.md").read_text() == script.markdown(data)
