@@ -68,10 +68,10 @@ def uses_onednn(a: torch.Tensor, b: torch.Tensor) -> bool:
         return False
     rows = a.shape[0]
     return (
-        a.dtype == b.dtype == torch.float32
+        rows >= MIN_ROWS  # first: a stream step's products stop here
+        and a.dtype == b.dtype == torch.float32
         and a.device.type == b.device.type == "cpu"
         and not torch.is_autocast_enabled("cpu")
-        and rows >= MIN_ROWS
         and torch.backends.mkldnn.is_available()
         and torch.backends.mkldnn.enabled
         and (torch.get_num_threads() > 1 or _batch(rows) > 1)
