@@ -69,6 +69,7 @@ def uses_onednn(a: torch.Tensor, b: torch.Tensor) -> bool:
     rows = a.shape[0]
     return (
         rows >= MIN_ROWS  # first: a stream step's products stop here
+        and a.shape[-1] > 0 < b.shape[-1]  # a convolution needs channels in and out
         and a.dtype == b.dtype == torch.float32
         and a.device.type == b.device.type == "cpu"
         and not torch.is_autocast_enabled("cpu")

@@ -217,3 +217,11 @@ def test_mismatched_operands_are_named(call, match):
     """Refused by name on both routes (300 rows: oneDNN's), not deep inside conv2d."""
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize(("depth", "columns"), [(0, 3), (4, 0)])
+def test_empty_products_are_products(depth, columns):
+    a, b = torch.randn(300, depth), torch.randn(depth, columns)
+    torch.testing.assert_close(rows_mm(a, b), a @ b)
+    g = torch.randn(300, columns)
+    torch.testing.assert_close(rows_t_mm(a, g), a.t() @ g)
