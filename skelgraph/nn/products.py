@@ -53,10 +53,12 @@ def _batch(rows: int) -> int:
 
 
 def uses_onednn(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Whether :func:`rows_mm` runs ``a @ b`` as oneDNN's convolution: float32 on CPU outside
-    autocast (bfloat16 and float16 products already run in oneDNN; float64 has no oneDNN
-    kernel), at least :data:`MIN_ROWS` rows, oneDNN available, in eager mode (a recorded
-    graph keeps the plain product), and on one thread a row count divisible by 16.
+    """Whether :func:`rows_mm` runs ``a @ b`` (and :func:`rows_t_mm` ``a.T @ b``) as
+    oneDNN's convolution: float32 on CPU outside autocast (bfloat16 and float16 products
+    already run in oneDNN; float64 has no oneDNN kernel), at least :data:`MIN_ROWS` rows
+    and a channel in and out, oneDNN available, in eager mode (a graph that
+    ``torch.compile``, ``torch.export`` or a trace records keeps the plain product, with no
+    guard on its shapes), and on one thread rows that split into 16 to 64 images.
 
     Parameters
     ----------
