@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.provenance import command_line, machine
+from benchmarks.provenance import command_line, interleaved_header, machine
 from examples.msg3d import cli
 from examples.msg3d.config import int_setting
 from skelgraph.nn import products
@@ -96,11 +96,7 @@ def markdown(data: dict) -> str:
     lines = [
         "# Float32 products in oneDNN against torch.mm (benchmarks/products.py)",
         "",
-        f"- command: `{data['command']}`",
-        f"- date: {data['date']}",
-        f"- torch {data['torch']}, {data['threads']} threads, T = {data['frames']}, "
-        f"{data['rounds']} rounds",
-        f"- machine: {data['machine']}",
+        *interleaved_header(data),
         "- MS-G3D Net NTU-60 in float32; time: min and median over the rounds after one "
         "warm-up, the two routes interleaved in one process; speed-up: torch.mm's time "
         "over oneDNN's (min / median); difference: the largest between the two outputs",

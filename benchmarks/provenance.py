@@ -28,3 +28,15 @@ def command_line(module: str, argv: Sequence[str] | None = None) -> str:
     ``argv`` (a script's ``main(argv)``) or, when ``None``, the process's arguments."""
     words = list(sys.argv[1:] if argv is None else argv)
     return " ".join([f"python -m benchmarks.{module}", *words])
+
+
+def interleaved_header(data: dict) -> list[str]:
+    """The provenance lines of an interleaved run's results file (command, date, torch,
+    threads, T and rounds, machine), from its json's fields of those names."""
+    return [
+        f"- command: `{data['command']}`",
+        f"- date: {data['date']}",
+        f"- torch {data['torch']}, {data['threads']} threads, T = {data['frames']}, "
+        f"{data['rounds']} rounds",
+        f"- machine: {data['machine']}",
+    ]

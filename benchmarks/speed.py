@@ -70,7 +70,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.provenance import command_line, machine
+from benchmarks.provenance import command_line, interleaved_header, machine
 from benchmarks.tensor_memory import PeakTensorMemory
 from examples.msg3d import cli
 from examples.msg3d.config import int_setting
@@ -433,11 +433,7 @@ def limit_markdown(data: dict) -> str:
     lines = [
         "# Speed against the machine's limit (benchmarks/speed.py --interleave)",
         "",
-        f"- command: `{data['command']}`",
-        f"- date: {data['date']}",
-        f"- torch {data['torch']}, {data['threads']} threads, T = {data['frames']}, "
-        f"{data['rounds']} rounds",
-        f"- machine: {data['machine']}",
+        *interleaved_header(data),
         f"- GEMM peak (a {data['gemm'][0]['size']}² matrix product, best of the rounds, "
         f"the faster of torch.mm and the same product as a 1x1 convolution): {peak}",
         "- every cell in one process, round-robin over the cells, alternating order; "

@@ -40,3 +40,16 @@ def test_quick_run_writes_both_routes_of_every_cell(tmp_path):
         )
         assert cell["max_abs_difference"] < 1e-3
     assert (tmp_path / "products-quick.md").read_text() == script.markdown(data)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--batch", "0"), ("--batch", "99999"), ("--frames", "-1"), ("--frames", "nan"),
+     ("--rounds", "1e9"), ("--threads", "0"), ("--phases", "backward")],
+)  # fmt: skip
+def test_out_of_range_numbers_are_refused_by_name(tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit) as refused:
+        script.main([option, value, "--out", str(tmp_path)])
+    assert refused.value.code == 2
+    assert option in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing measured, nothing written
