@@ -424,21 +424,25 @@ def _threads(results: Path) -> dict[str, Figure]:
 
 
 def _modules(results: Path) -> dict[str, Figure]:
-    """MS-TCN alone against the authors' module (modules-ms-tcn.json), CPU time:
-    ``modules.ms-tcn.{phase}{batch}.{float32,bf16}``, the least ratio of skelgraph's
+    """MS-TCN alone against the authors' module (modules-ms-tcn.json, and
+    modules-ms-tcn-tuned.json under the tuned allocator), CPU time:
+    ``modules.{stem}.{phase}{batch}.{float32,bf16}``, the least ratio of skelgraph's
     default path over the widths measured."""
-    if not (results / "modules-ms-tcn.json").exists():
-        return {}
-    src = source("modules-ms-tcn.md", results)
-    cells = json.loads((results / "modules-ms-tcn.json").read_text())
-    least: dict[str, float] = {}
-    for c in cells:
-        if c["impl"] != "fast":
+    figures: dict[str, Figure] = {}
+    for stem in ("ms-tcn", "ms-tcn-tuned"):
+        if not (results / f"modules-{stem}.json").exists():
             continue
-        precision = "float32" if c["amp"] == "off" else c["amp"]
-        key = f"modules.ms-tcn.{c['phase']}{c['batch']}.{precision}"
-        least[key] = min(least.get(key, math.inf), c["vs_baseline"])
-    return {key: Figure(_ratio(value), src) for key, value in least.items()}
+        src = source(f"modules-{stem}.md", results)
+        cells = json.loads((results / f"modules-{stem}.json").read_text())
+        least: dict[str, float] = {}
+        for c in cells:
+            if c["impl"] != "fast":
+                continue
+            precision = "float32" if c["amp"] == "off" else c["amp"]
+            key = f"modules.{stem}.{c['phase']}{c['batch']}.{precision}"
+            least[key] = min(least.get(key, math.inf), c["vs_baseline"])
+        figures.update({key: Figure(_ratio(value), src) for key, value in least.items()})
+    return figures
 
 
 def _products(results: Path) -> dict[str, Figure]:

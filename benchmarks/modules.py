@@ -11,7 +11,9 @@ and, with ``--reference PATH`` (a local clone of the authors' repository, never 
 here), the authors' module, same weights.
 
 Module: ``ms-tcn``, the MS-TCNs of MS-G3D Net on NTU-60 (``--widths``: C→C' and stride,
-T = ``--frames``, V = 25, two persons per sample).
+T = ``--frames``, V = 25, two persons per sample). ``--malloc`` runs the process under
+one of ``speed.py``'s glibc settings (``tuned``: freed memory kept, so oneDNN's large
+scratch buffers are not faulted in afresh on every call).
 
     python -m benchmarks.modules --module ms-tcn --reference ~/src/MS-G3D --batch 1 8
 """
@@ -34,7 +36,7 @@ import torch
 from torch import nn
 
 from benchmarks.provenance import command_line, machine
-from benchmarks.speed import ROOT, with_authors_path
+from benchmarks.speed import MALLOC, ROOT, with_authors_path
 from examples.msg3d import cli
 from examples.msg3d.config import int_setting
 from skelgraph.amp import AMP_DTYPES, autocast
@@ -121,19 +123,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--amp", nargs="+", choices=tuple(AMP_DTYPES), default=["off", "bf16"])
     parser.add_argument("--repeats", type=cli.bounded_int(1, 10_000), default=5)
     parser.add_argument("--threads", type=int_setting("threads"), default=1)
+    parser.add_argument("--malloc", choices=tuple(MALLOC), default="default")
     parser.add_argument("--out", type=Path, help="also write OUT.md and OUT.json")
     parser.add_argument("--authors", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for width in args.widths:
         parts = width.split(",")
         if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
             parser.exit(2, f"--widths: expected IN,OUT,STRIDE positive integers, got {width!r}\n")
-    if args.reference and not args.authors:
-        # The authors' packages (model, graph) importable: rerun in a process whose
-        # PYTHONPATH starts with their clone.
+    malloc = MALLOC[args.malloc]
+    if (args.reference or malloc) and not (args.authors or args.child):
+        # Rerun in a process that starts under the allocator's settings and, with
+        # --reference, whose PYTHONPATH starts with their clone (their packages
+        # ``model`` and ``graph`` importable).
         command = [sys.executable, "-m", "benchmarks.modules", *(argv or sys.argv[1:])]
-        env = with_authors_path(dict(os.environ), args.reference)
-        raise SystemExit(subprocess.call([*command, "--authors"], env=env, cwd=ROOT))
+        env = {**os.environ, **malloc}
+        if args.reference:
+            env = with_authors_path(env, args.reference)
+            command.append("--authors")
+        else:
+            command.append("--child")
+        raise SystemExit(subprocess.call(command, env=env, cwd=ROOT))
     torch.set_num_threads(args.threads)
     table = [
         "| C→C',s | batch | phase | amp | impl | min (CPU ms) | median (CPU ms) | × baseline |",
@@ -143,12 +154,12 @@ def main(argv: list[str] | None = None) -> None:
     print("\n".join(table))
     cells = []
     for cell in measure(args):
-        cells.append(cell)
+        cells.append({**cell, "malloc": args.malloc})
         table.append(row(cell))
         print(table[-1], flush=True)
     if args.out:
         words = sys.argv[1:] if argv is None else argv
-        command = command_line("modules", [a for a in words if a != "--authors"])
+        command = command_line("modules", [a for a in words if a not in ("--authors", "--child")])
         header = [
             f"# {args.module} against the authors' module (benchmarks/modules.py)",
             "",
@@ -156,6 +167,8 @@ def main(argv: list[str] | None = None) -> None:
             f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
             f"- torch {torch.__version__}, {args.threads} thread(s), T = {args.frames}, "
             "V = 25, N = 2·batch (two persons per sample)",
+            f"- glibc malloc: {args.malloc} "
+            + (" ".join(f"{k}={os.environ.get(k)}" for k in malloc) or "(as installed)"),
             f"- machine: {machine()}",
             "- time: CPU seconds of the process per call (inference) or step (training), "
             "implementations interleaved, after one warm-up; × baseline: the "

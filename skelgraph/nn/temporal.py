@@ -19,6 +19,7 @@ from skelgraph.nn.ms_tcn_fast import (
     MSTCNGeometry,
     MSTCNNorms,
     MSTCNWeights,
+    merge_one_by_one,
     multiscale_temporal_conv,
 )
 from skelgraph.nn.streaming import (
@@ -593,6 +594,13 @@ class MSTemporalConv(StreamingModule):
     def delay(self) -> int:
         return self.padding[1]
 
+    @property
+    def _projection_carries_one_by_one(self) -> bool:
+        """Whether a stream runs the 1×1 branch inside a 1×1 residual projection (both
+        read the centre frames)."""
+        residual = self.residual
+        return isinstance(residual, TemporalConv) and residual.conv.kernel_size[0] == 1
+
     def _stream_weights(self) -> _StreamWeights:
         state = self.stream_state
         if state.weights is None:  # read once per stream
@@ -639,7 +647,7 @@ class MSTemporalConv(StreamingModule):
         groups[1].append(taps(range(pool, pool + width), reach(temporal_padding(2, self.causal))))
         inputs = range(pool + width, pool + width + self.in_channels)
         groups[2].append(taps(inputs, [0]))
-        if isinstance(self.residual, TemporalConv):
+        if isinstance(self.residual, TemporalConv) and not self._projection_carries_one_by_one:
             groups[3].append(taps(inputs, reach(self.residual.padding)))
         rows = torch.cat([t * stacked + c for group in groups for c, t in group])
         sizes = [sum(c.numel() for c, _ in group) for group in groups]
@@ -664,19 +672,33 @@ class MSTemporalConv(StreamingModule):
         out = entries.new_empty(self.out_channels, columns)
         width = self.out_channels // len(self.branches)
         dilated_rows, pool_rows, one_rows = out.split([len(self.dilations) * width, width, width])
+        centres = centres.view(-1, columns)
+        # With a 1×1 residual projection carrying the 1×1 branch, it writes every row
+        # first and the other branches add to theirs; else each branch writes its rows.
+        merged = weights.one_by_one is None
+        if merged:
+            weight, bias = weights.residual  # type: ignore[misc]
+            torch.addmm(bias, weight, centres, out=out)
         if weights.dilated is not None:
             weight, bias = weights.dilated  # (branches, w, w·k), (branches, w, 1)
             batch = (weight.shape[0], -1, columns)
-            torch.baddbmm(bias, weight, dilated.view(batch), out=dilated_rows.view(batch))
+            target = dilated_rows.view(batch)
+            if merged:
+                target.baddbmm_(weight, dilated.view(batch)).add_(bias)
+            else:
+                torch.baddbmm(bias, weight, dilated.view(batch), out=target)
         pooled = pooled.view(-1, 3, columns).amax(1)
-        torch.addcmul(weights.pool_shift, pooled, weights.pool_scale, out=pool_rows)
-        centres = centres.view(-1, columns)
-        torch.addmm(weights.one_by_one[1], weights.one_by_one[0], centres, out=one_rows)
-        if weights.residual is not None:
-            weight, bias = weights.residual
-            out += torch.addmm(bias, weight, residual.view(-1, columns))
-        elif self.has_residual:
-            out += centres
+        if merged:
+            pool_rows.addcmul_(pooled, weights.pool_scale).add_(weights.pool_shift)
+        else:
+            torch.addcmul(weights.pool_shift, pooled, weights.pool_scale, out=pool_rows)
+            weight, bias = weights.one_by_one  # type: ignore[misc]
+            torch.addmm(bias, weight, centres, out=one_rows)
+            if weights.residual is not None:
+                weight, bias = weights.residual
+                out += torch.addmm(bias, weight, residual.view(-1, columns))
+            elif self.has_residual:
+                out += centres
         out = self.act(out).view(-1, ready, n, v)
         return out.permute(2, 0, 1, 3).contiguous()  # (N, C', ready, V)
 
@@ -693,13 +715,15 @@ class _StreamWeights(NamedTuple):
     ``(weight, bias)`` of the bottlenecks stacked (dilated branches, then the max-pool's),
     of the dilated convolutions as a batch of (w, w·k) matrices, of the 1x1 branch and of a
     residual convolution, and the max-pool branch's batch norm as a per-channel scale and
-    shift."""
+    shift. A 1×1 residual projection carries the 1×1 branch in its last rows
+    (:func:`~skelgraph.nn.ms_tcn_fast.merge_one_by_one`), and ``one_by_one`` is then
+    ``None``."""
 
     bottleneck: tuple[torch.Tensor, torch.Tensor]
     dilated: tuple[torch.Tensor, torch.Tensor] | None
     pool_scale: torch.Tensor
     pool_shift: torch.Tensor
-    one_by_one: tuple[torch.Tensor, torch.Tensor]
+    one_by_one: tuple[torch.Tensor, torch.Tensor] | None
     residual: tuple[torch.Tensor, torch.Tensor] | None
 
     @classmethod
@@ -715,17 +739,23 @@ class _StreamWeights(NamedTuple):
             )
         bottlenecks = [fold_batch_norm(branch.conv, branch.bn) for branch in [*dilated, pool]]
         scale, shift = fold_batch_norm(None, pool.pool_bn)
-        residual = tcn.residual
         temporal = [branch.temporal for branch in dilated]
+        one = fold_batch_norm(one_by_one.conv, one_by_one.bn)
+        residual = tcn.residual
+        projection = (
+            fold_batch_norm(residual.conv, residual.bn)
+            if isinstance(residual, TemporalConv)
+            else None
+        )
+        if tcn._projection_carries_one_by_one:
+            projection, one = merge_one_by_one(projection, one), None  # type: ignore[arg-type]
         return cls(
             (torch.cat([w for w, _ in bottlenecks]), torch.cat([b for _, b in bottlenecks])),
             _stacked([fold_batch_norm(conv.conv, conv.bn) for conv in temporal]),
             scale.view(-1, 1),
             shift.view(-1, 1),
-            _matrix(*fold_batch_norm(one_by_one.conv, one_by_one.bn)),
-            _matrix(*fold_batch_norm(residual.conv, residual.bn))
-            if isinstance(residual, TemporalConv)
-            else None,
+            None if one is None else _matrix(*one),
+            None if projection is None else _matrix(*projection),
         )
 
 

@@ -51,3 +51,26 @@ def test_out_writes_the_table_and_the_cells(tmp_path, capsys):
     cells = json.loads(out.with_suffix(".json").read_text())
     assert [(c["impl"], len(c["times_s"])) for c in cells] == [("fast", 2), ("reference", 2)]
     assert cells[1]["vs_baseline"] == 1.0
+
+
+def test_malloc_setting_reaches_the_measuring_process(tmp_path):
+    """``--malloc tuned`` reruns the script in a process started under glibc's settings,
+    and the results say which."""
+    out = tmp_path / "tuned"
+    args = ["--widths", "3,6,2", "--batch", "1", "--frames", "5", "--repeats", "1"]
+    with pytest.raises(SystemExit) as exit_info:
+        script.main([*args, "--amp", "off", "--phase", "infer", "--malloc", "tuned",
+                     "--out", str(out)])  # fmt: skip
+    assert exit_info.value.code == 0
+    text = out.with_suffix(".md").read_text()
+    assert "- glibc malloc: tuned MALLOC_MMAP_MAX_=0" in text
+    assert "--child" not in text
+    cells = json.loads(out.with_suffix(".json").read_text())
+    assert {c["malloc"] for c in cells} == {"tuned"}
+
+
+def test_bad_malloc_setting_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        script.main(["--malloc", "huge"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'huge'" in capsys.readouterr().err

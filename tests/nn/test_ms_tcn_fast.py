@@ -258,7 +258,8 @@ def test_tracing_records_the_reference(monkeypatch):
 
 
 class LargeFloat32(TorchDispatchMode):
-    """Records the operations that produce an activation-sized float32 tensor."""
+    """Records the operations that produce an activation-sized float32 tensor (views
+    excluded: a slice of the float32 input allocates and casts nothing)."""
 
     def __init__(self, size: int) -> None:
         super().__init__()
@@ -266,6 +267,8 @@ class LargeFloat32(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
+        if func._schema.is_mutable or any(r.alias_info for r in func._schema.returns):
+            return out  # an in-place operation or a view: no new tensor
         for t in out if isinstance(out, tuple | list) else [out]:
             if isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.numel() >= self.size:
                 self.found.append(str(func))

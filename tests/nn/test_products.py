@@ -9,8 +9,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
 
-from skelgraph import DisentangledGraphConv, G3DConv
+from skelgraph import DisentangledGraphConv, G3DConv, MSTemporalConv
 from skelgraph.nn import backend, products
 from skelgraph.nn.products import rows_mm, rows_t_mm, uses_onednn
 
@@ -225,3 +227,122 @@ def test_empty_products_are_products(depth, columns):
     torch.testing.assert_close(rows_mm(a, b), a @ b)
     g = torch.randn(300, columns)
     torch.testing.assert_close(rows_t_mm(a, g), a.t() @ g)
+
+
+class Ops(TorchDispatchMode):
+    """Records the names of the operations that ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.append(func.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    c_in=st.integers(1, 9),
+    c_out=st.integers(1, 9),
+    frames=st.integers(8, 40),
+    kernel=st.sampled_from([1, 3]),
+    stride=st.integers(1, 2),
+    dilation=st.integers(1, 2),
+    front=st.integers(0, 2),
+    bias=st.booleans(),
+    count=st.sampled_from([1, 2]),
+)
+def test_conv2d_is_the_convolution(
+    n, c_in, c_out, frames, kernel, stride, dilation, front, bias, count
+):
+    """Against float64 ``F.conv2d``, forward and gradients, on 1 and 2 threads."""
+    generator = torch.Generator().manual_seed(n * 100 + c_in * 10 + c_out)
+    x = torch.randn(n, c_in, frames, 25, generator=generator, requires_grad=True)
+    w = torch.randn(c_out, c_in, kernel, 1, generator=generator, requires_grad=True)
+    b = torch.randn(c_out, generator=generator, requires_grad=True) if bias else None
+    geometry = ((stride, 1), (front, 0), (dilation, 1))
+    leaves = [t for t in (x, w, b) if t is not None]
+    with threads(count):
+        y = products.conv2d(x, w, b, *geometry)
+    grad = torch.randn(y.shape, generator=generator)
+    got = torch.autograd.grad(y, leaves, grad)
+    doubles = [t.detach().double().requires_grad_() for t in leaves]
+    expected_y = torch.nn.functional.conv2d(
+        doubles[0], doubles[1], doubles[2] if bias else None, *geometry
+    )
+    expected = torch.autograd.grad(expected_y, doubles, grad.double())
+    torch.testing.assert_close(y.double(), expected_y, rtol=1e-5, atol=1e-4)
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g.double(), e, rtol=1e-5, atol=1e-4)
+
+
+def test_conv2d_takes_onednn_where_pytorch_would_not():
+    """One thread, two images, a 1×1 kernel: ``F.conv2d`` runs im2col and MKL there."""
+    x, w = torch.randn(2, 8, 10, 25), torch.randn(4, 8, 1, 1)
+    with threads(1):
+        with Ops() as ops:
+            products.conv2d(x, w)
+        assert ops.names == ["mkldnn_convolution.default"]
+        refused = [
+            (x.double(), w.double()),  # no oneDNN float64 kernel
+            (x[:, :, :5], w),  # 2 × 5 × 25 pixels: below MIN_ROWS
+        ]
+        for xi, wi in refused:
+            with Ops() as ops:
+                products.conv2d(xi, wi)
+            assert ops.names == ["convolution.default"]
+        with Ops() as ops, torch.autocast("cpu", dtype=torch.bfloat16):
+            products.conv2d(x, w)
+        assert "mkldnn_convolution.default" not in ops.names
+
+
+def test_conv2d_keeps_the_plain_convolution_in_a_trace():
+    x, w = torch.randn(2, 8, 10, 25), torch.randn(4, 8, 1, 1)
+    traced = torch.jit.trace(lambda a: products.conv2d(a, w), (x,), check_trace=False)
+    assert "mkldnn_convolution" not in str(traced.graph)
+    torch.testing.assert_close(traced(x), torch.nn.functional.conv2d(x, w))
+
+
+def test_conv2d_refuses_what_conv2d_refuses():
+    with pytest.raises(RuntimeError, match=r"expected input.*to have 8 channels, but got 4"):
+        products.conv2d(torch.randn(2, 4, 10, 25), torch.randn(4, 8, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("c_in", "stride", "kernel"), [(16, 1, 1), (8, 2, 1), (8, 1, 3), (8, 2, 3)]
+)
+def test_folded_ms_tcn_on_the_onednn_route_matches_the_reference(c_in, stride, kernel):
+    """Float32 inference of every residual kind (identity, a 1×1 projection carrying the
+    1×1 branch, a (3 × 1) one) on one thread: the folded kernel equals the reference."""
+    torch.manual_seed(0)
+    layer = MSTemporalConv(c_in, 16, stride=stride, dilations=(1, 2), residual_kernel_size=kernel)
+    layer = layer.eval()
+    for module in layer.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            torch.nn.init.uniform_(module.weight, 0.5, 1.5)
+            torch.nn.init.uniform_(module.bias, -0.5, 0.5)
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 1.5)
+    x = torch.randn(2, c_in, 32, 25)
+    with threads(1), torch.no_grad():
+        with Ops() as ops:
+            fast = layer(x)
+        assert "mkldnn_convolution.default" in ops.names
+        with backend.implementation("reference"):
+            expected = layer(x)
+    torch.testing.assert_close(fast, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_flop_counter_counts_the_onednn_convolution():
+    """Forward and backward, as many multiply-adds as ``F.conv2d``'s (benchmarks and the
+    stream's cost tests count them)."""
+    x = torch.randn(2, 8, 10, 25, requires_grad=True)
+    w = torch.randn(4, 8, 3, 1, requires_grad=True)
+    counts = []
+    for convolution in (products.conv2d, torch.nn.functional.conv2d):
+        with threads(1), FlopCounterMode(display=False) as counter:
+            convolution(x, w, None, (2, 1), (1, 0)).sum().backward()
+        counts.append(counter.get_total_flops())
+    assert counts[0] == counts[1] == 3 * 2 * 4 * 8 * 3 * 2 * 5 * 25
