@@ -350,6 +350,12 @@ def _recipe(results: Path) -> dict[str, Figure]:
         hours = seconds * big["epochs_planned"] / 3600
         out["recipe.largest-other.recipe-hours"] = Figure(f"{hours:.0f} h", src)
         out["recipe.largest-other.top1"] = Figure(f"{100 * big['final_top1']:.1f} %", src)
+        # its first fusion named with --fuse, if any (with the preset's other streams)
+        named = [f for f in record.get("named_fusions", []) if big["folder"] in f["runs"]]
+        if named:
+            fused = named[0]
+            out["recipe.largest-other.fused.top1"] = Figure(f"{100 * fused['top1']:.1f} %", src)
+            out["recipe.largest-other.fused.streams"] = Figure(" + ".join(fused["streams"]), src)
     for key, name in (("fused", "four streams"), ("fused-joint-bone", "joint + bone")):
         fused = [100 * f["top1"] for f in record["fused"] if f["name"] == name]
         if fused:

@@ -13,9 +13,14 @@ for joint, bone, joint motion, bone motion). It writes, from those files alone:
   seeds per stream and fused, and how much of the recipe each run covered;
 - ``nucla-recipe.png``: training curves (test top-1 and training loss per epoch).
 
+``--fuse A+B`` adds a fusion of the named run folders (by folder name, each a complete
+run, of any model: the full-size joint stream with a small bone stream, say), reported
+apart from the per-seed fusions of the preset.
+
 Usage (from the repository root)::
 
     python -m benchmarks.nucla_recipe RUN_FOLDER [RUN_FOLDER ...] --command "CMD" ...
+    python -m benchmarks.nucla_recipe RUN_FOLDER ... --fuse FOLDER_A+FOLDER_B
     python -m benchmarks.nucla_recipe --report      # rewrite md and png from the json
 """
 
@@ -106,6 +111,38 @@ def fuse(folders: Sequence[Path], runs: Sequence[dict[str, Any]]) -> list[dict[s
     return out
 
 
+def fuse_named(
+    folders: Sequence[Path], runs: Sequence[dict[str, Any]], names: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The fusions of ``--fuse``: each ``"A+B"`` the final-epoch scores of the runs whose
+    folders are named A and B, with their streams' weights; a name that is not among the
+    runs, or a run that stopped before its planned epochs, is refused by name."""
+    from examples.msg3d.fuse import fuse_files
+
+    by_name = {f.name: (f, r) for f, r in zip(folders, runs)}
+    out = []
+    for spec in names:
+        chosen = spec.split("+")
+        if len(chosen) < 2 or len(set(chosen)) != len(chosen):
+            raise SystemExit(
+                f"--fuse: expected two or more different run folders A+B, got {spec!r}"
+            )
+        for name in chosen:
+            if name not in by_name:
+                raise SystemExit(f"--fuse {spec}: {name!r} is not among the runs {sorted(by_name)}")
+            run = by_name[name][1]
+            if run["final_epoch"] != run["epochs_planned"]:
+                raise SystemExit(
+                    f"--fuse {spec}: {name} stopped at epoch {run['final_epoch']} of "
+                    f"{run['epochs_planned']}: only complete runs are fused"
+                )
+        streams = [by_name[n][1]["stream"] for n in chosen]
+        weights = [FUSION_WEIGHTS[stream] for stream in streams]
+        result = fuse_files([by_name[n][0] / "val_scores.npz" for n in chosen], weights)
+        out.append({"runs": chosen, "streams": streams, "weights": weights, **result["fused"]})
+    return out
+
+
 def _mean_std(values: Sequence[float]) -> str:
     values = [100 * v for v in values]
     if len(values) == 1:
@@ -155,6 +192,21 @@ def markdown(record: dict[str, Any]) -> str:
         weights = " : ".join(f"{FUSION_WEIGHTS[s]:g}" for s in streams)
         value = _mean_std(top1) if top1 else "– (no seed ran all of them)"
         lines.append(f"| fused, {name} ({weights}) | {value} |")
+    if record.get("named_fusions"):
+        lines += [
+            "",
+            "Fusions named with `--fuse` (complete runs of any model):",
+            "",
+            "| runs | streams (weights) | top-1 | top-5 | mean class acc. |",
+            "|---|---|---|---|---|",
+        ]
+        for f in record["named_fusions"]:
+            streams = " + ".join(f["streams"])
+            weights = " : ".join(f"{w:g}" for w in f["weights"])
+            lines.append(
+                f"| {' + '.join(f['runs'])} | {streams} ({weights}) | {100 * f['top1']:.2f} % | "
+                f"{100 * f['top5']:.2f} % | {100 * f['mean_class_accuracy']:.2f} % |"
+            )
     lines += ["", "![](nucla-recipe.png)", ""]
     return "\n".join(lines)
 
@@ -189,8 +241,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--command", action="append", default=[], help="a command that ran them")
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     p.add_argument("--report", action="store_true", help="rewrite md and png from the json")
+    p.add_argument(
+        "--fuse", action="append", default=[], metavar="A+B", help="fuse these run folders"
+    )
     args = p.parse_args(argv)
     path = args.out / "nucla-recipe.json"
+    if args.report and args.fuse:
+        p.error("--fuse fuses run folders: give them, not --report")
     if args.report:
         record = json.loads(path.read_text())
     else:
@@ -205,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(shared with other work)",
             "runs": runs,
             "fused": fuse(args.runs, runs),
+            "named_fusions": fuse_named(args.runs, runs, args.fuse),
         }
         args.out.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=1) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -105,3 +106,47 @@ def test_partial_and_other_model_runs_are_listed_not_averaged(tmp_path):
     assert "| joint | 50.00 % (n=1) |" in text
     record = json.loads((out / "nucla-recipe.json").read_text())
     assert [(f["name"], f["seed"]) for f in record["fused"]] == [("joint + bone", 0)]
+
+
+def test_named_fusion_of_runs_of_different_models(tmp_path):
+    """``--fuse big+b0``: a larger model's joint run with the preset's bone run, by folder
+    name, reported in its own table (the per-seed fusions stay the preset's); the fused
+    top-1 as in test_results_from_run_folders (0.75)."""
+    joint = [[2, 0], [2, 0], [2, 0], [0, 2]]
+    bone = [[0, 9], [0, 9], [9, 0], [0, 9]]
+    runs = [
+        _run(tmp_path / "b0", "bone", 0, [0.6], bone),
+        _run(tmp_path / "big", "joint", 0, [0.5], joint, model_args={"channels": [8, 8, 8]}),
+    ]
+    out = tmp_path / "results"
+    assert nucla_recipe.main([*map(str, runs), "--fuse", "big+b0", "--out", str(out)]) == 0
+    text = (out / "nucla-recipe.md").read_text()
+    assert "| big + b0 | joint + bone (2 : 2) | 75.00 % | 100.00 % | 75.00 % |" in text
+    assert "| fused, joint + bone (2 : 2) | – (no seed ran all of them) |" in text
+    record = json.loads((out / "nucla-recipe.json").read_text())
+    assert [(f["runs"], f["weights"]) for f in record["named_fusions"]] == [(["big", "b0"], [2, 2])]
+    (out / "nucla-recipe.md").unlink()
+    assert nucla_recipe.main(["--report", "--out", str(out)]) == 0
+    assert (out / "nucla-recipe.md").read_text() == text
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("j0", "expected two or more different run folders A+B, got 'j0'"),
+        ("j0+j0", "expected two or more different run folders A+B, got 'j0+j0'"),
+        ("j0+nope", "'nope' is not among the runs ['b0', 'j0', 'part']"),
+        ("j0+part", "part stopped at epoch 1 of 65: only complete runs are fused"),
+    ],
+)
+def test_bad_named_fusions_are_refused_by_name(tmp_path, spec, message):
+    right = [[3, 0], [0, 3], [3, 0], [0, 3]]
+    runs = [
+        _run(tmp_path / "j0", "joint", 0, [0.5], right),
+        _run(tmp_path / "b0", "bone", 0, [0.5], right),
+        _run(tmp_path / "part", "bone", 1, [0.5], right, planned=65),
+    ]
+    out = tmp_path / "results"
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        nucla_recipe.main([*map(str, runs), "--fuse", spec, "--out", str(out)])
+    assert not out.exists()
