@@ -15,6 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from skelgraph import DisentangledGraphConv, G3DConv, MSTemporalConv
 from skelgraph.nn import backend, products
 from skelgraph.nn.products import rows_mm, rows_t_mm, uses_onednn
+from tests.layer_helpers import randomize
 
 pytestmark = pytest.mark.skipif(
     not torch.backends.mkldnn.is_available(), reason="this PyTorch build has no oneDNN"
@@ -318,13 +319,7 @@ def test_folded_ms_tcn_on_the_onednn_route_matches_the_reference(c_in, stride, k
     1×1 branch, a (3 × 1) one) on one thread: the folded kernel equals the reference."""
     torch.manual_seed(0)
     layer = MSTemporalConv(c_in, 16, stride=stride, dilations=(1, 2), residual_kernel_size=kernel)
-    layer = layer.eval()
-    for module in layer.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            torch.nn.init.uniform_(module.weight, 0.5, 1.5)
-            torch.nn.init.uniform_(module.bias, -0.5, 0.5)
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 1.5)
+    layer = randomize(layer).eval()
     x = torch.randn(2, c_in, 32, 25)
     with threads(1), torch.no_grad():
         with Ops() as ops:
