@@ -20,10 +20,11 @@ With ``norms=None`` (inference: no gradients, batch norm in eval mode) every bat
 folded into the convolution before it and the max-pool's into a per-channel affine map,
 so no normalisation pass runs at all; and with nothing left to normalise between the
 concatenation and the residual, each branch is added straight into its channels of the
-output (the residual convolution's, with the 1×1 branch's weights added into its last
-rows, or a new tensor holding input + branch): no concatenation, and one output tensor
-instead of two (at batch 8 the concatenation and the residual's sum took a third of the
-module's time, in memory traffic).
+output: the residual projection's (a 1×1 one carrying the 1×1 branch in its last rows,
+:func:`merge_one_by_one`) or, at stride 1, the bottlenecks' product itself, whose
+channels each branch reads before its result takes their place. No concatenation and no
+second activation-sized tensor (at batch 8 the concatenation and the residual's sum took
+about a third of the module's time, all memory traffic).
 
 Temporal padding is explicit, (front, back) frames per branch, so a causal layer (all
 padding in front) uses the same kernel. Which path runs is the layer's plan
@@ -301,7 +302,7 @@ def multiscale_temporal_conv(
         return _folded_temporal_conv(x, weights, geometry, activation, whole_tensor)
     s, branches = geometry.stride, len(geometry.dilations)
     width = weights.one_by_one[0].shape[0]
-    one_tap = geometry.residual == "conv" and weights.residual[0].shape[2] == 1  # type: ignore[index]
+    one_tap = _one_tap_projection(weights, geometry)
     # 1×1 convolutions: those on every frame in one product, the strided ones (1×1 branch,
     # a 1×1 residual projection) in it too at stride 1, else in a second.
     strided = [weights.one_by_one, *([weights.residual] if one_tap else [])]
@@ -348,6 +349,11 @@ def multiscale_temporal_conv(
     return out.relu_() if isinstance(activation, nn.ReLU) else activation(out)
 
 
+def _one_tap_projection(weights: MSTCNWeights, geometry: MSTCNGeometry) -> bool:
+    """Whether the residual is a 1×1 projection, reading the frames the 1×1 branch reads."""
+    return geometry.residual == "conv" and weights.residual[0].shape[2] == 1  # type: ignore[index]
+
+
 def merge_one_by_one(residual: Conv, one_by_one: Conv) -> Conv:
     """A 1×1 residual projection with the 1×1 branch added into its last rows: both read
     the same strided frames, and the branch's channels are the output's last, so one
@@ -388,7 +394,7 @@ def _folded_temporal_conv(
     s = geometry.stride
     width = weights.one_by_one[0].shape[0]
     residual: Conv | None = weights.residual
-    merged = geometry.residual == "conv" and residual[0].shape[2] == 1  # type: ignore[index]
+    merged = _one_tap_projection(weights, geometry)
     if merged:  # the 1×1 branch rides in the residual projection
         residual = merge_one_by_one(residual, weights.one_by_one)  # type: ignore[arg-type]
     # At stride 1 the 1×1 branch joins the bottlenecks' product (a narrow product of its
