@@ -54,13 +54,16 @@ ROWS = [
         "{checkpoint.train8.time-vs-plain} the time",
     ),
     (
-        "N-UCLA cross-view top-1, `nw-ucla-small`, CTR-GCN's recipe (all "
-        "{recipe.joint.epochs} epochs), final epoch, mean over seeds",
-        "joint {recipe.joint.top1} ({recipe.joint.seeds} seeds), bone {recipe.bone.top1} "
-        "({recipe.bone.seeds}), joint motion {recipe.joint-motion.top1} and bone motion "
-        "{recipe.bone-motion.top1} ({recipe.bone-motion.seeds} each); joint and bone fused "
-        "{recipe.fused-joint-bone.top1}, the four {recipe.fused.top1} "
-        "({recipe.joint.epoch-seconds} per epoch on one CPU thread)",
+        "N-UCLA cross-view top-1, CTR-GCN's recipe (all {recipe.joint.epochs} epochs), "
+        "final epoch: `nw-ucla-small`, mean over seeds; the full-size MS-G3D Net, one seed",
+        "small: joint {recipe.joint.top1} ({recipe.joint.seeds} seeds), bone "
+        "{recipe.bone.top1} ({recipe.bone.seeds}), joint motion {recipe.joint-motion.top1} "
+        "and bone motion {recipe.bone-motion.top1} ({recipe.bone-motion.seeds} each); joint "
+        "and bone fused {recipe.fused-joint-bone.top1}, the four {recipe.fused.top1} "
+        "({recipe.joint.epoch-seconds} per epoch on one CPU thread). Full size "
+        "({recipe.largest-other.parameters} parameters): joint "
+        "{recipe.largest-other.top1}, fused with the small bone stream "
+        "{recipe.largest-other.fused.top1}",
     ),
     (
         "N-UCLA cross-view top-1, `nw-ucla-small`, 15 epochs, mean of {amp-accuracy.seeds} seeds",
