@@ -80,7 +80,7 @@ ROWS = [
         "Early recognition, N-UCLA, {online-seeds-mixed.runs} seeds: top-1 after half of "
         "each clip / on whole clips; a causal model's stream, trained on prefixes and whole "
         "clips (`--min-prefix 0.1 --whole-clips 0.5`); the symmetric model trained the same "
-        "way, rerun on the frames so far; a symmetric model trained on whole clips (one seed), "
+        "way, rerun on the frames so far; a symmetric model trained on whole clips, "
         "rerun",
         "{online-seeds-mixed.prefix-trained-causal-half} / "
         "{online-seeds-mixed.prefix-trained-causal-whole}; "
