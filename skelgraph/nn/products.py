@@ -70,6 +70,13 @@ def _onednn_float32(*tensors: torch.Tensor) -> bool:
     )
 
 
+def _worth_onednn(rows: int, c_in: int, c_out: int, *tensors: torch.Tensor) -> bool:
+    """The shape and type rule both routes share: at least :data:`MIN_ROWS` rows (pixels)
+    first (a stream step's products stop here), a channel in and out (a convolution needs
+    them), then :func:`_onednn_float32`."""
+    return rows >= MIN_ROWS and c_in > 0 < c_out and _onednn_float32(*tensors)
+
+
 def uses_onednn(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Whether :func:`rows_mm` runs ``a @ b`` (and :func:`rows_t_mm` ``a.T @ b``) as
     oneDNN's convolution: in eager mode (checked first, so that a recorded graph gets no
@@ -86,11 +93,8 @@ def uses_onednn(a: torch.Tensor, b: torch.Tensor) -> bool:
     if _recorded():
         return False
     rows = a.shape[0]
-    return (
-        rows >= MIN_ROWS  # first of the shapes: a stream step's products stop here
-        and a.shape[-1] > 0 < b.shape[-1]  # a convolution needs channels in and out
-        and (torch.get_num_threads() > 1 or _batch(rows) > 1)
-        and _onednn_float32(a, b)
+    return _worth_onednn(rows, a.shape[-1], b.shape[-1], a, b) and (
+        torch.get_num_threads() > 1 or _batch(rows) > 1
     )
 
 
@@ -103,7 +107,12 @@ def conv2d(
     dilation: tuple[int, int] = (1, 1),
 ) -> torch.Tensor:
     r"""``F.conv2d`` (no groups), by oneDNN wherever the rule of :func:`uses_onednn` holds
-    for its pixels as rows.
+    for its pixels as rows:
+
+    .. math::
+
+        Y_{n, o, h, w} = b_o + \sum_{c, i, j} W_{o, c, i, j}\,
+        X_{n, c,\, s_h h + d_h i - p_h,\, s_w w + d_w j - p_w}
 
     PyTorch itself sends a float32 convolution to oneDNN except one case: on one thread,
     a 1×1 kernel over fewer than 16 images runs as ``im2col`` and an MKL product, at half
@@ -131,7 +140,7 @@ def conv2d(
         return F.conv2d(x, weight, bias, stride, padding, dilation)  # its own errors
     pixels = x.shape[0] * x.shape[2] * x.shape[3]
     tensors = (x, weight) if bias is None else (x, weight, bias)
-    if pixels >= MIN_ROWS and x.shape[1] > 0 < weight.shape[0] and _onednn_float32(*tensors):
+    if _worth_onednn(pixels, x.shape[1], weight.shape[0], *tensors):
         return torch.ops.aten.mkldnn_convolution(
             x, weight, bias, list(padding), list(stride), list(dilation), 1
         )
