@@ -25,6 +25,8 @@ from typing import BinaryIO, NoReturn
 
 import torch
 
+from examples.msg3d.allocator import keep_freed_memory
+
 __all__ = [
     "HelpFormatter",
     "Parser",
@@ -247,10 +249,13 @@ def read_text(path: str | os.PathLike[str], what: str, max_bytes: int = 1 << 20)
 def run(main: Callable[[Sequence[str] | None], int | None]) -> int:
     """Run a command's ``main`` under the error contract of this module; its exit status.
 
-    ``SystemExit("message")`` becomes ``prog: error: message`` (one line) and status 2;
+    First the process set-up every command shares: freed memory kept in the process
+    (:func:`~examples.msg3d.allocator.keep_freed_memory`, unless the environment chose an
+    allocator). ``SystemExit("message")`` becomes ``prog: error: message`` (one line) and status 2;
     Ctrl-C ends quietly with 130, a closed stdout (``| head``) with 141, as shells expect.
     """
     prog = Path(sys.argv[0]).name
+    keep_freed_memory()
     try:
         return main(None) or 0
     except SystemExit as stop:
