@@ -261,19 +261,16 @@ def _online_run(results: Path, stem: str, prefix: str) -> dict[str, Figure]:
     """The figures of one online_accuracy.py run, named ``{prefix}.*``."""
     src = source(f"{stem}.md", results)
     r = json.loads((results / f"{stem}.json").read_text())
-    out = {
-        f"{prefix}.whole": Figure(f"{r['whole_clip_top1']:.1f} %", src),
-        f"{prefix}.flush-vs-forward": Figure(f"{r['flush_vs_forward_max_abs']:.0e}", src),
-        f"{prefix}.frames": Figure(str(r["frames"]), src),
-    }
-    for key, curve in r.get(
-        "curves", {"stream": r["stream_top1"], "prefix": r["prefix_top1"]}
-    ).items():
+    out = {f"{prefix}.frames": Figure(str(r["frames"]), src)}
+    if "whole_clip_top1" in r:  # a symmetric model was measured (--checkpoint)
+        out[f"{prefix}.whole"] = Figure(f"{r['whole_clip_top1']:.1f} %", src)
+        out[f"{prefix}.flush-vs-forward"] = Figure(f"{r['flush_vs_forward_max_abs']:.0e}", src)
+    for key, curve in r["curves"].items():
         for fraction, top1 in zip(r["fractions"], curve):
             out[f"{prefix}.{_ONLINE_NAMES[key]}-{round(100 * fraction)}"] = Figure(
                 f"{top1:.1f} %", src
             )
-    for key, area in r.get("area", {}).items():
+    for key, area in r["area"].items():
         out[f"{prefix}.{_ONLINE_NAMES[key]}-area"] = Figure(f"{area:.1f}", src)
     for key in ("causal", "finetuned", "prefix_causal", "prefix_symmetric"):
         if f"{key}_whole_clip_top1" in r:

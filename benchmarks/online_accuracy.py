@@ -24,7 +24,10 @@ at once. The curves:
   so far: the fair baseline for the former), ``--prefix-causal-checkpoint`` and
   ``--prefix-symmetric-checkpoint``.
 
-Each curve's area is its mean top-1 over the ten fractions (10 %, ..., 100 %). The cost of
+Any of the checkpoints may be measured alone or with others (at least one; the test clips
+are those of the first given, ``--checkpoint`` first), e.g. one more seed of a recipe
+whose symmetric model was measured before. Each curve's area is its mean top-1 over the
+ten fractions (10 %, ..., 100 %). The cost of
 a prediction, for the symmetric and the causal model (the fine-tuned one is the causal
 architecture): multiply-adds (``FlopCounterMode``) and milliseconds (median, batch 1, at
 ``--threads``) of a stream step of one frame and of the 4-frame cycle that makes one
@@ -243,10 +246,11 @@ def plot(result: dict, path: Path) -> None:
         if key in result["curves"]:
             area = result["area"][key]
             ax.plot(fractions, result["curves"][key], styles[key], label=f"{label} ({area:.1f})")
-    ax.axhline(result["whole_clip_top1"], color="grey", lw=1, label="symmetric, whole clip")
-    first = 100 * (result["delay"] + 1) / result["frames"]
-    ax.axvline(first, color="grey", ls=":", lw=1)
-    ax.annotate(" symmetric stream's first prediction", (first, 3), fontsize=8, color="grey")
+    if "whole_clip_top1" in result:  # a symmetric model was measured
+        ax.axhline(result["whole_clip_top1"], color="grey", lw=1, label="symmetric, whole clip")
+        first = 100 * (result["delay"] + 1) / result["frames"]
+        ax.axvline(first, color="grey", ls=":", lw=1)
+        ax.annotate(" symmetric stream's first prediction", (first, 3), fontsize=8, color="grey")
     ax.set_xlabel(f"clip seen (% of {result['frames']} frames)")
     ax.set_ylabel("top-1 (%)")
     ax.set_ylim(0, 100)
@@ -298,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--checkpoint",
-        required=True,
-        help="train.py's last.pt (N-UCLA; the final epoch, not one picked on the test split)",
+        help="train.py's last.pt of a symmetric model (N-UCLA; the final epoch, not one picked "
+        "on the test split): its exact stream and its rerun on the frames so far",
     )
     parser.add_argument("--causal-checkpoint", help="last.pt of train.py --causal")
     parser.add_argument(
@@ -327,47 +331,53 @@ def main(argv: list[str] | None = None) -> int:
         help="the results files' stem: NAME.md, NAME.json, NAME.png in --out",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    given = {"symmetric": args.checkpoint}
+    given |= {key: getattr(args, f"{key}_checkpoint") for key in (*CAUSAL_KEYS, "prefix_symmetric")}
+    given = {key: path for key, path in given.items() if path is not None}
+    if not given:
+        parser.error("expected a checkpoint to measure: --checkpoint or a --*-checkpoint")
     torch.set_num_threads(args.threads)
-    model, saved, cfg = _model(args.checkpoint, args.data_root, args.cache_dir)
+    loaded = {key: _model(path, args.data_root, args.cache_dir) for key, path in given.items()}
+    first, saved, cfg = next(iter(loaded.values()))  # its test clips are everyone's
     clips, labels = _clips(build_datasets(TrainConfig(**cfg)).test, args.limit)
-    symmetric = curves(model, clips, labels, rerun=True)
     result: dict = {
         "samples": len(clips),
         "frames": clips.shape[2],
-        "delay": model.delay,
-        "stride": model.stride,
+        "stride": first.stride,
         "fractions": FRACTIONS,
-        "curves": dict(symmetric["top1"]),
-        "whole_clip_top1": symmetric["top1"]["stream"][-1],
-        "flush_vs_forward_max_abs": symmetric["flush_vs_forward_max_abs"],
-        "recipes": {"symmetric": _recipe(saved)},
+        "curves": {},
+        "recipes": {},
         "labels": {},
         "models": {},
-        "cost": {"symmetric": costs(model, clips[:1], args.repeats)},
+        "cost": {},
     }
-    for key in (*CAUSAL_KEYS, "prefix_symmetric"):
-        path = getattr(args, f"{key}_checkpoint")
-        if path is None:
-            continue
-        other, saved_other, _ = _model(path, args.data_root, args.cache_dir)
+    for key, (model, saved_model, _) in loaded.items():
         causal = key in CAUSAL_KEYS
-        if other.causal != causal:
+        if model.causal != causal:
             kind = "a causal model (train.py --causal)" if causal else "a symmetric model"
-            raise SystemExit(f"{path}: not {kind}")
-        measured = curves(other, clips, labels, rerun=True)
+            raise SystemExit(f"{given[key]}: not {kind}")
+        measured = curves(model, clips, labels, rerun=True)
+        result["recipes"][key] = _recipe(saved_model)
+        if key == "symmetric":  # two curves: its exact stream and its rerun on the prefix
+            top1 = measured["top1"]
+            result["curves"] |= top1
+            result |= {
+                "delay": model.delay,
+                "whole_clip_top1": top1["stream"][-1],
+                "flush_vs_forward_max_abs": measured["flush_vs_forward_max_abs"],
+                "stream_top1": top1["stream"],
+                "prefix_top1": top1["prefix"],
+            }
+            result["cost"]["symmetric"] = costs(model, clips[:1], args.repeats)
+            continue
         result["curves"][key] = measured["top1"]["stream" if causal else "prefix"]
         result[f"{key}_whole_clip_top1"] = measured["top1"]["stream"][-1]
         result[f"{key}_stream_vs_prefix_max_abs"] = measured["stream_vs_prefix"]
-        result["recipes"][key] = _recipe(saved_other)
-        result["labels"][key] = _named(CURVES[key], saved_other)
-        result["models"][key] = _named(MODELS[key], saved_other)
+        result["labels"][key] = _named(CURVES[key], saved_model)
+        result["models"][key] = _named(MODELS[key], saved_model)
         if key == "causal":
-            result["cost"]["causal"] = costs(other, clips[:1], args.repeats)
+            result["cost"]["causal"] = costs(model, clips[:1], args.repeats)
     result["area"] = {k: float(np.mean(v)) for k, v in result["curves"].items()}
-    result["stream_top1"], result["prefix_top1"] = (
-        result["curves"]["stream"],
-        result["curves"]["prefix"],
-    )
     command = command_line("online_accuracy", argv)
     result.update(command=command, config={k: saved.get(k) for k in ("frames", "epochs", "seed")})
     args.out.mkdir(parents=True, exist_ok=True)
@@ -376,7 +386,16 @@ def main(argv: list[str] | None = None) -> int:
     recipes = [
         f"- {models[k]}: train.py --dataset nw-ucla, {r}" for k, r in result["recipes"].items()
     ]
-    whole = [f"- whole clip (forward), symmetric: {result['whole_clip_top1']:.1f} % top-1"]
+    first_predictions, whole = [], []
+    if "whole_clip_top1" in result:
+        first_predictions.append(f"the symmetric stream's at frame {result['delay'] + 1}")
+        whole += [
+            f"- whole clip (forward), symmetric: {result['whole_clip_top1']:.1f} % top-1",
+            f"- the symmetric stream's flush() differs from forward by at most "
+            f"{result['flush_vs_forward_max_abs']:.1e} in any logit",
+        ]
+    if set(CAUSAL_KEYS) & set(result["curves"]):
+        first_predictions.append("the causal streams' at frame 1")
     for key in (*CAUSAL_KEYS, "prefix_symmetric"):
         if key in result["curves"]:
             top1, gap = result[f"{key}_whole_clip_top1"], result[f"{key}_stream_vs_prefix_max_abs"]
@@ -395,13 +414,14 @@ def main(argv: list[str] | None = None) -> int:
         *recipes,
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}; torch {torch.__version__}; "
         f"{machine()}",
-        f"- {result['samples']} cross-view test clips of {result['frames']} frames; the "
-        f"symmetric stream's first prediction at frame {result['delay'] + 1}, the causal "
-        f"streams' at frame 1, then one per {result['stride']} frames; before the first, "
-        "none (counted wrong)",
+        f"- {result['samples']} cross-view test clips of {result['frames']} frames"
+        + (
+            f"; first predictions: {', '.join(first_predictions)}, then one per "
+            f"{result['stride']} frames; before the first, none (counted wrong)"
+            if first_predictions
+            else ""
+        ),
         *whole,
-        f"- the symmetric stream's flush() differs from forward by at most "
-        f"{result['flush_vs_forward_max_abs']:.1e} in any logit",
         "",
         "Top-1 (%) after each fraction of the clip, and the area under each curve (its mean "
         "over the ten points):",

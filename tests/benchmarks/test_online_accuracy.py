@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from benchmarks import figures
 from benchmarks import online_accuracy as script
 from examples.msg3d import train
 from tests.benchmarks.usage import assert_refused_integer
@@ -59,11 +60,31 @@ def test_tiny_run_writes_results(tmp_path):
     assert "--whole-clips 0.5" in text and "![](o-1.png)" in text
     assert "| causal, trained on prefixes and whole clips (0.5): stream |" in text
     assert "| symmetric, trained on prefixes: rerun on the frames so far |" in text
+    with pytest.raises(SystemExit, match="not a symmetric model"):
+        script.main(["--checkpoint", str(causal / "best.pt"), *argv[2:6], "--out", str(out)])
     with pytest.raises(SystemExit, match="not a causal model"):
         script.main([*argv[:4], "--causal-checkpoint", str(run / "best.pt"), "--out", str(out)])
+    # Any one model alone: here the causal one, without the symmetric curves.
+    alone = ["--data-root", str(root), "--limit", "4", "--repeats", "1", "--threads", "1"]
+    alone += ["--prefix-causal-checkpoint", str(causal / "best.pt")]
+    assert script.main([*alone, "--out", str(out), "--name", "o-2"]) == 0
+    only = json.loads((out / "o-2.json").read_text())
+    assert list(only["curves"]) == ["prefix_causal"] and "whole_clip_top1" not in only
+    assert only["curves"]["prefix_causal"] == result["curves"]["prefix_causal"]
+    assert only["prefix_causal_whole_clip_top1"] == result["prefix_causal_whole_clip_top1"]
+    text = (out / "o-2.md").read_text()
+    assert "symmetric" not in text and "first predictions: the causal streams' at frame 1" in text
+    named = figures._online_run(out, "o-2", "online-o-2")  # the docs' figures of such a run
+    assert {"online-o-2.frames", "online-o-2.prefix-trained-causal-whole"} <= set(named)
     with pytest.raises(SystemExit, match="not a symmetric model"):
         wrong = ["--prefix-symmetric-checkpoint", str(causal / "best.pt")]
         script.main([*argv[:4], *wrong, "--out", str(out)])
+
+
+def test_no_checkpoint_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        script.main(["--data-root", "d"])
+    assert "expected a checkpoint to measure" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["../x", "/tmp/x", ".hidden", "", "a" * 101, "a/b"])
