@@ -436,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *cost_table(result),
     ]
+    if not result["cost"]:  # timed for the symmetric and the causal model only
+        costs_text = []
     text = "\n".join([*header, *table(result), *costs_text, "", f"![]({args.name}.png)", ""])
     (args.out / f"{args.name}.md").write_text(text)
     (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=1))

@@ -74,6 +74,7 @@ def test_tiny_run_writes_results(tmp_path):
     assert only["prefix_causal_whole_clip_top1"] == result["prefix_causal_whole_clip_top1"]
     text = (out / "o-2.md").read_text()
     assert "symmetric" not in text and "first predictions: the causal streams' at frame 1" in text
+    assert "Cost of a prediction" not in text and only["cost"] == {}
     named = figures._online_run(out, "o-2", "online-o-2")  # the docs' figures of such a run
     assert {"online-o-2.frames", "online-o-2.prefix-trained-causal-whole"} <= set(named)
     with pytest.raises(SystemExit, match="not a symmetric model"):
