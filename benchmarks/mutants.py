@@ -93,6 +93,7 @@ PREDICT = ("tests/examples/test_predict_clips.py",)
 FUSE = ("tests/examples/test_fuse_order.py",)
 TRAIN = ("tests/examples/test_train.py::test_recipe_defaults",)
 TRAIN_CHECKS = ("tests/examples/test_train_checks.py",)
+ALLOCATOR = ("tests/examples/test_allocator.py",)
 
 ADJ = "skelgraph/graph/adjacency.py"
 SKEL = "skelgraph/graph/skeleton.py"
@@ -1164,5 +1165,19 @@ MUTANTS: tuple[Mutant, ...] = (
         "        steps.append(RandomScale(1 - cfg.scale, 1 + cfg.scale, dims=dims, seed=cfg.seed))",
         TRAIN_CHECKS,
         "scale and rotation draw from the same stream (correlated)",
+    ),
+    Mutant(
+        "examples/msg3d/allocator.py",
+        "M_MMAP_MAX = -4",
+        "M_MMAP_MAX = -2",
+        ALLOCATOR,
+        "the mmap limit set through another mallopt parameter (M_TOP_PAD)",
+    ),
+    Mutant(
+        "examples/msg3d/allocator.py",
+        '    return any(name.startswith("MALLOC_") for name in environ) or any(',
+        '    return any(name.startswith("MALLOC_ ") for name in environ) or any(',
+        ALLOCATOR,
+        "a user's glibc malloc variables overridden",
     ),
 )

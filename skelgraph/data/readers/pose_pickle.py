@@ -376,8 +376,7 @@ def _load(path: str, max_bytes: int | None) -> Any:
             ValueError,
             TypeError,
             AttributeError,
-            IndexError,
-            KeyError,
+            LookupError,  # IndexError, KeyError, and an unknown encoding: bytes("", "x")
             OverflowError,
             UnicodeDecodeError,
         ) as error:

@@ -371,6 +371,27 @@ def test_trailing_data_and_garbage(tmp_path):
         read_pose_pickle(tmp_path / "json.pkl")
 
 
+class _Built:
+    """Pickles as ``make(*args)``."""
+
+    def __init__(self, make, *args) -> None:
+        self.make, self.args = make, args
+
+    def __reduce__(self):
+        return (self.make, self.args)
+
+
+@pytest.mark.parametrize("make", [bytes, bytearray])
+@pytest.mark.parametrize("encoding", ["", "no-such-codec"])
+def test_an_unknown_encoding_is_a_corrupt_pickle(tmp_path, make, encoding):
+    """``bytearray("", "")`` raises LookupError (found by the fuzz test): one refusal."""
+    content = [{**_annotation(), "keypoint": _Built(make, "", encoding)}]
+    with pytest.raises(
+        SkeletonFormatError, match=r"corrupt pickle \(LookupError: unknown encoding"
+    ):
+        read_pose_pickle(_dump(tmp_path / "x.pkl", content))
+
+
 # ---------------------------------------------------------------------- refused code
 class _System:
     def __init__(self, command: str) -> None:
