@@ -7,7 +7,8 @@ reallocates its activations then has their pages faulted in and zeroed by the ke
 every step. For MS-G3D Net at batch 8 on CPU that kernel time is a large share of the step
 and makes timings depend on the process's allocation history (the docs' *On CPU: the
 allocator*; ``benchmarks/results/speed.md`` measures both codes both ways). Keeping freed
-memory in the process removes it, at the cost of a resident size that stays at its peak.
+memory in the process removes it, at the cost of a resident size that stays at the heap's
+high-water mark (freed blocks between live ones: up to about twice glibc's own peak).
 
 :func:`keep_freed_memory` does what ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=...``
 would do before Python starts, through ``mallopt``; every command of ``examples/msg3d``
