@@ -1180,4 +1180,11 @@ MUTANTS: tuple[Mutant, ...] = (
         ALLOCATOR,
         "a user's glibc malloc variables overridden",
     ),
+    Mutant(
+        "examples/msg3d/allocator.py",
+        'ENVIRONMENT = {"MALLOC_MMAP_MAX_": "0", ',
+        'ENVIRONMENT = {"MALLOC_MMAP_MAX_": "65536", ',
+        ALLOCATOR,
+        "the benchmarks' tuned allocator is glibc's own (large blocks still unmapped)",
+    ),
 )

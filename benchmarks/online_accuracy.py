@@ -365,8 +365,6 @@ def main(argv: list[str] | None = None) -> int:
                 "delay": model.delay,
                 "whole_clip_top1": top1["stream"][-1],
                 "flush_vs_forward_max_abs": measured["flush_vs_forward_max_abs"],
-                "stream_top1": top1["stream"],
-                "prefix_top1": top1["prefix"],
             }
             result["cost"]["symmetric"] = costs(model, clips[:1], args.repeats)
             continue

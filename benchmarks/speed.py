@@ -24,7 +24,8 @@ workers import it through ``PYTHONPATH``) the authors' modules, which are then t
 baseline; otherwise the baseline is skelgraph's reference path.
 
 ``--malloc tuned`` runs the workers with glibc's allocator kept from returning memory to
-the system (``MALLOC_MMAP_MAX_=0``, large trim threshold): on CPU, the page faults of
+the system, the setting the commands make at start (``examples/msg3d/allocator.py``,
+here as ``MALLOC_MMAP_MAX_=0`` and a 2 GiB trim threshold): on CPU, the page faults of
 freshly mapped large tensors otherwise cost a large share of a training step, for every
 implementation alike. ``--malloc lean`` does the opposite: every block over 128 KiB is
 mapped on its own and unmapped when freed (``MALLOC_MMAP_THRESHOLD_`` fixed, which stops
@@ -72,7 +73,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.provenance import command_line, interleaved_header, machine
 from benchmarks.tensor_memory import PeakTensorMemory
-from examples.msg3d import cli
+from examples.msg3d import allocator, cli
 from examples.msg3d.config import int_setting
 from skelgraph.amp import AMP_DTYPES, autocast
 from skelgraph.nn import backend
@@ -96,16 +97,12 @@ IMPLEMENTATIONS = (
 )
 # the global kernel setting (skelgraph.nn.backend) of the paths that do not run "auto"
 SETTINGS = {"skelgraph-reference": "reference", "skelgraph-fast": "fast"}
-# glibc malloc settings of the workers (see the module docstring): as installed; kept
-# from unmapping freed memory (fast); every block over 128 KiB mapped on its own and
-# unmapped when freed, the threshold fixed (lean: peak RSS follows the live tensors).
+# glibc malloc settings of the workers (see the module docstring): as installed; the
+# commands' setting, freed memory kept (tuned); every block over 128 KiB mapped on its own
+# and unmapped when freed, the threshold fixed (lean: peak RSS follows the live tensors).
 MALLOC: dict[str, dict[str, str]] = {
     "default": {},
-    "tuned": {
-        "MALLOC_MMAP_MAX_": "0",
-        "MALLOC_TRIM_THRESHOLD_": str(2**40),
-        "MALLOC_TOP_PAD_": str(2**30),
-    },
+    "tuned": allocator.ENVIRONMENT,
     "lean": {
         "MALLOC_MMAP_THRESHOLD_": str(2**17),
         "MALLOC_TRIM_THRESHOLD_": str(2**17),

@@ -25,13 +25,16 @@ import os
 import platform
 from collections.abc import Mapping
 
-__all__ = ["keep_freed_memory", "user_chose_allocator"]
+__all__ = ["ENVIRONMENT", "keep_freed_memory", "user_chose_allocator"]
 
 # mallopt's parameters (glibc's malloc.h)
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 TRIM_THRESHOLD = 2**31 - 1
 """Free bytes at the top of the heap before glibc trims it (mallopt takes an int: 2 GiB)."""
+ENVIRONMENT = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
+"""The same setting as glibc's environment variables, for a process started from here
+(``benchmarks/speed.py --malloc tuned`` runs every implementation under it)."""
 
 
 def user_chose_allocator(environ: Mapping[str, str] = os.environ) -> bool:

@@ -40,15 +40,16 @@ def test_tiny_run_writes_results(tmp_path):
     result = json.loads((out / "o-1.json").read_text())
     assert result["samples"] == 4 and result["frames"] == 80 and result["delay"] == 72
     # 80 frames: the first prediction at frame 73, so none at 10 % ... 90 % (72 frames).
-    assert result["stream_top1"][:9] == [0.0] * 9
-    assert result["stream_top1"][-1] == result["prefix_top1"][-1] == result["whole_clip_top1"]
+    assert result["curves"]["stream"][:9] == [0.0] * 9
+    curves = result["curves"]
+    assert curves["stream"][-1] == curves["prefix"][-1] == result["whole_clip_top1"]
     assert result["flush_vs_forward_max_abs"] < 1e-4
     # The causal streams: the model rerun on the frames so far, at every fraction.
     assert result["causal_stream_vs_prefix_max_abs"] < 1e-4
     assert result["curves"]["causal"] == result["curves"]["finetuned"]
     assert result["curves"]["prefix_causal"] == result["curves"]["causal"]
     # A symmetric model trained on prefixes is measured by its rerun on the prefix.
-    assert result["curves"]["prefix_symmetric"] == result["prefix_top1"]
+    assert result["curves"]["prefix_symmetric"] == result["curves"]["prefix"]
     assert result["area"]["causal"] == pytest.approx(sum(result["curves"]["causal"]) / 10)
     # Same windows, moved: a causal prediction costs the multiply-adds of a symmetric one.
     cost = result["cost"]

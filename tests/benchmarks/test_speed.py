@@ -135,7 +135,7 @@ def test_threads_take_train_pys_range(capsys):
     )
 
 
-@pytest.mark.parametrize("malloc", ["default", "lean"])
+@pytest.mark.parametrize("malloc", ["default", "tuned", "lean"])
 def test_each_worker_runs_under_its_allocator_settings(tmp_path, malloc):
     """--malloc reaches the worker processes (which record the settings they saw), and
     ``lean`` is what the module docstring says: a fixed mmap threshold of 128 KiB."""

@@ -38,8 +38,9 @@ glibc_only = pytest.mark.skipif(
 )
 
 
-def probe(mode: str) -> tuple[str, int]:
+def probe(mode: str, setting: dict[str, str] | None = None) -> tuple[str, int]:
     env = {k: v for k, v in os.environ.items() if not allocator.user_chose_allocator({k: v})}
+    env |= setting or {}
     done = subprocess.run([sys.executable, "-c", PROBE, mode], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=True)  # fmt: skip
     kept, grown = done.stdout.split()
@@ -53,6 +54,13 @@ def test_freed_memory_stays_in_the_process_only_with_the_setting():
     assert probe("keep") == ("True", pytest.approx(256, abs=8))
     kept, grown = probe("default")
     assert kept == "False" and grown < 8
+
+
+@glibc_only
+def test_the_environment_form_is_the_same_setting():
+    """``ENVIRONMENT`` (the benchmarks' ``--malloc tuned``) keeps the block as ``mallopt``
+    does, and a process started under it leaves the allocator as the environment set it."""
+    assert probe("keep", allocator.ENVIRONMENT) == ("False", pytest.approx(256, abs=8))
 
 
 @pytest.mark.parametrize(

@@ -378,8 +378,7 @@ def _load(path: str, max_bytes: int | None) -> Any:
             AttributeError,
             LookupError,  # IndexError, KeyError, and an unknown encoding: bytes("", "x")
             OverflowError,
-            UnicodeDecodeError,
-        ) as error:
+        ) as error:  # ValueError includes UnicodeDecodeError
             raise SkeletonFormatError(
                 f"corrupt pickle ({type(error).__name__}: {error})", path
             ) from None
