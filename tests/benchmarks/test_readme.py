@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from benchmarks import readme
 from tests.conftest import ROOT
 
@@ -37,3 +39,17 @@ def test_check_mode_fails_on_a_stale_block(tmp_path, capsys):
     assert readme.main(["--check", "--readme", str(stale)]) == 1
     assert readme.main(["--readme", str(stale)]) == 0
     assert readme.main(["--check", "--readme", str(stale)]) == 0
+
+
+def test_a_row_links_every_results_file_it_quotes(monkeypatch):
+    row = ("stream and speed", "{stream.ntu60.frame-ms}; {limit.train8-float32.vs-same}")
+    monkeypatch.setattr(readme, "ROWS", [row])
+    (line,) = [line for line in readme.block().splitlines() if line.startswith("| stream")]
+    sources = line.rsplit(" | ", 1)[1]
+    assert sources.index("[streaming.md]") < sources.index("; [speed-limit.md]")
+
+
+def test_a_row_without_figures_is_refused(monkeypatch):
+    monkeypatch.setattr(readme, "ROWS", [("prose", "no figure")])
+    with pytest.raises(ValueError, match="quotes no figure"):
+        readme.block()
