@@ -105,12 +105,21 @@ def _speed(results: Path) -> dict[str, Figure]:
     return out
 
 
+SPEEDUPS = (1.8, 2.5, 5.0)
+"""The speed-ups over the authors' code that the project aims at (the speed issue's
+targets): float32 2.5× theirs, bf16 1.8× their bf16 and 5× their float32."""
+
+
 def _limit(results: Path) -> dict[str, Figure]:
     """MS-G3D Net against the authors' code at the same precision and against the
     machine's GEMM peak (speed-limit.json, ``speed.py --interleave``): per phase, batch and
     precision, ``limit.train8-bf16.vs-same`` (min times' ratio to the authors' at bf16),
-    ``.vs-float32`` (to the authors' float32) and ``.of-peak``; per precision and product
-    kernel, ``limit.peak.float32.matmul`` and ``limit.peak.float32.1x1-convolution``."""
+    ``.vs-float32`` (to the authors' float32), ``.of-peak``, the authors' own
+    ``.authors-of-peak`` at the same precision, and the fraction of the peak that a
+    speed-up of :data:`SPEEDUPS` would take at the cell's multiply-adds,
+    ``.of-peak-at-2.5x-same`` (``-float32``: over the authors' float32 time); per precision
+    and product kernel, ``limit.peak.float32.matmul`` and
+    ``limit.peak.float32.1x1-convolution``."""
     src = source("speed-limit.md", results)
     data = json.loads((results / "speed-limit.json").read_text())
     cells = {(c["impl"], c["batch"], c["phase"], c["amp"]): c for c in data["cells"]}
@@ -126,6 +135,11 @@ def _limit(results: Path) -> dict[str, Figure]:
         out[f"{name}.vs-same"] = Figure(_ratio(same["min_s"] / cell["min_s"]), src)
         out[f"{name}.vs-float32"] = Figure(_ratio(fp32["min_s"] / cell["min_s"]), src)
         out[f"{name}.of-peak"] = Figure(f"{100 * cell['of_peak']:.0f} %", src)
+        out[f"{name}.authors-of-peak"] = Figure(f"{100 * same['of_peak']:.0f} %", src)
+        for speedup in SPEEDUPS:  # its time would be the baseline's / speedup
+            for key, base in (("same", same), ("float32", fp32)):
+                needed = cell["of_peak"] * cell["min_s"] * speedup / base["min_s"]
+                out[f"{name}.of-peak-at-{speedup:g}x-{key}"] = Figure(f"{100 * needed:.0f} %", src)
         out[f"{name}.gflops"] = Figure(f"{cell['gflops']:.0f} GFLOP/s", src)
     for gemm in data["gemm"]:  # limit.peak.float32.matmul, limit.peak.float32.1x1-convolution
         kernel = gemm.get("kernel", "matmul").replace(" ", "-")

@@ -95,3 +95,19 @@ def test_table1_and_recipe_figures_follow_their_files(tmp_path):
     assert f["recipe.fused-joint-bone.top1"].text == "85.0 %"
     assert f["recipe.fused-joint-bone.seeds"].text == "2"
     assert f["recipe.fused.top1"].source.file == "nucla-recipe.md"
+
+
+def test_the_peak_a_speedup_would_take_follows_the_times(tmp_path):
+    """A cell timed exactly 2.5× faster than the authors' code at the same precision
+    needs its own fraction of the peak for 2.5×; at twice the authors' time, double."""
+    results = tmp_path / "results"
+    shutil.copytree(RESULTS, results)
+    record = json.loads((results / "speed-limit.json").read_text())
+    cells = {(c["impl"], c["batch"], c["phase"], c["amp"]): c for c in record["cells"]}
+    ours, theirs = cells["skelgraph", 2, "train", "off"], cells["authors", 2, "train", "off"]
+    theirs["min_s"] = 2.5 * ours["min_s"]
+    (results / "speed-limit.json").write_text(json.dumps(record))
+    f = figures(results)
+    assert f["limit.train2-float32.of-peak-at-2.5x-same"].text == f"{100 * ours['of_peak']:.0f} %"
+    assert f["limit.train2-float32.of-peak-at-5x-same"].text == f"{200 * ours['of_peak']:.0f} %"
+    assert f["limit.train2-float32.authors-of-peak"].text == f"{100 * theirs['of_peak']:.0f} %"
