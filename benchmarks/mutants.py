@@ -94,6 +94,7 @@ FUSE = ("tests/examples/test_fuse_order.py",)
 TRAIN = ("tests/examples/test_train.py::test_recipe_defaults",)
 TRAIN_CHECKS = ("tests/examples/test_train_checks.py",)
 ALLOCATOR = ("tests/examples/test_allocator.py",)
+AMP = ("tests/test_amp.py",)
 
 ADJ = "skelgraph/graph/adjacency.py"
 SKEL = "skelgraph/graph/skeleton.py"
@@ -1186,5 +1187,19 @@ MUTANTS: tuple[Mutant, ...] = (
         'ENVIRONMENT = {"MALLOC_MMAP_MAX_": "65536", ',
         ALLOCATOR,
         "the benchmarks' tuned allocator is glibc's own (large blocks still unmapped)",
+    ),
+    Mutant(
+        "skelgraph/amp.py",
+        "    return bool(torch.backends.mkldnn.is_available() and check is not None and check())",
+        "    return bool(check is not None and check())",
+        AMP,
+        "a build without oneDNN taken for native bf16",
+    ),
+    Mutant(
+        "skelgraph/amp.py",
+        "    if not native(device, amp):",
+        "    if not native(device, amp) and dtype == torch.float16:",
+        AMP,
+        "emulated bf16 autocast without a warning",
     ),
 )

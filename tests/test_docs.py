@@ -184,6 +184,7 @@ DOCUMENTED = (
     "skelgraph.plot",
     "skelgraph.metrics",
     "skelgraph.limits",
+    "skelgraph.amp",
 )
 
 
