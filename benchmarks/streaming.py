@@ -21,7 +21,10 @@ buffers and the pooling window are full), interleaved in one process:
   products counted, flops / 2), the state's memory (``state_nbytes``) and predictions per
   second of the frame-by-frame stream (one per 4-frame cycle).
 
-Results go to ``benchmarks/results/streaming.md`` and ``streaming.json``.
+Results go to ``benchmarks/results/streaming.md`` and ``streaming.json``. ``--causal``
+measures each preset's causal model (``causal=True``: no delay, the same windows moved)
+beside the symmetric one, one after the other in the same process, and compares their stream costs
+(``streaming-causal.md`` and ``.json``).
 
     python -m benchmarks.streaming --reference ~/src/MS-G3D   # full run (minutes)
     python -m benchmarks.streaming --quick                     # tiny run, seconds (CI)
@@ -74,12 +77,15 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def measure(preset: str, frames: int, repeats: int, cycles: int, reference: str | None) -> dict:
-    """One preset: the rerun and stream costs, interleaved."""
+def measure(
+    preset: str, frames: int, repeats: int, cycles: int, reference: str | None, causal: bool = False
+) -> dict:
+    """One preset's model (``causal``: its causal variant): the rerun and stream costs,
+    interleaved."""
     from examples.msg3d.model import MSG3DNet
 
     torch.manual_seed(0)
-    model = MSG3DNet.from_preset(preset, stream_window=frames).eval()
+    model = MSG3DNet.from_preset(preset, stream_window=frames, causal=causal).eval()
     authors = authors_model(preset, reference)
     joints, persons = PRESETS[preset]
     stride = model.stride
@@ -146,6 +152,7 @@ def measure(preset: str, frames: int, repeats: int, cycles: int, reference: str 
     median = statistics.median
     result = {
         "preset": preset,
+        "causal": causal,
         "frames": frames,
         "stride": stride,
         "delay": model.delay,
@@ -182,7 +189,7 @@ def table(results: list[dict]) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        name = f"{r['preset']} (T = {r['frames']})"
+        name = f"{r['preset']}{', causal' if r.get('causal') else ''} (T = {r['frames']})"
         for label, key in (
             ("rerun clip, skelgraph", "rerun"),
             ("rerun clip, authors", "authors_rerun"),
@@ -219,6 +226,17 @@ def table(results: list[dict]) -> list[str]:
                 f"{seconds / r['frame_s']:.0f}× lower | {seconds / r['emit_frame_s']:.0f}× lower | "
                 f"{macs / r['emit_frame_macs']:.0f}× fewer |"
             )
+    pairs = [(r, c) for r in results for c in results
+             if c["preset"] == r["preset"] and c.get("causal") and not r.get("causal")]  # fmt: skip
+    if pairs:
+        lines += ["", "| preset | causal stream against symmetric | multiply-adds per frame | "
+                  "time per frame | time per prediction (4-frame cycle) |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for r, c in pairs:
+            lines.append(
+                f"| {r['preset']} | ratio | {c['frame_macs'] / r['frame_macs']:.2f}× | "
+                f"{c['frame_s'] / r['frame_s']:.2f}× | {c['cycle_s'] / r['cycle_s']:.2f}× |"
+            )
     return lines
 
 
@@ -234,6 +252,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cycles", type=count, default=8, help="stream cycles per rerun")
     parser.add_argument("--threads", type=int_setting("threads"), default=2)
     parser.add_argument("--quick", action="store_true", help="tiny run for a smoke test")
+    parser.add_argument(
+        "--causal", action="store_true", help="measure each preset's causal model beside it"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
@@ -247,14 +268,15 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     results = []
     for preset in args.presets:
-        print(f"{preset}, T = {args.frames} ...", flush=True)
-        r = measure(preset, args.frames, args.repeats, args.cycles, args.reference)
-        print(
-            f"  rerun {r['rerun_s'] * 1e3:.1f} ms, stream {r['frame_s'] * 1e3:.2f} ms/frame, "
-            f"{r['predictions_per_s']:.1f} predictions/s",
-            flush=True,
-        )
-        results.append(r)
+        for causal in (False, True) if args.causal else (False,):
+            print(f"{preset}{' causal' if causal else ''}, T = {args.frames} ...", flush=True)
+            r = measure(preset, args.frames, args.repeats, args.cycles, args.reference, causal)
+            print(
+                f"  rerun {r['rerun_s'] * 1e3:.1f} ms, stream {r['frame_s'] * 1e3:.2f} "
+                f"ms/frame, {r['predictions_per_s']:.1f} predictions/s",
+                flush=True,
+            )
+            results.append(r)
     args.out.mkdir(parents=True, exist_ok=True)
     command = command_line("streaming", argv)
     header = [
@@ -270,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         "frame: the mean over the cycles); multiply-adds: FlopCounterMode / 2",
         "",
     ]
-    name = "streaming-quick" if args.quick else "streaming"
+    name = "streaming" + ("-causal" if args.causal else "") + ("-quick" if args.quick else "")
     (args.out / f"{name}.md").write_text("\n".join(header + table(results)) + "\n")
     (args.out / f"{name}.json").write_text(json.dumps(results, indent=1))
     print("\n".join(table(results)))

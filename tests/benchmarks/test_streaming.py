@@ -50,3 +50,17 @@ def test_the_shortest_window_runs(tmp_path):
                  "--threads", "1", "--out", str(tmp_path)])  # fmt: skip
     (result,) = json.loads((tmp_path / "streaming.json").read_text())
     assert result["frames"] == 4 and result["chunk_predictions_per_s"] > 0
+
+
+def test_causal_is_measured_beside_the_symmetric_model(tmp_path):
+    """--causal: each preset twice, the causal model without delay and with the same
+    multiply-adds per 4-frame cycle (the windows moved, not changed; the strided layers'
+    phases differ, so the emitting frame's share may), and the ratio table."""
+    script.main(["--quick", "--causal", "--threads", "1", "--out", str(tmp_path)])
+    symmetric, causal = json.loads((tmp_path / "streaming-causal-quick.json").read_text())
+    assert (symmetric["causal"], symmetric["delay"]) == (False, 72)
+    assert (causal["causal"], causal["delay"]) == (True, 0)
+    assert causal["frame_macs"] == symmetric["frame_macs"]
+    table = (tmp_path / "streaming-causal-quick.md").read_text()
+    assert "| nw-ucla-small, causal (T = 16) | stream, frame by frame |" in table
+    assert "| nw-ucla-small | ratio | 1.00× |" in table
