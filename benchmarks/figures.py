@@ -230,6 +230,29 @@ def _streaming(results: Path) -> dict[str, Figure]:
             out[f"{name}.authors-faster"] = Figure(
                 f"{r['authors_rerun_s'] / r['frame_s']:.0f}×", src
             )
+    return out | _causal_streaming(results)
+
+
+def _causal_streaming(results: Path) -> dict[str, Figure]:
+    """The causal model's stream against the symmetric one's, measured in one run
+    (streaming-causal.json, ``streaming.py --causal``): ``stream-causal.ntu60.cycle-ratio``
+    (time per 4-frame prediction, causal over symmetric), ``.macs-ratio``, and each
+    model's ``.predictions-per-s`` (``.symmetric-predictions-per-s``)."""
+    path = results / "streaming-causal.json"
+    if not path.exists():
+        return {}
+    src = source("streaming-causal.md", results)
+    runs = {(r["preset"], r["causal"]): r for r in json.loads(path.read_text())}
+    out = {}
+    for (preset, causal), c in runs.items():
+        s = runs.get((preset, False))
+        if not causal or s is None:
+            continue
+        name = f"stream-causal.{preset}"
+        out[f"{name}.cycle-ratio"] = Figure(_ratio(c["cycle_s"] / s["cycle_s"]), src)
+        out[f"{name}.macs-ratio"] = Figure(_ratio(c["frame_macs"] / s["frame_macs"]), src)
+        out[f"{name}.predictions-per-s"] = Figure(f"{c['predictions_per_s']:.0f}", src)
+        out[f"{name}.symmetric-predictions-per-s"] = Figure(f"{s['predictions_per_s']:.0f}", src)
     return out
 
 

@@ -9,9 +9,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
 
 def machine() -> str:
-    """``System arch, CPU model, N CPUs`` of this machine."""
+    """``System arch, CPU model (vector ISA), N CPUs`` of this machine: the ISA is the one
+    PyTorch's kernels use (``AVX2``, ``AVX512``; machines that share a model name differ
+    there, and in speed by several times)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -20,7 +24,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs"
+    isa = torch.backends.cpu.get_cpu_capability()
+    return f"{platform.system()} {platform.machine()}, {cpu} ({isa}), {os.cpu_count()} CPUs"
 
 
 def command_line(module: str, argv: Sequence[str] | None = None) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+import torch
+
 from benchmarks.provenance import command_line, interleaved_header, machine
 
 
@@ -20,6 +22,7 @@ def test_command_line_from_argv_or_the_process(monkeypatch):
 def test_machine_names_system_and_cpu_count():
     text = machine()
     assert text.endswith(f", {os.cpu_count()} CPUs") and text.count(",") >= 2
+    assert f"({torch.backends.cpu.get_cpu_capability()})," in text  # AVX2, AVX512 ...
 
 
 def test_interleaved_header_states_every_field():
