@@ -26,6 +26,12 @@ AMP_DTYPES: dict[str, torch.dtype | None] = {
 """Autocast's dtype for each mixed-precision name (None: full precision)."""
 
 
+def _dtype(amp: str) -> torch.dtype | None:
+    if amp not in AMP_DTYPES:
+        raise ValueError(f"amp must be one of {', '.join(AMP_DTYPES)}, got {amp!r}")
+    return AMP_DTYPES[amp]
+
+
 class SlowPrecisionWarning(RuntimeWarning):
     """Autocast to a precision whose matrix products the processor does not run natively."""
 
@@ -50,8 +56,13 @@ def native(device: torch.device, amp: str) -> bool:
         Where the forward runs.
     amp : {"off", "bf16", "fp16"}
         A key of :data:`AMP_DTYPES`.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``amp`` name.
     """
-    dtype = AMP_DTYPES[amp]
+    dtype = _dtype(amp)
     if dtype is None or device.type != "cpu":
         return True
     check = getattr(torch.ops.mkldnn, _NATIVE_CHECKS[dtype], None)
@@ -79,9 +90,7 @@ def autocast(device: torch.device, amp: str) -> torch.autocast:
         ``amp`` on a CPU without native products in it (:func:`native`): correct results,
         many times slower than ``"off"``.
     """
-    if amp not in AMP_DTYPES:
-        raise ValueError(f"amp must be one of {', '.join(AMP_DTYPES)}, got {amp!r}")
-    dtype = AMP_DTYPES[amp]
+    dtype = _dtype(amp)
     if not native(device, amp):
         warnings.warn(
             f"amp={amp!r} on a CPU without native {str(dtype).removeprefix('torch.')} matrix "

@@ -58,6 +58,7 @@ def test_autocast_is_silent_where_they_are_native(processor):
         amp.autocast(CPU, "fp16")
 
 
-def test_an_unknown_precision_is_refused_by_name():
+@pytest.mark.parametrize("function", [amp.autocast, amp.native])
+def test_an_unknown_precision_is_refused_by_name(function):
     with pytest.raises(ValueError, match="amp must be one of off, bf16, fp16, got 'fp8'"):
-        amp.autocast(CPU, "fp8")
+        function(CPU, "fp8")
