@@ -111,3 +111,31 @@ def test_the_peak_a_speedup_would_take_follows_the_times(tmp_path):
     assert f["limit.train2-float32.of-peak-at-2.5x-same"].text == f"{100 * ours['of_peak']:.0f} %"
     assert f["limit.train2-float32.of-peak-at-5x-same"].text == f"{200 * ours['of_peak']:.0f} %"
     assert f["limit.train2-float32.authors-of-peak"].text == f"{100 * theirs['of_peak']:.0f} %"
+
+
+def test_ms_tcn_limit_figures_come_from_the_least_width(tmp_path):
+    """The MS-TCN figures quote the width where skelgraph gains least over the authors'
+    module; an authors' time exactly twice skelgraph's needs skelgraph's own fraction of
+    the peak for 2×, and at the other width the fraction would differ."""
+    results = tmp_path / "results"
+    shutil.copytree(RESULTS, results)
+
+    def cell(width: str, impl: str, min_s: float, ratio: float, of_peak: float) -> dict:
+        return dict(width=width, batch=8, phase="infer", amp="off", impl=impl, min_s=min_s,
+                    median_s=min_s, vs_baseline=ratio, of_peak=of_peak)  # fmt: skip
+
+    cells = [
+        cell("192,192,1", "fast", 0.010, 1.9, 0.60),
+        cell("192,192,1", "authors", 0.019, 1.0, 0.30),
+        cell("96,192,2", "fast", 0.010, 1.4, 0.50),
+        cell("96,192,2", "authors", 0.020, 1.0, 0.24),
+    ]
+    (results / "modules-ms-tcn-limit.json").write_text(json.dumps(cells))
+    header = (RESULTS / "modules-ms-tcn-tuned.md").read_text()
+    (results / "modules-ms-tcn-limit.md").write_text(header)
+    f = figures(results)
+    assert f["modules.ms-tcn-limit.infer8.float32"].text == "1.40×"
+    assert f["modules.ms-tcn-limit.infer8.float32.of-peak"].text == "50 %"
+    assert f["modules.ms-tcn-limit.infer8.float32.authors-of-peak"].text == "24 %"
+    assert f["modules.ms-tcn-limit.infer8.float32.of-peak-at-2x"].text == "50 %"
+    assert "modules.ms-tcn-tuned.infer8.float32.of-peak" not in f  # no peak in that file

@@ -34,7 +34,8 @@ def test_bad_widths_exit_2_with_one_line(width, capsys):
 
 @pytest.mark.parametrize(
     "option, value",
-    [("--batch", "0"), ("--frames", "-5"), ("--repeats", "0"), ("--threads", "99999")],
+    [("--batch", "0"), ("--frames", "-5"), ("--repeats", "0"), ("--threads", "99999"),
+     ("--gemm-size", "-1"), ("--gemm-size", "99999")],
 )  # fmt: skip
 def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
     assert_refused_integer(script.main, option, value, capsys)
@@ -51,6 +52,29 @@ def test_out_writes_the_table_and_the_cells(tmp_path, capsys):
     cells = json.loads(out.with_suffix(".json").read_text())
     assert [(c["impl"], len(c["times_s"])) for c in cells] == [("fast", 2), ("reference", 2)]
     assert cells[1]["vs_baseline"] == 1.0
+
+
+def test_cells_are_held_to_the_gemm_peak_timed_beside_them(tmp_path, capsys):
+    """Each cell's GFLOP/s is its counted multiply-adds over its min time, and its fraction
+    of the peak is that over the GEMM product timed in its rotation; ``--gemm-size 0``
+    measures no peak and says so."""
+    out = tmp_path / "limit"
+    args = ["--widths", "12,12,1", "--batch", "1", "--frames", "5", "--repeats", "2", "--amp", "off"]
+    script.main([*args, "--phase", "infer", "--gemm-size", "64", "--out", str(out)])
+    cells = json.loads(out.with_suffix(".json").read_text())
+    # 12→12 channels, six branches of 2: per pixel (2 samples × 5 frames × 25 joints) five
+    # 12→2 bottlenecks, the 12→2 1×1 branch and four 2→2 convolutions over 3 frames.
+    per_pixel = 5 * 12 * 2 + 12 * 2 + 4 * (2 * 2 * 3)
+    assert [c["macs"] for c in cells] == [per_pixel * 2 * 5 * 25] * 2  # fast, reference
+    for c in cells:
+        assert c["gflops"] == pytest.approx(2 * c["macs"] / c["min_s"] / 1e9)
+        assert c["of_peak"] == pytest.approx(c["gflops"] / c["peak_gflops"])
+        assert c["peak_gflops"] > 0
+    assert "against a 64² matrix product" in out.with_suffix(".md").read_text()
+    script.main([*args, "--phase", "infer", "--gemm-size", "0", "--out", str(out)])
+    assert not any("of_peak" in c for c in json.loads(out.with_suffix(".json").read_text()))
+    assert "no GEMM peak measured (--gemm-size 0)" in out.with_suffix(".md").read_text()
+    assert capsys.readouterr().out.count("| – |") == 2
 
 
 def test_malloc_setting_reaches_the_measuring_process(tmp_path):
