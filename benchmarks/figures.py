@@ -501,14 +501,17 @@ def _modules(results: Path) -> dict[str, Figure]:
 
 
 def _products(results: Path) -> dict[str, Figure]:
-    """Float32 MS-G3D Net with the products in oneDNN against torch.mm (products.json):
-    ``products.{phase}{batch}.speedup``, the min times' ratio."""
-    src = source("products.md", results)
-    cells = json.loads((results / "products.json").read_text())["cells"]
-    return {
-        f"products.{c['phase']}{c['batch']}.speedup": Figure(_ratio(c["speedup_min"]), src)
-        for c in cells
-    }
+    """Float32 MS-G3D Net with the products in oneDNN against torch.mm (products.json, and
+    products-avx2.json from an AVX2-only CPU): ``{stem}.{phase}{batch}.speedup``, the min
+    times' ratio."""
+    out = {}
+    for stem in ("products", "products-avx2"):
+        if not (results / f"{stem}.json").exists():
+            continue
+        src = source(f"{stem}.md", results)
+        for c in json.loads((results / f"{stem}.json").read_text())["cells"]:
+            out[f"{stem}.{c['phase']}{c['batch']}.speedup"] = Figure(_ratio(c["speedup_min"]), src)
+    return out
 
 
 @cache

@@ -498,6 +498,20 @@ MUTANTS: tuple[Mutant, ...] = (
         "oneDNN's convolution given stride and padding in the wrong order",
     ),
     Mutant(
+        "skelgraph/nn/products.py",
+        '    return capability.startswith("AVX512")',
+        '    return capability.startswith("AVX")',
+        ("tests/nn/test_products.py",),
+        "the oneDNN route taken on AVX2 CPUs, where it slowed training",
+    ),
+    Mutant(
+        "skelgraph/nn/products.py",
+        "        ONEDNN_FLOAT32\n        and all(",
+        "        all(",
+        ("tests/nn/test_products.py",),
+        "the rule deciding the CPU but no product reading it",
+    ),
+    Mutant(
         "skelgraph/nn/g3d.py",
         "                out = out + pathway(x)",
         "                out = out + pathway(x) / 2",

@@ -52,7 +52,6 @@ import argparse
 import dataclasses
 import json
 import math
-import re
 import statistics
 import time
 from datetime import datetime, timezone
@@ -61,7 +60,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.provenance import command_line, machine
+from benchmarks.provenance import command_line, machine, results_stem
 from benchmarks.streaming import multiply_adds
 from examples.msg3d import cli
 from examples.msg3d.config import TrainConfig, int_setting
@@ -86,7 +85,6 @@ MODELS = {  # key: how the results header names the checkpoint's model
     "prefix_causal": "causal model trained on prefixes",
 }
 CAUSAL_KEYS = ("causal", "finetuned", "prefix_causal")  # their curve: the stream
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # a results file's stem: no folders
 BATCH = 58  # clips streamed at once (464 test clips: 8 batches)
 
 
@@ -288,16 +286,6 @@ def cost_table(result: dict) -> list[str]:
     return lines
 
 
-def _stem(text: str) -> str:
-    """``--name``: a file name stem in --out, never a path elsewhere."""
-    if not NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"expected a file name stem of letters, digits, '.', '_', '-' "
-            f"(up to 100, not starting with '.'), got {text!r}"
-        )
-    return text
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -327,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument(
-        "--name", type=_stem, default="online-accuracy",
+        "--name", type=results_stem, default="online-accuracy",
         help="the results files' stem: NAME.md, NAME.json, NAME.png in --out",
     )  # fmt: skip
     args = parser.parse_args(argv)

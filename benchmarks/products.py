@@ -1,11 +1,13 @@
 """Float32 MS-G3D Net with the fast kernels' products in oneDNN against ``torch.mm``.
 
 ``skelgraph.nn.products`` runs a large float32 product of rows as oneDNN's 1×1
-convolution where that library is the faster (on this project's AMD EPYC MKL, behind
-``torch.mm``, does not use the full AVX-512 width). This script measures what that gives
-a whole model: the NTU-60 MS-G3D Net's inference call and training step (forward and
-backward) in float32, once with the route (``oneDNN``) and once with every product left
-to ``torch.mm`` (``torch.mm``: :data:`~skelgraph.nn.products.MIN_ROWS` set out of reach),
+convolution where that library is the faster (on this project's AVX-512 AMD EPYC MKL,
+behind ``torch.mm``, does not use the full AVX-512 width; the route is taken on AVX-512
+CPUs only, ``products.ONEDNN_FLOAT32``). This script measures what the route gives a
+whole model on the machine it runs on, whatever the CPU: the NTU-60 MS-G3D Net's
+inference call and training step (forward and backward) in float32, once with the route
+(``oneDNN``) and once with every product left to ``torch.mm`` (``torch.mm``:
+:data:`~skelgraph.nn.products.MIN_ROWS` set out of reach),
 the two interleaved in one process, round after round in alternating order, so that the
 machine's drift falls on both alike. Per cell: min and median time of each, the speed-up
 (``torch.mm``'s time over oneDNN's) and the largest difference between the two outputs.
@@ -13,7 +15,8 @@ machine's drift falls on both alike. Per cell: min and median time of each, the 
     python -m benchmarks.products --batch 2 8 --frames 100 --threads 2 --rounds 6
     python -m benchmarks.products --quick        # tiny, seconds (the test)
 
-Writes ``benchmarks/results/products.md`` and ``products.json`` (``--out`` elsewhere).
+Writes ``benchmarks/results/products.md`` and ``products.json`` (``--out`` elsewhere,
+``--name`` another stem).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.provenance import command_line, interleaved_header, machine
+from benchmarks.provenance import command_line, interleaved_header, machine, results_stem
 from examples.msg3d import cli
 from examples.msg3d.config import int_setting
 from skelgraph.nn import products
@@ -41,13 +44,17 @@ ROUTES = ("torch.mm", "oneDNN")
 
 @contextlib.contextmanager
 def route(name: str) -> Iterator[None]:
-    """The products' route for a block: ``"oneDNN"`` (the rule) or ``"torch.mm"``."""
-    saved = products.MIN_ROWS
-    products.MIN_ROWS = saved if name == "oneDNN" else 2**62
+    """The products' route for a block: ``"oneDNN"`` (the rule's shapes, on any CPU) or
+    ``"torch.mm"`` (none)."""
+    saved = products.MIN_ROWS, products.ONEDNN_FLOAT32
+    if name == "oneDNN":
+        products.ONEDNN_FLOAT32 = True
+    else:
+        products.MIN_ROWS = 2**62
     try:
         yield
     finally:
-        products.MIN_ROWS = saved
+        products.MIN_ROWS, products.ONEDNN_FLOAT32 = saved
 
 
 def step(model: torch.nn.Module, x: torch.Tensor, phase: str) -> torch.Tensor:
@@ -100,6 +107,14 @@ def markdown(data: dict) -> str:
         "- MS-G3D Net NTU-60 in float32; time: min and median over the rounds after one "
         "warm-up, the two routes interleaved in one process; speed-up: torch.mm's time "
         "over oneDNN's (min / median); difference: the largest between the two outputs",
+        *(
+            [
+                "- the route the rule takes on this CPU (`ONEDNN_FLOAT32`, AVX-512 only): "
+                + data["rule"]
+            ]
+            if "rule" in data
+            else []
+        ),
         "",
         "| batch | phase | torch.mm min (s) | torch.mm median (s) | oneDNN min (s) | "
         "oneDNN median (s) | speed-up | largest difference |",
@@ -125,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=cli.bounded_int(1, 1000), default=6)
     parser.add_argument("--quick", action="store_true", help="tiny shapes, 2 rounds (the test)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--name", type=results_stem, help="results file stem (products)")
     args = parser.parse_args(argv)
     if args.quick:
         args.batch, args.frames, args.rounds = [1], 8, 2
@@ -133,9 +149,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         command=command_line("products", argv), date=datetime.now(timezone.utc).isoformat(
             timespec="seconds"), machine=machine(), torch=torch.__version__,
         threads=args.threads, frames=args.frames, rounds=args.rounds,
+        rule="oneDNN" if products.ONEDNN_FLOAT32 else "torch.mm",
         cells=measure(args.batch, args.frames, args.phases, args.rounds),
     )  # fmt: skip
-    name = "products-quick" if args.quick else "products"
+    name = args.name or ("products-quick" if args.quick else "products")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
     (args.out / f"{name}.md").write_text(markdown(data))

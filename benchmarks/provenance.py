@@ -3,13 +3,29 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+
+STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+"""A results file's stem: a name in the results folder, no folders."""
+
+
+def results_stem(text: str) -> str:
+    """An argparse ``type`` for ``--name``: a results file's stem (:data:`STEM`), never a
+    path elsewhere."""
+    if not STEM.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"expected a file name stem of letters, digits, '.', '_', '-' "
+            f"(up to 100, not starting with '.'), got {text!r}"
+        )
+    return text
 
 
 def machine() -> str:

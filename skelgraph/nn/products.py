@@ -2,9 +2,12 @@ r"""Matrix products of rows, by the CPU library that runs them fastest.
 
 PyTorch multiplies float matrices on CPU with two libraries: ``torch.mm`` and its
 relatives call the build's BLAS (MKL), a convolution calls oneDNN. They are not equally
-fast everywhere: on the AMD EPYC CPUs this project measures on, MKL does not use the
-full AVX-512 width and oneDNN's float32 product is far faster (the two GEMM peaks of
-``benchmarks/results/speed-limit.md``).
+fast everywhere: on the AVX-512 AMD EPYC CPUs this project measures on, MKL does not use
+the full AVX-512 width and oneDNN's float32 product is far faster (the two GEMM peaks of
+``benchmarks/results/speed-limit.md``; the route below made MS-G3D Net 1.2-1.4× faster,
+``products.md``); on an AVX2-only EPYC both reach the same GEMM peak, and the route made
+the model's training step slower (``products-avx2.md``). So the route is taken only where
+PyTorch's CPU code runs AVX-512 (:data:`ONEDNN_FLOAT32`, decided once, at import).
 
 The fast kernels' largest products have a left operand of rows, one per (sample, frame,
 joint), and a small right operand of weights:
@@ -32,12 +35,24 @@ import torch
 import torch.nn.functional as F
 import torch.utils.flop_counter
 
-__all__ = ["MIN_ROWS", "conv2d", "rows_mm", "rows_t_mm", "uses_onednn"]
+__all__ = ["MIN_ROWS", "ONEDNN_FLOAT32", "conv2d", "rows_mm", "rows_t_mm", "uses_onednn"]
 
 MIN_ROWS = 256
 """Rows below which a product stays ``torch.mm``: with a stream step's few rows (50 for
 one NTU-60 frame) the convolution's set-up costs what its speed saves (measured equal
 at 50 rows, 2× faster from a few hundred)."""
+
+
+def _onednn_beats_blas(capability: str) -> bool:
+    """Whether oneDNN's float32 product outruns the BLAS on a CPU whose vector code PyTorch
+    runs at ``capability`` (``torch.backends.cpu.get_cpu_capability()``): AVX-512 only
+    (measured on AMD EPYC; on AVX2 MKL is as fast, and on other ISAs unmeasured)."""
+    return capability.startswith("AVX512")
+
+
+ONEDNN_FLOAT32 = _onednn_beats_blas(torch.backends.cpu.get_cpu_capability())
+"""Whether float32 products of rows take oneDNN's route on this CPU (read at each call,
+so a test may set it)."""
 
 # Output floats per convolution: a larger fresh output is mapped afresh by the allocator
 # on every call, and its page faults cost more than the product saves (a 46 MB output ran
@@ -61,9 +76,11 @@ def _recorded() -> bool:
 
 def _onednn_float32(*tensors: torch.Tensor) -> bool:
     """float32 on CPU outside autocast (bfloat16 and float16 products already run in
-    oneDNN; float64 has no oneDNN kernel), oneDNN available."""
+    oneDNN; float64 has no oneDNN kernel), on a CPU where oneDNN is the faster
+    (:data:`ONEDNN_FLOAT32`), oneDNN available."""
     return (
-        all(t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors)
+        ONEDNN_FLOAT32
+        and all(t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors)
         and not torch.is_autocast_enabled("cpu")
         and torch.backends.mkldnn.is_available()
         and torch.backends.mkldnn.enabled
@@ -82,8 +99,8 @@ def uses_onednn(a: torch.Tensor, b: torch.Tensor) -> bool:
     oneDNN's convolution: in eager mode (checked first, so that a recorded graph gets no
     guard on a symbolic shape), at least :data:`MIN_ROWS` rows and a channel in and out,
     on one thread rows that split into 16 to 64 images, float32 on CPU outside autocast
-    (bfloat16 and float16 products already run in oneDNN; float64 has no oneDNN kernel)
-    and oneDNN available.
+    (bfloat16 and float16 products already run in oneDNN; float64 has no oneDNN kernel),
+    an AVX-512 CPU (:data:`ONEDNN_FLOAT32`) and oneDNN available.
 
     Parameters
     ----------
@@ -117,8 +134,8 @@ def conv2d(
     PyTorch itself sends a float32 convolution to oneDNN except one case: on one thread,
     a 1×1 kernel over fewer than 16 images runs as ``im2col`` and an MKL product, at half
     the speed (a 1×1 convolution of (2, 192, 100, 25) to 192 channels: 3.2 ms against
-    1.6 ms in oneDNN, measured). Here that case goes to oneDNN too; gradients flow through
-    oneDNN's convolution backward.
+    1.6 ms in oneDNN, measured on AVX-512). Here that case goes to oneDNN too where
+    :data:`ONEDNN_FLOAT32`; gradients flow through oneDNN's convolution backward.
 
     Parameters
     ----------

@@ -59,7 +59,8 @@ def test_cells_are_held_to_the_gemm_peak_timed_beside_them(tmp_path, capsys):
     of the peak is that over the GEMM product timed in its rotation; ``--gemm-size 0``
     measures no peak and says so."""
     out = tmp_path / "limit"
-    args = ["--widths", "12,12,1", "--batch", "1", "--frames", "5", "--repeats", "2", "--amp", "off"]
+    args = ["--widths", "12,12,1", "--batch", "1", "--frames", "5", "--repeats", "2"]
+    args += ["--amp", "off"]
     script.main([*args, "--phase", "infer", "--gemm-size", "64", "--out", str(out)])
     cells = json.loads(out.with_suffix(".json").read_text())
     # 12→12 channels, six branches of 2: per pixel (2 samples × 5 frames × 25 joints) five

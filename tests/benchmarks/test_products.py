@@ -12,18 +12,20 @@ from skelgraph.nn import products
 
 
 def test_the_routes_switch_the_rule_and_restore_it():
+    """``oneDNN``: the route wherever the shapes allow, on an AVX2 CPU too (the benchmark
+    measures what the rule would give), ``torch.mm``: never; both restored after."""
     a, b = torch.randn(512, 8), torch.randn(8, 4)
-    before = products.MIN_ROWS
+    before = products.MIN_ROWS, products.ONEDNN_FLOAT32
     with script.route("torch.mm"):
         assert not products.uses_onednn(a, b)
     with script.route("oneDNN"):
         assert products.uses_onednn(a, b) == (
             torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
         )
-    assert products.MIN_ROWS == before
+    assert (products.MIN_ROWS, products.ONEDNN_FLOAT32) == before
     with pytest.raises(RuntimeError), script.route("torch.mm"):
         raise RuntimeError("a failed step")
-    assert products.MIN_ROWS == before
+    assert (products.MIN_ROWS, products.ONEDNN_FLOAT32) == before
 
 
 def test_quick_run_writes_both_routes_of_every_cell(tmp_path):
@@ -40,6 +42,19 @@ def test_quick_run_writes_both_routes_of_every_cell(tmp_path):
         )
         assert cell["max_abs_difference"] < 1e-3
     assert (tmp_path / "products-quick.md").read_text() == script.markdown(data)
+    rule = "oneDNN" if products.ONEDNN_FLOAT32 else "torch.mm"
+    assert data["rule"] == rule and f"(`ONEDNN_FLOAT32`, AVX-512 only): {rule}\n" in (
+        script.markdown(data)
+    )
+
+
+def test_name_sets_the_stem_and_refuses_a_path(tmp_path, capsys):
+    script.main(["--quick", "--phases", "infer", "--out", str(tmp_path), "--name", "p-avx2"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p-avx2.json", "p-avx2.md"]
+    with pytest.raises(SystemExit) as refused:
+        script.main(["--quick", "--out", str(tmp_path), "--name", "../elsewhere"])
+    assert refused.value.code == 2
+    assert "expected a file name stem" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,13 @@ def threads(count: int):
         torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def onednn_route(monkeypatch):
+    """The route on any CPU: what it computes does not depend on the CPU, only whether it
+    is taken (:func:`test_the_route_is_taken_on_avx512_only`)."""
+    monkeypatch.setattr(products, "ONEDNN_FLOAT32", True)
+
+
 @pytest.fixture
 def convolutions(monkeypatch):
     """Counts the products that ran as oneDNN's convolution."""
@@ -58,6 +65,32 @@ def test_the_rule():
     assert not uses_onednn(a.bfloat16(), b.bfloat16())  # already oneDNN's
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not uses_onednn(a, b)
+
+
+@pytest.mark.parametrize(
+    ("capability", "taken"),
+    [("AVX512", True), ("AVX2", False), ("DEFAULT", False), ("SVE256", False),
+     ("ZVECTOR", False)],
+)  # fmt: skip
+def test_the_route_is_taken_on_avx512_only(capability, taken, monkeypatch):
+    """On an AVX2-only CPU MKL's product is as fast as oneDNN's and the route slowed the
+    model down (benchmarks/results/products-avx2.md): there every product is torch.mm's,
+    and a 1×1 convolution PyTorch's own choice."""
+    assert products._onednn_beats_blas(capability) is taken
+    monkeypatch.setattr(products, "ONEDNN_FLOAT32", taken)
+    a, b = torch.randn(512, 8), torch.randn(8, 4)
+    x, w = torch.randn(2, 8, 10, 25), torch.randn(4, 8, 1, 1)
+    with threads(1):
+        assert uses_onednn(a, b) is taken
+        with Ops() as ops:
+            y = products.conv2d(x, w)
+    assert ops.names == ["mkldnn_convolution.default" if taken else "convolution.default"]
+    torch.testing.assert_close(y, torch.nn.functional.conv2d(x, w))
+
+
+def test_the_route_follows_the_cpu_pytorch_runs_on():
+    capability = torch.backends.cpu.get_cpu_capability()
+    assert products._onednn_beats_blas(capability) is capability.startswith("AVX512")
 
 
 @settings(max_examples=40, deadline=None)
