@@ -115,22 +115,32 @@ MODULE_SPEEDUP = 2.0
 
 def _limit(results: Path) -> dict[str, Figure]:
     """MS-G3D Net against the authors' code at the same precision and against the
-    machine's GEMM peak (speed-limit.json, ``speed.py --interleave``): per phase, batch and
-    precision, ``limit.train8-bf16.vs-same`` (min times' ratio to the authors' at bf16),
+    machine's GEMM peak (speed-limit.json, ``speed.py --interleave``; ``limit-avx2.*`` from
+    speed-limit-avx2.json, an AVX2-only CPU): per phase, batch and precision,
+    ``limit.train8-bf16.vs-same`` (min times' ratio to the authors' at bf16),
     ``.vs-float32`` (to the authors' float32), ``.of-peak``, the authors' own
     ``.authors-of-peak`` at the same precision, and the fraction of the peak that a
     speed-up of :data:`SPEEDUPS` would take at the cell's multiply-adds,
     ``.of-peak-at-2.5x-same`` (``-float32``: over the authors' float32 time); per precision
     and product kernel, ``limit.peak.float32.matmul`` and
     ``limit.peak.float32.1x1-convolution``."""
-    src = source("speed-limit.md", results)
-    data = json.loads((results / "speed-limit.json").read_text())
+    out = {}
+    for stem, prefix in (("speed-limit", "limit"), ("speed-limit-avx2", "limit-avx2")):
+        if (results / f"{stem}.json").exists():
+            out.update(_limit_file(results, stem, prefix))
+    return out
+
+
+def _limit_file(results: Path, stem: str, prefix: str) -> dict[str, Figure]:
+    """:func:`_limit`'s figures of one results file."""
+    src = source(f"{stem}.md", results)
+    data = json.loads((results / f"{stem}.json").read_text())
     cells = {(c["impl"], c["batch"], c["phase"], c["amp"]): c for c in data["cells"]}
     out = {}
     for (impl, batch, phase, amp), cell in cells.items():
         if impl != "skelgraph":
             continue
-        name = f"limit.{phase}{batch}-{'float32' if amp == 'off' else amp}"
+        name = f"{prefix}.{phase}{batch}-{'float32' if amp == 'off' else amp}"
         same, fp32 = (
             cells[data["baseline"], batch, phase, amp],
             cells[data["baseline"], batch, phase, "off"],
@@ -146,7 +156,9 @@ def _limit(results: Path) -> dict[str, Figure]:
         out[f"{name}.gflops"] = Figure(f"{cell['gflops']:.0f} GFLOP/s", src)
     for gemm in data["gemm"]:  # limit.peak.float32.matmul, limit.peak.float32.1x1-convolution
         kernel = gemm.get("kernel", "matmul").replace(" ", "-")
-        out[f"limit.peak.{gemm['dtype']}.{kernel}"] = Figure(f"{gemm['gflops']:.0f} GFLOP/s", src)
+        out[f"{prefix}.peak.{gemm['dtype']}.{kernel}"] = Figure(
+            f"{gemm['gflops']:.0f} GFLOP/s", src
+        )
     return out
 
 

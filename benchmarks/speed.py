@@ -71,7 +71,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.provenance import command_line, interleaved_header, machine
+from benchmarks.provenance import command_line, interleaved_header, machine, results_stem
 from benchmarks.tensor_memory import PeakTensorMemory
 from examples.msg3d import allocator, cli
 from examples.msg3d.config import int_setting
@@ -466,7 +466,8 @@ def limit_markdown(data: dict) -> str:
 
 
 def run_interleaved(args: argparse.Namespace, command: str) -> None:
-    """The ``--interleave`` run: one worker, then speed-limit.json and, from it, .md."""
+    """The ``--interleave`` run: one worker, then speed-limit.json (``--name``.json) and,
+    from it, .md."""
     impls = ["skelgraph", "authors" if args.reference else "skelgraph-reference"]
     spec = dict(
         impls=impls, batches=args.batch, amps=args.amp, frames=args.frames,
@@ -488,7 +489,7 @@ def run_interleaved(args: argparse.Namespace, command: str) -> None:
         "baseline": impls[1],
         **result,
     }
-    name = "speed-limit-quick" if args.quick else "speed-limit"
+    name = args.name or ("speed-limit-quick" if args.quick else "speed-limit")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{name}.json"
     path.write_text(json.dumps(data, indent=1))
@@ -540,6 +541,9 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny shapes for a smoke test")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument(
+        "--name", type=results_stem, help="--interleave's results file stem (speed-limit)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

@@ -139,3 +139,16 @@ def test_ms_tcn_limit_figures_come_from_the_least_width(tmp_path):
     assert f["modules.ms-tcn-limit.infer8.float32.authors-of-peak"].text == "24 %"
     assert f["modules.ms-tcn-limit.infer8.float32.of-peak-at-2x"].text == "50 %"
     assert "modules.ms-tcn-tuned.infer8.float32.of-peak" not in f  # no peak in that file
+
+
+def test_each_limit_file_gives_its_own_figures():
+    """speed-limit-avx2.json's figures are named ``limit-avx2.*``, cite that file and are
+    its cells' ratios, apart from speed-limit.json's ``limit.*``."""
+    f = figures()
+    record = json.loads((RESULTS / "speed-limit-avx2.json").read_text())
+    cells = {(c["impl"], c["batch"], c["phase"], c["amp"]): c for c in record["cells"]}
+    ours, theirs = cells["skelgraph", 8, "train", "off"], cells["authors", 8, "train", "off"]
+    figure = f["limit-avx2.train8-float32.vs-same"]
+    assert figure.text == f"{theirs['min_s'] / ours['min_s']:.2f}×"
+    assert figure.source.file == "speed-limit-avx2.md" and "AVX2" in figure.source.machine
+    assert f["limit.train8-float32.vs-same"].source.file == "speed-limit.md"

@@ -78,8 +78,9 @@ def test_multiply_adds_count_the_backward_and_in_place_products():
 
 def test_interleaved_quick_reports_gflops_and_the_fraction_of_the_peak(tmp_path):
     args = ["--interleave", "--quick", "--threads", "1", "--amp", "off", "bf16"]
-    script.main([*args, "--out", str(tmp_path)])
-    data = json.loads((tmp_path / "speed-limit-quick.json").read_text())
+    script.main([*args, "--out", str(tmp_path), "--name", "limit-here"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["limit-here.json", "limit-here.md"]
+    data = json.loads((tmp_path / "limit-here.json").read_text())
     assert data["baseline"] == "skelgraph-reference" and data["threads"] == 1
     assert data["command"].startswith("python -m benchmarks.speed --interleave")
     cells = data["cells"]
@@ -101,7 +102,7 @@ def test_interleaved_quick_reports_gflops_and_the_fraction_of_the_peak(tmp_path)
         # the same products at every precision; a training step adds about 2x in backward
         assert macs[impl, "train", "off"] == macs[impl, "train", "bf16"]
         assert 2.5 < macs[impl, "train", "off"] / macs[impl, "infer", "off"] < 3.5
-    text = (tmp_path / "speed-limit-quick.md").read_text()
+    text = (tmp_path / "limit-here.md").read_text()
     assert text == script.limit_markdown(data)  # the table is the json's
     assert "machine: " in text and "date: " in text and "1 threads" in text
     rows = {
@@ -128,6 +129,13 @@ def test_interleaved_quick_reports_gflops_and_the_fraction_of_the_peak(tmp_path)
 )  # fmt: skip
 def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
     assert_refused_integer(script.main, option, value, capsys)
+
+
+def test_a_name_that_is_a_path_is_refused(capsys):
+    with pytest.raises(SystemExit) as refused:
+        script.main(["--interleave", "--quick", "--name", "../speed-limit"])
+    assert refused.value.code == 2
+    assert "--name: expected a file name stem" in capsys.readouterr().err
 
 
 def test_threads_take_train_pys_range(capsys):
