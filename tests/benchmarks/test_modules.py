@@ -13,6 +13,7 @@ from tests.benchmarks.usage import assert_refused_integer
 
 def test_ms_tcn_rows_for_every_cell_and_implementation(capsys):
     args = ["--widths", "6,6,1", "3,6,2", "--batch", "1", "--frames", "5", "--repeats", "1"]
+    args += ["--gemm-size", "32"]  # the tiny cells' peak: a bf16 one emulated on AVX2
     script.main([*args, "--amp", "off", "bf16"])
     lines = capsys.readouterr().out.splitlines()
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
@@ -44,6 +45,7 @@ def test_out_of_range_numbers_are_refused_by_name(option, value, capsys):
 def test_out_writes_the_table_and_the_cells(tmp_path, capsys):
     out = tmp_path / "modules-ms-tcn"
     args = ["--widths", "6,6,1", "--batch", "1", "--frames", "5", "--repeats", "2"]
+    args += ["--gemm-size", "32"]
     script.main([*args, "--amp", "off", "--phase", "train", "--out", str(out)])
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 6,6,1")]
     text = out.with_suffix(".md").read_text()
@@ -83,6 +85,7 @@ def test_malloc_setting_reaches_the_measuring_process(tmp_path):
     and the results say which."""
     out = tmp_path / "tuned"
     args = ["--widths", "3,6,2", "--batch", "1", "--frames", "5", "--repeats", "1"]
+    args += ["--gemm-size", "32"]
     with pytest.raises(SystemExit) as exit_info:
         script.main([*args, "--amp", "off", "--phase", "infer", "--malloc", "tuned",
                      "--out", str(out)])  # fmt: skip
