@@ -4,9 +4,9 @@ PyTorch multiplies float matrices on CPU with two libraries: ``torch.mm`` and it
 relatives call the build's BLAS (MKL), a convolution calls oneDNN. They are not equally
 fast everywhere: on the AVX-512 AMD EPYC CPUs this project measures on, MKL does not use
 the full AVX-512 width and oneDNN's float32 product is far faster (the two GEMM peaks of
-``benchmarks/results/speed-limit.md``; the route below made MS-G3D Net 1.2-1.4× faster,
+``benchmarks/results/speed-limit.md``; the route below made MS-G3D Net faster there,
 ``products.md``); on an AVX2-only EPYC both reach the same GEMM peak, and the route made
-the model's training step slower (``products-avx2.md``). So the route is taken only where
+the model slower (``products-avx2.md``). So the route is taken only where
 PyTorch's CPU code runs AVX-512 (:data:`ONEDNN_FLOAT32`, decided once, at import).
 
 The fast kernels' largest products have a left operand of rows, one per (sample, frame,
