@@ -113,6 +113,12 @@ MODULE_SPEEDUP = 2.0
 """The speed-up over the authors' MS-TCN module that the project aims at."""
 
 
+def _of_peak_at(speedup: float, cell: dict, base: dict) -> float:
+    """The fraction of the GEMM peak ``cell`` would run at, at its own multiply-adds, if it
+    took ``base``'s min time over ``speedup`` (its fraction scales with its speed)."""
+    return cell["of_peak"] * cell["min_s"] * speedup / base["min_s"]
+
+
 def _limit(results: Path) -> dict[str, Figure]:
     """MS-G3D Net against the authors' code at the same precision and against the
     machine's GEMM peak (speed-limit.json, ``speed.py --interleave``; ``limit-avx2.*`` from
@@ -149,9 +155,9 @@ def _limit_file(results: Path, stem: str, prefix: str) -> dict[str, Figure]:
         out[f"{name}.vs-float32"] = Figure(_ratio(fp32["min_s"] / cell["min_s"]), src)
         out[f"{name}.of-peak"] = Figure(f"{100 * cell['of_peak']:.0f} %", src)
         out[f"{name}.authors-of-peak"] = Figure(f"{100 * same['of_peak']:.0f} %", src)
-        for speedup in SPEEDUPS:  # its time would be the baseline's / speedup
+        for speedup in SPEEDUPS:
             for key, base in (("same", same), ("float32", fp32)):
-                needed = cell["of_peak"] * cell["min_s"] * speedup / base["min_s"]
+                needed = _of_peak_at(speedup, cell, base)
                 out[f"{name}.of-peak-at-{speedup:g}x-{key}"] = Figure(f"{100 * needed:.0f} %", src)
         out[f"{name}.gflops"] = Figure(f"{cell['gflops']:.0f} GFLOP/s", src)
     for gemm in data["gemm"]:  # limit.peak.float32.matmul, limit.peak.float32.1x1-convolution
@@ -505,7 +511,7 @@ def _modules(results: Path) -> dict[str, Figure]:
             if "of_peak" not in c:
                 continue
             theirs = _authors_twin(cells, c, ("width", "batch", "phase", "amp"))
-            needed = c["of_peak"] * c["min_s"] * MODULE_SPEEDUP / theirs["min_s"]
+            needed = _of_peak_at(MODULE_SPEEDUP, c, theirs)
             figures[f"{key}.of-peak"] = Figure(f"{100 * c['of_peak']:.0f} %", src)
             figures[f"{key}.authors-of-peak"] = Figure(f"{100 * theirs['of_peak']:.0f} %", src)
             figures[f"{key}.of-peak-at-{MODULE_SPEEDUP:g}x"] = Figure(f"{100 * needed:.0f} %", src)

@@ -19,8 +19,8 @@ Against the machine's limit: each cell's multiply-adds are counted once per
 implementation (``speed.multiply_adds``, forward and backward in training), and a
 ``--gemm-size``² matrix product in the cell's precision, by each of PyTorch's two kernels
 for it (``speed.gemm_steps``), joins every repeat's rotation; the table gives GFLOP/s per
-CPU second (2 × multiply-adds over the min time) and its fraction of the fastest product
-measured in the run at that precision, so that a target speed-up over the authors' module
+CPU second (2 × multiply-adds over the min time) and its fraction of the faster product's
+GFLOP/s in the cell's own rotation, so that a target speed-up over the authors' module
 can be read as the fraction of the peak it would take.
 
     python -m benchmarks.modules --module ms-tcn --reference ~/src/MS-G3D --batch 1 8
@@ -58,10 +58,10 @@ from skelgraph.amp import AMP_DTYPES, autocast
 from skelgraph.nn import backend
 
 MODULES = ("ms-tcn",)
-# MS-G3D Net's MS-TCNs on NTU-60: (in, out, stride) of blocks 1-3.
 Step = Callable[[], None]
 """One call or training step, ready to run."""
 
+# MS-G3D Net's MS-TCNs on NTU-60: (in, out, stride) of blocks 1-3.
 WIDTHS = ("96,96,1", "96,192,2", "192,192,1", "192,384,2", "384,384,1")
 
 
